@@ -1,0 +1,42 @@
+# Sluice: top-level entry points. See README.md.
+#   make deps   install the Debian 12 packages the build needs (idempotent, needs root)
+#   make        build (Release, warnings on, ccache when present) into build/
+#   make test   deps + build + the whole CTest suite
+#   make demo   deps + build + the demo job
+#   make bench  deps + build + the benchmark suite (not part of make test)
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all build deps test demo bench clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/demo.sh $(BUILD_DIR)/sluice
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/bench.sh $(BUILD_DIR)/sluice
+
+format:
+	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

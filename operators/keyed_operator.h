@@ -1,0 +1,130 @@
+// The base of every keyed operator: a keyed state backend scoped to the
+// subtask's key groups, event-time and processing-time timers per key and
+// namespace, and the current key.
+//
+// Per record a subclass calls set_key(key) before touching state. Timers
+// fire with their key (and namespace) set again. Event-time timers fire when
+// a watermark passes them; processing-time timers through the task's
+// ProcessingTimeService. At the end of input every pending processing-time
+// timer fires, so bounded jobs lose no output.
+//
+// Threading: on the task thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "runtime/api/operator.h"
+#include "runtime/network/writers.h"
+#include "state/keyed_state_backend.h"
+#include "state/timer_queue.h"
+
+namespace sluice {
+
+template <class In, class Out, class K, class KeyFn>
+class KeyedOperator : public OneInputOperator<In, Out> {
+ public:
+  explicit KeyedOperator(KeyFn key_of) : key_of_(std::move(key_of)) {}
+
+  void open(OperatorContext& context) override {
+    context_ = &context;
+    backend_ = std::make_unique<KeyedStateBackend>(context.state_backend, context.key_groups(),
+                                                   this->info_.max_parallelism);
+    open_keyed();
+  }
+
+  void process_watermark(Timestamp watermark) override {
+    watermark_ = watermark;
+    Timer timer;
+    while (event_timers_.pop_due(watermark, timer)) {
+      enter_timer_scope(timer);
+      on_event_timer(timer);
+    }
+    this->output_.emit_watermark(watermark);
+  }
+
+  void on_processing_time(Timestamp now) override {
+    scheduled_processing_ = kMaxTimestamp;
+    fire_processing_timers(now);
+    this->output_.flush();
+    schedule_next_processing_timer();
+  }
+
+  void finish() override {
+    fire_processing_timers(kMaxTimestamp);
+    this->output_.flush();
+  }
+
+ protected:
+  // Called from open() once the backend exists: create state handles here.
+  virtual void open_keyed() {}
+  virtual void on_event_timer(const Timer& timer) {}
+  virtual void on_processing_timer(const Timer& timer) {}
+
+  // Makes `key` the current key; returns it for convenience.
+  const K& set_key(const K& key) {
+    uint64_t hash = hasher_.hash(key);
+    backend_->set_current_key(key_group_for_hash(hash, this->info_.max_parallelism),
+                              hasher_.bytes());
+    return key;
+  }
+  K key_of(const In& value) { return key_of_(value); }
+  // Decodes the current key (used when a timer fires).
+  K decode_current_key() const {
+    return decode_from_string<K>(backend_->current_key().substr(2));
+  }
+
+  void register_event_timer(Timestamp ts) {
+    event_timers_.add(ts, backend_->current_key(), backend_->current_namespace());
+  }
+  void delete_event_timer(Timestamp ts) {
+    event_timers_.remove(ts, backend_->current_key(), backend_->current_namespace());
+  }
+  void register_processing_timer(Timestamp ts) {
+    processing_timers_.add(ts, backend_->current_key(), backend_->current_namespace());
+    if (ts < scheduled_processing_) {
+      scheduled_processing_ = ts;
+      context_->processing_time.schedule(ts, this);
+    }
+  }
+  void delete_processing_timer(Timestamp ts) {
+    processing_timers_.remove(ts, backend_->current_key(), backend_->current_namespace());
+  }
+
+  Timestamp current_watermark() const { return watermark_; }
+  Timestamp processing_time() const { return context_->processing_time.now(); }
+  KeyedStateBackend& backend() { return *backend_; }
+  OperatorContext& context() { return *context_; }
+
+ private:
+  void enter_timer_scope(const Timer& timer) {
+    KeyGroup group = read_key_group_prefix(timer.key);
+    backend_->set_current_key(group, std::string_view(timer.key).substr(2));
+    backend_->set_current_namespace(timer.ns);
+  }
+  void fire_processing_timers(Timestamp upto) {
+    Timer timer;
+    while (processing_timers_.pop_due(upto, timer)) {
+      enter_timer_scope(timer);
+      on_processing_timer(timer);
+    }
+  }
+  void schedule_next_processing_timer() {
+    Timestamp next = processing_timers_.next_timestamp();
+    if (next != kMaxTimestamp && next < scheduled_processing_) {
+      scheduled_processing_ = next;
+      context_->processing_time.schedule(next, this);
+    }
+  }
+
+  KeyFn key_of_;
+  OperatorContext* context_ = nullptr;
+  std::unique_ptr<KeyedStateBackend> backend_;
+  KeyHasher<K> hasher_;
+  TimerQueue event_timers_;
+  TimerQueue processing_timers_;
+  Timestamp watermark_ = kMinTimestamp;
+  Timestamp scheduled_processing_ = kMaxTimestamp;
+};
+
+}  // namespace sluice

@@ -1,0 +1,44 @@
+// Runs a SinkWriter as the last operator of a chain and counts its records.
+// Threading: on the task thread.
+#pragma once
+
+#include <memory>
+
+#include "runtime/api/operator.h"
+#include "runtime/api/sink.h"
+
+namespace sluice {
+
+template <class T>
+class SinkOperator final : public InputOperator<T> {
+ public:
+  explicit SinkOperator(std::unique_ptr<SinkWriter<T>> writer) : writer_(std::move(writer)) {}
+
+  void open(OperatorContext& context) override {
+    metrics_ = &context.metrics;
+    watermark_slot_ = metrics_->add_sink_watermark_slot();
+    SinkContext sink_context;
+    sink_context.subtask = this->info_.subtask;
+    sink_context.parallelism = this->info_.parallelism;
+    sink_context.task_name = this->info_.task_name;
+    sink_context.clock = context.processing_time.clock();
+    writer_->open(sink_context);
+  }
+  void process_batch(Batch<T>& batch) override {
+    metrics_->records_out.fetch_add(batch.size(), std::memory_order_relaxed);
+    writer_->write(batch);
+  }
+  void process_watermark(Timestamp watermark) override {
+    writer_->on_watermark(watermark);
+    metrics_->set_sink_watermark(watermark_slot_, watermark);
+  }
+  void finish() override { writer_->finish(); }
+  void close() override { writer_->close(); }
+
+ private:
+  std::unique_ptr<SinkWriter<T>> writer_;
+  JobMetrics* metrics_ = nullptr;
+  size_t watermark_slot_ = 0;
+};
+
+}  // namespace sluice

@@ -1,0 +1,221 @@
+// KeyedStream: a stream partitioned by key (hash partitioning through key
+// groups), with keyed operators: rolling reduce and aggregate, keyed process
+// functions, time windows and count windows.
+//
+// WindowedStream: a keyed stream with a window assigner, finished by a window
+// function (aggregate, reduce or process); allowed lateness and a late-data
+// side output are optional.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "operators/keyed_process.h"
+#include "operators/window_contents.h"
+#include "operators/window_operator.h"
+
+namespace sluice {
+
+template <class T, class K, class KeyFn, class Assigner>
+class WindowedStream;
+template <class T, class K, class KeyFn>
+class CountWindowedStream;
+
+template <class T, class K, class KeyFn>
+class KeyedStream {
+ public:
+  KeyedStream(Stream<T> input, KeyFn key_of) : input_(input), key_of_(std::move(key_of)) {}
+
+  // fn.process(const T&, KeyedContext<K, Out>&); see operators/keyed_process.h.
+  template <class Out, class Fn>
+  Stream<Out> process(std::string name, Fn fn) const {
+    KeyFn key_of = key_of_;
+    return attach<Out>(std::move(name), [key_of, fn](const FactoryArgs& args) {
+      return one_input_instance<T, Out>(
+          std::make_unique<KeyedProcessOperator<T, Out, K, KeyFn, Fn>>(key_of, fn), args);
+    });
+  }
+
+  // Emits, per record, the new aggregate of its key.
+  template <class Agg>
+  auto aggregate(std::string name, Agg agg) const {
+    using Op = RollingAggregateOperator<T, K, KeyFn, Agg>;
+    using Out = std::decay_t<decltype(agg.result(agg.create()))>;
+    KeyFn key_of = key_of_;
+    return attach<Out>(std::move(name), [key_of, agg](const FactoryArgs& args) {
+      return one_input_instance<T, Out>(std::make_unique<Op>(key_of, agg), args);
+    });
+  }
+
+  // Emits, per record, the reduction of its key's records so far.
+  template <class ReduceFn>
+  Stream<T> reduce(std::string name, ReduceFn fn) const {
+    return aggregate(std::move(name), ReduceAggregate<T, ReduceFn>{std::move(fn)});
+  }
+
+  template <class Assigner>
+  WindowedStream<T, K, KeyFn, Assigner> window(Assigner assigner) const {
+    return WindowedStream<T, K, KeyFn, Assigner>(*this, std::move(assigner));
+  }
+
+  // Windows of `size` records per key, firing every `slide` records.
+  CountWindowedStream<T, K, KeyFn> count_window(int64_t size, int64_t slide = 0) const {
+    return CountWindowedStream<T, K, KeyFn>(*this, size, slide > 0 ? slide : size);
+  }
+
+  // Adds a node fed by this keyed stream (hash partitioned).
+  template <class Out>
+  Stream<Out> attach(std::string name, OperatorFactory factory,
+                     std::vector<PortSpec> side_ports = {}) const {
+    Topology& topology = input_.topology();
+    int id = topology.template add_node<Out>(std::move(name), 1, std::move(factory),
+                                             std::move(side_ports));
+    KeyFn key_of = key_of_;
+    input_.connect_to(id, 0,
+                      [key_of](const std::vector<ChannelBase*>& channels, int max_parallelism) {
+                        return std::unique_ptr<NetworkWriterBase>(
+                            std::make_unique<HashWriter<T, K, KeyFn>>(
+                                TypedStreamOps<T>::typed_channels(channels), key_of,
+                                max_parallelism));
+                      });
+    return Stream<Out>(&topology, id, 0);
+  }
+
+  const KeyFn& key_fn() const { return key_of_; }
+
+ private:
+  Stream<T> input_;
+  KeyFn key_of_;
+};
+
+template <class T, class K, class KeyFn, class Assigner>
+class WindowedStream {
+ public:
+  WindowedStream(KeyedStream<T, K, KeyFn> keyed, Assigner assigner)
+      : keyed_(std::move(keyed)), assigner_(std::move(assigner)) {}
+
+  // Keeps windows updatable for `lateness` after they fire (event time).
+  WindowedStream allowed_lateness(DurationMs lateness) const {
+    WindowedStream copy = *this;
+    copy.options_.allowed_lateness = lateness;
+    return copy;
+  }
+  // Sends records too late for any window to the side output `tag`.
+  WindowedStream late_data(OutputTag<T> tag) const {
+    WindowedStream copy = *this;
+    copy.late_tag_ = std::move(tag);
+    return copy;
+  }
+
+  // result_fn(const K&, const TimeWindow&, R&&) -> Out, R = agg.result(acc).
+  template <class Agg, class ResultFn>
+  auto aggregate(std::string name, Agg agg, ResultFn result_fn) const {
+    using Acc = std::decay_t<decltype(agg.create())>;
+    using R = std::decay_t<decltype(agg.result(std::declval<const Acc&>()))>;
+    using Out = std::decay_t<std::invoke_result_t<ResultFn&, const K&, const TimeWindow&, R&&>>;
+    auto fire = [agg, result_fn](const K& key, const TimeWindow& w, const Acc& acc,
+                                 Emitter<Out>& out) mutable {
+      out.emit(result_fn(key, w, agg.result(acc)));
+    };
+    return build<Out>(std::move(name), AccumulatorContents<T, Agg>(agg), std::move(fire));
+  }
+
+  // The aggregate's result per key and window.
+  template <class Agg>
+  auto aggregate(std::string name, Agg agg) const {
+    using R = std::decay_t<decltype(agg.result(agg.create()))>;
+    return aggregate(std::move(name), std::move(agg),
+                     [](const K&, const TimeWindow&, R&& r) { return std::move(r); });
+  }
+
+  template <class ReduceFn>
+  Stream<T> reduce(std::string name, ReduceFn fn) const {
+    return aggregate(std::move(name), ReduceAggregate<T, ReduceFn>{std::move(fn)});
+  }
+
+  template <class ReduceFn, class ResultFn>
+  auto reduce(std::string name, ReduceFn fn, ResultFn result_fn) const {
+    return aggregate(std::move(name), ReduceAggregate<T, ReduceFn>{std::move(fn)},
+                     std::move(result_fn));
+  }
+
+  // fn(const K&, const TimeWindow&, const std::vector<T>&, Emitter<Out>&)
+  template <class Out, class Fn>
+  Stream<Out> process(std::string name, Fn fn) const {
+    return build<Out>(std::move(name), ElementContents<T>(), std::move(fn));
+  }
+
+ private:
+  template <class Out, class Contents, class FireFn>
+  Stream<Out> build(std::string name, Contents contents, FireFn fire) const {
+    using Op = WindowOperator<T, Out, K, KeyFn, Assigner, Contents, FireFn>;
+    KeyFn key_of = keyed_.key_fn();
+    Assigner assigner = assigner_;
+    WindowOptions options = options_;
+    bool has_late = late_tag_.has_value();
+    auto factory = [=](const FactoryArgs& args) {
+      Downstream<T>* late = has_late ? args.template output<T>(1) : nullptr;
+      return one_input_instance<T, Out>(
+          std::make_unique<Op>(key_of, assigner, contents, fire, options, late), args);
+    };
+    std::vector<PortSpec> side_ports;
+    if (has_late) side_ports.push_back(PortSpec{late_tag_->name, TypedStreamOps<T>::instance()});
+    return keyed_.template attach<Out>(std::move(name), std::move(factory),
+                                       std::move(side_ports));
+  }
+
+  KeyedStream<T, K, KeyFn> keyed_;
+  Assigner assigner_;
+  WindowOptions options_;
+  std::optional<OutputTag<T>> late_tag_;
+};
+
+template <class T, class K, class KeyFn>
+class CountWindowedStream {
+ public:
+  CountWindowedStream(KeyedStream<T, K, KeyFn> keyed, int64_t size, int64_t slide)
+      : keyed_(std::move(keyed)), size_(size), slide_(slide) {}
+
+  // The aggregate over each count window.
+  template <class Agg>
+  auto aggregate(std::string name, Agg agg) const {
+    using R = std::decay_t<decltype(agg.result(agg.create()))>;
+    return process<R>(std::move(name),
+                      [agg](const K&, const std::vector<T>& elements, Emitter<R>& out) {
+                        auto acc = agg.create();
+                        for (const T& e : elements) agg.add(acc, e);
+                        out.emit(agg.result(acc));
+                      });
+  }
+
+  template <class ReduceFn>
+  Stream<T> reduce(std::string name, ReduceFn fn) const {
+    return aggregate(std::move(name), ReduceAggregate<T, ReduceFn>{std::move(fn)});
+  }
+
+  // fn(const K&, const std::vector<T>&, Emitter<Out>&)
+  template <class Out, class Fn>
+  Stream<Out> process(std::string name, Fn fn) const {
+    using Op = CountWindowOperator<T, Out, K, KeyFn, Fn>;
+    if (size_ < 1 || slide_ < 1 || slide_ > size_) {
+      throw UsageError("count window '" + name + "': need 1 <= slide <= size");
+    }
+    KeyFn key_of = keyed_.key_fn();
+    int64_t size = size_;
+    int64_t slide = slide_;
+    return keyed_.template attach<Out>(std::move(name), [=](const FactoryArgs& args) {
+      return one_input_instance<T, Out>(std::make_unique<Op>(key_of, size, slide, fn), args);
+    });
+  }
+
+ private:
+  KeyedStream<T, K, KeyFn> keyed_;
+  int64_t size_;
+  int64_t slide_;
+};
+
+}  // namespace sluice

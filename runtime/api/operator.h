@@ -1,0 +1,124 @@
+// The operator interface. An operator is created per subtask by its node's
+// factory; the runtime calls it only on its task's thread.
+//
+// Lifecycle: construct -> open(context) -> any number of process_batch,
+// process_watermark and on_processing_time calls -> finish() once at the end
+// of input (emit what is buffered) -> close(). An exception thrown anywhere
+// fails the job with a message that names the operator and its subtask.
+//
+// Required core, defaulted hooks: a one-input operator implements only
+// process_batch; watermarks are forwarded and timers ignored by default.
+#pragma once
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "runtime/api/metrics.h"
+#include "runtime/api/output.h"
+#include "runtime/core/clock.h"
+#include "runtime/core/errors.h"
+#include "state/key_groups.h"
+#include "state/keyed_state_backend.h"
+
+namespace sluice {
+
+class OperatorBase;
+
+// Where operators ask for processing-time callbacks. Implemented by the task
+// (and by the test harness, which drives it with a manual clock).
+class ProcessingTimeService {
+ public:
+  virtual ~ProcessingTimeService() = default;
+  virtual Timestamp now() const = 0;
+  virtual const Clock* clock() const = 0;
+  // Calls op->on_processing_time(now) on the task thread once now >= at.
+  virtual void schedule(Timestamp at, OperatorBase* op) = 0;
+};
+
+// Who and where an operator subtask is.
+struct OperatorInfo {
+  std::string name;       // the operator's stable name in the topology
+  std::string task_name;  // "job/vertex/subtask" for log lines
+  int subtask = 0;
+  int parallelism = 1;
+  int max_parallelism = kDefaultMaxParallelism;
+};
+
+// Runtime services handed to open().
+struct OperatorContext {
+  const OperatorInfo& info;
+  ProcessingTimeService& processing_time;
+  JobMetrics& metrics;
+  StateBackendKind state_backend = StateBackendKind::kMemory;
+
+  KeyGroupRange key_groups() const {
+    return key_group_range_for_subtask(info.max_parallelism, info.parallelism, info.subtask);
+  }
+};
+
+// Thrown when a user function or operator fails; names the operator.
+class OperatorFailure : public SluiceError {
+ public:
+  OperatorFailure(ErrorKind kind, const std::string& message) : SluiceError(kind, message) {}
+};
+
+// Wraps the exception in flight into an OperatorFailure naming `info`, unless
+// it already names an operator (a failure further down the chain).
+[[noreturn]] void rethrow_as_operator_failure(const OperatorInfo& info);
+
+class OperatorBase {
+ public:
+  virtual ~OperatorBase() = default;
+
+  virtual void open(OperatorContext& context) {}
+  // The operator's event-time clock moved to `watermark`.
+  virtual void process_watermark(Timestamp watermark) = 0;
+  // A processing-time callback the operator scheduled is due.
+  virtual void on_processing_time(Timestamp now) {}
+  // End of input: emit everything still buffered.
+  virtual void finish() {}
+  virtual void close() {}
+
+  const OperatorInfo& info() const { return info_; }
+  void set_info(OperatorInfo info) { info_ = std::move(info); }
+
+ protected:
+  OperatorInfo info_;
+};
+
+// An operator that consumes a stream of In.
+template <class In>
+class InputOperator : public OperatorBase, public Downstream<In> {
+ public:
+  virtual void process_batch(Batch<In>& batch) = 0;
+
+  void push_batch(Batch<In>& batch) final {
+    try {
+      process_batch(batch);
+    } catch (...) {
+      rethrow_as_operator_failure(info_);
+    }
+  }
+  void push_watermark(Timestamp watermark) final {
+    try {
+      process_watermark(watermark);
+    } catch (...) {
+      rethrow_as_operator_failure(info_);
+    }
+  }
+};
+
+// An operator with one input of In and a main output of Out.
+template <class In, class Out>
+class OneInputOperator : public InputOperator<In> {
+ public:
+  Output<Out>& output() { return output_; }
+  void process_watermark(Timestamp watermark) override { output_.emit_watermark(watermark); }
+  void finish() override { output_.flush(); }
+
+ protected:
+  Output<Out> output_;
+};
+
+}  // namespace sluice

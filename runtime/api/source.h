@@ -1,0 +1,90 @@
+// Sources: a Source<T> is the plan (what to read; immutable, shared by all
+// subtasks); it creates one SourceReader<T> per subtask, which holds the
+// mutable reading position.
+//
+// Splits: a source divides its input into splits (a file range, a Kafka
+// partition, a generator's share of event numbers). Each split gets its own
+// watermark; a reader reports which split each batch came from.
+//
+// Threading: a reader is used only by its source task's thread.
+// Lifecycle: create_reader -> open -> read* -> close.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/core/clock.h"
+#include "runtime/core/time.h"
+
+namespace sluice {
+
+class JobMetrics;
+
+struct SourceReaderContext {
+  int subtask = 0;
+  int parallelism = 1;
+  std::string task_name;  // for log lines and error messages
+  const Clock* clock = nullptr;
+  JobMetrics* metrics = nullptr;
+};
+
+enum class ReadStatus {
+  kRecords,        // `out` holds records of split `split`
+  kNotYet,         // nothing now; ask again at `retry_at` (processing time)
+  kSplitFinished,  // split `split` has ended; it no longer holds the watermark
+  kFinished        // every split of this reader has ended
+};
+
+struct ReadResult {
+  ReadStatus status = ReadStatus::kFinished;
+  int split = 0;
+  Timestamp retry_at = 0;
+};
+
+template <class T>
+class SourceReader {
+ public:
+  virtual ~SourceReader() = default;
+  virtual void open(const SourceReaderContext& context) {}
+  // The splits this reader owns, fixed after open().
+  virtual std::vector<int> splits() const = 0;
+  // Appends at most `max_records` records of one split to `out`.
+  virtual ReadResult read(std::vector<T>& out, size_t max_records, Timestamp now) = 0;
+  virtual void close() {}
+};
+
+template <class T>
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual std::unique_ptr<SourceReader<T>> create_reader(int subtask, int parallelism) const = 0;
+};
+
+// How a source stamps records with event time and makes watermarks:
+// bounded out-of-orderness per split, and an optional idle timeout after
+// which a split without records stops holding the watermark back.
+template <class TimestampFn>
+struct WatermarkStrategy {
+  TimestampFn timestamp_of;           // T -> Timestamp
+  DurationMs out_of_orderness = 0;    // watermark = max event time - this - 1
+  DurationMs idle_timeout = 0;        // 0: splits never become idle
+};
+
+// A strategy for sources that do not use event time: every record has
+// timestamp 0 and watermarks only reach +inf at the end.
+struct NoTimestamps {
+  template <class T>
+  Timestamp operator()(const T&) const {
+    return 0;
+  }
+};
+
+template <class TimestampFn>
+WatermarkStrategy<TimestampFn> bounded_out_of_orderness(TimestampFn fn, DurationMs delay,
+                                                         DurationMs idle_timeout = 0) {
+  return WatermarkStrategy<TimestampFn>{std::move(fn), delay, idle_timeout};
+}
+
+}  // namespace sluice

@@ -1,0 +1,158 @@
+#include "runtime/cli/cli.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "runtime/cli/registry.h"
+#include "runtime/cli/run_options.h"
+#include "runtime/core/logging.h"
+#include "runtime/task/local_executor.h"
+
+namespace sluice {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitJobFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+
+const char* const kMainUsage =
+    "usage: sluice COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  run TOPOLOGY [options]   run a job on the embedded local cluster\n"
+    "  topologies               list the registered topologies and their parameters\n"
+    "  help                     this text\n"
+    "\n"
+    "`sluice COMMAND --help` describes a command.\n";
+
+const char* const kTopologiesUsage =
+    "usage: sluice topologies\n"
+    "\n"
+    "Lists the registered topologies with their parameters and defaults.\n";
+
+std::atomic<bool> g_interrupted{false};
+
+void on_signal(int) { g_interrupted.store(true); }
+
+void print_progress(const ProgressSample& s) {
+  std::string line = fmt::format(
+      "[{:7.1f}s] in {:>12.0f} rec/s  out {:>10.0f} rec/s  total in {}  out {}  watermark {}",
+      s.elapsed_seconds, s.in_per_second, s.out_per_second, s.records_in, s.records_out,
+      format_timestamp(s.watermark));
+  if (isatty(STDERR_FILENO)) {
+    fmt::print(stderr, "\r{}\033[K", line);
+  } else {
+    fmt::print(stderr, "{}\n", line);
+  }
+  std::fflush(stderr);
+}
+
+void print_summary(const JobResult& result, bool progress) {
+  if (progress && isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
+  double rate = result.wall_seconds > 0 ? static_cast<double>(result.records_in) /
+                                              result.wall_seconds
+                                        : 0.0;
+  fmt::print(stderr, "job {} in {:.2f} s: {} records in ({:.0f}/s), {} records out\n",
+             result.succeeded ? "finished" : (result.cancelled ? "cancelled" : "failed"),
+             result.wall_seconds, result.records_in, rate, result.records_out);
+  if (result.late_dropped > 0) {
+    fmt::print(stderr, "  {} late records dropped (no late-data output configured)\n",
+               result.late_dropped);
+  }
+  for (const std::string& note : result.notes) fmt::print(stderr, "  {}\n", note);
+}
+
+int run_command(const std::vector<std::string>& args) {
+  RunOptions options = parse_run_options(args);
+  if (options.help) {
+    fmt::print("{}", kRunUsage);
+    return kExitOk;
+  }
+  log::set_level(options.log_level);
+  const TopologySpec* spec = TopologyRegistry::instance().find(options.topology);
+  if (spec == nullptr) {
+    throw UsageError("unknown topology '" + options.topology + "' (see sluice topologies)");
+  }
+  Params params(options.params, spec->params);
+  params.set_parallelism(options.plan.parallelism);
+  Topology topology(spec->name);
+  spec->build(topology, params);
+
+  options.plan.job_name = spec->name;
+  LocalJobOptions job;
+  job.plan = options.plan;
+  job.cancel_flag = &g_interrupted;
+  if (options.progress) job.on_progress = print_progress;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  JobResult result = run_local(topology.graph(), job);
+  print_summary(result, options.progress);
+  if (result.failure) {
+    fmt::print(stderr, "sluice: job failed: {}\n", result.failure->message);
+    return result.failure->kind == ErrorKind::kUsage ? kExitUsage : kExitJobFailed;
+  }
+  return result.cancelled ? kExitInterrupted : kExitOk;
+}
+
+int topologies_command(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      fmt::print("{}", kTopologiesUsage);
+      return kExitOk;
+    }
+    throw UsageError("topologies: unexpected argument '" + arg + "'");
+  }
+  for (const TopologySpec* spec : TopologyRegistry::instance().all()) {
+    fmt::print("{}\n    {}\n", spec->name, spec->description);
+    for (const ParamSpec& p : spec->params) {
+      std::string detail = p.required ? "required"
+                                      : (p.default_value.empty() ? "optional"
+                                                                 : "default " + p.default_value);
+      fmt::print("    --set {}=...  {} ({})\n", p.name, p.description, detail);
+    }
+    fmt::print("\n");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    fmt::print(stderr, "{}", kMainUsage);
+    return kExitUsage;
+  }
+  std::string command = args.front();
+  args.erase(args.begin());
+  try {
+    if (command == "run") return run_command(args);
+    if (command == "topologies") return topologies_command(args);
+    if (command == "help" || command == "--help" || command == "-h") {
+      fmt::print("{}", kMainUsage);
+      return kExitOk;
+    }
+    throw UsageError("unknown command '" + command + "' (see sluice help)");
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "sluice: {}\n", e.what());
+    return kExitUsage;
+  } catch (const SluiceError& e) {
+    fmt::print(stderr, "sluice: {}\n", e.what());
+    return e.kind() == ErrorKind::kUsage ? kExitUsage : kExitJobFailed;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "sluice: {}\n", e.what());
+    return kExitJobFailed;
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,101 @@
+#include "runtime/cli/registry.h"
+
+#include <charconv>
+
+#include "runtime/core/errors.h"
+
+namespace sluice {
+
+Params::Params(std::map<std::string, std::string> values, const std::vector<ParamSpec>& specs)
+    : values_(std::move(values)), specs_(specs) {
+  for (const auto& [name, value] : values_) {
+    if (spec(name) == nullptr) {
+      std::string known;
+      for (const ParamSpec& s : specs_) known += (known.empty() ? "" : ", ") + s.name;
+      throw UsageError("unknown parameter '" + name + "' (known: " + known + ")");
+    }
+  }
+  for (const ParamSpec& s : specs_) {
+    if (s.required && !has(s.name)) {
+      throw UsageError("missing parameter '" + s.name + "' (--set " + s.name + "=...)");
+    }
+  }
+}
+
+const ParamSpec* Params::spec(const std::string& name) const {
+  for (const ParamSpec& s : specs_) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+bool Params::has(const std::string& name) const {
+  auto it = values_.find(name);
+  return it != values_.end() && !it->second.empty();
+}
+
+std::string Params::get(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it != values_.end()) return it->second;
+  const ParamSpec* s = spec(name);
+  if (s != nullptr && !s->default_value.empty()) return s->default_value;
+  throw UsageError("missing parameter '" + name + "' (--set " + name + "=...)");
+}
+
+std::string Params::get_or(const std::string& name, const std::string& fallback) const {
+  return has(name) ? values_.at(name) : fallback;
+}
+
+int64_t Params::get_int(const std::string& name) const {
+  std::string text = get(name);
+  int64_t value = 0;
+  auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || rest != text.data() + text.size()) {
+    throw UsageError("parameter '" + name + "': '" + text + "' is not an integer");
+  }
+  return value;
+}
+
+double Params::get_double(const std::string& name) const {
+  std::string text = get(name);
+  try {
+    size_t used = 0;
+    double value = std::stod(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw UsageError("parameter '" + name + "': '" + text + "' is not a number");
+}
+
+DurationMs Params::get_duration(const std::string& name) const {
+  std::string text = get(name);
+  std::optional<DurationMs> d = parse_duration(text);
+  if (!d) {
+    throw UsageError("parameter '" + name + "': '" + text +
+                     "' is not a duration (like 250ms, 5s, 2m)");
+  }
+  return *d;
+}
+
+TopologyRegistry& TopologyRegistry::instance() {
+  static TopologyRegistry registry;
+  return registry;
+}
+
+bool TopologyRegistry::add(TopologySpec spec) {
+  std::string name = spec.name;
+  return specs_.emplace(name, std::move(spec)).second;
+}
+
+const TopologySpec* TopologyRegistry::find(const std::string& name) const {
+  auto it = specs_.find(name);
+  return it == specs_.end() ? nullptr : &it->second;
+}
+
+std::vector<const TopologySpec*> TopologyRegistry::all() const {
+  std::vector<const TopologySpec*> out;
+  for (const auto& [name, spec] : specs_) out.push_back(&spec);
+  return out;
+}
+
+}  // namespace sluice

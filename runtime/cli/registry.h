@@ -1,0 +1,74 @@
+// The registry of named topologies. A topology is a function that builds a
+// graph from parameters; it registers under a name with SLUICE_TOPOLOGY and
+// declares its parameters, so `sluice topologies` can list them and `run`
+// can reject unknown ones. Registration happens during static
+// initialisation; lookups afterwards are read-only.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/api/topology.h"
+#include "runtime/core/time.h"
+
+namespace sluice {
+
+struct ParamSpec {
+  std::string name;
+  std::string description;
+  std::string default_value;  // empty: no default
+  bool required = false;
+};
+
+// The --set parameters of one run, validated against the topology's specs.
+class Params {
+ public:
+  Params(std::map<std::string, std::string> values, const std::vector<ParamSpec>& specs);
+
+  bool has(const std::string& name) const;
+  // The value, or the spec's default; throws UsageError when neither exists.
+  std::string get(const std::string& name) const;
+  std::string get_or(const std::string& name, const std::string& fallback) const;
+  int64_t get_int(const std::string& name) const;
+  double get_double(const std::string& name) const;
+  DurationMs get_duration(const std::string& name) const;
+  // The job's default parallelism (from --parallelism).
+  int parallelism() const { return parallelism_; }
+  void set_parallelism(int p) { parallelism_ = p; }
+
+ private:
+  const ParamSpec* spec(const std::string& name) const;
+
+  std::map<std::string, std::string> values_;
+  std::vector<ParamSpec> specs_;
+  int parallelism_ = 1;
+};
+
+struct TopologySpec {
+  std::string name;
+  std::string description;
+  std::vector<ParamSpec> params;
+  std::function<void(Topology&, const Params&)> build;
+};
+
+class TopologyRegistry {
+ public:
+  static TopologyRegistry& instance();
+  bool add(TopologySpec spec);
+  const TopologySpec* find(const std::string& name) const;
+  std::vector<const TopologySpec*> all() const;
+
+ private:
+  std::map<std::string, TopologySpec> specs_;
+};
+
+#define SLUICE_CONCAT_INNER(a, b) a##b
+#define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
+// Registers a TopologySpec at static initialisation.
+#define SLUICE_TOPOLOGY(...)                                                  \
+  static const bool SLUICE_CONCAT(sluice_topology_registered_, __LINE__) = \
+      ::sluice::TopologyRegistry::instance().add(__VA_ARGS__)
+
+}  // namespace sluice

@@ -1,0 +1,109 @@
+#include "runtime/cli/run_options.h"
+
+#include <charconv>
+
+#include "runtime/core/errors.h"
+
+namespace sluice {
+
+const char* const kRunUsage =
+    "usage: sluice run TOPOLOGY [options]\n"
+    "\n"
+    "Runs a topology on the embedded local cluster until its sources end.\n"
+    "\n"
+    "options:\n"
+    "  --set KEY=VALUE          topology parameter (repeatable; see `sluice topologies`)\n"
+    "  --parallelism N          default parallelism of every operator (default 1)\n"
+    "  --max-parallelism N      number of key groups (default 128)\n"
+    "  --state memory           state backend (memory; rocksdb comes with checkpoints)\n"
+    "  --mode continuous        execution mode\n"
+    "  --channel-capacity N     batches buffered per channel (default 8)\n"
+    "  --progress               print a progress line every second\n"
+    "  --log-level LEVEL        debug, info, warn (default) or error\n"
+    "  --help                   this text\n";
+
+namespace {
+
+int parse_positive_int(const std::string& option, const std::string& text) {
+  int value = 0;
+  auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || rest != text.data() + text.size() || value < 1) {
+    throw UsageError(option + ": '" + text + "' is not a positive integer");
+  }
+  return value;
+}
+
+class ArgCursor {
+ public:
+  explicit ArgCursor(const std::vector<std::string>& args) : args_(args) {}
+  bool done() const { return i_ >= args_.size(); }
+  const std::string& next() { return args_[i_++]; }
+  // The value of `option`, given as "--opt VALUE" or "--opt=VALUE".
+  std::string value(const std::string& option, const std::string& arg) {
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos) return arg.substr(eq + 1);
+    if (done()) throw UsageError(option + " needs a value");
+    return next();
+  }
+
+ private:
+  const std::vector<std::string>& args_;
+  size_t i_ = 0;
+};
+
+void add_param(RunOptions& options, const std::string& assignment) {
+  size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw UsageError("--set expects KEY=VALUE, got '" + assignment + "'");
+  }
+  options.params[assignment.substr(0, eq)] = assignment.substr(eq + 1);
+}
+
+}  // namespace
+
+RunOptions parse_run_options(const std::vector<std::string>& args) {
+  RunOptions options;
+  ArgCursor cursor(args);
+  while (!cursor.done()) {
+    std::string arg = cursor.next();
+    std::string option = arg.substr(0, arg.find('='));
+    if (option == "--help" || option == "-h") {
+      options.help = true;
+    } else if (option == "--set") {
+      add_param(options, cursor.value(option, arg));
+    } else if (option == "--parallelism") {
+      options.plan.parallelism = parse_positive_int(option, cursor.value(option, arg));
+    } else if (option == "--max-parallelism") {
+      options.plan.max_parallelism = parse_positive_int(option, cursor.value(option, arg));
+    } else if (option == "--channel-capacity") {
+      options.plan.channel_capacity =
+          static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg)));
+    } else if (option == "--state") {
+      std::string state = cursor.value(option, arg);
+      if (state != "memory") {
+        throw UsageError("--state: '" + state + "' is not available (available: memory)");
+      }
+    } else if (option == "--mode") {
+      std::string mode = cursor.value(option, arg);
+      if (mode != "continuous") {
+        throw UsageError("--mode: '" + mode + "' is not available (available: continuous)");
+      }
+    } else if (option == "--progress") {
+      options.progress = true;
+    } else if (option == "--log-level") {
+      options.log_level = cursor.value(option, arg);
+    } else if (arg.rfind("-", 0) == 0) {
+      throw UsageError("unknown option '" + arg + "' (see sluice run --help)");
+    } else if (options.topology.empty()) {
+      options.topology = arg;
+    } else {
+      throw UsageError("unexpected argument '" + arg + "' (see sluice run --help)");
+    }
+  }
+  if (options.topology.empty() && !options.help) {
+    throw UsageError("run: missing TOPOLOGY (see sluice topologies)");
+  }
+  return options;
+}
+
+}  // namespace sluice

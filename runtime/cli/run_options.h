@@ -1,0 +1,26 @@
+// Parsing of `sluice run` options into a plan and topology parameters.
+// Pure functions; throw UsageError with a one-line message.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/graph/execution_plan.h"
+
+namespace sluice {
+
+struct RunOptions {
+  std::string topology;
+  std::map<std::string, std::string> params;
+  PlanOptions plan;
+  bool progress = false;
+  bool help = false;
+  std::string log_level = "warn";
+};
+
+RunOptions parse_run_options(const std::vector<std::string>& args);
+
+extern const char* const kRunUsage;
+
+}  // namespace sluice

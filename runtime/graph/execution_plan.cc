@@ -1,0 +1,216 @@
+#include "runtime/graph/execution_plan.h"
+
+#include <map>
+
+#include <fmt/format.h>
+
+namespace sluice {
+namespace {
+
+struct ResolvedEdge {
+  const EdgeSpec* spec;
+  Partitioning partitioning;
+  bool chained;
+  // channels[producer][consumer]; null where the pair is not connected.
+  std::vector<std::vector<ChannelBase*>> channels;
+};
+
+class PlanBuilder {
+ public:
+  PlanBuilder(const JobGraph& graph, const PlanOptions& options, JobControl& control,
+              JobMetrics& metrics, const Clock& clock)
+      : graph_(graph), options_(options), control_(control), metrics_(metrics), clock_(clock) {}
+
+  ExecutionPlan build() {
+    validate_options();
+    resolve_parallelism();
+    resolve_edges();
+    assign_chains();
+    create_channels();
+    for (const auto& [head, members] : chains_) {
+      plan_.chains.push_back(chain_name(members));
+      for (int s = 0; s < parallelism_[static_cast<size_t>(head)]; ++s) build_task(members, s);
+    }
+    return std::move(plan_);
+  }
+
+ private:
+  void validate_options() const {
+    if (options_.parallelism < 1) throw UsageError("--parallelism must be at least 1");
+    if (options_.max_parallelism < 1 || options_.max_parallelism > kMaxMaxParallelism) {
+      throw UsageError(fmt::format("--max-parallelism must be in [1, {}]", kMaxMaxParallelism));
+    }
+    bool has_source = false;
+    for (const NodeSpec& n : graph_.nodes()) has_source |= n.is_source;
+    if (!has_source) throw UsageError("topology has no source");
+  }
+
+  void resolve_parallelism() {
+    for (const NodeSpec& n : graph_.nodes()) {
+      int p = n.parallelism > 0 ? n.parallelism : options_.parallelism;
+      if (p > options_.max_parallelism) {
+        throw UsageError(fmt::format("operator '{}': parallelism {} exceeds max parallelism {}",
+                                     n.name, p, options_.max_parallelism));
+      }
+      parallelism_.push_back(p);
+    }
+  }
+
+  int p(int node) const { return parallelism_[static_cast<size_t>(node)]; }
+
+  void resolve_edges() {
+    std::vector<int> inputs(graph_.nodes().size(), 0);
+    for (const EdgeSpec& e : graph_.edges()) ++inputs[static_cast<size_t>(e.to)];
+    for (const EdgeSpec& e : graph_.edges()) {
+      Partitioning part = e.partitioning;
+      if (part == Partitioning::kAuto) {
+        part = p(e.from) == p(e.to) ? Partitioning::kForward : Partitioning::kRebalance;
+      }
+      if (part == Partitioning::kForward && p(e.from) != p(e.to)) {
+        throw UsageError(fmt::format(
+            "forward edge from '{}' (parallelism {}) to '{}' (parallelism {}) needs equal "
+            "parallelism; use rebalance() or hash partitioning",
+            graph_.node(e.from).name, p(e.from), graph_.node(e.to).name, p(e.to)));
+      }
+      bool chained = part == Partitioning::kForward && inputs[static_cast<size_t>(e.to)] == 1;
+      edges_.push_back(ResolvedEdge{&e, part, chained, {}});
+    }
+  }
+
+  // Every node belongs to the chain of its head: the node reached by
+  // following chained input edges upwards. Node ids are topological.
+  void assign_chains() {
+    head_of_.assign(graph_.nodes().size(), -1);
+    for (const NodeSpec& n : graph_.nodes()) head_of_[static_cast<size_t>(n.id)] = n.id;
+    for (const ResolvedEdge& e : edges_) {
+      if (e.chained) head_of_[static_cast<size_t>(e.spec->to)] = head_of_[static_cast<size_t>(e.spec->from)];
+    }
+    for (const NodeSpec& n : graph_.nodes()) chains_[head_of_[static_cast<size_t>(n.id)]].push_back(n.id);
+  }
+
+  std::string chain_name(const std::vector<int>& members) const {
+    std::string name;
+    for (int id : members) {
+      if (!name.empty()) name += " -> ";
+      name += graph_.node(id).name;
+    }
+    return name;
+  }
+
+  void create_channels() {
+    for (ResolvedEdge& e : edges_) {
+      if (e.chained) continue;
+      int producers = p(e.spec->from);
+      int consumers = p(e.spec->to);
+      const StreamTypeOps& type =
+          *graph_.node(e.spec->from).ports.at(static_cast<size_t>(e.spec->port)).type;
+      e.channels.assign(static_cast<size_t>(producers),
+                        std::vector<ChannelBase*>(static_cast<size_t>(consumers), nullptr));
+      for (int ps = 0; ps < producers; ++ps) {
+        for (int cs = 0; cs < consumers; ++cs) {
+          if (e.partitioning == Partitioning::kForward && ps != cs) continue;
+          auto channel = type.make_channel(options_.channel_capacity);
+          control_.add_channel(channel.get());
+          e.channels[static_cast<size_t>(ps)][static_cast<size_t>(cs)] = channel.get();
+          plan_.channels.push_back(std::move(channel));
+        }
+      }
+    }
+  }
+
+  void build_task(const std::vector<int>& members, int subtask) {
+    int head = members.front();
+    std::string task_name =
+        fmt::format("{}/{}/{}", options_.job_name, graph_.node(head).name, subtask);
+    auto task = std::make_unique<Task>(task_name, control_, metrics_, clock_,
+                                       options_.state_backend);
+    control_.add_wakeup(&task->wakeup());
+    std::map<int, OperatorInstance> instances;
+    // Tail first, so that each operator's chained consumers exist already.
+    for (auto it = members.rbegin(); it != members.rend(); ++it) {
+      instances[*it] = build_operator(*it, subtask, task_name, instances, *task);
+    }
+    for (int id : members) {
+      OperatorInstance& instance = instances[id];
+      if (instance.source != nullptr) task->set_source(instance.source);
+      task->add_operator(std::move(instance.op));
+    }
+    connect_inputs(head, subtask, instances[head], *task);
+    plan_.tasks.push_back(std::move(task));
+  }
+
+  OperatorInstance build_operator(int id, int subtask, const std::string& task_name,
+                                  std::map<int, OperatorInstance>& instances, Task& task) {
+    const NodeSpec& node = graph_.node(id);
+    FactoryArgs args;
+    args.info = OperatorInfo{node.name, task_name, subtask, p(id), options_.max_parallelism};
+    for (size_t port = 0; port < node.ports.size(); ++port) {
+      args.outputs.push_back(port_target(id, port, subtask, instances, task));
+    }
+    OperatorInstance instance = node.factory(args);
+    instance.op->set_info(args.info);
+    return instance;
+  }
+
+  DownstreamBase* port_target(int id, size_t port, int subtask,
+                              std::map<int, OperatorInstance>& instances, Task& task) {
+    const StreamTypeOps& type = *graph_.node(id).ports[port].type;
+    std::vector<DownstreamBase*> targets;
+    for (ResolvedEdge& e : edges_) {
+      if (e.spec->from != id || static_cast<size_t>(e.spec->port) != port) continue;
+      if (e.chained) {
+        targets.push_back(instances.at(e.spec->to).inputs.at(static_cast<size_t>(e.spec->input)));
+        continue;
+      }
+      std::vector<ChannelBase*> channels;
+      for (ChannelBase* c : e.channels[static_cast<size_t>(subtask)]) {
+        if (c != nullptr) channels.push_back(c);
+      }
+      auto writer = e.partitioning == Partitioning::kHash
+                        ? e.spec->hash_writer(channels, options_.max_parallelism)
+                        : type.make_writer(e.partitioning, channels, subtask);
+      targets.push_back(writer->downstream());
+      task.add_writer(std::move(writer));
+    }
+    if (targets.size() == 1) return targets.front();
+    auto piece = targets.empty() ? type.make_discard() : type.make_fan_out(targets);
+    DownstreamBase* raw = piece.get();
+    task.own(std::move(piece));
+    return raw;
+  }
+
+  void connect_inputs(int head, int subtask, OperatorInstance& instance, Task& task) {
+    for (ResolvedEdge& e : edges_) {
+      if (e.spec->to != head || e.chained) continue;
+      const StreamTypeOps& type =
+          *graph_.node(e.spec->from).ports.at(static_cast<size_t>(e.spec->port)).type;
+      DownstreamBase* target = instance.inputs.at(static_cast<size_t>(e.spec->input));
+      for (auto& row : e.channels) {
+        ChannelBase* channel = row[static_cast<size_t>(subtask)];
+        if (channel == nullptr) continue;
+        channel->set_consumer(&task.wakeup());
+        task.add_reader(type.make_reader(channel, target));
+      }
+    }
+  }
+
+  const JobGraph& graph_;
+  const PlanOptions& options_;
+  JobControl& control_;
+  JobMetrics& metrics_;
+  const Clock& clock_;
+  std::vector<int> parallelism_;
+  std::vector<ResolvedEdge> edges_;
+  std::vector<int> head_of_;
+  std::map<int, std::vector<int>> chains_;
+  ExecutionPlan plan_;
+};
+
+}  // namespace
+
+ExecutionPlan build_execution_plan(const JobGraph& graph, const PlanOptions& options,
+                                   JobControl& control, JobMetrics& metrics, const Clock& clock) {
+  return PlanBuilder(graph, options, control, metrics, clock).build();
+}
+
+}  // namespace sluice

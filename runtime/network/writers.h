@@ -1,0 +1,171 @@
+// Network writers: the end of a chain that feeds the channels of one
+// outgoing edge. Each writer implements the edge's partitioning: forward,
+// rebalance (round robin per record), broadcast (every record to every
+// consumer), or hash (key -> key group -> subtask, design section 6). Records
+// collect in one pending batch per consumer; full batches go out at once and
+// the task flushes the rest after each step.
+//
+// Threading: used only on the producing task's thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/api/output.h"
+#include "runtime/core/codec.h"
+#include "runtime/core/hash.h"
+#include "runtime/network/channel.h"
+#include "state/key_groups.h"
+
+namespace sluice {
+
+class NetworkWriterBase {
+ public:
+  virtual ~NetworkWriterBase() = default;
+  virtual DownstreamBase* downstream() = 0;
+  // Sends every pending batch.
+  virtual void flush() = 0;
+  virtual void send_idle(bool idle) = 0;
+  // Flushes and tells every consumer that this producer has ended.
+  virtual void send_end() = 0;
+};
+
+template <class T>
+class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
+ public:
+  explicit ChannelWriter(std::vector<Channel<T>*> channels)
+      : channels_(std::move(channels)), pending_(channels_.size()) {}
+
+  DownstreamBase* downstream() override { return this; }
+
+  void flush() override {
+    for (size_t i = 0; i < channels_.size(); ++i) send_pending(i);
+  }
+  void push_watermark(Timestamp watermark) override {
+    flush();
+    broadcast_control(ElementKind::kWatermark, watermark);
+  }
+  void send_idle(bool idle) override {
+    flush();
+    broadcast_control(idle ? ElementKind::kIdle : ElementKind::kActive, 0);
+  }
+  void send_end() override {
+    flush();
+    broadcast_control(ElementKind::kEnd, 0);
+  }
+
+ protected:
+  void append(size_t target, Record<T>&& record) {
+    Batch<T>& pending = pending_[target];
+    pending.push_back(std::move(record));
+    if (pending.size() >= kMaxBatchRecords) send_pending(target);
+  }
+  void send_pending(size_t target) {
+    Batch<T>& pending = pending_[target];
+    if (pending.empty()) return;
+    send_batch(target, pending);
+  }
+  // Sends `batch` (emptied) to one channel.
+  void send_batch(size_t target, Batch<T>& batch) {
+    Element<T> element;
+    element.kind = ElementKind::kBatch;
+    element.batch.swap(batch);
+    batch.reserve(kMaxBatchRecords);
+    channels_[target]->push(std::move(element));
+  }
+  size_t channel_count() const { return channels_.size(); }
+
+ private:
+  void broadcast_control(ElementKind kind, Timestamp watermark) {
+    for (Channel<T>* channel : channels_) {
+      Element<T> element;
+      element.kind = kind;
+      element.watermark = watermark;
+      channel->push(std::move(element));
+    }
+  }
+
+  std::vector<Channel<T>*> channels_;
+  std::vector<Batch<T>> pending_;
+};
+
+// One consumer; whole batches are passed on without touching records.
+template <class T>
+class ForwardWriter final : public ChannelWriter<T> {
+ public:
+  using ChannelWriter<T>::ChannelWriter;
+  void push_batch(Batch<T>& batch) override {
+    this->send_pending(0);
+    this->send_batch(0, batch);
+  }
+};
+
+template <class T>
+class RebalanceWriter final : public ChannelWriter<T> {
+ public:
+  RebalanceWriter(std::vector<Channel<T>*> channels, size_t start)
+      : ChannelWriter<T>(std::move(channels)), next_(start % this->channel_count()) {}
+  void push_batch(Batch<T>& batch) override {
+    size_t n = this->channel_count();
+    for (Record<T>& r : batch) {
+      this->append(next_, std::move(r));
+      next_ = next_ + 1 == n ? 0 : next_ + 1;
+    }
+  }
+
+ private:
+  size_t next_;
+};
+
+template <class T>
+class BroadcastWriter final : public ChannelWriter<T> {
+ public:
+  using ChannelWriter<T>::ChannelWriter;
+  void push_batch(Batch<T>& batch) override {
+    for (size_t i = 0; i < this->channel_count(); ++i) {
+      for (const Record<T>& r : batch) this->append(i, Record<T>(r));
+    }
+  }
+};
+
+// Encodes keys and hashes them to key groups; one per thread.
+template <class K>
+class KeyHasher {
+ public:
+  // Encodes `key` into bytes() and returns its stable hash.
+  uint64_t hash(const K& key) {
+    bytes_.clear();
+    ByteWriter w(bytes_);
+    Codec<K>::encode(key, w);
+    return hash_bytes(bytes_);
+  }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+template <class T, class K, class KeyFn>
+class HashWriter final : public ChannelWriter<T> {
+ public:
+  HashWriter(std::vector<Channel<T>*> channels, KeyFn key_of, int max_parallelism)
+      : ChannelWriter<T>(std::move(channels)),
+        key_of_(std::move(key_of)),
+        max_parallelism_(max_parallelism) {}
+  void push_batch(Batch<T>& batch) override {
+    int parallelism = static_cast<int>(this->channel_count());
+    for (Record<T>& r : batch) {
+      KeyGroup group = key_group_for_hash(hasher_.hash(key_of_(r.value)), max_parallelism_);
+      this->append(static_cast<size_t>(subtask_for_key_group(group, max_parallelism_, parallelism)),
+                   std::move(r));
+    }
+  }
+
+ private:
+  KeyFn key_of_;
+  int max_parallelism_;
+  KeyHasher<K> hasher_;
+};
+
+}  // namespace sluice

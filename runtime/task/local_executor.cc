@@ -1,0 +1,105 @@
+#include "runtime/task/local_executor.h"
+
+#include <chrono>
+#include <thread>
+
+#include <pthread.h>
+
+#include "runtime/core/logging.h"
+
+namespace sluice {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double seconds_since(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+class ProgressReporter {
+ public:
+  ProgressReporter(const LocalJobOptions& options, const JobMetrics& metrics,
+                   SteadyClock::time_point start)
+      : options_(options), metrics_(metrics), start_(start), last_time_(start) {}
+
+  void report() {
+    if (!options_.on_progress) return;
+    ProgressSample sample;
+    auto now = SteadyClock::now();
+    double dt = std::chrono::duration<double>(now - last_time_).count();
+    sample.elapsed_seconds = seconds_since(start_);
+    sample.records_in = metrics_.records_in.load(std::memory_order_relaxed);
+    sample.records_out = metrics_.records_out.load(std::memory_order_relaxed);
+    if (dt > 0) {
+      sample.in_per_second = static_cast<double>(sample.records_in - last_in_) / dt;
+      sample.out_per_second = static_cast<double>(sample.records_out - last_out_) / dt;
+    }
+    sample.watermark = metrics_.sink_watermark();
+    last_in_ = sample.records_in;
+    last_out_ = sample.records_out;
+    last_time_ = now;
+    options_.on_progress(sample);
+  }
+
+ private:
+  const LocalJobOptions& options_;
+  const JobMetrics& metrics_;
+  SteadyClock::time_point start_;
+  SteadyClock::time_point last_time_;
+  uint64_t last_in_ = 0;
+  uint64_t last_out_ = 0;
+};
+
+void name_thread(const std::string& task_name) {
+  std::string short_name = task_name.substr(0, 15);
+  pthread_setname_np(pthread_self(), short_name.c_str());
+}
+
+}  // namespace
+
+JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
+  JobControl control;
+  JobMetrics metrics;
+  ExecutionPlan plan = build_execution_plan(graph, options.plan, control, metrics, *options.clock);
+  for (const std::string& chain : plan.chains) log::runtime()->debug("chain: {}", chain);
+
+  auto start = SteadyClock::now();
+  control.expect_tasks(plan.tasks.size());
+  std::vector<std::thread> threads;
+  threads.reserve(plan.tasks.size());
+  for (auto& task : plan.tasks) {
+    Task* t = task.get();
+    threads.emplace_back([t] {
+      name_thread(t->name());
+      t->run();
+    });
+  }
+
+  ProgressReporter reporter(options, metrics, start);
+  auto interval = std::chrono::milliseconds(options.on_progress ? options.progress_interval : 100);
+  bool cancelled_by_caller = false;
+  while (!control.wait_all_done(interval)) {
+    if (options.cancel_flag != nullptr && options.cancel_flag->load() && !cancelled_by_caller) {
+      cancelled_by_caller = true;
+      control.cancel();
+    }
+    reporter.report();
+  }
+  for (auto& thread : threads) thread.join();
+  if (options.on_progress) reporter.report();
+
+  JobResult result;
+  result.failure = control.failure();
+  result.cancelled = cancelled_by_caller && !result.failure;
+  result.succeeded = !result.failure && !result.cancelled;
+  result.records_in = metrics.records_in.load();
+  result.records_out = metrics.records_out.load();
+  result.late_dropped = metrics.late_dropped.load();
+  result.skipped_records = metrics.skipped_records.load();
+  result.wall_seconds = seconds_since(start);
+  result.notes = metrics.notes();
+  result.chains = plan.chains;
+  return result;
+}
+
+}  // namespace sluice

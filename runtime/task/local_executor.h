@@ -1,0 +1,56 @@
+// Runs a job graph on the embedded local cluster: one thread per task, all in
+// this process, channels in memory. Blocks until the job finishes, fails or
+// is cancelled, and reports progress on the way.
+//
+// Threading: run_local() is called on any thread and blocks it; progress
+// callbacks run on that same thread. cancel() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/graph/execution_plan.h"
+
+namespace sluice {
+
+struct ProgressSample {
+  double elapsed_seconds = 0;
+  uint64_t records_in = 0;
+  uint64_t records_out = 0;
+  double in_per_second = 0;   // since the previous sample
+  double out_per_second = 0;
+  Timestamp watermark = kMinTimestamp;  // minimum over sinks
+};
+
+struct LocalJobOptions {
+  PlanOptions plan;
+  // Processing-time clock for every task (the system clock by default).
+  const Clock* clock = &SystemClock::instance();
+  // When set, called every `progress_interval` milliseconds while running.
+  std::function<void(const ProgressSample&)> on_progress;
+  DurationMs progress_interval = 1000;
+  // Set from another thread to cancel the job (e.g. on SIGINT).
+  const std::atomic<bool>* cancel_flag = nullptr;
+};
+
+struct JobResult {
+  bool succeeded = false;
+  bool cancelled = false;
+  std::optional<JobFailure> failure;
+  uint64_t records_in = 0;
+  uint64_t records_out = 0;
+  uint64_t late_dropped = 0;
+  uint64_t skipped_records = 0;
+  double wall_seconds = 0;
+  std::vector<std::string> notes;
+  std::vector<std::string> chains;
+};
+
+// Throws UsageError when the graph or the options are invalid; every other
+// failure is reported in the result.
+JobResult run_local(const JobGraph& graph, const LocalJobOptions& options);
+
+}  // namespace sluice

@@ -1,0 +1,122 @@
+// The operator at the head of every source task: it pulls batches from the
+// source's reader, stamps event time, tracks watermarks per split and emits
+// the combined watermark (design section 5).
+//
+// Threading: on the source task's thread. The task calls poll() in a loop
+// and waits until `wait_until` when a poll asks it to.
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "runtime/api/operator.h"
+#include "runtime/api/source.h"
+#include "runtime/time/split_watermarks.h"
+
+namespace sluice {
+
+class SourceOperatorBase : public OperatorBase {
+ public:
+  enum class Step { kProgress, kWait, kFinished };
+  struct PollOutcome {
+    Step step = Step::kProgress;
+    Timestamp wait_until = kMaxTimestamp;
+  };
+
+  virtual PollOutcome poll(Timestamp now) = 0;
+  // True while every unfinished split is idle.
+  bool idle() const { return idle_; }
+  // Sources have no input; their watermarks come from poll().
+  void process_watermark(Timestamp) override {}
+
+ protected:
+  bool idle_ = false;
+};
+
+template <class T, class TimestampFn>
+class SourceOperator final : public SourceOperatorBase {
+ public:
+  SourceOperator(std::unique_ptr<SourceReader<T>> reader, WatermarkStrategy<TimestampFn> strategy)
+      : reader_(std::move(reader)),
+        strategy_(std::move(strategy)),
+        splits_(strategy_.out_of_orderness, strategy_.idle_timeout) {
+    values_.reserve(kMaxBatchRecords);
+  }
+
+  Output<T>& output() { return output_; }
+
+  void open(OperatorContext& context) override {
+    metrics_ = &context.metrics;
+    SourceReaderContext reader_context;
+    reader_context.subtask = info_.subtask;
+    reader_context.parallelism = info_.parallelism;
+    reader_context.task_name = info_.task_name;
+    reader_context.clock = context.processing_time.clock();
+    reader_context.metrics = &context.metrics;
+    reader_->open(reader_context);
+    Timestamp now = context.processing_time.now();
+    for (int split : reader_->splits()) splits_.add_split(split, now);
+  }
+
+  PollOutcome poll(Timestamp now) override {
+    values_.clear();
+    ReadResult result = reader_->read(values_, kMaxBatchRecords, now);
+    switch (result.status) {
+      case ReadStatus::kRecords:
+        emit_records(result.split, now);
+        return {Step::kProgress};
+      case ReadStatus::kNotYet:
+        advance_watermark(now);
+        return {Step::kWait, std::min(result.retry_at, splits_.next_idle_deadline())};
+      case ReadStatus::kSplitFinished:
+        splits_.on_split_finished(result.split);
+        advance_watermark(now);
+        return {Step::kProgress};
+      case ReadStatus::kFinished:
+        break;
+    }
+    if (emitted_watermark_ < kMaxTimestamp) {
+      emitted_watermark_ = kMaxTimestamp;
+      output_.emit_watermark(kMaxTimestamp);
+    }
+    idle_ = false;
+    return {Step::kFinished};
+  }
+
+  void close() override { reader_->close(); }
+
+ private:
+  void emit_records(int split, Timestamp now) {
+    if (values_.empty()) return;
+    Timestamp max_ts = kMinTimestamp;
+    for (T& value : values_) {
+      Timestamp ts = strategy_.timestamp_of(value);
+      max_ts = std::max(max_ts, ts);
+      output_.emit(std::move(value), ts);
+    }
+    output_.flush();
+    metrics_->records_in.fetch_add(values_.size(), std::memory_order_relaxed);
+    splits_.on_records(split, max_ts, now);
+    advance_watermark(now);
+  }
+
+  void advance_watermark(Timestamp now) {
+    std::optional<Timestamp> watermark = splits_.watermark(now);
+    idle_ = !watermark.has_value();
+    if (watermark && *watermark > emitted_watermark_) {
+      emitted_watermark_ = *watermark;
+      output_.emit_watermark(*watermark);
+    }
+  }
+
+  std::unique_ptr<SourceReader<T>> reader_;
+  WatermarkStrategy<TimestampFn> strategy_;
+  SplitWatermarks splits_;
+  Output<T> output_;
+  std::vector<T> values_;
+  Timestamp emitted_watermark_ = kMinTimestamp;
+  JobMetrics* metrics_ = nullptr;
+};
+
+}  // namespace sluice

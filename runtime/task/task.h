@@ -1,0 +1,97 @@
+// A task: one subtask of one chain of operators, run by one thread as a
+// single-threaded mailbox loop (design section 5). Each turn of the loop
+// fires due processing-time callbacks, then takes one element from the next
+// input channel with data (or polls the source), then flushes the network
+// writers. Operators never lock: everything they see runs on this thread.
+//
+// Lifecycle: built by the execution plan -> run() on its own thread:
+// open operators (tail first) -> loop until every input ended or the source
+// finished -> finish operators (head first) -> send end downstream -> close.
+// Any exception fails the job through JobControl; cancellation makes run()
+// return early (operators are still closed, never finished).
+#pragma once
+
+#include <memory>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "runtime/api/operator.h"
+#include "runtime/network/reader.h"
+#include "runtime/network/writers.h"
+#include "runtime/task/job_control.h"
+#include "runtime/task/source_operator.h"
+#include "runtime/time/watermark_valve.h"
+
+namespace sluice {
+
+class Task final : public ProcessingTimeService {
+ public:
+  Task(std::string name, JobControl& control, JobMetrics& metrics, const Clock& clock,
+       StateBackendKind state_backend);
+  ~Task() override;
+
+  // Building (before run): operators in chain order, head first.
+  void add_operator(std::unique_ptr<OperatorBase> op);
+  void set_source(SourceOperatorBase* source) { source_ = source; }
+  void add_reader(std::unique_ptr<ChannelReaderBase> reader) {
+    readers_.push_back(std::move(reader));
+  }
+  void add_writer(std::unique_ptr<NetworkWriterBase> writer) {
+    writers_.push_back(std::move(writer));
+  }
+  // Keeps fan-outs and discards alive for the task's lifetime.
+  void own(std::unique_ptr<DownstreamBase> piece) { pieces_.push_back(std::move(piece)); }
+  TaskWakeup& wakeup() { return wakeup_; }
+  const std::string& name() const { return name_; }
+
+  // The thread body.
+  void run();
+
+  // ProcessingTimeService
+  Timestamp now() const override { return clock_.now_ms(); }
+  const Clock* clock() const override { return &clock_; }
+  void schedule(Timestamp at, OperatorBase* op) override { timers_.push({at, op}); }
+
+ private:
+  void open_operators();
+  void run_source_loop();
+  void run_input_loop();
+  bool poll_inputs();
+  void on_control(const Polled& polled, size_t input);
+  void advance_watermark(std::optional<Timestamp> watermark);
+  void set_idle(bool idle);
+  void fire_due_timers();
+  void wait_for_work(Timestamp until);
+  void finish_operators();
+  void flush_writers();
+  void close_operators();
+  void check_cancelled() const;
+
+  struct TimerEntry {
+    Timestamp at;
+    OperatorBase* op;
+    bool operator>(const TimerEntry& other) const { return at > other.at; }
+  };
+
+  std::string name_;
+  JobControl& control_;
+  JobMetrics& metrics_;
+  const Clock& clock_;
+  StateBackendKind state_backend_;
+  std::vector<std::unique_ptr<OperatorBase>> operators_;
+  std::vector<std::unique_ptr<OperatorContext>> contexts_;
+  SourceOperatorBase* source_ = nullptr;
+  std::vector<std::unique_ptr<ChannelReaderBase>> readers_;
+  std::vector<std::unique_ptr<NetworkWriterBase>> writers_;
+  std::vector<std::unique_ptr<DownstreamBase>> pieces_;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+  std::unique_ptr<WatermarkValve> valve_;
+  std::vector<bool> ended_;
+  size_t ended_count_ = 0;
+  size_t next_input_ = 0;
+  bool idle_ = false;
+  TaskWakeup wakeup_;
+};
+
+}  // namespace sluice

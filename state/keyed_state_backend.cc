@@ -1,0 +1,78 @@
+#include "state/keyed_state_backend.h"
+
+#include <stdexcept>
+
+namespace sluice {
+
+std::string_view backend_composite_key(KeyedStateBackend& backend) {
+  return backend.composite_key();
+}
+
+KeyedStateBackend::KeyedStateBackend(StateBackendKind kind, KeyGroupRange range,
+                                     int max_parallelism)
+    : kind_(kind), range_(range), max_parallelism_(max_parallelism) {
+  if (kind != StateBackendKind::kMemory) {
+    throw std::invalid_argument("only the memory state backend is available");
+  }
+}
+
+KeyedStateBackend::~KeyedStateBackend() = default;
+
+void KeyedStateBackend::set_current_key(KeyGroup group, std::string_view key_bytes) {
+  group_ = group;
+  key_.clear();
+  append_key_group_prefix(key_, group);
+  key_.append(key_bytes);
+  composite_valid_ = false;
+}
+
+void KeyedStateBackend::set_current_namespace(std::string_view ns_bytes) {
+  if (namespace_ == ns_bytes) return;
+  namespace_.assign(ns_bytes);
+  composite_valid_ = false;
+}
+
+KeyedSnapshot KeyedStateBackend::snapshot() const {
+  KeyedSnapshot snapshot;
+  for (const auto& [name, table] : tables_) {
+    StateEntries entries;
+    entries.name = name;
+    table->snapshot_into(entries);
+    snapshot.states.push_back(std::move(entries));
+  }
+  for (const auto& [name, entries] : restored_) snapshot.states.push_back(entries);
+  return snapshot;
+}
+
+void KeyedStateBackend::restore(const std::vector<KeyedSnapshot>& snapshots) {
+  for (const KeyedSnapshot& snapshot : snapshots) {
+    for (const StateEntries& state : snapshot.states) {
+      auto table = tables_.find(state.name);
+      if (table != tables_.end()) {
+        table->second->restore_from(state, range_);
+        continue;
+      }
+      StateEntries& kept = restored_[state.name];
+      kept.name = state.name;
+      kept.kind = state.kind;
+      for (const auto& entry : state.entries) {
+        if (entry.first.size() >= 2 && range_.contains(read_key_group_prefix(entry.first))) {
+          kept.entries.push_back(entry);
+        }
+      }
+    }
+  }
+}
+
+const StateEntries* KeyedStateBackend::restored_entries(const std::string& name) const {
+  auto it = restored_.find(name);
+  return it == restored_.end() ? nullptr : &it->second;
+}
+
+size_t KeyedStateBackend::entry_count() const {
+  size_t n = 0;
+  for (const auto& [name, table] : tables_) n += table->entry_count();
+  return n;
+}
+
+}  // namespace sluice

@@ -1,0 +1,160 @@
+// The keyed state backend of one operator subtask: it holds the current key
+// and namespace, creates state tables, and snapshots and restores them by key
+// group.
+//
+// Threading: one backend per operator subtask, used only on that subtask's
+// task thread. Lifecycle: construct with the subtask's key-group range ->
+// restore (optional, before any state is created or after; entries are
+// handed to tables as they are created) -> create states in open() ->
+// set_current_key / set_current_namespace and state access per record ->
+// snapshot at checkpoints -> destroy.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <vector>
+
+#include "state/key_groups.h"
+#include "state/snapshot.h"
+#include "state/state.h"
+
+namespace sluice {
+
+enum class StateBackendKind { kMemory, kRocksDb };
+
+// Type-erased base of every state table, for snapshots and bookkeeping.
+class StateTableBase {
+ public:
+  virtual ~StateTableBase() = default;
+  virtual const std::type_info& type() const = 0;
+  virtual const char* kind() const = 0;
+  // Appends every entry (key with key-group prefix, encoded value).
+  virtual void snapshot_into(StateEntries& out) const = 0;
+  // Adds the entries whose key group is in `range`.
+  virtual void restore_from(const StateEntries& in, KeyGroupRange range) = 0;
+  virtual size_t entry_count() const = 0;
+};
+
+class KeyedStateBackend {
+ public:
+  KeyedStateBackend(StateBackendKind kind, KeyGroupRange range, int max_parallelism);
+  KeyedStateBackend(const KeyedStateBackend&) = delete;
+  KeyedStateBackend& operator=(const KeyedStateBackend&) = delete;
+  virtual ~KeyedStateBackend();
+
+  StateBackendKind kind() const { return kind_; }
+  KeyGroupRange key_group_range() const { return range_; }
+  int max_parallelism() const { return max_parallelism_; }
+
+  // Sets the key for the following state accesses. `key_bytes` is the key's
+  // codec encoding; `group` must be in this backend's range.
+  void set_current_key(KeyGroup group, std::string_view key_bytes);
+  // The current key with its 2-byte key-group prefix.
+  std::string_view current_key() const { return key_; }
+  KeyGroup current_key_group() const { return group_; }
+
+  // Sets the namespace (e.g. an encoded window); empty for none.
+  void set_current_namespace(std::string_view ns_bytes);
+  std::string_view current_namespace() const { return namespace_; }
+
+  // The current key followed by the current namespace: the table key.
+  std::string_view composite_key() {
+    if (!composite_valid_) {
+      composite_.assign(key_);
+      composite_.append(namespace_);
+      composite_valid_ = true;
+    }
+    return composite_;
+  }
+
+  template <class V>
+  ValueState<V> value_state(const std::string& name);
+  template <class V>
+  ListState<V> list_state(const std::string& name);
+  template <class UK, class UV>
+  MapState<UK, UV> map_state(const std::string& name);
+  template <class V, class ReduceFn>
+  ReducingState<V, ReduceFn> reducing_state(const std::string& name, ReduceFn fn) {
+    return ReducingState<V, ReduceFn>(value_table<V>(name), std::move(fn));
+  }
+  template <class V>
+  ValueTable<V>* value_table(const std::string& name);
+
+  // Snapshot of every table, plus any restored entries not yet claimed by a
+  // table (so a state unused in one run survives to the next checkpoint).
+  KeyedSnapshot snapshot() const;
+  // Restores from the snapshots of one or more old subtasks (after a
+  // rescale), keeping the entries of this backend's key groups.
+  void restore(const std::vector<KeyedSnapshot>& snapshots);
+  // Adds extra entries (e.g. timers) to a snapshot under `name`.
+  const StateEntries* restored_entries(const std::string& name) const;
+
+  // Total entries over all tables; a rough size measure for progress reports.
+  size_t entry_count() const;
+
+ private:
+  template <class Table>
+  Table* find_or_create(const std::string& name);
+
+  StateBackendKind kind_;
+  KeyGroupRange range_;
+  int max_parallelism_;
+  KeyGroup group_{};
+  std::string key_;
+  std::string namespace_;
+  std::string composite_;
+  bool composite_valid_ = false;
+  std::map<std::string, std::unique_ptr<StateTableBase>> tables_;
+  std::map<std::string, StateEntries> restored_;
+};
+
+}  // namespace sluice
+
+#include "state/memory_tables.h"
+
+namespace sluice {
+
+template <class Table>
+Table* KeyedStateBackend::find_or_create(const std::string& name) {
+  auto it = tables_.find(name);
+  if (it != tables_.end()) {
+    if (it->second->type() != typeid(Table)) {
+      throw std::logic_error("state '" + name + "' was declared twice with different types");
+    }
+    return static_cast<Table*>(it->second.get());
+  }
+  auto table = std::make_unique<Table>(*this);
+  auto restored = restored_.find(name);
+  if (restored != restored_.end()) {
+    table->restore_from(restored->second, range_);
+    restored_.erase(restored);
+  }
+  Table* raw = table.get();
+  tables_.emplace(name, std::move(table));
+  return raw;
+}
+
+template <class V>
+ValueTable<V>* KeyedStateBackend::value_table(const std::string& name) {
+  return find_or_create<MemoryValueTable<V>>(name);
+}
+
+template <class V>
+ValueState<V> KeyedStateBackend::value_state(const std::string& name) {
+  return ValueState<V>(value_table<V>(name));
+}
+
+template <class V>
+ListState<V> KeyedStateBackend::list_state(const std::string& name) {
+  return ListState<V>(find_or_create<MemoryListTable<V>>(name));
+}
+
+template <class UK, class UV>
+MapState<UK, UV> KeyedStateBackend::map_state(const std::string& name) {
+  return MapState<UK, UV>(find_or_create<MemoryMapTable<UK, UV>>(name));
+}
+
+}  // namespace sluice

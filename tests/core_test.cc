@@ -1,0 +1,124 @@
+// Unit tests of runtime/core: durations, codecs, hashing.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "runtime/core/codec.h"
+#include "runtime/core/hash.h"
+#include "runtime/core/time.h"
+
+namespace sluice {
+namespace {
+
+TEST(Duration, ParsesUnits) {
+  EXPECT_EQ(parse_duration("250ms"), 250);
+  EXPECT_EQ(parse_duration("5s"), 5000);
+  EXPECT_EQ(parse_duration("2m"), 120000);
+  EXPECT_EQ(parse_duration("1h"), 3600000);
+  EXPECT_EQ(parse_duration("42"), 42);
+  EXPECT_EQ(parse_duration("0"), 0);
+}
+
+TEST(Duration, RejectsGarbage) {
+  EXPECT_FALSE(parse_duration(""));
+  EXPECT_FALSE(parse_duration("s"));
+  EXPECT_FALSE(parse_duration("-5s"));
+  EXPECT_FALSE(parse_duration("5x"));
+  EXPECT_FALSE(parse_duration("5 s"));
+  EXPECT_FALSE(parse_duration("99999999999999999999h"));
+}
+
+TEST(Duration, FormatsRoundTrip) {
+  for (DurationMs ms : {0L, 1L, 1500L, 5000L, 120000L}) {
+    EXPECT_EQ(parse_duration(format_duration(ms)), ms);
+  }
+}
+
+TEST(Timestamp, FormatsUtc) {
+  EXPECT_EQ(format_timestamp(1767225600000), "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_timestamp(1767225605123), "2026-01-01T00:00:05.123Z");
+  EXPECT_EQ(format_timestamp(kMinTimestamp), "-inf");
+  EXPECT_EQ(format_timestamp(kMaxTimestamp), "+inf");
+}
+
+struct Inner {
+  int32_t a = 0;
+  std::string b;
+  SLUICE_FIELDS(a, b)
+  friend bool operator==(const Inner&, const Inner&) = default;
+};
+
+struct Outer {
+  int64_t id = 0;
+  double score = 0;
+  std::vector<Inner> items;
+  std::optional<std::string> note;
+  std::map<std::string, int64_t> counts;
+  std::pair<int, std::string> pair;
+  std::tuple<int8_t, uint64_t, bool> tuple;
+  SLUICE_FIELDS(id, score, items, note, counts, pair, tuple)
+  friend bool operator==(const Outer&, const Outer&) = default;
+};
+
+TEST(Codec, RoundTripsNestedStructs) {
+  Outer v;
+  v.id = -7;
+  v.score = 2.5;
+  v.items = {{1, "x"}, {2, std::string(300, 'y')}};
+  v.note = "hello";
+  v.counts = {{"a", 1}, {"b", -2}};
+  v.pair = {3, "three"};
+  v.tuple = {-1, 1ULL << 63, true};
+  EXPECT_EQ(decode_from_string<Outer>(encode_to_string(v)), v);
+  Outer empty;
+  EXPECT_EQ(decode_from_string<Outer>(encode_to_string(empty)), empty);
+}
+
+TEST(Codec, TruncatedInputThrowsInputError) {
+  Outer v;
+  v.items = {{1, "abcdef"}};
+  std::string bytes = encode_to_string(v);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_THROW(decode_from_string<Outer>(bytes.substr(0, n)), InputError) << n;
+  }
+}
+
+TEST(Codec, HugeLengthPrefixIsRejectedWithoutAllocating) {
+  std::string bytes;
+  ByteWriter w(bytes);
+  w.write_varint(1ULL << 60);
+  EXPECT_THROW(decode_from_string<std::vector<int64_t>>(bytes), InputError);
+  EXPECT_THROW(decode_from_string<std::string>(bytes), InputError);
+}
+
+TEST(Codec, TrailingBytesAreAnError) {
+  std::string bytes = encode_to_string<int32_t>(5) + "x";
+  EXPECT_THROW(decode_from_string<int32_t>(bytes), InputError);
+}
+
+TEST(Hash, IsStableAcrossRuns) {
+  // Key groups depend on these values; they must never change.
+  EXPECT_EQ(hash_bytes(""), hash_bytes(""));
+  EXPECT_NE(hash_bytes("a"), hash_bytes("b"));
+  EXPECT_NE(hash_bytes("abcdefgh1"), hash_bytes("abcdefgh2"));
+  const uint64_t pinned = hash_bytes("sluice");
+  EXPECT_EQ(pinned, hash_bytes(std::string("sluice")));
+}
+
+TEST(Hash, SpreadsKeysOverBuckets) {
+  std::vector<int> buckets(128, 0);
+  for (int i = 0; i < 128000; ++i) {
+    ++buckets[hash_bytes(encode_to_string<int64_t>(i)) % 128];
+  }
+  for (int count : buckets) {
+    EXPECT_GT(count, 800);
+    EXPECT_LT(count, 1200);
+  }
+}
+
+}  // namespace
+}  // namespace sluice

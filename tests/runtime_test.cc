@@ -1,0 +1,167 @@
+// Unit tests of runtime pieces: the watermark valve, per-split source
+// watermarks with idleness, bounded channels, and execution planning.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "runtime/api/topology.h"
+#include "runtime/graph/execution_plan.h"
+#include "runtime/network/channel.h"
+#include "runtime/time/split_watermarks.h"
+#include "runtime/time/watermark_valve.h"
+#include "tests/test_support.h"
+
+namespace sluice {
+namespace {
+
+TEST(WatermarkValve, TakesMinimumOverInputsAndNeverGoesBack) {
+  WatermarkValve valve(2);
+  EXPECT_FALSE(valve.on_watermark(0, 10));  // input 1 still at -inf
+  EXPECT_EQ(valve.on_watermark(1, 5), 5);
+  EXPECT_EQ(valve.on_watermark(1, 20), 10);
+  EXPECT_FALSE(valve.on_watermark(1, 8));  // a stale watermark changes nothing
+  EXPECT_EQ(valve.on_watermark(0, 30), 20);
+}
+
+TEST(WatermarkValve, IdleInputsDoNotHoldBack) {
+  WatermarkValve valve(3);
+  valve.on_watermark(0, 100);
+  valve.on_watermark(1, 50);
+  EXPECT_EQ(valve.on_idle(2, true), 50);  // 2 held it at -inf; 1 at 50 holds it now
+  EXPECT_EQ(valve.on_idle(1, true), 100);
+  EXPECT_FALSE(valve.all_idle());
+  EXPECT_FALSE(valve.on_idle(0, true));
+  EXPECT_TRUE(valve.all_idle());
+  // An input that wakes up behind the output does not move it back.
+  EXPECT_FALSE(valve.on_watermark(1, 60));
+  EXPECT_FALSE(valve.all_idle());
+  EXPECT_EQ(valve.on_watermark(1, 150), 150);
+}
+
+TEST(WatermarkValve, EndedInputsCountAsInfinite) {
+  WatermarkValve valve(2);
+  valve.on_watermark(0, 7);
+  EXPECT_EQ(valve.on_end(1), 7);
+  EXPECT_EQ(valve.on_end(0), kMaxTimestamp);
+}
+
+TEST(SplitWatermarks, BoundedOutOfOrdernessPerSplit) {
+  SplitWatermarks w(/*out_of_orderness=*/5, /*idle_timeout=*/0);
+  w.add_split(0, 0);
+  w.add_split(1, 0);
+  EXPECT_EQ(w.watermark(0), kMinTimestamp);
+  w.on_records(0, 100, 0);
+  EXPECT_EQ(w.watermark(0), kMinTimestamp);  // split 1 has seen nothing
+  w.on_records(1, 50, 0);
+  EXPECT_EQ(w.watermark(0), 44);
+  w.on_records(1, 40, 0);  // out of order: the maximum stays
+  EXPECT_EQ(w.watermark(0), 44);
+  w.on_split_finished(1);
+  EXPECT_EQ(w.watermark(0), 94);
+  w.on_split_finished(0);
+  EXPECT_EQ(w.watermark(0), kMaxTimestamp);
+  EXPECT_TRUE(w.all_finished());
+}
+
+TEST(SplitWatermarks, IdleSplitStopsHoldingTheWatermark) {
+  SplitWatermarks w(0, /*idle_timeout=*/1000);
+  w.add_split(0, 0);
+  w.add_split(1, 0);
+  w.on_records(0, 500, 100);
+  w.on_records(1, 200, 100);
+  EXPECT_EQ(w.watermark(100), 199);
+  w.on_records(0, 900, 1050);  // split 1 silent since 100
+  EXPECT_EQ(w.watermark(1099), 199);
+  EXPECT_EQ(w.next_idle_deadline(), 1100);
+  EXPECT_EQ(w.watermark(1100), 899);  // split 1 idle now
+  EXPECT_FALSE(w.watermark(2050));  // both idle: the source is idle
+  w.on_records(1, 300, 2100);       // split 1 back, behind: watermark 299
+  EXPECT_EQ(w.watermark(2100), 299);
+}
+
+TEST(Channel, BlocksTheProducerWhenFullUntilConsumed) {
+  Channel<int> channel(2);
+  TaskWakeup wakeup;
+  channel.set_consumer(&wakeup);
+  auto element = [](int v) {
+    Element<int> e;
+    e.batch.push_back(Record<int>{v, 0});
+    return e;
+  };
+  channel.push(element(1));
+  channel.push(element(2));
+  std::atomic<bool> pushed{false};
+  std::thread producer([&] {
+    channel.push(element(3));
+    pushed = true;
+  });
+  // The producer stays blocked while the channel is full.
+  EXPECT_EQ(channel.queued(), 2u);
+  EXPECT_FALSE(pushed.load());
+  Element<int> out;
+  ASSERT_TRUE(channel.try_pop(out));
+  EXPECT_EQ(out.batch[0].value, 1);
+  producer.join();
+  EXPECT_TRUE(pushed.load());
+  ASSERT_TRUE(channel.try_pop(out));
+  EXPECT_EQ(out.batch[0].value, 2);
+  ASSERT_TRUE(channel.try_pop(out));
+  EXPECT_EQ(out.batch[0].value, 3);
+  EXPECT_FALSE(channel.try_pop(out));
+}
+
+TEST(Channel, CancelReleasesABlockedProducer) {
+  Channel<int> channel(1);
+  channel.push(Element<int>{});
+  std::thread canceller([&] { channel.cancel(); });
+  EXPECT_THROW(channel.push(Element<int>{}), CancelledError);
+  canceller.join();
+}
+
+TEST(ExecutionPlan, ChainsForwardEdgesAndSplitsAtShuffles) {
+  Topology topology("t");
+  auto source = std::make_shared<testing::VectorSource<int>>(std::vector<int>{1, 2, 3});
+  auto collected = std::make_shared<testing::Collected<int>>();
+  topology.source<int>("src", source)
+      .map("double", [](int x) { return 2 * x; })
+      .filter("even", [](const int& x) { return x % 2 == 0; })
+      .key_by([](const int& x) { return x; })
+      .reduce("sum", [](int a, int b) { return a + b; })
+      .sink("out", std::make_shared<testing::CollectingSink<int>>(collected));
+  PlanOptions options;
+  options.parallelism = 3;
+  JobControl control;
+  JobMetrics metrics;
+  ExecutionPlan plan = build_execution_plan(topology.graph(), options, control, metrics,
+                                            SystemClock::instance());
+  EXPECT_EQ(plan.chains,
+            (std::vector<std::string>{"src -> double -> even", "sum -> out"}));
+  EXPECT_EQ(plan.tasks.size(), 6u);
+  EXPECT_EQ(plan.channels.size(), 9u);  // all-to-all for the hash edge
+}
+
+TEST(ExecutionPlan, RejectsForwardBetweenDifferentParallelism) {
+  Topology topology("t");
+  auto source = std::make_shared<testing::VectorSource<int>>(std::vector<int>{1});
+  auto collected = std::make_shared<testing::Collected<int>>();
+  auto mapped = topology.source<int>("src", source).forward().map("m", [](int x) { return x; });
+  mapped.parallelism(2);
+  mapped.sink("out", std::make_shared<testing::CollectingSink<int>>(collected));
+  JobControl control;
+  JobMetrics metrics;
+  PlanOptions options;
+  EXPECT_THROW(build_execution_plan(topology.graph(), options, control, metrics,
+                                    SystemClock::instance()),
+               UsageError);
+}
+
+TEST(Topology, DuplicateOperatorNamesAreRejected) {
+  Topology topology("t");
+  auto source = std::make_shared<testing::VectorSource<int>>(std::vector<int>{1});
+  auto s = topology.source<int>("src", source);
+  s.map("m", [](int x) { return x; });
+  EXPECT_THROW(s.map("m", [](int x) { return x; }), UsageError);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,179 @@
+// Unit tests of the state module: key groups, the memory backend's state
+// kinds, namespaces, snapshot and restore with rescaling, timer queues.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "runtime/core/codec.h"
+#include "runtime/core/hash.h"
+#include "state/keyed_state_backend.h"
+#include "state/timer_queue.h"
+
+namespace sluice {
+namespace {
+
+TEST(KeyGroups, RangesPartitionAllGroups) {
+  for (int maxp : {1, 7, 128, 1000}) {
+    for (int p = 1; p <= std::min(maxp, 9); ++p) {
+      int next = 0;
+      for (int i = 0; i < p; ++i) {
+        KeyGroupRange r = key_group_range_for_subtask(maxp, p, i);
+        EXPECT_EQ(r.first, next);
+        next = r.last + 1;
+        for (int g = r.first; g <= r.last; ++g) {
+          EXPECT_EQ(subtask_for_key_group(KeyGroup{static_cast<uint16_t>(g)}, maxp, p), i);
+        }
+      }
+      EXPECT_EQ(next, maxp);
+    }
+  }
+}
+
+class BackendTest : public ::testing::Test {
+ protected:
+  static constexpr int kMaxP = 128;
+  KeyedStateBackend make(KeyGroupRange range = {0, kMaxP - 1}) {
+    return KeyedStateBackend(StateBackendKind::kMemory, range, kMaxP);
+  }
+  static void set_key(KeyedStateBackend& b, const std::string& key) {
+    std::string bytes = encode_to_string(key);
+    b.set_current_key(key_group_for_hash(hash_bytes(bytes), kMaxP), bytes);
+  }
+};
+
+TEST_F(BackendTest, ValueStateIsScopedByKeyAndNamespace) {
+  KeyedStateBackend b = make();
+  ValueState<int64_t> v = b.value_state<int64_t>("v");
+  set_key(b, "a");
+  EXPECT_FALSE(v.value());
+  v.update(1);
+  set_key(b, "b");
+  EXPECT_FALSE(v.value());
+  v.update(2);
+  b.set_current_namespace("ns1");
+  EXPECT_FALSE(v.value());
+  v.update(3);
+  b.set_current_namespace("");
+  EXPECT_EQ(v.value(), 2);
+  set_key(b, "a");
+  EXPECT_EQ(v.value(), 1);
+  v.clear();
+  EXPECT_FALSE(v.value());
+  v.modify([] { return int64_t{10}; }, [](int64_t& x) { x += 5; });
+  EXPECT_EQ(v.value(), 15);
+  v.modify([] { return int64_t{10}; }, [](int64_t& x) { x += 5; });
+  EXPECT_EQ(v.value(), 20);
+}
+
+TEST_F(BackendTest, ListMapAndReducingState) {
+  KeyedStateBackend b = make();
+  auto list = b.list_state<std::string>("l");
+  auto map = b.map_state<std::string, int>("m");
+  auto sum = b.reducing_state<int>("r", [](int x, int y) { return x + y; });
+  set_key(b, "k");
+  EXPECT_TRUE(list.get().empty());
+  list.add("x");
+  list.add("y");
+  EXPECT_EQ(list.get(), (std::vector<std::string>{"x", "y"}));
+  map.put("one", 1);
+  map.put("two", 2);
+  map.put("one", 11);
+  EXPECT_EQ(map.get("one"), 11);
+  EXPECT_FALSE(map.get("three"));
+  map.remove("two");
+  EXPECT_EQ(map.entries().size(), 1u);
+  EXPECT_FALSE(sum.get());
+  sum.add(3);
+  EXPECT_EQ(sum.get(), 3);
+  sum.add(4);
+  EXPECT_EQ(sum.get(), 7);
+  set_key(b, "other");
+  EXPECT_TRUE(list.get().empty());
+  EXPECT_TRUE(map.empty());
+  EXPECT_FALSE(sum.get());
+}
+
+TEST_F(BackendTest, SameNameWithAnotherTypeIsAnError) {
+  KeyedStateBackend b = make();
+  b.value_state<int>("s");
+  EXPECT_THROW(b.value_state<std::string>("s"), std::logic_error);
+}
+
+TEST_F(BackendTest, SnapshotRestoresAtAnotherParallelism) {
+  KeyedStateBackend source = make();
+  auto v = source.value_state<int64_t>("v");
+  for (int64_t i = 0; i < 500; ++i) {
+    set_key(source, "key" + std::to_string(i));
+    v.update(i);
+  }
+  KeyedSnapshot snapshot = decode_from_string<KeyedSnapshot>(encode_to_string(source.snapshot()));
+
+  // Three new subtasks together hold every key exactly once.
+  int64_t found = 0;
+  for (int i = 0; i < 3; ++i) {
+    KeyedStateBackend target = make(key_group_range_for_subtask(kMaxP, 3, i));
+    target.restore({snapshot});
+    auto restored = target.value_state<int64_t>("v");
+    int64_t found_here = 0;
+    for (int64_t k = 0; k < 500; ++k) {
+      std::string key = "key" + std::to_string(k);
+      std::string bytes = encode_to_string(key);
+      KeyGroup g = key_group_for_hash(hash_bytes(bytes), kMaxP);
+      if (!target.key_group_range().contains(g)) continue;
+      target.set_current_key(g, bytes);
+      ASSERT_EQ(restored.value(), k);
+      ++found_here;
+    }
+    // No entry of another subtask's key groups came along.
+    EXPECT_EQ(static_cast<int64_t>(target.entry_count()), found_here);
+    EXPECT_GT(found_here, 100);
+    found += found_here;
+  }
+  EXPECT_EQ(found, 500);
+}
+
+TEST(TimerQueue, OrdersDeduplicatesAndRemoves) {
+  TimerQueue q;
+  EXPECT_TRUE(q.add(30, "k1", ""));
+  EXPECT_TRUE(q.add(10, "k2", "n"));
+  EXPECT_FALSE(q.add(10, "k2", "n"));
+  EXPECT_TRUE(q.add(10, "k1", "n"));
+  EXPECT_TRUE(q.add(20, "k1", ""));
+  EXPECT_TRUE(q.remove(20, "k1", ""));
+  EXPECT_FALSE(q.remove(20, "k1", ""));
+  EXPECT_EQ(q.next_timestamp(), 10);
+  Timer t;
+  std::vector<std::pair<Timestamp, std::string>> fired;
+  while (q.pop_due(15, t)) fired.emplace_back(t.timestamp, t.key);
+  EXPECT_EQ(fired, (std::vector<std::pair<Timestamp, std::string>>{{10, "k1"}, {10, "k2"}}));
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_FALSE(q.pop_due(29, t));
+  EXPECT_TRUE(q.pop_due(30, t));
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.next_timestamp(), kMaxTimestamp);
+}
+
+TEST(TimerQueue, SnapshotKeepsOnlyOwnedKeyGroups) {
+  TimerQueue q;
+  std::string k0 = std::string("\x00\x05", 2) + "a";
+  std::string k1 = std::string("\x00\x50", 2) + "b";
+  q.add(5, k0, "x");
+  q.add(7, k1, "y");
+  StateEntries entries;
+  q.snapshot_into(entries);
+  TimerQueue low;
+  low.restore_from(entries, KeyGroupRange{0, 63});
+  TimerQueue high;
+  high.restore_from(entries, KeyGroupRange{64, 127});
+  Timer t;
+  ASSERT_TRUE(low.pop_due(kMaxTimestamp, t));
+  EXPECT_EQ(t.timestamp, 5);
+  EXPECT_EQ(t.key, k0);
+  EXPECT_EQ(t.ns, "x");
+  EXPECT_TRUE(low.empty());
+  ASSERT_TRUE(high.pop_due(kMaxTimestamp, t));
+  EXPECT_EQ(t.key, k1);
+}
+
+}  // namespace
+}  // namespace sluice

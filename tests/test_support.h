@@ -1,0 +1,121 @@
+// Fakes shared by the runtime and operator tests: a source over an in-memory
+// vector, a collecting sink and an operator harness with a manual clock.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "runtime/api/sink.h"
+#include "runtime/api/source.h"
+
+namespace sluice::testing {
+
+// A bounded source over fixed values; split i holds the values at positions
+// p with p % splits == i; subtask s reads splits with i % parallelism == s.
+template <class T>
+class VectorSource final : public Source<T> {
+ public:
+  explicit VectorSource(std::vector<T> values, int splits = 1)
+      : values_(std::make_shared<const std::vector<T>>(std::move(values))), splits_(splits) {}
+
+  std::unique_ptr<SourceReader<T>> create_reader(int subtask, int parallelism) const override {
+    std::vector<int> mine;
+    for (int i = subtask; i < splits_; i += parallelism) mine.push_back(i);
+    return std::make_unique<Reader>(values_, splits_, std::move(mine));
+  }
+
+ private:
+  class Reader final : public SourceReader<T> {
+   public:
+    Reader(std::shared_ptr<const std::vector<T>> values, int splits, std::vector<int> mine)
+        : values_(std::move(values)), splits_(splits), mine_(std::move(mine)) {
+      for (int s : mine_) positions_.push_back(static_cast<size_t>(s));
+    }
+    std::vector<int> splits() const override { return mine_; }
+    ReadResult read(std::vector<T>& out, size_t max_records, Timestamp) override {
+      while (current_ < mine_.size()) {
+        size_t& pos = positions_[current_];
+        if (pos >= values_->size()) {
+          return ReadResult{ReadStatus::kSplitFinished, mine_[current_++], 0};
+        }
+        while (pos < values_->size() && out.size() < max_records) {
+          out.push_back((*values_)[pos]);
+          pos += static_cast<size_t>(splits_);
+        }
+        return ReadResult{ReadStatus::kRecords, mine_[current_], 0};
+      }
+      return ReadResult{ReadStatus::kFinished, 0, 0};
+    }
+
+   private:
+    std::shared_ptr<const std::vector<T>> values_;
+    int splits_;
+    std::vector<int> mine_;
+    std::vector<size_t> positions_;
+    size_t current_ = 0;
+  };
+
+  std::shared_ptr<const std::vector<T>> values_;
+  int splits_;
+};
+
+// Records what reaches a sink, from every subtask.
+template <class T>
+struct Collected {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<Record<T>> records;
+  std::vector<Timestamp> watermarks;
+  int finished = 0;
+
+  std::vector<T> values() {
+    std::lock_guard lock(mutex);
+    std::vector<T> out;
+    for (const auto& r : records) out.push_back(r.value);
+    return out;
+  }
+};
+
+template <class T>
+class CollectingSink final : public Sink<T> {
+ public:
+  explicit CollectingSink(std::shared_ptr<Collected<T>> into) : into_(std::move(into)) {}
+  std::unique_ptr<SinkWriter<T>> create_writer() const override {
+    return std::make_unique<Writer>(into_);
+  }
+
+ private:
+  class Writer final : public SinkWriter<T> {
+   public:
+    explicit Writer(std::shared_ptr<Collected<T>> into) : into_(std::move(into)) {}
+    void write(Batch<T>& batch) override {
+      std::lock_guard lock(into_->mutex);
+      for (auto& r : batch) into_->records.push_back(std::move(r));
+      into_->changed.notify_all();
+    }
+    void on_watermark(Timestamp wm) override {
+      std::lock_guard lock(into_->mutex);
+      into_->watermarks.push_back(wm);
+    }
+    void finish() override {
+      std::lock_guard lock(into_->mutex);
+      ++into_->finished;
+    }
+
+   private:
+    std::shared_ptr<Collected<T>> into_;
+  };
+  std::shared_ptr<Collected<T>> into_;
+};
+
+template <class T>
+std::vector<T> sorted(std::vector<T> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace sluice::testing

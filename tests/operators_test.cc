@@ -1,1 +1,329 @@
+// Operator tests with a manual clock: time windows (out-of-order input, late
+// records, allowed-lateness re-firing, sliding, session merging, processing
+// time), count windows, keyed process functions with timers, and the source
+// operator's idle-split handling.
 #include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "operators/keyed_process.h"
+#include "operators/window_contents.h"
+#include "operators/window_operator.h"
+#include "runtime/task/source_operator.h"
+#include "tests/operator_harness.h"
+
+namespace sluice {
+namespace {
+
+using testing::CollectingDownstream;
+using testing::OperatorHarness;
+
+struct Event {
+  std::string key;
+  int64_t value = 0;
+  SLUICE_FIELDS(key, value)
+};
+
+// window_start, window_end, key, count, sum
+using Row = std::tuple<Timestamp, Timestamp, std::string, int64_t, int64_t>;
+
+struct CountSum {
+  std::pair<int64_t, int64_t> create() const { return {0, 0}; }
+  void add(std::pair<int64_t, int64_t>& acc, const Event& e) const {
+    ++acc.first;
+    acc.second += e.value;
+  }
+  std::pair<int64_t, int64_t> result(const std::pair<int64_t, int64_t>& acc) const { return acc; }
+  void merge(std::pair<int64_t, int64_t>& into, const std::pair<int64_t, int64_t>& from) const {
+    into.first += from.first;
+    into.second += from.second;
+  }
+};
+
+auto key_of = [](const Event& e) { return e.key; };
+auto to_row = [](const std::string& key, const TimeWindow& w, std::pair<int64_t, int64_t>&& r) {
+  return Row{w.start, w.end, key, r.first, r.second};
+};
+
+struct FireRow {
+  void operator()(const std::string& key, const TimeWindow& w,
+                  const std::pair<int64_t, int64_t>& acc, Emitter<Row>& out) const {
+    out.emit(to_row(key, w, std::pair<int64_t, int64_t>(acc)));
+  }
+};
+
+template <class Assigner>
+class WindowHarness {
+ public:
+  using Fire = FireRow;
+  using Op = WindowOperator<Event, Row, std::string, decltype(key_of), Assigner,
+                            AccumulatorContents<Event, CountSum>, Fire>;
+
+  explicit WindowHarness(Assigner assigner, DurationMs lateness = 0, bool late_output = true)
+      : harness(std::make_unique<Op>(key_of, assigner, AccumulatorContents<Event, CountSum>(
+                                                           CountSum{}),
+                                     Fire{}, WindowOptions{lateness},
+                                     late_output ? &late : nullptr)) {}
+
+  void push(const std::string& key, int64_t value, Timestamp ts) {
+    harness.push(Event{key, value}, ts);
+  }
+  std::vector<Row> rows() { return harness.output.take(); }
+  std::vector<std::pair<std::string, Timestamp>> late_records() {
+    std::vector<std::pair<std::string, Timestamp>> out;
+    for (auto& r : late.records) out.emplace_back(r.value.key, r.timestamp);
+    late.records.clear();
+    return out;
+  }
+
+  CollectingDownstream<Event> late;
+  OperatorHarness<Event, Row> harness;
+};
+
+TEST(TumblingWindows, OutOfOrderInputFiresEachWindowOnceAtTheWatermark) {
+  WindowHarness<TumblingWindows> w(tumbling(10));
+  w.push("a", 1, 3);
+  w.push("b", 10, 12);
+  w.push("a", 2, 1);  // out of order, same window
+  w.push("a", 4, 15);
+  w.push("a", 8, 9);  // out of order, back into [0, 10)
+  EXPECT_TRUE(w.rows().empty());
+  w.harness.watermark(8);
+  EXPECT_TRUE(w.rows().empty());  // [0, 10) ends at 9
+  w.harness.watermark(9);
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{0, 10, "a", 3, 11}}));
+  EXPECT_EQ(w.harness.output.watermarks, (std::vector<Timestamp>{8, 9}));
+  w.harness.watermark(100);
+  auto rows = w.rows();
+  std::sort(rows.begin(), rows.end());
+  EXPECT_EQ(rows, (std::vector<Row>{{10, 20, "a", 1, 4}, {10, 20, "b", 1, 10}}));
+  w.harness.watermark(200);
+  EXPECT_TRUE(w.rows().empty());  // fired once, then cleared
+}
+
+TEST(TumblingWindows, OutputRecordsCarryTheWindowsMaxTimestamp) {
+  WindowHarness<TumblingWindows> w(tumbling(10));
+  w.push("a", 1, 3);
+  w.harness.watermark(50);
+  ASSERT_EQ(w.harness.output.records.size(), 1u);
+  EXPECT_EQ(w.harness.output.records[0].timestamp, 9);
+}
+
+TEST(TumblingWindows, LateRecordsGoToTheSideOutput) {
+  WindowHarness<TumblingWindows> w(tumbling(10));
+  w.push("a", 1, 5);
+  w.harness.watermark(9);
+  EXPECT_EQ(w.rows().size(), 1u);
+  w.push("a", 7, 2);   // its window fired: late
+  w.push("a", 1, 10);  // next window: fine
+  EXPECT_EQ(w.late_records(), (std::vector<std::pair<std::string, Timestamp>>{{"a", 2}}));
+  w.harness.watermark(19);
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{10, 20, "a", 1, 1}}));
+}
+
+TEST(TumblingWindows, LateRecordsWithoutSideOutputAreCounted) {
+  WindowHarness<TumblingWindows> w(tumbling(10), 0, /*late_output=*/false);
+  w.harness.watermark(100);
+  w.push("a", 1, 5);
+  EXPECT_TRUE(w.rows().empty());
+  EXPECT_EQ(w.harness.metrics.late_dropped.load(), 1u);
+}
+
+TEST(AllowedLateness, LateRecordWithinLatenessFiresTheWindowAgain) {
+  WindowHarness<TumblingWindows> w(tumbling(10), /*lateness=*/20);
+  w.push("a", 1, 5);
+  w.harness.watermark(9);
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{0, 10, "a", 1, 1}}));
+  w.push("a", 2, 3);  // late but within lateness: fires again with the update
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{0, 10, "a", 2, 3}}));
+  w.harness.watermark(28);
+  w.push("a", 4, 1);  // still within: 9 + 20 = 29 > 28
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{0, 10, "a", 3, 7}}));
+  EXPECT_TRUE(w.late_records().empty());
+  w.harness.watermark(29);  // cleanup time reached: state is gone
+  w.push("a", 8, 2);
+  EXPECT_TRUE(w.rows().empty());
+  EXPECT_EQ(w.late_records(), (std::vector<std::pair<std::string, Timestamp>>{{"a", 2}}));
+}
+
+TEST(SlidingWindows, EachRecordCountsInEveryOverlappingWindow) {
+  WindowHarness<SlidingWindows> w(sliding(10, 5));
+  w.push("a", 1, 7);   // windows [0,10) and [5,15)
+  w.push("a", 10, 12); // windows [5,15) and [10,20)
+  w.harness.watermark(100);
+  auto rows = w.rows();
+  std::sort(rows.begin(), rows.end());
+  EXPECT_EQ(rows, (std::vector<Row>{{0, 10, "a", 1, 1}, {5, 15, "a", 2, 11}, {10, 20, "a", 1, 10}}));
+}
+
+TEST(SlidingWindows, NegativeTimestampsAlignToTheEpoch) {
+  WindowHarness<SlidingWindows> w(sliding(10, 5));
+  w.push("a", 1, -3);  // windows [-10,0) and [-5,5)
+  w.harness.watermark(100);
+  auto rows = w.rows();
+  std::sort(rows.begin(), rows.end());
+  EXPECT_EQ(rows, (std::vector<Row>{{-10, 0, "a", 1, 1}, {-5, 5, "a", 1, 1}}));
+}
+
+TEST(SessionWindows, OverlappingSessionsMerge) {
+  WindowHarness<SessionWindows> w(session(10));
+  w.push("a", 1, 0);   // [0,10)
+  w.push("a", 2, 30);  // [30,40)
+  w.push("a", 4, 15);  // [15,25), apart from both
+  w.push("b", 100, 5); // another key
+  w.harness.watermark(8);
+  EXPECT_EQ(w.rows(), (std::vector<Row>{}));  // nothing ends before 9
+  w.push("a", 8, 10);  // [10,20) bridges [0,10) and [15,25) -> [0,25)
+  w.push("a", 16, 22); // [22,32) bridges [0,25) and [30,40) -> [0,40)
+  w.harness.watermark(38);
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{5, 15, "b", 1, 100}}));
+  w.harness.watermark(39);
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{0, 40, "a", 5, 31}}));
+  w.harness.watermark(1000);
+  EXPECT_TRUE(w.rows().empty());
+}
+
+TEST(SessionWindows, LateRecordWithinLatenessExtendsAFiredSession) {
+  WindowHarness<SessionWindows> w(session(10), /*lateness=*/50);
+  w.push("a", 1, 0);
+  w.harness.watermark(20);
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{0, 10, "a", 1, 1}}));
+  w.push("a", 2, 5);  // merges into the fired session [0, 15): fires at once
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{0, 15, "a", 2, 3}}));
+  w.harness.watermark(100);
+  EXPECT_TRUE(w.rows().empty());
+  w.push("a", 3, 6);
+  EXPECT_EQ(w.late_records().size(), 1u);
+}
+
+TEST(ProcessingTimeWindows, FireWhenTheProcessingClockPassesTheirEnd) {
+  WindowHarness<TumblingWindows> w(tumbling(1000, TimeDomain::kProcessingTime));
+  w.harness.advance_processing_time(100);
+  w.push("a", 1, /*event time ignored*/ 0);
+  w.push("a", 2, 999999);
+  w.harness.advance_processing_time(800);  // now 900
+  EXPECT_TRUE(w.rows().empty());
+  w.harness.advance_processing_time(99);  // now 999: [0, 1000) is due
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{0, 1000, "a", 2, 3}}));
+  w.harness.advance_processing_time(1);  // now 1000
+  w.push("a", 5, 0);
+  w.harness.finish();  // end of input fires pending processing-time windows
+  EXPECT_EQ(w.rows(), (std::vector<Row>{{1000, 2000, "a", 1, 5}}));
+}
+
+TEST(CountWindows, TumblingAndSliding) {
+  auto fire = [](const std::string& key, const std::vector<Event>& events, Emitter<int64_t>& out) {
+    int64_t sum = 0;
+    for (const Event& e : events) sum += e.value;
+    out.emit(sum);
+  };
+  using Op = CountWindowOperator<Event, int64_t, std::string, decltype(key_of), decltype(fire)>;
+  OperatorHarness<Event, int64_t> tumbling_counts(std::make_unique<Op>(key_of, 3, 3, fire));
+  OperatorHarness<Event, int64_t> sliding_counts(std::make_unique<Op>(key_of, 3, 1, fire));
+  for (int64_t v = 1; v <= 7; ++v) {
+    for (auto* h : {&tumbling_counts, &sliding_counts}) {
+      h->push(Event{"k", v}, v);
+      h->push(Event{"other", 100}, v);
+    }
+  }
+  std::vector<int64_t> tumbling_out = tumbling_counts.output.take();
+  std::erase(tumbling_out, 300);
+  EXPECT_EQ(tumbling_out, (std::vector<int64_t>{6, 15}));
+  std::vector<int64_t> sliding_out = sliding_counts.output.take();
+  std::erase_if(sliding_out, [](int64_t v) { return v >= 100; });
+  EXPECT_EQ(sliding_out, (std::vector<int64_t>{1, 3, 6, 9, 12, 15, 18}));
+}
+
+// Emits the per-key count one event-time unit after each key's last record.
+struct CountAfterQuiet {
+  ValueState<int64_t> count;
+  ValueState<Timestamp> timer;
+  void open(KeyedStateBackend& state) {
+    count = state.value_state<int64_t>("count");
+    timer = state.value_state<Timestamp>("timer");
+  }
+  void process(const Event& e, KeyedContext<std::string, std::string>& ctx) {
+    count.update(count.value().value_or(0) + 1);
+    if (auto old = timer.value()) ctx.delete_event_timer(*old);
+    timer.update(ctx.timestamp() + 1);
+    ctx.register_event_timer(ctx.timestamp() + 1);
+  }
+  void on_timer(Timestamp ts, TimeDomain domain, KeyedContext<std::string, std::string>& ctx) {
+    ctx.emit(ctx.key() + "=" + std::to_string(*count.value()) + "@" + std::to_string(ts));
+    count.clear();
+    timer.clear();
+  }
+};
+
+TEST(KeyedProcess, StateAndEventTimeTimersPerKey) {
+  using Op = KeyedProcessOperator<Event, std::string, std::string, decltype(key_of),
+                                  CountAfterQuiet>;
+  OperatorHarness<Event, std::string> h(std::make_unique<Op>(key_of, CountAfterQuiet{}));
+  h.push(Event{"a", 0}, 10);
+  h.push(Event{"b", 0}, 11);
+  h.push(Event{"a", 0}, 12);  // moves a's timer from 11 to 13
+  h.watermark(11);
+  EXPECT_TRUE(h.output.take().empty());
+  h.watermark(12);
+  EXPECT_EQ(h.output.take(), (std::vector<std::string>{"b=1@12"}));
+  h.watermark(20);
+  EXPECT_EQ(h.output.take(), (std::vector<std::string>{"a=2@13"}));
+  ASSERT_EQ(h.output.watermarks.size(), 3u);
+}
+
+// A reader with two splits: split 0 has data at times it is told, split 1
+// never has any.
+class TwoSplitReader final : public SourceReader<int64_t> {
+ public:
+  std::vector<int> splits() const override { return {0, 1}; }
+  ReadResult read(std::vector<int64_t>& out, size_t, Timestamp now) override {
+    if (!pending.empty()) {
+      out.push_back(pending.front());
+      pending.erase(pending.begin());
+      return {ReadStatus::kRecords, 0, 0};
+    }
+    return {ReadStatus::kNotYet, 0, now + 1000};
+  }
+  std::vector<int64_t> pending;
+};
+
+TEST(SourceOperator, IdleSplitStopsHoldingBackTheWatermark) {
+  auto reader = std::make_unique<TwoSplitReader>();
+  TwoSplitReader* script = reader.get();
+  auto strategy = bounded_out_of_orderness([](const int64_t& v) { return v; }, 0,
+                                           /*idle_timeout=*/500);
+  SourceOperator<int64_t, decltype(strategy.timestamp_of)> op(std::move(reader), strategy);
+  CollectingDownstream<int64_t> out;
+  op.output().set_target(&out);
+
+  struct Clocked : ProcessingTimeService {
+    ManualClock manual;
+    Timestamp now() const override { return manual.now_ms(); }
+    const Clock* clock() const override { return &manual; }
+    void schedule(Timestamp, OperatorBase*) override {}
+  } time;
+  JobMetrics metrics;
+  OperatorContext context{op.info(), time, metrics};
+  op.open(context);
+
+  script->pending = {100, 200};
+  op.poll(time.now());
+  op.poll(time.now());
+  EXPECT_TRUE(out.watermarks.empty());  // split 1 holds it at -inf
+  auto step = op.poll(time.now());
+  EXPECT_EQ(step.step, SourceOperatorBase::Step::kWait);
+  EXPECT_EQ(step.wait_until, 500);  // the idle deadline comes before the retry
+  time.manual.set(499);
+  op.poll(time.now());
+  EXPECT_TRUE(out.watermarks.empty());
+  time.manual.set(400 + 100);  // split 1 idle since 0 + 500
+  script->pending = {300};
+  op.poll(time.now());
+  EXPECT_EQ(out.watermarks, (std::vector<Timestamp>{299}));
+  time.manual.set(2000);  // both idle now: the source is idle
+  op.poll(time.now());
+  EXPECT_TRUE(op.idle());
+}
+
+}  // namespace
+}  // namespace sluice

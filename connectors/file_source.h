@@ -1,0 +1,212 @@
+// FileSource: a bounded source that reads a newline-delimited text file and
+// turns each line into a record with a parse function.
+//
+//   std::optional<T> parse(std::string_view line, const LineLocation& where);
+//
+// The line comes without its '\n' and without a trailing '\r', as a view that
+// is valid only during the call. The parse function returns the record;
+// returns std::nullopt to drop the line silently (blank lines, comments, a
+// header); and throws InputError for a malformed line, best built with
+// `where.error("what is wrong")` so the message reads "PATH:LINE: what is
+// wrong". The options' OnError policy then fails the job or skips the line.
+// Other exceptions are not treated as malformed input and fail the job.
+//
+// Splits: the file is divided into contiguous ranges of whole lines (see
+// connectors/file_split.h); subtask i reads splits k with k % parallelism == i,
+// one after the other, and reports each split's end (kSplitFinished).
+//
+// Threading: the FileSource is the plan, shared by all subtasks (create_reader
+// may be called from any thread); each reader, with its own copy of the parse
+// function, is used only by its task's thread.
+// Lifecycle: create_reader -> open (plans the file once per source and opens
+// it; a missing file throws ExternalError "file source: cannot open PATH:
+// REASON") -> read* until kFinished -> close.
+#pragma once
+
+#include <concepts>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "connectors/file_source_support.h"
+#include "connectors/file_split.h"
+#include "connectors/line_reader.h"
+#include "connectors/split_assignment.h"
+#include "connectors/throttle.h"
+#include "runtime/api/metrics.h"
+#include "runtime/api/source.h"
+
+namespace sluice {
+
+template <class F, class T>
+concept LineParser = std::copy_constructible<F> &&
+                     requires(F& parse, std::string_view line, const LineLocation& where) {
+                       { parse(line, where) } -> std::convertible_to<std::optional<T>>;
+                     };
+
+void log_split_finished(const std::string& task_name, const std::string& path,
+                        const FileSplit& split);
+
+template <class T, class ParseFn>
+  requires LineParser<ParseFn, T>
+class FileSourceReader final : public SourceReader<T> {
+ public:
+  FileSourceReader(const FileSourceOptions& options, ParseFn parse,
+                   std::shared_ptr<SplitPlanCache> plans, int subtask, int parallelism)
+      : options_(options),
+        parse_(std::move(parse)),
+        plans_(std::move(plans)),
+        split_count_(options.splits > 0 ? options.splits : parallelism),
+        split_ids_(splits_of_subtask(split_count_, subtask, parallelism)),
+        throttle_(options.rate / parallelism),
+        malformed_(options.on_error) {
+    where_.path = options_.path;
+  }
+  // where_ views options_.path: the reader stays where it was made.
+  FileSourceReader(const FileSourceReader&) = delete;
+  FileSourceReader& operator=(const FileSourceReader&) = delete;
+
+  void open(const SourceReaderContext& context) override {
+    task_name_ = context.task_name;
+    metrics_ = context.metrics;
+    open_file();
+  }
+
+  std::vector<int> splits() const override { return split_ids_; }
+
+  ReadResult read(std::vector<T>& out, size_t max_records, Timestamp now) override {
+    open_file();
+    if (split_done_) return finish_split();
+    if (!in_split_ && !start_next_split()) return finish_reading();
+    size_t allowed = throttle_.allowance(max_records, now);
+    if (allowed == 0) return {ReadStatus::kNotYet, current_split(), throttle_.next_allowed(now)};
+    size_t before = out.size();
+    split_done_ = !parse_lines(out, allowed);
+    size_t produced = out.size() - before;
+    throttle_.consume(produced);
+    report_skipped();
+    if (produced > 0) return {ReadStatus::kRecords, current_split()};
+    return finish_split();
+  }
+
+  void close() override { lines_.reset(); }
+
+ private:
+  void open_file() {
+    if (lines_) return;
+    plan_ = plans_->get(split_count_);
+    lines_.emplace(options_.path, options_.read_buffer_bytes);
+  }
+
+  int current_split() const { return in_split_ ? split_ids_[next_] : 0; }
+
+  bool start_next_split() {
+    if (next_ == split_ids_.size()) return false;
+    lines_->start((*plan_)[split_ids_[next_]]);
+    in_split_ = true;
+    return true;
+  }
+
+  ReadResult finish_split() {
+    int split = split_ids_[next_];
+    log_split_finished(task_name_, options_.path, (*plan_)[split]);
+    split_done_ = in_split_ = false;
+    ++next_;
+    return {ReadStatus::kSplitFinished, split};
+  }
+
+  ReadResult finish_reading() {
+    if (!finished_) {
+      finished_ = true;
+      std::string note = malformed_.note(options_.path);
+      if (metrics_ && !note.empty()) metrics_->add_note(std::move(note));
+    }
+    return {ReadStatus::kFinished};
+  }
+
+  // Parses lines into `out` until `limit` more records or the split's end;
+  // false at the split's end.
+  bool parse_lines(std::vector<T>& out, size_t limit) {
+    const size_t goal = out.size() + limit;
+    std::string_view line;
+    while (out.size() < goal) {
+      if (!lines_->next(line)) return false;
+      where_.line = lines_->line_number();
+      parse_line(line, out);
+    }
+    return true;
+  }
+
+  void parse_line(std::string_view line, std::vector<T>& out) {
+    try {
+      std::optional<T> value = parse_(line, where_);
+      if (value) out.push_back(std::move(*value));
+    } catch (const InputError& error) {
+      malformed_.on_error(error, where_);
+    }
+  }
+
+  void report_skipped() {
+    uint64_t skipped = malformed_.take_unreported();
+    if (skipped > 0 && metrics_) {
+      metrics_->skipped_records.fetch_add(skipped, std::memory_order_relaxed);
+    }
+  }
+
+  const FileSourceOptions options_;
+  ParseFn parse_;
+  std::shared_ptr<SplitPlanCache> plans_;
+  const int split_count_;
+  const std::vector<int> split_ids_;
+  Throttle throttle_;
+  MalformedLines malformed_;
+  LineLocation where_;
+  std::string task_name_;
+  JobMetrics* metrics_ = nullptr;
+  SplitPlanCache::Plan plan_;
+  std::optional<SplitLineReader> lines_;
+  size_t next_ = 0;          // index in split_ids_ of the split being read
+  bool in_split_ = false;    // a split is started
+  bool split_done_ = false;  // the started split has no more lines
+  bool finished_ = false;
+};
+
+template <class T, class ParseFn>
+  requires LineParser<ParseFn, T>
+class FileSource final : public Source<T> {
+ public:
+  // Throws UsageError for invalid options (see validate_file_source_options).
+  FileSource(FileSourceOptions options, ParseFn parse)
+      : options_(std::move(options)),
+        parse_(std::move(parse)),
+        plans_(std::make_shared<SplitPlanCache>(options_.path)) {
+    validate_file_source_options(options_);
+  }
+
+  std::unique_ptr<SourceReader<T>> create_reader(int subtask, int parallelism) const override {
+    check_subtask(subtask, parallelism);
+    return std::make_unique<FileSourceReader<T, ParseFn>>(options_, parse_, plans_, subtask,
+                                                          parallelism);
+  }
+
+  const FileSourceOptions& options() const { return options_; }
+
+ private:
+  FileSourceOptions options_;
+  ParseFn parse_;
+  std::shared_ptr<SplitPlanCache> plans_;
+};
+
+// The record type a parse function yields: T for std::optional<T>.
+template <class ParseFn>
+using parsed_type_t =
+    typename std::invoke_result_t<ParseFn&, std::string_view, const LineLocation&>::value_type;
+
+template <class ParseFn>
+FileSource(FileSourceOptions, ParseFn) -> FileSource<parsed_type_t<ParseFn>, ParseFn>;
+
+}  // namespace sluice

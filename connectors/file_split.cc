@@ -1,0 +1,100 @@
+#include "connectors/file_split.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "connectors/posix_file.h"
+#include "runtime/core/errors.h"
+
+namespace sluice {
+namespace {
+
+constexpr size_t kScanChunkBytes = size_t{1} << 20;
+
+// size * k / count without overflowing 64 bits.
+uint64_t target_offset(uint64_t size, int k, int count) {
+  auto n = static_cast<uint64_t>(count);
+  auto i = static_cast<uint64_t>(k);
+  return size / n * i + size % n * i / n;
+}
+
+// Fills the split starts from the file's line starts: split k starts at the
+// first line start at or after its target offset.
+class BoundaryFinder {
+ public:
+  BoundaryFinder(std::vector<FileSplit>& splits, uint64_t size) : splits_(splits), size_(size) {
+    splits_[0] = FileSplit{0, 0, 0, 1};
+    place_at(0, 1);  // later splits whose target is 0 also start at 0
+  }
+
+  // A line starts at `offset` with 1-based number `line`.
+  void place_at(uint64_t offset, uint64_t line) {
+    while (next_ < splits_.size() && target(next_) <= offset) {
+      splits_[next_] = FileSplit{static_cast<int>(next_), offset, 0, line};
+      ++next_;
+    }
+  }
+  bool done() const { return next_ == splits_.size(); }
+
+  // Splits with no line start at or after their target begin at the end.
+  void finish(uint64_t lines_at_end) {
+    while (!done()) place_at_end(lines_at_end);
+    for (size_t k = 0; k + 1 < splits_.size(); ++k) splits_[k].end = splits_[k + 1].begin;
+    splits_.back().end = size_;
+  }
+
+ private:
+  uint64_t target(size_t k) const {
+    return target_offset(size_, static_cast<int>(k), static_cast<int>(splits_.size()));
+  }
+  void place_at_end(uint64_t lines_at_end) {
+    splits_[next_] = FileSplit{static_cast<int>(next_), size_, 0, lines_at_end + 1};
+    ++next_;
+  }
+
+  std::vector<FileSplit>& splits_;
+  uint64_t size_;
+  size_t next_ = 1;
+};
+
+}  // namespace
+
+std::vector<FileSplit> plan_file_splits(const std::string& path, int count) {
+  if (count < 1) throw UsageError("file source: split count must be at least 1");
+  PosixFile file = PosixFile::open_for_reading(path, "file source");
+  const uint64_t size = file.size();
+  std::vector<FileSplit> splits(static_cast<size_t>(count));
+  BoundaryFinder finder(splits, size);
+  // Only the lines before the last split's start matter; stop counting there.
+  std::vector<char> chunk(kScanChunkBytes);
+  uint64_t offset = 0;
+  uint64_t newlines = 0;
+  while (offset < size && !finder.done()) {
+    size_t got = file.read_at(chunk.data(), std::min<uint64_t>(chunk.size(), size - offset), offset);
+    if (got == 0) throw ExternalError("file source: " + path + " shrank while it was planned");
+    const char* p = chunk.data();
+    const char* end = p + got;
+    while (!finder.done()) {
+      const void* hit = std::memchr(p, '\n', static_cast<size_t>(end - p));
+      if (hit == nullptr) break;
+      const char* newline = static_cast<const char*>(hit);
+      ++newlines;
+      finder.place_at(offset + static_cast<uint64_t>(newline - chunk.data()) + 1, newlines + 1);
+      p = newline + 1;
+    }
+    offset += got;
+  }
+  finder.finish(newlines);
+  return splits;
+}
+
+SplitPlanCache::Plan SplitPlanCache::get(int count) {
+  std::lock_guard lock(mutex_);
+  auto it = plans_.find(count);
+  if (it != plans_.end()) return it->second;
+  auto plan = std::make_shared<const std::vector<FileSplit>>(plan_file_splits(path_, count));
+  plans_.emplace(count, plan);
+  return plan;
+}
+
+}  // namespace sluice

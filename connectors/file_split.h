@@ -1,0 +1,54 @@
+// File splits: a newline-delimited text file divided into contiguous byte
+// ranges that start at line starts, so that several subtasks can read one file
+// and every error message can still carry the absolute line number.
+//
+// Threading: plan_file_splits is a pure function of the file's bytes and may
+// run on any thread; a SplitPlanCache is shared by all readers of a source and
+// is thread-safe.
+// Lifecycle: a source plans its file once (the first reader to open does it)
+// and every reader then reads the splits it owns.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+struct FileSplit {
+  int id = 0;               // index in the plan, 0..count-1
+  uint64_t begin = 0;       // offset of the split's first byte (a line start)
+  uint64_t end = 0;         // one past its last byte: a line start or the file size
+  uint64_t first_line = 1;  // 1-based line number of the line starting at `begin`
+
+  bool operator==(const FileSplit&) const = default;
+};
+
+// Divides the file at `path` into exactly `count` splits, scanning it once.
+// Split k starts at the first line start at or after size * k / count, so
+// every byte belongs to exactly one split and no line is cut. A split may be
+// empty (begin == end): a tiny file, or a line longer than size / count.
+// Throws ExternalError "file source: cannot open PATH: REASON" when the file
+// cannot be read, and UsageError when count < 1.
+std::vector<FileSplit> plan_file_splits(const std::string& path, int count);
+
+// Plans one file at most once per split count and shares the plan between
+// the readers of all subtasks. A failed plan is not cached: the next reader
+// tries again (the file may have appeared since).
+class SplitPlanCache {
+ public:
+  using Plan = std::shared_ptr<const std::vector<FileSplit>>;
+
+  explicit SplitPlanCache(std::string path) : path_(std::move(path)) {}
+  Plan get(int count);
+
+ private:
+  const std::string path_;
+  std::mutex mutex_;
+  std::map<int, Plan> plans_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,81 @@
+// The part files of one file sink subtask: lines go to a hidden in-progress
+// file ".part-S-N.inprogress" that is published by rename as "part-S-N" when
+// it reaches its size limit, when its rollover interval has passed, or at the
+// end of input; N counts up from 0. Output contract: the committed output is
+// the files in the directory whose names start with neither '.' nor '_'.
+//
+// Threading: owned by one sink writer, on its task's thread.
+// Lifecycle: construct -> open(subtask) -> (on_time | begin_line, end_line)*
+// -> finish() (publishes) -> close(); close() without finish() publishes
+// nothing and leaves the in-progress file hidden.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "connectors/staged_file.h"
+#include "runtime/core/time.h"
+
+namespace sluice {
+
+struct FileSinkOptions {
+  // The output directory; created with its parents if missing. Required.
+  std::string directory;
+  // A part file is published once it holds at least this many bytes (it may
+  // exceed the limit by its last line). Default 64 MiB.
+  uint64_t max_file_bytes = uint64_t{64} << 20;
+  // A non-empty part file is published once this much processing time has
+  // passed since it was opened; checked when records or watermarks arrive.
+  // 0: only size and the end of input publish. Default 2 s.
+  DurationMs rollover_interval = 2000;
+};
+
+// Throws UsageError for an empty directory or a zero size limit, or a
+// negative interval.
+void validate_file_sink_options(const FileSinkOptions& options);
+
+class PartFileSequence {
+ public:
+  explicit PartFileSequence(FileSinkOptions options) : options_(std::move(options)) {}
+
+  // Creates the directory. `task_name` is for log lines.
+  void open(int subtask, std::string task_name);
+  // Processing time is `now`: publishes the open part if its interval passed.
+  void on_time(Timestamp now);
+  // The buffer to append one line to, without its '\n'; opens a part if
+  // none is open.
+  std::string& begin_line() {
+    if (!current_) open_part();
+    return current_->buffer();
+  }
+  // Ends the line begun with begin_line().
+  void end_line() {
+    current_->buffer().push_back('\n');
+    current_->flush_if_full();
+    if (current_->size() >= options_.max_file_bytes) publish_part();
+  }
+  // End of input: publishes the open part.
+  void finish();
+  // Abandons an open part (after a failure); publishes nothing.
+  void close();
+
+  // How many part files this subtask has published.
+  uint64_t published() const { return next_part_; }
+
+ private:
+  void open_part();
+  void publish_part();
+  std::string part_name(bool hidden) const;
+
+  const FileSinkOptions options_;
+  int subtask_ = 0;
+  std::string task_name_;
+  std::optional<StagedFile> current_;
+  uint64_t next_part_ = 0;
+  Timestamp now_ = kMinTimestamp;  // the last processing time seen
+  Timestamp opened_at_ = kMinTimestamp;
+};
+
+}  // namespace sluice

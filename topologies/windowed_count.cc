@@ -18,7 +18,11 @@ void build(Topology& topology, const Params& params) {
   FileSourceOptions source_options;
   source_options.path = params.get("input");
   source_options.rate = params.has("rate") ? params.get_double("rate") : 0;
-  source_options.on_error = parse_on_error(params.get("on-error"));
+  try {
+    source_options.on_error = parse_on_error(params.get("on-error"));
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("parameter 'on-error': ") + e.what());
+  }
   bool keep_raw = params.has("late-output");
   auto parse = [keep_raw](std::string_view line, const LineLocation& where) {
     return parse_csv_event(line, where, keep_raw);

@@ -1,0 +1,923 @@
+// Unit tests of connectors/: split planning, the file source (splits,
+// parallelism, malformed lines, throttling), the generator source, the file
+// sinks' publishing protocol, the stdout sink and the collect sink.
+// No sleeps: throttles run on explicit `now` values from a ManualClock.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connectors/collect_sink.h"
+#include "connectors/file_sink.h"
+#include "connectors/file_source.h"
+#include "connectors/file_split.h"
+#include "connectors/generator_source.h"
+#include "connectors/line_reader.h"
+#include "connectors/stdout_sink.h"
+#include "connectors/throttle.h"
+#include "runtime/api/metrics.h"
+#include "runtime/core/clock.h"
+#include "runtime/core/errors.h"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+// A fresh directory per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* test = testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(test->test_suite_name()) + "-" + test->name();
+    std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests
+    path_ = fs::temp_directory_path() /
+            ("sluice-connectors-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// The lines of `content` as the file source should see them.
+std::vector<std::string> lines_of(const std::string& content) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < content.size()) {
+    size_t newline = content.find('\n', start);
+    size_t end = newline == std::string::npos ? content.size() : newline;
+    std::string line = content.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+// File names in `dir` that are committed output (the sink contract) or not.
+std::vector<std::string> visible_files(const fs::path& dir) {
+  std::vector<std::string> names;
+  if (!fs::exists(dir)) return names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    if (name[0] != '.' && name[0] != '_') names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> hidden_files(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    if (name[0] == '.' || name[0] == '_') names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Every line of every committed file in `dir`.
+std::vector<std::string> committed_lines(const fs::path& dir) {
+  std::vector<std::string> lines;
+  for (const std::string& name : visible_files(dir)) {
+    std::string content = read_file((dir / name).string());
+    EXPECT_TRUE(content.empty() || content.back() == '\n') << name << " ends mid-line";
+    for (std::string& line : lines_of(content)) lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+// A line as read, with the line number the source reported for it.
+struct Line {
+  uint64_t number;
+  std::string text;
+  bool operator==(const Line&) const = default;
+  bool operator<(const Line& other) const { return number < other.number; }
+};
+
+auto keep_line = [](std::string_view line, const LineLocation& where) -> std::optional<Line> {
+  return Line{where.line, std::string(line)};
+};
+
+auto parse_number = [](std::string_view line, const LineLocation& where) -> std::optional<int> {
+  if (line.empty()) return std::nullopt;  // blank lines are not records
+  int value = 0;
+  auto [rest, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+  if (ec != std::errc() || rest != line.data() + line.size()) {
+    throw where.error("not a number: '" + std::string(line) + "'");
+  }
+  return value;
+};
+
+// What one reader produced when read to the end.
+template <class T>
+struct Drained {
+  std::vector<T> values;
+  std::vector<int> record_splits;    // the split of every kRecords batch
+  std::vector<int> finished_splits;  // kSplitFinished, in order
+};
+
+// Reads until kFinished, checking the status protocol on the way.
+template <class T>
+Drained<T> drain(SourceReader<T>& reader, size_t max_records, Timestamp now = 0) {
+  Drained<T> drained;
+  std::vector<T> out;
+  for (int call = 0; call < 1'000'000; ++call) {
+    out.clear();
+    ReadResult result = reader.read(out, max_records, now);
+    switch (result.status) {
+      case ReadStatus::kRecords:
+        EXPECT_FALSE(out.empty());
+        EXPECT_LE(out.size(), max_records);
+        drained.record_splits.push_back(result.split);
+        for (T& value : out) drained.values.push_back(std::move(value));
+        break;
+      case ReadStatus::kSplitFinished:
+        EXPECT_TRUE(out.empty());
+        drained.finished_splits.push_back(result.split);
+        break;
+      case ReadStatus::kNotYet:
+        ADD_FAILURE() << "an unthrottled reader returned kNotYet";
+        return drained;
+      case ReadStatus::kFinished:
+        EXPECT_TRUE(out.empty());
+        EXPECT_EQ(reader.read(out, max_records, now).status, ReadStatus::kFinished);
+        return drained;
+    }
+  }
+  ADD_FAILURE() << "the reader never finished";
+  return drained;
+}
+
+SourceReaderContext reader_context(int subtask, int parallelism, JobMetrics* metrics = nullptr) {
+  SourceReaderContext context;
+  context.subtask = subtask;
+  context.parallelism = parallelism;
+  context.task_name = "test/source/" + std::to_string(subtask);
+  context.metrics = metrics;
+  return context;
+}
+
+// Reads a source with every subtask of `parallelism`, checking that each
+// reader finishes exactly the splits it owns; returns all values.
+template <class T>
+std::vector<T> read_all(const Source<T>& source, int parallelism, size_t max_records = 7) {
+  std::vector<T> all;
+  std::set<int> seen_splits;
+  for (int subtask = 0; subtask < parallelism; ++subtask) {
+    auto reader = source.create_reader(subtask, parallelism);
+    reader->open(reader_context(subtask, parallelism));
+    std::vector<int> owned = reader->splits();
+    Drained<T> drained = drain(*reader, max_records);
+    reader->close();
+    std::vector<int> finished = drained.finished_splits;
+    std::sort(finished.begin(), finished.end());
+    EXPECT_EQ(finished, owned) << "subtask " << subtask;
+    for (int split : drained.record_splits) {
+      EXPECT_TRUE(std::count(owned.begin(), owned.end(), split)) << "foreign split " << split;
+    }
+    for (int split : owned) EXPECT_TRUE(seen_splits.insert(split).second) << "split twice";
+    for (T& value : drained.values) all.push_back(std::move(value));
+  }
+  return all;
+}
+
+// A file of `count` lines of varied length, one of them longer than small
+// read buffers, with a trailing newline.
+std::string varied_lines(int count) {
+  std::string content;
+  for (int i = 1; i <= count; ++i) {
+    content += 'L';
+    content += std::to_string(i);
+    content.append((i * 7) % 40, 'x');
+    if (i == count / 2) content += std::string(5000, 'y');
+    content += '\n';
+  }
+  return content;
+}
+
+std::vector<Line> expected_lines(const std::string& content) {
+  std::vector<Line> lines;
+  uint64_t number = 0;
+  for (std::string& text : lines_of(content)) lines.push_back(Line{++number, std::move(text)});
+  return lines;
+}
+
+Batch<std::string> text_batch(int first, int count) {
+  Batch<std::string> batch;
+  for (int i = first; i < first + count; ++i) {
+    char text[16];
+    std::snprintf(text, sizeof text, "rec-%02d", i);
+    batch.push_back(Record<std::string>{text, i});
+  }
+  return batch;
+}
+
+auto copy_text = [](const std::string& value, std::string& out) { out += value; };
+
+SinkContext sink_context(int subtask, int parallelism, const Clock* clock) {
+  SinkContext context;
+  context.subtask = subtask;
+  context.parallelism = parallelism;
+  context.task_name = "test/sink/" + std::to_string(subtask);
+  context.clock = clock;
+  return context;
+}
+
+// ---------------------------------------------------------------------------
+// Split planning
+
+TEST(SplitPlan, BoundariesAndLineNumbers) {
+  TempDir dir;
+  // Line starts: 0 (line 1), 2, 5, 9, 14 (line 5); size 20.
+  write_file(dir.file("in.txt"), "a\nbb\nccc\ndddd\neeeee\n");
+  // Targets 6 and 13 move forward to the line starts 9 and 14.
+  std::vector<FileSplit> expected = {{0, 0, 9, 1}, {1, 9, 14, 4}, {2, 14, 20, 5}};
+  EXPECT_EQ(plan_file_splits(dir.file("in.txt"), 3), expected);
+  EXPECT_EQ(plan_file_splits(dir.file("in.txt"), 1), (std::vector<FileSplit>{{0, 0, 20, 1}}));
+}
+
+TEST(SplitPlan, TargetOnALineStartStaysThere) {
+  TempDir dir;
+  write_file(dir.file("in.txt"), "abc\ndef\n");  // size 8, target 4 is line 2's start
+  std::vector<FileSplit> expected = {{0, 0, 4, 1}, {1, 4, 8, 2}};
+  EXPECT_EQ(plan_file_splits(dir.file("in.txt"), 2), expected);
+}
+
+TEST(SplitPlan, FileWithoutTrailingNewline) {
+  TempDir dir;
+  write_file(dir.file("in.txt"), "one\ntwo\nthree");  // size 13, target 6 -> 8
+  std::vector<FileSplit> expected = {{0, 0, 8, 1}, {1, 8, 13, 3}};
+  EXPECT_EQ(plan_file_splits(dir.file("in.txt"), 2), expected);
+
+  FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .splits = 2}, keep_line);
+  std::vector<Line> lines = read_all(source, 1);
+  EXPECT_EQ(lines, (std::vector<Line>{{1, "one"}, {2, "two"}, {3, "three"}}));
+}
+
+TEST(SplitPlan, EmptyFile) {
+  TempDir dir;
+  write_file(dir.file("empty.txt"), "");
+  std::vector<FileSplit> expected = {{0, 0, 0, 1}, {1, 0, 0, 1}, {2, 0, 0, 1}};
+  EXPECT_EQ(plan_file_splits(dir.file("empty.txt"), 3), expected);
+
+  FileSource source(FileSourceOptions{.path = dir.file("empty.txt")}, keep_line);
+  EXPECT_TRUE(read_all(source, 3).empty());
+}
+
+TEST(SplitPlan, CrlfLines) {
+  TempDir dir;
+  write_file(dir.file("crlf.txt"), "x\r\ny\r\nzz\r\n");  // line starts 0, 3, 6; size 10
+  std::vector<FileSplit> expected = {{0, 0, 6, 1}, {1, 6, 10, 3}};
+  EXPECT_EQ(plan_file_splits(dir.file("crlf.txt"), 2), expected);
+
+  FileSource source(FileSourceOptions{.path = dir.file("crlf.txt")}, keep_line);
+  std::vector<Line> lines = read_all(source, 2);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<Line>{{1, "x"}, {2, "y"}, {3, "zz"}}));
+}
+
+TEST(SplitPlan, LongLineLeavesEmptySplits) {
+  TempDir dir;
+  // Size 103; the targets 25, 51 and 77 all fall in the first line.
+  write_file(dir.file("in.txt"), std::string(100, 'a') + "\nb\n");
+  std::vector<FileSplit> plan = plan_file_splits(dir.file("in.txt"), 4);
+  std::vector<FileSplit> expected = {{0, 0, 101, 1}, {1, 101, 101, 2}, {2, 101, 101, 2},
+                                     {3, 101, 103, 2}};
+  EXPECT_EQ(plan, expected);
+}
+
+// Every plan covers the file exactly, starts splits on line starts and
+// numbers their first lines correctly, whatever the file and split count.
+TEST(SplitPlan, CoversEveryByteOnce) {
+  TempDir dir;
+  SplitRandom rng(7, 0);
+  for (int file = 0; file < 30; ++file) {
+    std::string content;
+    int lines = static_cast<int>(rng.below(40));
+    for (int i = 0; i < lines; ++i) content += std::string(rng.below(30), 'q') + "\n";
+    if (rng.chance(0.5)) content += "tail";
+    write_file(dir.file("f.txt"), content);
+    for (int count : {1, 2, 3, 5, 16, 64}) {
+      std::vector<FileSplit> plan = plan_file_splits(dir.file("f.txt"), count);
+      ASSERT_EQ(plan.size(), static_cast<size_t>(count));
+      EXPECT_EQ(plan.front().begin, 0u);
+      EXPECT_EQ(plan.back().end, content.size());
+      for (int k = 0; k < count; ++k) {
+        const FileSplit& split = plan[k];
+        EXPECT_EQ(split.id, k);
+        EXPECT_LE(split.begin, split.end);
+        if (k + 1 < count) {
+          EXPECT_EQ(split.end, plan[k + 1].begin);
+        }
+        if (split.begin == split.end) continue;
+        EXPECT_TRUE(split.begin == 0 || content[split.begin - 1] == '\n');
+        auto newlines = std::count(content.begin(), content.begin() + split.begin, '\n');
+        EXPECT_EQ(split.first_line, static_cast<uint64_t>(newlines) + 1);
+      }
+    }
+  }
+}
+
+TEST(SplitPlan, MissingFile) {
+  TempDir dir;
+  std::string path = dir.file("nope.txt");
+  try {
+    plan_file_splits(path, 2);
+    FAIL() << "no error";
+  } catch (const ExternalError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "file source: cannot open " + path + ": No such file or directory");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Line reader
+
+TEST(LineReader, LinesAcrossTinyBuffer) {
+  TempDir dir;
+  std::string content = "first line\nsecond, longer line\n\nx\r\nlast";
+  write_file(dir.file("in.txt"), content);
+  SplitLineReader reader(dir.file("in.txt"), 4);
+  reader.start(FileSplit{0, 0, content.size(), 1});
+  std::vector<std::string> lines;
+  std::vector<uint64_t> numbers;
+  std::string_view line;
+  while (reader.next(line)) {
+    lines.emplace_back(line);
+    numbers.push_back(reader.line_number());
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"first line", "second, longer line", "", "x", "last"}));
+  EXPECT_EQ(numbers, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_FALSE(reader.next(line));
+}
+
+TEST(LineReader, TruncatedFileIsAnExternalError) {
+  TempDir dir;
+  write_file(dir.file("in.txt"), "abc\n");
+  SplitLineReader reader(dir.file("in.txt"));
+  reader.start(FileSplit{0, 0, 100, 1});  // planned when the file was longer
+  std::string_view line;
+  EXPECT_TRUE(reader.next(line));
+  EXPECT_THROW(reader.next(line), ExternalError);
+}
+
+// ---------------------------------------------------------------------------
+// File source
+
+class FileSourceParallelism : public testing::TestWithParam<std::tuple<int, int>> {};
+
+TEST_P(FileSourceParallelism, EveryLineExactlyOnce) {
+  auto [parallelism, splits] = GetParam();
+  TempDir dir;
+  std::string content = varied_lines(1000);
+  write_file(dir.file("in.txt"), content);
+  FileSource source(
+      FileSourceOptions{.path = dir.file("in.txt"), .splits = splits, .read_buffer_bytes = 64},
+      keep_line);
+  std::vector<Line> lines = read_all(source, parallelism);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, expected_lines(content));
+}
+
+INSTANTIATE_TEST_SUITE_P(Connectors, FileSourceParallelism,
+                         testing::Values(std::tuple{1, 0}, std::tuple{3, 0}, std::tuple{3, 7},
+                                         std::tuple{4, 2}));
+
+TEST(FileSource, ReadsSplitsInOrderAndReportsEachEnd) {
+  TempDir dir;
+  write_file(dir.file("in.txt"), "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n");
+  FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .splits = 4}, parse_number);
+  auto reader = source.create_reader(1, 2);
+  reader->open(reader_context(1, 2));
+  EXPECT_EQ(reader->splits(), (std::vector<int>{1, 3}));
+  Drained<int> drained = drain(*reader, 100);
+  EXPECT_EQ(drained.finished_splits, (std::vector<int>{1, 3}));
+  EXPECT_EQ(drained.record_splits, (std::vector<int>{1, 3}));
+  // Size 21; targets 5, 10, 15 -> line starts 6 (line 4), 10 (6), 16 (9).
+  EXPECT_EQ(drained.values, (std::vector<int>{4, 5, 9, 10}));
+}
+
+TEST(FileSource, BlankLinesAreDropped) {
+  TempDir dir;
+  write_file(dir.file("in.txt"), "\n1\n\n\n2\n\n");
+  FileSource source(FileSourceOptions{.path = dir.file("in.txt")}, parse_number);
+  EXPECT_EQ(read_all(source, 1), (std::vector<int>{1, 2}));
+}
+
+TEST(FileSource, MalformedLineFailsWithItsLocation) {
+  TempDir dir;
+  std::string path = dir.file("numbers.txt");
+  write_file(path, "1\n2\nthree\n4\n");
+  FileSource source(FileSourceOptions{.path = path, .splits = 2}, parse_number);
+  try {
+    read_all(source, 1);
+    FAIL() << "no error";
+  } catch (const InputError& error) {
+    EXPECT_EQ(std::string(error.what()), path + ":3: not a number: 'three'");
+  }
+}
+
+TEST(FileSource, ParseErrorWithoutLocationGetsOne) {
+  TempDir dir;
+  std::string path = dir.file("in.txt");
+  write_file(path, "ok\nbad\n");
+  auto strict = [](std::string_view line, const LineLocation&) -> std::optional<std::string> {
+    if (line == "bad") throw InputError("unknown word");
+    return std::string(line);
+  };
+  FileSource source(FileSourceOptions{.path = path}, strict);
+  try {
+    read_all(source, 1);
+    FAIL() << "no error";
+  } catch (const InputError& error) {
+    EXPECT_EQ(std::string(error.what()), path + ":2: unknown word");
+  }
+}
+
+TEST(FileSource, MalformedLinesSkippedCountedAndNoted) {
+  TempDir dir;
+  std::string path = dir.file("numbers.txt");
+  write_file(path, "1\nx2\n3\n4\ny5\n6\n\n8\nz9\n");
+  FileSource source(FileSourceOptions{.path = path, .on_error = OnError::kSkip}, parse_number);
+  JobMetrics metrics;
+  auto reader = source.create_reader(0, 1);
+  reader->open(reader_context(0, 1, &metrics));
+  Drained<int> drained = drain(*reader, 2);
+  EXPECT_EQ(drained.values, (std::vector<int>{1, 3, 4, 6, 8}));
+  EXPECT_EQ(metrics.skipped_records.load(), 3u);
+  EXPECT_EQ(metrics.notes(), (std::vector<std::string>{path + ": skipped 3 malformed lines (first "
+                                                              "at line 2: not a number: 'x2')"}));
+}
+
+TEST(FileSource, NoNoteWithoutSkippedLines) {
+  TempDir dir;
+  write_file(dir.file("in.txt"), "1\n2\n");
+  FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .on_error = OnError::kSkip},
+                    parse_number);
+  JobMetrics metrics;
+  auto reader = source.create_reader(0, 1);
+  reader->open(reader_context(0, 1, &metrics));
+  drain(*reader, 10);
+  EXPECT_EQ(metrics.skipped_records.load(), 0u);
+  EXPECT_TRUE(metrics.notes().empty());
+}
+
+TEST(FileSource, MissingFileIsACleanExternalError) {
+  TempDir dir;
+  std::string path = dir.file("missing.csv");
+  FileSource source(FileSourceOptions{.path = path}, keep_line);
+  auto reader = source.create_reader(0, 1);
+  try {
+    reader->open(reader_context(0, 1));
+    FAIL() << "no error";
+  } catch (const ExternalError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              "file source: cannot open " + path + ": No such file or directory");
+    EXPECT_TRUE(error.retryable());
+  }
+}
+
+TEST(FileSource, OptionsAreChecked) {
+  EXPECT_EQ(parse_on_error("fail"), OnError::kFail);
+  EXPECT_EQ(parse_on_error("skip"), OnError::kSkip);
+  EXPECT_THROW(parse_on_error("Skip"), UsageError);
+  EXPECT_THROW(parse_on_error(""), UsageError);
+  EXPECT_THROW(FileSource(FileSourceOptions{}, keep_line), UsageError);
+  EXPECT_THROW(FileSource(FileSourceOptions{.path = "x", .rate = -1}, keep_line), UsageError);
+  EXPECT_THROW(FileSource(FileSourceOptions{.path = "x", .splits = -2}, keep_line), UsageError);
+}
+
+TEST(FileSource, ThrottlesOnTheGivenTime) {
+  TempDir dir;
+  std::string content;
+  for (int i = 0; i < 500; ++i) content += std::to_string(i) + "\n";
+  write_file(dir.file("in.txt"), content);
+  // 2000 records/s over 2 subtasks: 1000/s each, bursts of at most 100.
+  // One split: subtask 0 reads the whole file.
+  FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .rate = 2000, .splits = 1},
+                    parse_number);
+  auto reader = source.create_reader(0, 2);
+  reader->open(reader_context(0, 2));
+  ManualClock clock(1'000'000);
+  std::vector<int> out;
+
+  auto read_count = [&](ReadStatus expected_status) {
+    out.clear();
+    ReadResult result = reader->read(out, 1024, clock.now_ms());
+    EXPECT_EQ(result.status, expected_status);
+    return std::pair{out.size(), result.retry_at};
+  };
+
+  EXPECT_EQ(read_count(ReadStatus::kRecords).first, 100u);  // the full bucket
+  auto [none, retry_at] = read_count(ReadStatus::kNotYet);
+  EXPECT_EQ(none, 0u);
+  EXPECT_EQ(retry_at, clock.now_ms() + 1);
+  clock.advance(1);
+  EXPECT_EQ(read_count(ReadStatus::kRecords).first, 1u);
+  clock.advance(50);
+  EXPECT_EQ(read_count(ReadStatus::kRecords).first, 50u);
+  clock.advance(10'000);  // a long pause earns one burst, not ten seconds' worth
+  EXPECT_EQ(read_count(ReadStatus::kRecords).first, 100u);
+}
+
+TEST(FileSource, SlowRateWaitsForWholeRecords) {
+  TempDir dir;
+  write_file(dir.file("in.txt"), "1\n2\n3\n4\n");
+  FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .rate = 10}, parse_number);
+  auto reader = source.create_reader(0, 1);
+  reader->open(reader_context(0, 1));
+  ManualClock clock(5000);
+  std::vector<int> out;
+  EXPECT_EQ(reader->read(out, 1024, clock.now_ms()).status, ReadStatus::kRecords);
+  EXPECT_EQ(out, std::vector<int>{1});
+  ReadResult waiting = reader->read(out, 1024, clock.now_ms());
+  EXPECT_EQ(waiting.status, ReadStatus::kNotYet);
+  EXPECT_EQ(waiting.retry_at, 5100);
+  clock.set(5099);
+  EXPECT_EQ(reader->read(out, 1024, clock.now_ms()).status, ReadStatus::kNotYet);
+  clock.set(5100);
+  EXPECT_EQ(reader->read(out, 1024, clock.now_ms()).status, ReadStatus::kRecords);
+  EXPECT_EQ(out, (std::vector<int>{1, 2}));
+}
+
+// ---------------------------------------------------------------------------
+// Throttle
+
+TEST(Throttle, UnthrottledGrantsEverything) {
+  Throttle throttle(0);
+  EXPECT_EQ(throttle.allowance(5000, 0), 5000u);
+  throttle.consume(5000);
+  EXPECT_EQ(throttle.allowance(5000, 0), 5000u);
+}
+
+TEST(Throttle, AverageRateHolds) {
+  Throttle throttle(250);  // 0.25 per ms, bursts of 25
+  uint64_t sent = 0;
+  for (Timestamp now = 0; now <= 10'000; now += 3) {
+    size_t n = throttle.allowance(1000, now);
+    throttle.consume(n);
+    sent += n;
+  }
+  // The first burst, then 0.75 tokens per 3 ms up to 9999 ms: floor(2499.75).
+  EXPECT_EQ(sent, 25u + 2499u);
+}
+
+// ---------------------------------------------------------------------------
+// Generator source
+
+struct Generated {
+  uint64_t index;
+  uint64_t random;
+  bool operator==(const Generated&) const = default;
+};
+
+auto generate = [](uint64_t index, SplitRandom& rng) { return Generated{index, rng.next()}; };
+
+std::vector<Generated> generate_all(GeneratorOptions options, int parallelism) {
+  GeneratorSource source(options, generate);
+  std::vector<Generated> all = read_all(source, parallelism, 100);
+  std::sort(all.begin(), all.end(),
+            [](const Generated& a, const Generated& b) { return a.index < b.index; });
+  return all;
+}
+
+TEST(GeneratorSource, SameRecordsAtAnyParallelism) {
+  GeneratorOptions options{.count = 1000, .seed = 42};
+  std::vector<Generated> one = generate_all(options, 1);
+  ASSERT_EQ(one.size(), 1000u);
+  for (uint64_t i = 0; i < one.size(); ++i) EXPECT_EQ(one[i].index, i);
+  EXPECT_EQ(generate_all(options, 3), one);
+  options.splits = 5;
+  EXPECT_EQ(generate_all(options, 2), one);
+  GeneratorOptions other_seed{.count = 1000, .seed = 43};
+  EXPECT_NE(generate_all(other_seed, 1), one);
+}
+
+TEST(GeneratorSource, SubtaskMakesItsShareOfIndices) {
+  GeneratorSource source(GeneratorOptions{.count = 20}, generate);
+  auto reader = source.create_reader(1, 3);
+  reader->open(reader_context(1, 3));
+  EXPECT_EQ(reader->splits(), std::vector<int>{1});
+  Drained<Generated> drained = drain(*reader, 4);
+  std::vector<uint64_t> indices;
+  for (const Generated& g : drained.values) indices.push_back(g.index);
+  EXPECT_EQ(indices, (std::vector<uint64_t>{1, 4, 7, 10, 13, 16, 19}));
+  EXPECT_EQ(drained.finished_splits, std::vector<int>{1});
+}
+
+TEST(GeneratorSource, UnboundedNeverFinishes) {
+  GeneratorSource source(GeneratorOptions{}, generate);
+  auto reader = source.create_reader(0, 1);
+  reader->open(reader_context(0, 1));
+  std::vector<Generated> out;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(reader->read(out, 1000, 0).status, ReadStatus::kRecords);
+  }
+  EXPECT_EQ(out.size(), 100'000u);
+  EXPECT_EQ(out.back().index, 99'999u);
+}
+
+TEST(GeneratorSource, Throttles) {
+  GeneratorSource source(GeneratorOptions{.rate = 3000}, generate);
+  auto reader = source.create_reader(2, 3);  // 1000/s for this subtask
+  reader->open(reader_context(2, 3));
+  std::vector<Generated> out;
+  EXPECT_EQ(reader->read(out, 1024, 0).status, ReadStatus::kRecords);
+  EXPECT_EQ(out.size(), 100u);
+  ReadResult waiting = reader->read(out, 1024, 0);
+  EXPECT_EQ(waiting.status, ReadStatus::kNotYet);
+  EXPECT_EQ(waiting.retry_at, 1);
+  EXPECT_EQ(reader->read(out, 1024, 20).status, ReadStatus::kRecords);
+  EXPECT_EQ(out.size(), 120u);
+}
+
+TEST(SplitRandom, DeterministicAndInRange) {
+  SplitRandom a(1, 5), b(1, 5), c(1, 6);
+  uint64_t first = a.next();
+  EXPECT_EQ(first, b.next());
+  EXPECT_NE(first, c.next());
+  SplitRandom rng(9, 9);
+  std::set<int64_t> seen;
+  for (int i = 0; i < 2000; ++i) {
+    int64_t v = rng.between(-3, 3);
+    EXPECT_GE(v, -3);
+    EXPECT_LE(v, 3);
+    seen.insert(v);
+    double u = rng.unit();
+    EXPECT_GE(u, 0.0);
+    EXPECT_LT(u, 1.0);
+    EXPECT_LT(rng.below(10), 10u);
+  }
+  EXPECT_EQ(seen.size(), 7u);
+  EXPECT_EQ(rng.below(1), 0u);
+}
+
+// ---------------------------------------------------------------------------
+// File sink
+
+TEST(FileSink, PublishesOnlyAtFinish) {
+  TempDir dir;
+  fs::path out = dir.path() / "out" / "nested";  // created by open
+  ManualClock clock(1000);
+  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = out.string()},
+                                                  copy_text);
+  auto writer = sink.create_writer();
+  writer->open(sink_context(0, 1, &clock));
+  Batch<std::string> batch = text_batch(0, 10);
+  writer->write(batch);
+  EXPECT_TRUE(visible_files(out).empty());
+  EXPECT_EQ(hidden_files(out), std::vector<std::string>{".part-0-0.inprogress"});
+  writer->finish();
+  writer->close();
+  EXPECT_EQ(visible_files(out), std::vector<std::string>{"part-0-0"});
+  EXPECT_TRUE(hidden_files(out).empty());
+  EXPECT_EQ(read_file((out / "part-0-0").string()),
+            "rec-00\nrec-01\nrec-02\nrec-03\nrec-04\nrec-05\nrec-06\nrec-07\nrec-08\nrec-09\n");
+}
+
+TEST(FileSink, SubtasksWriteTheirOwnParts) {
+  TempDir dir;
+  ManualClock clock(0);
+  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = dir.file("out")},
+                                                  copy_text);
+  std::vector<std::string> expected;
+  for (int subtask = 0; subtask < 3; ++subtask) {
+    auto writer = sink.create_writer();
+    writer->open(sink_context(subtask, 3, &clock));
+    Batch<std::string> batch = text_batch(subtask * 10, 10);
+    for (const auto& record : batch) expected.push_back(record.value);
+    writer->write(batch);
+    writer->finish();
+    writer->close();
+  }
+  EXPECT_EQ(visible_files(dir.file("out")),
+            (std::vector<std::string>{"part-0-0", "part-1-0", "part-2-0"}));
+  std::vector<std::string> lines = committed_lines(dir.file("out"));
+  EXPECT_EQ(lines, expected);
+}
+
+TEST(FileSink, CloseWithoutFinishPublishesNothing) {
+  TempDir dir;
+  ManualClock clock(0);
+  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = dir.file("out")},
+                                                  copy_text);
+  auto writer = sink.create_writer();
+  writer->open(sink_context(0, 1, &clock));
+  Batch<std::string> batch = text_batch(0, 5);
+  writer->write(batch);
+  writer->close();
+  EXPECT_TRUE(visible_files(dir.file("out")).empty());
+  EXPECT_EQ(hidden_files(dir.file("out")), std::vector<std::string>{".part-0-0.inprogress"});
+}
+
+TEST(FileSink, RollsOverBySize) {
+  TempDir dir;
+  ManualClock clock(0);
+  // Lines are 7 bytes: a part is published after its 4th line (28 >= 25).
+  FileSink<std::string, decltype(copy_text)> sink(
+      FileSinkOptions{.directory = dir.file("out"), .max_file_bytes = 25}, copy_text);
+  auto writer = sink.create_writer();
+  writer->open(sink_context(0, 1, &clock));
+  Batch<std::string> batch = text_batch(0, 10);
+  writer->write(batch);
+  EXPECT_EQ(visible_files(dir.file("out")), (std::vector<std::string>{"part-0-0", "part-0-1"}));
+  writer->finish();
+  writer->close();
+  EXPECT_EQ(visible_files(dir.file("out")),
+            (std::vector<std::string>{"part-0-0", "part-0-1", "part-0-2"}));
+  EXPECT_EQ(read_file(dir.file("out/part-0-0")), "rec-00\nrec-01\nrec-02\nrec-03\n");
+  EXPECT_EQ(read_file(dir.file("out/part-0-1")), "rec-04\nrec-05\nrec-06\nrec-07\n");
+  EXPECT_EQ(read_file(dir.file("out/part-0-2")), "rec-08\nrec-09\n");
+}
+
+TEST(FileSink, RollsOverByProcessingTime) {
+  TempDir dir;
+  ManualClock clock(1000);
+  FileSink<std::string, decltype(copy_text)> sink(
+      FileSinkOptions{.directory = dir.file("out"), .rollover_interval = 2000}, copy_text);
+  auto writer = sink.create_writer();
+  writer->open(sink_context(0, 1, &clock));
+  Batch<std::string> first = text_batch(0, 2);
+  writer->write(first);  // opens part 0 at 1000
+  clock.set(2999);
+  Batch<std::string> second = text_batch(2, 1);
+  writer->write(second);
+  EXPECT_TRUE(visible_files(dir.file("out")).empty());
+  clock.set(3000);
+  Batch<std::string> third = text_batch(3, 1);
+  writer->write(third);  // part 0 is due: published before this batch
+  EXPECT_EQ(visible_files(dir.file("out")), std::vector<std::string>{"part-0-0"});
+  EXPECT_EQ(read_file(dir.file("out/part-0-0")), "rec-00\nrec-01\nrec-02\n");
+  clock.set(5000);
+  writer->on_watermark(123);  // watermarks check the interval too
+  EXPECT_EQ(visible_files(dir.file("out")), (std::vector<std::string>{"part-0-0", "part-0-1"}));
+  EXPECT_EQ(read_file(dir.file("out/part-0-1")), "rec-03\n");
+  clock.set(100'000);
+  writer->on_watermark(456);  // no open part: nothing to publish
+  writer->finish();
+  writer->close();
+  EXPECT_EQ(visible_files(dir.file("out")), (std::vector<std::string>{"part-0-0", "part-0-1"}));
+}
+
+TEST(FileSink, FinishWithoutRecordsPublishesNothing) {
+  TempDir dir;
+  ManualClock clock(0);
+  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = dir.file("out")},
+                                                  copy_text);
+  auto writer = sink.create_writer();
+  writer->open(sink_context(0, 1, &clock));
+  writer->finish();
+  writer->close();
+  EXPECT_TRUE(fs::is_directory(dir.file("out")));
+  EXPECT_TRUE(visible_files(dir.file("out")).empty());
+  EXPECT_TRUE(hidden_files(dir.file("out")).empty());
+}
+
+TEST(FileSink, UnusableDirectoryIsAnExternalError) {
+  TempDir dir;
+  write_file(dir.file("plain"), "not a directory\n");
+  std::string out = dir.file("plain") + "/out";
+  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = out}, copy_text);
+  auto writer = sink.create_writer();
+  try {
+    writer->open(sink_context(0, 1, nullptr));
+    FAIL() << "no error";
+  } catch (const ExternalError& error) {
+    EXPECT_NE(std::string(error.what()).find("file sink: cannot create directory " + out),
+              std::string::npos)
+        << error.what();
+  }
+  EXPECT_THROW((FileSink<std::string, decltype(copy_text)>(FileSinkOptions{}, copy_text)),
+               UsageError);
+}
+
+TEST(TextFileSink, OneFileAppearsAtFinish) {
+  TempDir dir;
+  std::string path = dir.file("results/out.txt");
+  TextFileSink<std::string, decltype(copy_text)> sink(path, copy_text);
+  auto writer = sink.create_writer();
+  writer->open(sink_context(0, 1, nullptr));
+  Batch<std::string> batch = text_batch(0, 3);
+  writer->write(batch);
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_TRUE(fs::exists(dir.file("results/.out.txt.inprogress")));
+  writer->finish();
+  writer->close();
+  EXPECT_EQ(read_file(path), "rec-00\nrec-01\nrec-02\n");
+  EXPECT_FALSE(fs::exists(dir.file("results/.out.txt.inprogress")));
+}
+
+TEST(TextFileSink, CloseWithoutFinishLeavesNoFile) {
+  TempDir dir;
+  std::string path = dir.file("out.txt");
+  TextFileSink<std::string, decltype(copy_text)> sink(path, copy_text);
+  auto writer = sink.create_writer();
+  writer->open(sink_context(0, 1, nullptr));
+  Batch<std::string> batch = text_batch(0, 3);
+  writer->write(batch);
+  writer->close();
+  EXPECT_FALSE(fs::exists(path));
+}
+
+TEST(TextFileSink, NeedsParallelismOne) {
+  TempDir dir;
+  TextFileSink<std::string, decltype(copy_text)> sink(dir.file("out.txt"), copy_text);
+  auto writer = sink.create_writer();
+  EXPECT_THROW(writer->open(sink_context(1, 2, nullptr)), UsageError);
+}
+
+// ---------------------------------------------------------------------------
+// Stdout sink
+
+TEST(StdoutSink, PrintsWholeLinesUpToTheLimit) {
+  std::FILE* stream = std::tmpfile();
+  ASSERT_NE(stream, nullptr);
+  StdoutSink<std::string, decltype(copy_text)> sink(copy_text, {.max_lines = 5, .stream = stream});
+  auto first = sink.create_writer();
+  auto second = sink.create_writer();
+  Batch<std::string> a = text_batch(0, 3);
+  Batch<std::string> b = text_batch(3, 3);
+  first->write(a);
+  second->write(b);
+  first->write(a);
+  EXPECT_EQ(sink.lines_printed(), 5u);
+  EXPECT_EQ(sink.lines_suppressed(), 4u);
+  std::rewind(stream);
+  char text[256] = {};
+  size_t n = std::fread(text, 1, sizeof text - 1, stream);
+  std::fclose(stream);
+  EXPECT_EQ(std::string(text, n), "rec-00\nrec-01\nrec-02\nrec-03\nrec-04\n");
+}
+
+// ---------------------------------------------------------------------------
+// Collect sink
+
+TEST(CollectSink, GathersBatchesFromManyWriters) {
+  auto collected = std::make_shared<Collected<int>>();
+  CollectSink<int> sink(collected);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&sink, t] {
+      auto writer = sink.create_writer();
+      for (int b = 0; b < 50; ++b) {
+        Batch<int> batch;
+        for (int i = 0; i < 10; ++i) batch.push_back({t * 1000 + b * 10 + i, b});
+        writer->write(batch);
+      }
+      writer->finish();
+    });
+  }
+  EXPECT_TRUE(collected->wait_for_size(2000, std::chrono::seconds(10)));
+  for (auto& thread : threads) thread.join();
+  EXPECT_FALSE(collected->wait_for_size(2001, std::chrono::milliseconds(1)));
+  EXPECT_EQ(collected->finished_writers(), 4);
+  std::vector<int> values = collected->values();
+  std::sort(values.begin(), values.end());
+  std::vector<int> expected;
+  for (int t = 0; t < 4; ++t) {
+    for (int i = 0; i < 500; ++i) expected.push_back(t * 1000 + i);
+  }
+  EXPECT_EQ(values, expected);
+  EXPECT_EQ(collected->snapshot().size(), 2000u);
+}
+
+}  // namespace
+}  // namespace sluice

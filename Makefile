@@ -33,7 +33,7 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory build
-	@scripts/bench.sh $(BUILD_DIR)/sluice
+	@bench/run.sh $(BUILD_DIR)/sluice
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i

@@ -475,15 +475,16 @@ TEST(FileSource, ParseErrorWithoutLocationGetsOne) {
 TEST(FileSource, MalformedLinesSkippedCountedAndNoted) {
   TempDir dir;
   std::string path = dir.file("numbers.txt");
-  write_file(path, "1\nx2\n3\n4\ny5\n6\n\n8\nz9\n");
+  // Lines 2 and 3 are malformed and fall in one batch of two records.
+  write_file(path, "1\nx2\nw2\n3\n4\ny5\n6\n\n8\nz9\n");
   FileSource source(FileSourceOptions{.path = path, .on_error = OnError::kSkip}, parse_number);
   JobMetrics metrics;
   auto reader = source.create_reader(0, 1);
   reader->open(reader_context(0, 1, &metrics));
   Drained<int> drained = drain(*reader, 2);
   EXPECT_EQ(drained.values, (std::vector<int>{1, 3, 4, 6, 8}));
-  EXPECT_EQ(metrics.skipped_records.load(), 3u);
-  EXPECT_EQ(metrics.notes(), (std::vector<std::string>{path + ": skipped 3 malformed lines (first "
+  EXPECT_EQ(metrics.skipped_records.load(), 4u);
+  EXPECT_EQ(metrics.notes(), (std::vector<std::string>{path + ": skipped 4 malformed lines (first "
                                                               "at line 2: not a number: 'x2')"}));
 }
 

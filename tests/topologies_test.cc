@@ -228,6 +228,12 @@ struct BadCommand {
   std::string message;
 };
 
+void PrintTo(const BadCommand& c, std::ostream* os) {
+  for (const std::string& a : c.args) *os << a << ' ';
+}
+
+void PrintTo(const WindowCase& c, std::ostream* os) { *os << c.window << " p" << c.parallelism; }
+
 class BadCommandTest : public ::testing::TestWithParam<BadCommand> {};
 
 TEST_P(BadCommandTest, GivesOneLineAndExitCode2) {

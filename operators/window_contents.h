@@ -22,8 +22,16 @@ class AccumulatorContents {
 
   explicit AccumulatorContents(Agg agg) : agg_(std::move(agg)) {}
   void open(KeyedStateBackend& backend) { state_ = backend.value_state<Acc>("window-contents"); }
-  void add(const T& value) {
-    state_.modify([this] { return agg_.create(); }, [&](Acc& acc) { agg_.add(acc, value); });
+  // Adds to the current window; returns true when the window was empty.
+  bool add(const T& value) {
+    bool fresh = false;
+    state_.modify(
+        [this, &fresh] {
+          fresh = true;
+          return agg_.create();
+        },
+        [&](Acc& acc) { agg_.add(acc, value); });
+    return fresh;
   }
   const Acc* get() { return state_.get(); }
   std::optional<Acc> take() {
@@ -58,7 +66,12 @@ class ElementContents {
   using Value = std::vector<T>;
 
   void open(KeyedStateBackend& backend) { state_ = backend.list_state<T>("window-contents"); }
-  void add(const T& value) { state_.add(value); }
+  // Adds to the current window; returns true when the window was empty.
+  bool add(const T& value) {
+    bool fresh = state_.view() == nullptr;
+    state_.add(value);
+    return fresh;
+  }
   const std::vector<T>* get() { return state_.view(); }
   std::optional<std::vector<T>> take() {
     const std::vector<T>* v = state_.view();

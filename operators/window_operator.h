@@ -103,25 +103,28 @@ class WindowOperator final : public KeyedOperator<T, Out, K, KeyFn> {
       if (is_late(w)) return;
       taken = true;
       enter(w);
-      contents_.add(value);
-      on_element(key, w);
+      bool fresh = contents_.add(value);
+      on_element(key, w, fresh);
     });
     return taken;
   }
 
-  // Registers the window's timers, or fires it at once when the watermark
-  // has already passed its end (a late record within the allowed lateness).
-  void on_element(const K& key, const TimeWindow& w) {
+  // Fires the window at once when the watermark has already passed its end
+  // (a late record within the allowed lateness). Registers its timers when
+  // its contents were just created: a window with contents has its timers.
+  void on_element(const K& key, const TimeWindow& w, bool fresh) {
     if (!event_time()) {
-      this->register_processing_timer(w.max_timestamp());
+      if (fresh) this->register_processing_timer(w.max_timestamp());
       return;
     }
     if (w.max_timestamp() <= this->current_watermark()) {
       fire(key, w);
-    } else {
+    } else if (fresh) {
       this->register_event_timer(w.max_timestamp());
     }
-    if (cleanup_time(w) != w.max_timestamp()) this->register_event_timer(cleanup_time(w));
+    if (fresh && cleanup_time(w) != w.max_timestamp()) {
+      this->register_event_timer(cleanup_time(w));
+    }
   }
 
   void delete_timers(const TimeWindow& w) {
@@ -162,7 +165,9 @@ class WindowOperator final : public KeyedOperator<T, Out, K, KeyFn> {
     }
     enter(merged);
     contents_.add(value);
-    on_element(key, merged);
+    // The merged window may be new even when its contents are not (they
+    // moved in from absorbed windows), so its timers are always registered.
+    on_element(key, merged, /*fresh=*/true);
     return true;
   }
 

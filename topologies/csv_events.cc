@@ -43,7 +43,18 @@ std::optional<CsvEvent> parse_csv_event(std::string_view line, const LineLocatio
 }
 
 void format_window_count(const WindowCount& w, std::string& out) {
-  fmt::format_to(std::back_inserter(out), "{},{},{},{},{}", w.start, w.end, w.key, w.count, w.sum);
+  auto field = [&out](int64_t v) {
+    fmt::format_int digits(v);
+    out.append(digits.data(), digits.size());
+    out.push_back(',');
+  };
+  field(w.start);
+  field(w.end);
+  out += w.key;
+  out.push_back(',');
+  field(w.count);
+  fmt::format_int sum(w.sum);
+  out.append(sum.data(), sum.size());
 }
 
 }  // namespace sluice::topologies

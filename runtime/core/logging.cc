@@ -18,26 +18,20 @@ std::shared_ptr<spdlog::logger> module_logger(const char* name) {
 
 }  // namespace
 
-std::shared_ptr<spdlog::logger> runtime() {
-  static auto logger = module_logger("runtime");
-  return logger;
-}
-std::shared_ptr<spdlog::logger> state() {
-  static auto logger = module_logger("state");
-  return logger;
-}
-std::shared_ptr<spdlog::logger> operators() {
-  static auto logger = module_logger("operators");
-  return logger;
-}
-std::shared_ptr<spdlog::logger> connectors() {
-  static auto logger = module_logger("connectors");
-  return logger;
-}
-std::shared_ptr<spdlog::logger> cli() {
-  static auto logger = module_logger("cli");
-  return logger;
-}
+// Each module's logger is created on first use and then shared.
+#define SLUICE_MODULE_LOGGER(name)                                \
+  std::shared_ptr<spdlog::logger> name() {                        \
+    static const std::shared_ptr<spdlog::logger> logger = module_logger(#name); \
+    return logger;                                                \
+  }
+
+SLUICE_MODULE_LOGGER(runtime)
+SLUICE_MODULE_LOGGER(state)
+SLUICE_MODULE_LOGGER(operators)
+SLUICE_MODULE_LOGGER(connectors)
+SLUICE_MODULE_LOGGER(cli)
+
+#undef SLUICE_MODULE_LOGGER
 
 void set_level(const std::string& level) {
   auto parsed = spdlog::level::from_str(level);

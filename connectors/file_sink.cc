@@ -24,8 +24,10 @@ void SingleTextFile::open(const SinkContext& context) {
                      std::to_string(context.parallelism));
   }
   std::filesystem::path target(path_);
-  std::filesystem::path hidden =
-      target.parent_path() / ("." + target.filename().string() + ".inprogress");
+  std::string hidden_name = ".";
+  hidden_name += target.filename().string();
+  hidden_name += ".inprogress";
+  std::filesystem::path hidden = target.parent_path() / hidden_name;
   if (target.has_parent_path()) create_directories(target.parent_path().string(), kWho);
   file_.emplace(hidden.string(), kWho);
 }

@@ -21,15 +21,14 @@
 #include <string>
 #include <utility>
 
+#include "connectors/line_format.h"
 #include "connectors/part_files.h"
 #include "connectors/staged_file.h"
-#include "connectors/line_format.h"
 #include "runtime/api/sink.h"
 
 namespace sluice {
 
-template <class T, class FormatFn>
-  requires LineFormatter<FormatFn, T>
+template <class T, LineFormatter<T> FormatFn>
 class FileSinkWriter final : public SinkWriter<T> {
  public:
   FileSinkWriter(const FileSinkOptions& options, FormatFn format)
@@ -56,8 +55,7 @@ class FileSinkWriter final : public SinkWriter<T> {
   const Clock* clock_ = &SystemClock::instance();
 };
 
-template <class T, class FormatFn>
-  requires LineFormatter<FormatFn, T>
+template <class T, LineFormatter<T> FormatFn>
 class FileSink final : public Sink<T> {
  public:
   // Throws UsageError for invalid options (see validate_file_sink_options).
@@ -74,6 +72,8 @@ class FileSink final : public Sink<T> {
   FileSinkOptions options_;
   FormatFn format_;
 };
+
+void validate_text_file_path(const std::string& path);
 
 // The one file of a TextFileSink: written as "DIR/.NAME.inprogress" and
 // renamed to "DIR/NAME" at finish.
@@ -97,8 +97,7 @@ class SingleTextFile {
   std::optional<StagedFile> file_;
 };
 
-template <class T, class FormatFn>
-  requires LineFormatter<FormatFn, T>
+template <class T, LineFormatter<T> FormatFn>
 class TextFileSinkWriter final : public SinkWriter<T> {
  public:
   TextFileSinkWriter(const std::string& path, FormatFn format)
@@ -119,12 +118,14 @@ class TextFileSinkWriter final : public SinkWriter<T> {
   FormatFn format_;
 };
 
-template <class T, class FormatFn>
-  requires LineFormatter<FormatFn, T>
+template <class T, LineFormatter<T> FormatFn>
 class TextFileSink final : public Sink<T> {
  public:
-  // Throws UsageError for an empty path.
-  TextFileSink(std::string path, FormatFn format);
+  // Throws UsageError for an empty path or one that names a directory.
+  TextFileSink(std::string path, FormatFn format)
+      : path_(std::move(path)), format_(std::move(format)) {
+    validate_text_file_path(path_);
+  }
   std::unique_ptr<SinkWriter<T>> create_writer() const override {
     return std::make_unique<TextFileSinkWriter<T, FormatFn>>(path_, format_);
   }
@@ -134,14 +135,5 @@ class TextFileSink final : public Sink<T> {
   std::string path_;
   FormatFn format_;
 };
-
-void validate_text_file_path(const std::string& path);
-
-template <class T, class FormatFn>
-  requires LineFormatter<FormatFn, T>
-TextFileSink<T, FormatFn>::TextFileSink(std::string path, FormatFn format)
-    : path_(std::move(path)), format_(std::move(format)) {
-  validate_text_file_path(path_);
-}
 
 }  // namespace sluice

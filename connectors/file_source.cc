@@ -72,8 +72,8 @@ std::string MalformedLines::note(std::string_view path) const {
 
 void log_split_finished(const std::string& task_name, const std::string& path,
                         const FileSplit& split) {
-  log::connectors()->debug("{}: file source {}: split {} (bytes {}..{}) finished", task_name,
-                           path, split.id, split.begin, split.end);
+  log::connectors()->debug("{}: file source {}: split {} (bytes {}..{}) finished", task_name, path,
+                           split.id, split.begin, split.end);
 }
 
 }  // namespace sluice

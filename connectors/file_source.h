@@ -44,15 +44,15 @@ namespace sluice {
 
 template <class F, class T>
 concept LineParser = std::copy_constructible<F> &&
-                     requires(F& parse, std::string_view line, const LineLocation& where) {
-                       { parse(line, where) } -> std::convertible_to<std::optional<T>>;
-                     };
+    requires(F& parse, std::string_view line, const LineLocation& where) {
+  { parse(line, where) } -> std::convertible_to<std::optional<T>>;
+};
 
+// Logs (debug) that a reader read a split to its end; in file_source.cc.
 void log_split_finished(const std::string& task_name, const std::string& path,
                         const FileSplit& split);
 
-template <class T, class ParseFn>
-  requires LineParser<ParseFn, T>
+template <class T, LineParser<T> ParseFn>
 class FileSourceReader final : public SourceReader<T> {
  public:
   FileSourceReader(const FileSourceOptions& options, ParseFn parse,
@@ -175,8 +175,7 @@ class FileSourceReader final : public SourceReader<T> {
   bool finished_ = false;
 };
 
-template <class T, class ParseFn>
-  requires LineParser<ParseFn, T>
+template <class T, LineParser<T> ParseFn>
 class FileSource final : public Source<T> {
  public:
   // Throws UsageError for invalid options (see validate_file_source_options).

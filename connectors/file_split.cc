@@ -70,7 +70,8 @@ std::vector<FileSplit> plan_file_splits(const std::string& path, int count) {
   uint64_t offset = 0;
   uint64_t newlines = 0;
   while (offset < size && !finder.done()) {
-    size_t got = file.read_at(chunk.data(), std::min<uint64_t>(chunk.size(), size - offset), offset);
+    size_t got =
+        file.read_at(chunk.data(), std::min<uint64_t>(chunk.size(), size - offset), offset);
     if (got == 0) throw ExternalError("file source: " + path + " shrank while it was planned");
     const char* p = chunk.data();
     const char* end = p + got;

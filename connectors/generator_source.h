@@ -46,12 +46,11 @@ void validate_generator_options(const GeneratorOptions& options);
 
 template <class F, class T>
 concept RecordGenerator = std::copy_constructible<F> &&
-                          requires(F& generate, uint64_t index, SplitRandom& rng) {
-                            { generate(index, rng) } -> std::convertible_to<T>;
-                          };
+    requires(F& generate, uint64_t index, SplitRandom& rng) {
+  { generate(index, rng) } -> std::convertible_to<T>;
+};
 
-template <class T, class GenFn>
-  requires RecordGenerator<GenFn, T>
+template <class T, RecordGenerator<T> GenFn>
 class GeneratorReader final : public SourceReader<T> {
  public:
   GeneratorReader(const GeneratorOptions& options, GenFn generate, int subtask, int parallelism)
@@ -108,8 +107,7 @@ class GeneratorReader final : public SourceReader<T> {
   size_t turn_ = 0;
 };
 
-template <class T, class GenFn>
-  requires RecordGenerator<GenFn, T>
+template <class T, RecordGenerator<T> GenFn>
 class GeneratorSource final : public Source<T> {
  public:
   // Throws UsageError for invalid options (see validate_generator_options).

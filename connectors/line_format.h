@@ -13,8 +13,8 @@
 namespace sluice {
 
 template <class F, class T>
-concept LineFormatter = std::copy_constructible<F> && requires(F& format, const T& value,
-                                                               std::string& out) {
+concept LineFormatter = std::copy_constructible<F> &&
+    requires(F& format, const T& value, std::string& out) {
   format(value, out);
 };
 

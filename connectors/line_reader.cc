@@ -55,7 +55,8 @@ bool SplitLineReader::fill() {
     end_ = unread;
   }
   if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);  // a very long line
-  size_t want = static_cast<size_t>(std::min<uint64_t>(buffer_.size() - end_, split_end_ - offset_));
+  size_t want =
+      static_cast<size_t>(std::min<uint64_t>(buffer_.size() - end_, split_end_ - offset_));
   size_t got = file_.read_at(buffer_.data() + end_, want, offset_);
   if (got == 0) {
     throw ExternalError("file source: " + file_.path() + " ended at byte " +

@@ -41,7 +41,7 @@ class SplitLineReader {
 
   PosixFile file_;
   std::vector<char> buffer_;
-  size_t begin_ = 0;     // unread bytes are buffer_[begin_, end_)
+  size_t begin_ = 0;  // unread bytes are buffer_[begin_, end_)
   size_t end_ = 0;
   size_t scanned_ = 0;   // bytes from begin_ already known to hold no '\n'
   uint64_t offset_ = 0;  // file offset of the next read

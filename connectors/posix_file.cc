@@ -47,7 +47,9 @@ PosixFile::~PosixFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void PosixFile::fail(const char* action) const { throw_io_error(who_, action, path_, errno); }
+void PosixFile::fail(const char* action) const {
+  throw_io_error(who_, action, path_, errno);
+}
 
 uint64_t PosixFile::size() const {
   struct stat st;

@@ -41,7 +41,8 @@ class PosixFile {
   const std::string& path() const { return path_; }
 
  private:
-  PosixFile(int fd, std::string path, const char* who) : fd_(fd), path_(std::move(path)), who_(who) {}
+  PosixFile(int fd, std::string path, const char* who)
+      : fd_(fd), path_(std::move(path)), who_(who) {}
   [[noreturn]] void fail(const char* action) const;
 
   int fd_ = -1;

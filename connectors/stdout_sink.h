@@ -56,8 +56,7 @@ class StdoutLines {
   std::atomic<uint64_t> suppressed_{0};
 };
 
-template <class T, class FormatFn>
-  requires LineFormatter<FormatFn, T>
+template <class T, LineFormatter<T> FormatFn>
 class StdoutSinkWriter final : public SinkWriter<T> {
  public:
   StdoutSinkWriter(std::shared_ptr<StdoutLines> lines, FormatFn format)
@@ -80,8 +79,7 @@ class StdoutSinkWriter final : public SinkWriter<T> {
   std::string buffer_;
 };
 
-template <class T, class FormatFn>
-  requires LineFormatter<FormatFn, T>
+template <class T, LineFormatter<T> FormatFn>
 class StdoutSink final : public Sink<T> {
  public:
   explicit StdoutSink(FormatFn format, StdoutSinkOptions options = {})

@@ -22,6 +22,7 @@ class SinkOperator final : public InputOperator<T> {
     sink_context.parallelism = this->info_.parallelism;
     sink_context.task_name = this->info_.task_name;
     sink_context.clock = context.processing_time.clock();
+    sink_context.metrics = metrics_;
     writer_->open(sink_context);
   }
   void process_batch(Batch<T>& batch) override {

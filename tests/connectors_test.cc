@@ -3,7 +3,6 @@
 // sinks' publishing protocol, the stdout sink and the collect sink.
 // No sleeps: throttles run on explicit `now` values from a ManualClock.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -319,8 +318,8 @@ TEST(SplitPlan, LongLineLeavesEmptySplits) {
   // Size 103; the targets 25, 51 and 77 all fall in the first line.
   write_file(dir.file("in.txt"), std::string(100, 'a') + "\nb\n");
   std::vector<FileSplit> plan = plan_file_splits(dir.file("in.txt"), 4);
-  std::vector<FileSplit> expected = {{0, 0, 101, 1}, {1, 101, 101, 2}, {2, 101, 101, 2},
-                                     {3, 101, 103, 2}};
+  std::vector<FileSplit> expected = {
+      {0, 0, 101, 1}, {1, 101, 101, 2}, {2, 101, 101, 2}, {3, 101, 103, 2}};
   EXPECT_EQ(plan, expected);
 }
 
@@ -384,7 +383,8 @@ TEST(LineReader, LinesAcrossTinyBuffer) {
     lines.emplace_back(line);
     numbers.push_back(reader.line_number());
   }
-  EXPECT_EQ(lines, (std::vector<std::string>{"first line", "second, longer line", "", "x", "last"}));
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"first line", "second, longer line", "", "x", "last"}));
   EXPECT_EQ(numbers, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
   EXPECT_FALSE(reader.next(line));
 }
@@ -642,6 +642,25 @@ TEST(GeneratorSource, SubtaskMakesItsShareOfIndices) {
   for (const Generated& g : drained.values) indices.push_back(g.index);
   EXPECT_EQ(indices, (std::vector<uint64_t>{1, 4, 7, 10, 13, 16, 19}));
   EXPECT_EQ(drained.finished_splits, std::vector<int>{1});
+}
+
+// An unbounded reader with two splits must advance both, or the split that
+// waits would hold the watermark back forever.
+TEST(GeneratorSource, TakesSplitsInTurn) {
+  GeneratorSource source(GeneratorOptions{.splits = 2}, generate);
+  auto reader = source.create_reader(0, 1);
+  reader->open(reader_context(0, 1));
+  std::vector<int> splits;
+  std::vector<uint64_t> indices;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<Generated> out;
+    ReadResult result = reader->read(out, 2, 0);
+    ASSERT_EQ(result.status, ReadStatus::kRecords);
+    splits.push_back(result.split);
+    for (const Generated& g : out) indices.push_back(g.index);
+  }
+  EXPECT_EQ(splits, (std::vector<int>{0, 1, 0, 1}));
+  EXPECT_EQ(indices, (std::vector<uint64_t>{0, 2, 1, 3, 4, 6, 5, 7}));
 }
 
 TEST(GeneratorSource, UnboundedNeverFinishes) {

@@ -15,11 +15,14 @@
 
 namespace sluice {
 
+class JobMetrics;
+
 struct SinkContext {
   int subtask = 0;
   int parallelism = 1;
   std::string task_name;
   const Clock* clock = nullptr;
+  JobMetrics* metrics = nullptr;  // for notes in the end-of-job summary
 };
 
 template <class T>

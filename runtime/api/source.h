@@ -50,11 +50,13 @@ class SourceReader {
   virtual void open(const SourceReaderContext& context) {}
   // The splits this reader owns, fixed after open().
   virtual std::vector<int> splits() const = 0;
-  // Appends at most `max_records` records of one split to `out`.
+  // Appends at most `max_records` (always > 0) records of one split to `out`.
   virtual ReadResult read(std::vector<T>& out, size_t max_records, Timestamp now) = 0;
   virtual void close() {}
 };
 
+// create_reader() is called on the thread that builds the execution plan,
+// once per subtask each time the job starts (again after a restart).
 template <class T>
 class Source {
  public:

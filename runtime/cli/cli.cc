@@ -128,6 +128,9 @@ int topologies_command(const std::vector<std::string>& args) {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
+  // A closed stdout (`sluice run ... | head`) is an I/O error for the sink
+  // to report, not a signal that kills the process.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     fmt::print(stderr, "{}", kMainUsage);

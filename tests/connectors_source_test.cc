@@ -1,127 +1,40 @@
-// Unit tests of connectors/: split planning, the file source (splits,
-// parallelism, malformed lines, throttling), the generator source, the file
-// sinks' publishing protocol, the stdout sink and the collect sink.
+// Unit tests of the connectors' sources: split planning, the line reader,
+// the file source (splits, parallelism, malformed lines, throttling), the
+// throttle, the generator source and SplitRandom.
 // No sleeps: throttles run on explicit `now` values from a ManualClock.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <map>
+#include <cstdint>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
-#include <thread>
+#include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
-#include "connectors/collect_sink.h"
-#include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "connectors/file_split.h"
 #include "connectors/generator_source.h"
 #include "connectors/line_reader.h"
-#include "connectors/stdout_sink.h"
+#include "connectors/split_random.h"
 #include "connectors/throttle.h"
 #include "runtime/api/metrics.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/errors.h"
+#include "tests/connectors_support.h"
 
 namespace sluice {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::lines_of;
+using testing::TempDir;
+using testing::write_file_checked;
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* test = testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(test->test_suite_name()) + "-" + test->name();
-    std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests
-    path_ = fs::temp_directory_path() /
-            ("sluice-connectors-" + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
-// The lines of `content` as the file source should see them.
-std::vector<std::string> lines_of(const std::string& content) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < content.size()) {
-    size_t newline = content.find('\n', start);
-    size_t end = newline == std::string::npos ? content.size() : newline;
-    std::string line = content.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-    start = end + 1;
-  }
-  return lines;
-}
-
-// File names in `dir` that are committed output (the sink contract) or not.
-std::vector<std::string> visible_files(const fs::path& dir) {
-  std::vector<std::string> names;
-  if (!fs::exists(dir)) return names;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::string name = entry.path().filename().string();
-    if (name[0] != '.' && name[0] != '_') names.push_back(name);
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::vector<std::string> hidden_files(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::string name = entry.path().filename().string();
-    if (name[0] == '.' || name[0] == '_') names.push_back(name);
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-// Every line of every committed file in `dir`.
-std::vector<std::string> committed_lines(const fs::path& dir) {
-  std::vector<std::string> lines;
-  for (const std::string& name : visible_files(dir)) {
-    std::string content = read_file((dir / name).string());
-    EXPECT_TRUE(content.empty() || content.back() == '\n') << name << " ends mid-line";
-    for (std::string& line : lines_of(content)) lines.push_back(std::move(line));
-  }
-  return lines;
-}
 
 // A line as read, with the line number the source reported for it.
 struct Line {
@@ -239,34 +152,13 @@ std::vector<Line> expected_lines(const std::string& content) {
   return lines;
 }
 
-Batch<std::string> text_batch(int first, int count) {
-  Batch<std::string> batch;
-  for (int i = first; i < first + count; ++i) {
-    char text[16];
-    std::snprintf(text, sizeof text, "rec-%02d", i);
-    batch.push_back(Record<std::string>{text, i});
-  }
-  return batch;
-}
-
-auto copy_text = [](const std::string& value, std::string& out) { out += value; };
-
-SinkContext sink_context(int subtask, int parallelism, const Clock* clock) {
-  SinkContext context;
-  context.subtask = subtask;
-  context.parallelism = parallelism;
-  context.task_name = "test/sink/" + std::to_string(subtask);
-  context.clock = clock;
-  return context;
-}
-
 // ---------------------------------------------------------------------------
 // Split planning
 
 TEST(SplitPlan, BoundariesAndLineNumbers) {
   TempDir dir;
   // Line starts: 0 (line 1), 2, 5, 9, 14 (line 5); size 20.
-  write_file(dir.file("in.txt"), "a\nbb\nccc\ndddd\neeeee\n");
+  write_file_checked(dir.file("in.txt"), "a\nbb\nccc\ndddd\neeeee\n");
   // Targets 6 and 13 move forward to the line starts 9 and 14.
   std::vector<FileSplit> expected = {{0, 0, 9, 1}, {1, 9, 14, 4}, {2, 14, 20, 5}};
   EXPECT_EQ(plan_file_splits(dir.file("in.txt"), 3), expected);
@@ -275,14 +167,14 @@ TEST(SplitPlan, BoundariesAndLineNumbers) {
 
 TEST(SplitPlan, TargetOnALineStartStaysThere) {
   TempDir dir;
-  write_file(dir.file("in.txt"), "abc\ndef\n");  // size 8, target 4 is line 2's start
+  write_file_checked(dir.file("in.txt"), "abc\ndef\n");  // size 8, target 4 is line 2's start
   std::vector<FileSplit> expected = {{0, 0, 4, 1}, {1, 4, 8, 2}};
   EXPECT_EQ(plan_file_splits(dir.file("in.txt"), 2), expected);
 }
 
 TEST(SplitPlan, FileWithoutTrailingNewline) {
   TempDir dir;
-  write_file(dir.file("in.txt"), "one\ntwo\nthree");  // size 13, target 6 -> 8
+  write_file_checked(dir.file("in.txt"), "one\ntwo\nthree");  // size 13, target 6 -> 8
   std::vector<FileSplit> expected = {{0, 0, 8, 1}, {1, 8, 13, 3}};
   EXPECT_EQ(plan_file_splits(dir.file("in.txt"), 2), expected);
 
@@ -293,7 +185,7 @@ TEST(SplitPlan, FileWithoutTrailingNewline) {
 
 TEST(SplitPlan, EmptyFile) {
   TempDir dir;
-  write_file(dir.file("empty.txt"), "");
+  write_file_checked(dir.file("empty.txt"), "");
   std::vector<FileSplit> expected = {{0, 0, 0, 1}, {1, 0, 0, 1}, {2, 0, 0, 1}};
   EXPECT_EQ(plan_file_splits(dir.file("empty.txt"), 3), expected);
 
@@ -303,7 +195,7 @@ TEST(SplitPlan, EmptyFile) {
 
 TEST(SplitPlan, CrlfLines) {
   TempDir dir;
-  write_file(dir.file("crlf.txt"), "x\r\ny\r\nzz\r\n");  // line starts 0, 3, 6; size 10
+  write_file_checked(dir.file("crlf.txt"), "x\r\ny\r\nzz\r\n");  // line starts 0, 3, 6; size 10
   std::vector<FileSplit> expected = {{0, 0, 6, 1}, {1, 6, 10, 3}};
   EXPECT_EQ(plan_file_splits(dir.file("crlf.txt"), 2), expected);
 
@@ -316,7 +208,7 @@ TEST(SplitPlan, CrlfLines) {
 TEST(SplitPlan, LongLineLeavesEmptySplits) {
   TempDir dir;
   // Size 103; the targets 25, 51 and 77 all fall in the first line.
-  write_file(dir.file("in.txt"), std::string(100, 'a') + "\nb\n");
+  write_file_checked(dir.file("in.txt"), std::string(100, 'a') + "\nb\n");
   std::vector<FileSplit> plan = plan_file_splits(dir.file("in.txt"), 4);
   std::vector<FileSplit> expected = {
       {0, 0, 101, 1}, {1, 101, 101, 2}, {2, 101, 101, 2}, {3, 101, 103, 2}};
@@ -333,7 +225,7 @@ TEST(SplitPlan, CoversEveryByteOnce) {
     int lines = static_cast<int>(rng.below(40));
     for (int i = 0; i < lines; ++i) content += std::string(rng.below(30), 'q') + "\n";
     if (rng.chance(0.5)) content += "tail";
-    write_file(dir.file("f.txt"), content);
+    write_file_checked(dir.file("f.txt"), content);
     for (int count : {1, 2, 3, 5, 16, 64}) {
       std::vector<FileSplit> plan = plan_file_splits(dir.file("f.txt"), count);
       ASSERT_EQ(plan.size(), static_cast<size_t>(count));
@@ -373,7 +265,7 @@ TEST(SplitPlan, MissingFile) {
 TEST(LineReader, LinesAcrossTinyBuffer) {
   TempDir dir;
   std::string content = "first line\nsecond, longer line\n\nx\r\nlast";
-  write_file(dir.file("in.txt"), content);
+  write_file_checked(dir.file("in.txt"), content);
   SplitLineReader reader(dir.file("in.txt"), 4);
   reader.start(FileSplit{0, 0, content.size(), 1});
   std::vector<std::string> lines;
@@ -391,7 +283,7 @@ TEST(LineReader, LinesAcrossTinyBuffer) {
 
 TEST(LineReader, TruncatedFileIsAnExternalError) {
   TempDir dir;
-  write_file(dir.file("in.txt"), "abc\n");
+  write_file_checked(dir.file("in.txt"), "abc\n");
   SplitLineReader reader(dir.file("in.txt"));
   reader.start(FileSplit{0, 0, 100, 1});  // planned when the file was longer
   std::string_view line;
@@ -402,13 +294,13 @@ TEST(LineReader, TruncatedFileIsAnExternalError) {
 // ---------------------------------------------------------------------------
 // File source
 
-class FileSourceParallelism : public testing::TestWithParam<std::tuple<int, int>> {};
+class FileSourceParallelism : public ::testing::TestWithParam<std::tuple<int, int>> {};
 
 TEST_P(FileSourceParallelism, EveryLineExactlyOnce) {
   auto [parallelism, splits] = GetParam();
   TempDir dir;
   std::string content = varied_lines(1000);
-  write_file(dir.file("in.txt"), content);
+  write_file_checked(dir.file("in.txt"), content);
   FileSource source(
       FileSourceOptions{.path = dir.file("in.txt"), .splits = splits, .read_buffer_bytes = 64},
       keep_line);
@@ -418,12 +310,12 @@ TEST_P(FileSourceParallelism, EveryLineExactlyOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Connectors, FileSourceParallelism,
-                         testing::Values(std::tuple{1, 0}, std::tuple{3, 0}, std::tuple{3, 7},
-                                         std::tuple{4, 2}));
+                         ::testing::Values(std::tuple{1, 0}, std::tuple{3, 0}, std::tuple{3, 7},
+                                           std::tuple{4, 2}));
 
 TEST(FileSource, ReadsSplitsInOrderAndReportsEachEnd) {
   TempDir dir;
-  write_file(dir.file("in.txt"), "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n");
+  write_file_checked(dir.file("in.txt"), "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n");
   FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .splits = 4}, parse_number);
   auto reader = source.create_reader(1, 2);
   reader->open(reader_context(1, 2));
@@ -437,7 +329,7 @@ TEST(FileSource, ReadsSplitsInOrderAndReportsEachEnd) {
 
 TEST(FileSource, BlankLinesAreDropped) {
   TempDir dir;
-  write_file(dir.file("in.txt"), "\n1\n\n\n2\n\n");
+  write_file_checked(dir.file("in.txt"), "\n1\n\n\n2\n\n");
   FileSource source(FileSourceOptions{.path = dir.file("in.txt")}, parse_number);
   EXPECT_EQ(read_all(source, 1), (std::vector<int>{1, 2}));
 }
@@ -445,7 +337,7 @@ TEST(FileSource, BlankLinesAreDropped) {
 TEST(FileSource, MalformedLineFailsWithItsLocation) {
   TempDir dir;
   std::string path = dir.file("numbers.txt");
-  write_file(path, "1\n2\nthree\n4\n");
+  write_file_checked(path, "1\n2\nthree\n4\n");
   FileSource source(FileSourceOptions{.path = path, .splits = 2}, parse_number);
   try {
     read_all(source, 1);
@@ -458,7 +350,7 @@ TEST(FileSource, MalformedLineFailsWithItsLocation) {
 TEST(FileSource, ParseErrorWithoutLocationGetsOne) {
   TempDir dir;
   std::string path = dir.file("in.txt");
-  write_file(path, "ok\nbad\n");
+  write_file_checked(path, "ok\nbad\n");
   auto strict = [](std::string_view line, const LineLocation&) -> std::optional<std::string> {
     if (line == "bad") throw InputError("unknown word");
     return std::string(line);
@@ -476,7 +368,7 @@ TEST(FileSource, MalformedLinesSkippedCountedAndNoted) {
   TempDir dir;
   std::string path = dir.file("numbers.txt");
   // Lines 2 and 3 are malformed and fall in one batch of two records.
-  write_file(path, "1\nx2\nw2\n3\n4\ny5\n6\n\n8\nz9\n");
+  write_file_checked(path, "1\nx2\nw2\n3\n4\ny5\n6\n\n8\nz9\n");
   FileSource source(FileSourceOptions{.path = path, .on_error = OnError::kSkip}, parse_number);
   JobMetrics metrics;
   auto reader = source.create_reader(0, 1);
@@ -490,7 +382,7 @@ TEST(FileSource, MalformedLinesSkippedCountedAndNoted) {
 
 TEST(FileSource, NoNoteWithoutSkippedLines) {
   TempDir dir;
-  write_file(dir.file("in.txt"), "1\n2\n");
+  write_file_checked(dir.file("in.txt"), "1\n2\n");
   FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .on_error = OnError::kSkip},
                     parse_number);
   JobMetrics metrics;
@@ -530,7 +422,7 @@ TEST(FileSource, ThrottlesOnTheGivenTime) {
   TempDir dir;
   std::string content;
   for (int i = 0; i < 500; ++i) content += std::to_string(i) + "\n";
-  write_file(dir.file("in.txt"), content);
+  write_file_checked(dir.file("in.txt"), content);
   // 2000 records/s over 2 subtasks: 1000/s each, bursts of at most 100.
   // One split: subtask 0 reads the whole file.
   FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .rate = 2000, .splits = 1},
@@ -561,7 +453,7 @@ TEST(FileSource, ThrottlesOnTheGivenTime) {
 
 TEST(FileSource, SlowRateWaitsForWholeRecords) {
   TempDir dir;
-  write_file(dir.file("in.txt"), "1\n2\n3\n4\n");
+  write_file_checked(dir.file("in.txt"), "1\n2\n3\n4\n");
   FileSource source(FileSourceOptions{.path = dir.file("in.txt"), .rate = 10}, parse_number);
   auto reader = source.create_reader(0, 1);
   reader->open(reader_context(0, 1));
@@ -708,235 +600,6 @@ TEST(SplitRandom, DeterministicAndInRange) {
   }
   EXPECT_EQ(seen.size(), 7u);
   EXPECT_EQ(rng.below(1), 0u);
-}
-
-// ---------------------------------------------------------------------------
-// File sink
-
-TEST(FileSink, PublishesOnlyAtFinish) {
-  TempDir dir;
-  fs::path out = dir.path() / "out" / "nested";  // created by open
-  ManualClock clock(1000);
-  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = out.string()},
-                                                  copy_text);
-  auto writer = sink.create_writer();
-  writer->open(sink_context(0, 1, &clock));
-  Batch<std::string> batch = text_batch(0, 10);
-  writer->write(batch);
-  EXPECT_TRUE(visible_files(out).empty());
-  EXPECT_EQ(hidden_files(out), std::vector<std::string>{".part-0-0.inprogress"});
-  writer->finish();
-  writer->close();
-  EXPECT_EQ(visible_files(out), std::vector<std::string>{"part-0-0"});
-  EXPECT_TRUE(hidden_files(out).empty());
-  EXPECT_EQ(read_file((out / "part-0-0").string()),
-            "rec-00\nrec-01\nrec-02\nrec-03\nrec-04\nrec-05\nrec-06\nrec-07\nrec-08\nrec-09\n");
-}
-
-TEST(FileSink, SubtasksWriteTheirOwnParts) {
-  TempDir dir;
-  ManualClock clock(0);
-  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = dir.file("out")},
-                                                  copy_text);
-  std::vector<std::string> expected;
-  for (int subtask = 0; subtask < 3; ++subtask) {
-    auto writer = sink.create_writer();
-    writer->open(sink_context(subtask, 3, &clock));
-    Batch<std::string> batch = text_batch(subtask * 10, 10);
-    for (const auto& record : batch) expected.push_back(record.value);
-    writer->write(batch);
-    writer->finish();
-    writer->close();
-  }
-  EXPECT_EQ(visible_files(dir.file("out")),
-            (std::vector<std::string>{"part-0-0", "part-1-0", "part-2-0"}));
-  std::vector<std::string> lines = committed_lines(dir.file("out"));
-  EXPECT_EQ(lines, expected);
-}
-
-TEST(FileSink, CloseWithoutFinishPublishesNothing) {
-  TempDir dir;
-  ManualClock clock(0);
-  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = dir.file("out")},
-                                                  copy_text);
-  auto writer = sink.create_writer();
-  writer->open(sink_context(0, 1, &clock));
-  Batch<std::string> batch = text_batch(0, 5);
-  writer->write(batch);
-  writer->close();
-  EXPECT_TRUE(visible_files(dir.file("out")).empty());
-  EXPECT_EQ(hidden_files(dir.file("out")), std::vector<std::string>{".part-0-0.inprogress"});
-}
-
-TEST(FileSink, RollsOverBySize) {
-  TempDir dir;
-  ManualClock clock(0);
-  // Lines are 7 bytes: a part is published after its 4th line (28 >= 25).
-  FileSink<std::string, decltype(copy_text)> sink(
-      FileSinkOptions{.directory = dir.file("out"), .max_file_bytes = 25}, copy_text);
-  auto writer = sink.create_writer();
-  writer->open(sink_context(0, 1, &clock));
-  Batch<std::string> batch = text_batch(0, 10);
-  writer->write(batch);
-  EXPECT_EQ(visible_files(dir.file("out")), (std::vector<std::string>{"part-0-0", "part-0-1"}));
-  writer->finish();
-  writer->close();
-  EXPECT_EQ(visible_files(dir.file("out")),
-            (std::vector<std::string>{"part-0-0", "part-0-1", "part-0-2"}));
-  EXPECT_EQ(read_file(dir.file("out/part-0-0")), "rec-00\nrec-01\nrec-02\nrec-03\n");
-  EXPECT_EQ(read_file(dir.file("out/part-0-1")), "rec-04\nrec-05\nrec-06\nrec-07\n");
-  EXPECT_EQ(read_file(dir.file("out/part-0-2")), "rec-08\nrec-09\n");
-}
-
-TEST(FileSink, RollsOverByProcessingTime) {
-  TempDir dir;
-  ManualClock clock(1000);
-  FileSink<std::string, decltype(copy_text)> sink(
-      FileSinkOptions{.directory = dir.file("out"), .rollover_interval = 2000}, copy_text);
-  auto writer = sink.create_writer();
-  writer->open(sink_context(0, 1, &clock));
-  Batch<std::string> first = text_batch(0, 2);
-  writer->write(first);  // opens part 0 at 1000
-  clock.set(2999);
-  Batch<std::string> second = text_batch(2, 1);
-  writer->write(second);
-  EXPECT_TRUE(visible_files(dir.file("out")).empty());
-  clock.set(3000);
-  Batch<std::string> third = text_batch(3, 1);
-  writer->write(third);  // part 0 is due: published before this batch
-  EXPECT_EQ(visible_files(dir.file("out")), std::vector<std::string>{"part-0-0"});
-  EXPECT_EQ(read_file(dir.file("out/part-0-0")), "rec-00\nrec-01\nrec-02\n");
-  clock.set(5000);
-  writer->on_watermark(123);  // watermarks check the interval too
-  EXPECT_EQ(visible_files(dir.file("out")), (std::vector<std::string>{"part-0-0", "part-0-1"}));
-  EXPECT_EQ(read_file(dir.file("out/part-0-1")), "rec-03\n");
-  clock.set(100'000);
-  writer->on_watermark(456);  // no open part: nothing to publish
-  writer->finish();
-  writer->close();
-  EXPECT_EQ(visible_files(dir.file("out")), (std::vector<std::string>{"part-0-0", "part-0-1"}));
-}
-
-TEST(FileSink, FinishWithoutRecordsPublishesNothing) {
-  TempDir dir;
-  ManualClock clock(0);
-  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = dir.file("out")},
-                                                  copy_text);
-  auto writer = sink.create_writer();
-  writer->open(sink_context(0, 1, &clock));
-  writer->finish();
-  writer->close();
-  EXPECT_TRUE(fs::is_directory(dir.file("out")));
-  EXPECT_TRUE(visible_files(dir.file("out")).empty());
-  EXPECT_TRUE(hidden_files(dir.file("out")).empty());
-}
-
-TEST(FileSink, UnusableDirectoryIsAnExternalError) {
-  TempDir dir;
-  write_file(dir.file("plain"), "not a directory\n");
-  std::string out = dir.file("plain") + "/out";
-  FileSink<std::string, decltype(copy_text)> sink(FileSinkOptions{.directory = out}, copy_text);
-  auto writer = sink.create_writer();
-  try {
-    writer->open(sink_context(0, 1, nullptr));
-    FAIL() << "no error";
-  } catch (const ExternalError& error) {
-    EXPECT_NE(std::string(error.what()).find("file sink: cannot create directory " + out),
-              std::string::npos)
-        << error.what();
-  }
-  EXPECT_THROW((FileSink<std::string, decltype(copy_text)>(FileSinkOptions{}, copy_text)),
-               UsageError);
-}
-
-TEST(TextFileSink, OneFileAppearsAtFinish) {
-  TempDir dir;
-  std::string path = dir.file("results/out.txt");
-  TextFileSink<std::string, decltype(copy_text)> sink(path, copy_text);
-  auto writer = sink.create_writer();
-  writer->open(sink_context(0, 1, nullptr));
-  Batch<std::string> batch = text_batch(0, 3);
-  writer->write(batch);
-  EXPECT_FALSE(fs::exists(path));
-  EXPECT_TRUE(fs::exists(dir.file("results/.out.txt.inprogress")));
-  writer->finish();
-  writer->close();
-  EXPECT_EQ(read_file(path), "rec-00\nrec-01\nrec-02\n");
-  EXPECT_FALSE(fs::exists(dir.file("results/.out.txt.inprogress")));
-}
-
-TEST(TextFileSink, CloseWithoutFinishLeavesNoFile) {
-  TempDir dir;
-  std::string path = dir.file("out.txt");
-  TextFileSink<std::string, decltype(copy_text)> sink(path, copy_text);
-  auto writer = sink.create_writer();
-  writer->open(sink_context(0, 1, nullptr));
-  Batch<std::string> batch = text_batch(0, 3);
-  writer->write(batch);
-  writer->close();
-  EXPECT_FALSE(fs::exists(path));
-}
-
-TEST(TextFileSink, NeedsParallelismOne) {
-  TempDir dir;
-  TextFileSink<std::string, decltype(copy_text)> sink(dir.file("out.txt"), copy_text);
-  auto writer = sink.create_writer();
-  EXPECT_THROW(writer->open(sink_context(1, 2, nullptr)), UsageError);
-}
-
-// ---------------------------------------------------------------------------
-// Stdout sink
-
-TEST(StdoutSink, PrintsWholeLinesUpToTheLimit) {
-  std::FILE* stream = std::tmpfile();
-  ASSERT_NE(stream, nullptr);
-  StdoutSink<std::string, decltype(copy_text)> sink(copy_text, {.max_lines = 5, .stream = stream});
-  auto first = sink.create_writer();
-  auto second = sink.create_writer();
-  Batch<std::string> a = text_batch(0, 3);
-  Batch<std::string> b = text_batch(3, 3);
-  first->write(a);
-  second->write(b);
-  first->write(a);
-  EXPECT_EQ(sink.lines_printed(), 5u);
-  EXPECT_EQ(sink.lines_suppressed(), 4u);
-  std::rewind(stream);
-  char text[256] = {};
-  size_t n = std::fread(text, 1, sizeof text - 1, stream);
-  std::fclose(stream);
-  EXPECT_EQ(std::string(text, n), "rec-00\nrec-01\nrec-02\nrec-03\nrec-04\n");
-}
-
-// ---------------------------------------------------------------------------
-// Collect sink
-
-TEST(CollectSink, GathersBatchesFromManyWriters) {
-  auto collected = std::make_shared<Collected<int>>();
-  CollectSink<int> sink(collected);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&sink, t] {
-      auto writer = sink.create_writer();
-      for (int b = 0; b < 50; ++b) {
-        Batch<int> batch;
-        for (int i = 0; i < 10; ++i) batch.push_back({t * 1000 + b * 10 + i, b});
-        writer->write(batch);
-      }
-      writer->finish();
-    });
-  }
-  EXPECT_TRUE(collected->wait_for_size(2000, std::chrono::seconds(10)));
-  for (auto& thread : threads) thread.join();
-  EXPECT_FALSE(collected->wait_for_size(2001, std::chrono::milliseconds(1)));
-  EXPECT_EQ(collected->finished_writers(), 4);
-  std::vector<int> values = collected->values();
-  std::sort(values.begin(), values.end());
-  std::vector<int> expected;
-  for (int t = 0; t < 4; ++t) {
-    for (int i = 0; i < 500; ++i) expected.push_back(t * 1000 + i);
-  }
-  EXPECT_EQ(values, expected);
-  EXPECT_EQ(collected->snapshot().size(), 2000u);
 }
 
 }  // namespace

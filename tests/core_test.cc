@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <variant>
 #include <vector>
 
 #include "runtime/core/codec.h"
@@ -76,6 +77,16 @@ TEST(Codec, RoundTripsNestedStructs) {
   EXPECT_EQ(decode_from_string<Outer>(encode_to_string(v)), v);
   Outer empty;
   EXPECT_EQ(decode_from_string<Outer>(encode_to_string(empty)), empty);
+}
+
+TEST(Codec, RoundTripsVariants) {
+  using V = std::variant<int32_t, std::string, Inner>;
+  for (const V& v : {V{int32_t{7}}, V{std::string("text")}, V{Inner{3, "inner"}}}) {
+    EXPECT_EQ(decode_from_string<V>(encode_to_string(v)), v);
+  }
+  std::string bad = encode_to_string(V{int32_t{1}});
+  bad[0] = 3;  // no such alternative
+  EXPECT_THROW(decode_from_string<V>(bad), InputError);
 }
 
 TEST(Codec, TruncatedInputThrowsInputError) {

@@ -23,6 +23,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "runtime/core/errors.h"
@@ -204,6 +205,33 @@ struct Codec<std::optional<T>> {
     if (present > 1) throw InputError("codec: bad optional tag");
     if (!present) return std::nullopt;
     return Codec<T>::decode(r);
+  }
+};
+
+template <class... Ts>
+struct Codec<std::variant<Ts...>> {
+  static void encode(const std::variant<Ts...>& v, ByteWriter& w) {
+    auto index = static_cast<uint8_t>(v.index());
+    w.write_bytes(&index, 1);
+    std::visit([&w](const auto& alt) { Codec<std::decay_t<decltype(alt)>>::encode(alt, w); }, v);
+  }
+  static std::variant<Ts...> decode(ByteReader& r) {
+    uint8_t index = Codec<uint8_t>::decode(r);
+    if (index >= sizeof...(Ts)) throw InputError("codec: bad variant index");
+    return decode_alternative(index, r, std::index_sequence_for<Ts...>{});
+  }
+
+ private:
+  template <size_t... I>
+  static std::variant<Ts...> decode_alternative(uint8_t index, ByteReader& r,
+                                                std::index_sequence<I...>) {
+    std::variant<Ts...> out;
+    ((index == I ? (out.template emplace<I>(
+                        Codec<std::variant_alternative_t<I, std::variant<Ts...>>>::decode(r)),
+                    true)
+                 : false) ||
+     ...);
+    return out;
   }
 };
 

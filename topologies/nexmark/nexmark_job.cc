@@ -1,0 +1,68 @@
+#include "topologies/nexmark/nexmark_job.h"
+
+#include "connectors/file_source.h"
+#include "connectors/generator_source.h"
+#include "connectors/nexmark/json.h"
+#include "runtime/cli/registry.h"
+#include "topologies/nexmark/queries.h"
+
+namespace sluice::nexmark {
+namespace {
+
+struct GenerateEvent {
+  GeneratorConfig config;
+  bool stamp_ingestion = false;
+  Event operator()(uint64_t n, SplitRandom& rng) const {
+    Event e = generate_event(config, n, rng);
+    if (stamp_ingestion) e.ingest_ns = steady_now_ns();
+    return e;
+  }
+};
+
+struct ReadEvent {
+  bool stamp_ingestion = false;
+  std::optional<Event> operator()(std::string_view line, const LineLocation& where) const {
+    std::optional<Event> e = parse_event_json(line, where);
+    if (e && stamp_ingestion) e->ingest_ns = steady_now_ns();
+    return e;
+  }
+};
+
+}  // namespace
+
+GeneratorConfig generator_config_from(const Params& params) {
+  GeneratorConfig config;
+  config.rate = params.get_int("rate");
+  if (config.rate <= 0) throw UsageError("parameter 'rate' must be positive");
+  config.seed = static_cast<uint64_t>(params.get_int("seed"));
+  config.base_time = params.get_int("base-time");
+  return config;
+}
+
+Stream<Event> nexmark_events(Topology& topology, const NexmarkJob& job) {
+  auto strategy = bounded_out_of_orderness([](const Event& e) { return e.date_time(); },
+                                           job.out_of_orderness);
+  bool stamp = job.latency != nullptr;
+  if (!job.input.empty()) {
+    FileSourceOptions options;
+    options.path = job.input;
+    ReadEvent parse{stamp};
+    return topology.source<Event>(
+        "events", std::make_shared<FileSource<Event, ReadEvent>>(options, parse), strategy);
+  }
+  GeneratorOptions options;
+  options.count = job.events;
+  options.seed = job.generator.seed;
+  GenerateEvent generate{job.generator, stamp};
+  return topology.source<Event>(
+      "events", std::make_shared<GeneratorSource<Event, GenerateEvent>>(options, generate),
+      strategy);
+}
+
+void build_nexmark(Topology& topology, const NexmarkJob& job) {
+  Stream<Event> events = nexmark_events(topology, job);
+  OutputTarget out{job.output, job.latency};
+  build_query(job.query, events, out);
+}
+
+}  // namespace sluice::nexmark

@@ -24,15 +24,22 @@ constexpr int kExitJobFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitInterrupted = 130;
 
-const char* const kMainUsage =
-    "usage: sluice COMMAND [options]\n"
-    "\n"
-    "commands:\n"
-    "  run TOPOLOGY [options]   run a job on the embedded local cluster\n"
-    "  topologies               list the registered topologies and their parameters\n"
-    "  help                     this text\n"
-    "\n"
-    "`sluice COMMAND --help` describes a command.\n";
+std::string main_usage() {
+  std::string usage =
+      "usage: sluice COMMAND [options]\n"
+      "\n"
+      "commands:\n"
+      "  run TOPOLOGY [options]   run a job on the embedded local cluster\n"
+      "  topologies               list the registered topologies and their parameters\n";
+  for (const CommandSpec* spec : CommandRegistry::instance().all()) {
+    usage += fmt::format("  {:<24} {}\n", spec->name + " ...", spec->summary);
+  }
+  usage +=
+      "  help                     this text\n"
+      "\n"
+      "`sluice COMMAND --help` describes a command.\n";
+  return usage;
+}
 
 const char* const kTopologiesUsage =
     "usage: sluice topologies\n"
@@ -133,7 +140,7 @@ int cli_main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
-    fmt::print(stderr, "{}", kMainUsage);
+    fmt::print(stderr, "{}", main_usage());
     return kExitUsage;
   }
   std::string command = args.front();
@@ -142,8 +149,11 @@ int cli_main(int argc, char** argv) {
     if (command == "run") return run_command(args);
     if (command == "topologies") return topologies_command(args);
     if (command == "help" || command == "--help" || command == "-h") {
-      fmt::print("{}", kMainUsage);
+      fmt::print("{}", main_usage());
       return kExitOk;
+    }
+    if (const CommandSpec* spec = CommandRegistry::instance().find(command)) {
+      return spec->run(args);
     }
     throw UsageError("unknown command '" + command + "' (see sluice help)");
   } catch (const UsageError& e) {

@@ -64,11 +64,36 @@ class TopologyRegistry {
   std::map<std::string, TopologySpec> specs_;
 };
 
+// Extra subcommands of the binary (such as `bench`), registered like
+// topologies. run() gets the arguments after the command's name and returns
+// the exit code; it throws UsageError for bad arguments.
+struct CommandSpec {
+  std::string name;
+  std::string summary;
+  std::function<int(const std::vector<std::string>&)> run;
+};
+
+class CommandRegistry {
+ public:
+  static CommandRegistry& instance();
+  bool add(CommandSpec spec);
+  const CommandSpec* find(const std::string& name) const;
+  std::vector<const CommandSpec*> all() const;
+
+ private:
+  std::map<std::string, CommandSpec> specs_;
+};
+
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
 // Registers a TopologySpec at static initialisation.
 #define SLUICE_TOPOLOGY(...)                                                  \
   static const bool SLUICE_CONCAT(sluice_topology_registered_, __LINE__) = \
       ::sluice::TopologyRegistry::instance().add(__VA_ARGS__)
+
+// Registers a CommandSpec at static initialisation.
+#define SLUICE_COMMAND(...)                                                   \
+  static const bool SLUICE_CONCAT(sluice_command_registered_, __LINE__) = \
+      ::sluice::CommandRegistry::instance().add(__VA_ARGS__)
 
 }  // namespace sluice

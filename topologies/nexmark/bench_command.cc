@@ -1,0 +1,142 @@
+// `sluice bench nexmark`: runs one Nexmark query on the in-process generator
+// and prints one JSON line with throughput, CPU time, peak memory and
+// end-to-end latency percentiles (ingestion at the source to arrival at the
+// sink, through every window and join of the query).
+#include <sys/resource.h>
+
+#include <charconv>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "runtime/cli/registry.h"
+#include "runtime/core/logging.h"
+#include "runtime/task/local_executor.h"
+#include "topologies/nexmark/nexmark_job.h"
+#include "topologies/nexmark/queries.h"
+
+namespace sluice::nexmark {
+namespace {
+
+const char* const kUsage =
+    "usage: sluice bench nexmark --query QUERY --events N [options]\n"
+    "\n"
+    "Runs one Nexmark query on generated events (rows are discarded) and prints\n"
+    "one JSON line: query, events, parallelism, wall_seconds, events_per_second,\n"
+    "cpu_seconds, events_per_cpu_second, peak_rss_bytes, latency_ms {p50, p99, p999}.\n"
+    "\n"
+    "options:\n"
+    "  --query QUERY              q0, q1, q2, q3, q4, q5, q7, q8 or q11\n"
+    "  --events N                 events to generate\n"
+    "  --parallelism P            default 1\n"
+    "  --rate N                   events per second of event time (default 10000000)\n"
+    "  --state memory|rocksdb     state backend (memory; rocksdb comes with checkpoints)\n"
+    "  --checkpoint-interval D    not available until checkpoints exist\n";
+
+struct BenchOptions {
+  NexmarkJob job;
+  int parallelism = 1;
+  bool help = false;
+};
+
+int64_t parse_count(const std::string& option, const std::string& text) {
+  int64_t v = 0;
+  auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || rest != text.data() + text.size() || v < 1) {
+    throw UsageError(option + ": '" + text + "' is not a positive integer");
+  }
+  return v;
+}
+
+BenchOptions parse_bench_options(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "nexmark") {
+    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) return BenchOptions{{}, 1, true};
+    throw UsageError("bench: the only benchmark is 'nexmark' (see sluice bench nexmark --help)");
+  }
+  BenchOptions options;
+  bool has_query = false;
+  bool has_events = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      options.help = true;
+      continue;
+    }
+    if (i + 1 >= args.size()) throw UsageError("bench nexmark: " + arg + " needs a value");
+    const std::string& value = args[++i];
+    if (arg == "--query") {
+      options.job.query = value;
+      has_query = true;
+    } else if (arg == "--events") {
+      options.job.events = static_cast<uint64_t>(parse_count(arg, value));
+      has_events = true;
+    } else if (arg == "--parallelism") {
+      options.parallelism = static_cast<int>(parse_count(arg, value));
+    } else if (arg == "--rate") {
+      options.job.generator.rate = parse_count(arg, value);
+    } else if (arg == "--state") {
+      if (value != "memory") throw UsageError("--state: '" + value + "' is not available (memory)");
+    } else if (arg == "--checkpoint-interval") {
+      throw UsageError("--checkpoint-interval: checkpoints are not available yet");
+    } else {
+      throw UsageError("bench nexmark: unknown option '" + arg + "'");
+    }
+  }
+  if (!options.help && (!has_query || !has_events)) {
+    throw UsageError("bench nexmark needs --query and --events");
+  }
+  return options;
+}
+
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
+}
+
+int run_bench(const std::vector<std::string>& args) {
+  BenchOptions options = parse_bench_options(args);
+  if (options.help) {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  log::set_level("warn");
+  options.job.latency = std::make_shared<LatencyRecorder>();
+  Topology topology("nexmark-" + options.job.query);
+  build_nexmark(topology, options.job);
+
+  LocalJobOptions run;
+  run.plan.job_name = topology.name();
+  run.plan.parallelism = options.parallelism;
+  double cpu_before = cpu_seconds();
+  JobResult result = run_local(topology.graph(), run);
+  double cpu = cpu_seconds() - cpu_before;
+  if (result.failure) {
+    fmt::print(stderr, "sluice: bench failed: {}\n", result.failure->message);
+    return 1;
+  }
+  LatencyHistogram latency = options.job.latency->histogram();
+  auto ms = [&](double q) { return static_cast<double>(latency.quantile_us(q)) / 1000.0; };
+  auto events = static_cast<double>(options.job.events);
+  fmt::print(
+      "{{\"query\":\"{}\",\"events\":{},\"parallelism\":{},\"state\":\"memory\","
+      "\"wall_seconds\":{:.3f},\"events_per_second\":{:.0f},\"cpu_seconds\":{:.3f},"
+      "\"events_per_cpu_second\":{:.0f},\"peak_rss_bytes\":{},\"results\":{},"
+      "\"latency_ms\":{{\"p50\":{:.3f},\"p99\":{:.3f},\"p999\":{:.3f}}}}}\n",
+      options.job.query, options.job.events, options.parallelism, result.wall_seconds,
+      events / result.wall_seconds, cpu, events / cpu, peak_rss_bytes(), result.records_out,
+      ms(0.5), ms(0.99), ms(0.999));
+  return 0;
+}
+
+SLUICE_COMMAND(CommandSpec{"bench", "run a benchmark (bench nexmark --help)", run_bench});
+
+}  // namespace
+}  // namespace sluice::nexmark

@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
 # make bench: the benchmark suite. Prints one JSON line per measurement and
-# keeps a copy under bench/results/ with the machine it ran on.
+# writes the lines and a results table under bench/results/, together with
+# the machine it ran on.
 set -euo pipefail
 sluice=${1:-build/sluice}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$here/results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-result="$here/results/windowed-count-$stamp.jsonl"
+raw="$here/results/$stamp.jsonl"
+table="$here/results/$stamp.md"
+machine="$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB"
+
 {
-  printf '{"machine":"%s","cores":%d,"cpu":"%s"}\n' "$(uname -srm)" "$(nproc)" \
-    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  "$here/nexmark.sh" "$sluice"
   "$here/windowed_count.sh" "$sluice" 1000000 1 2
-} | tee "$result"
+} | tee "$raw"
+
+{
+  echo "# Benchmark results $stamp"
+  echo
+  echo "Machine: $machine"
+  echo
+  echo "| query | events | parallelism | events/s | events/CPU-s | peak RSS MiB | p50 ms | p99 ms | p999 ms |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  grep '"query"' "$raw" | sed -E 's/.*"query":"([^"]*)","events":([0-9]*),"parallelism":([0-9]*).*"events_per_second":([0-9]*).*"events_per_cpu_second":([0-9]*),"peak_rss_bytes":([0-9]*).*"p50":([0-9.]*),"p99":([0-9.]*),"p999":([0-9.]*).*/| \1 | \2 | \3 | \4 | \5 | \6 | \7 | \8 | \9 |/' |
+    awk -F'|' 'BEGIN {OFS="|"} {$7 = sprintf(" %.0f ", $7 / 1048576); print}'
+  echo
+  echo "| windowed-count | lines | window | parallelism | records/s |"
+  echo "| --- | ---: | --- | ---: | ---: |"
+  grep '"bench":"windowed-count"' "$raw" | sed -E 's/.*"lines":([0-9]*),"window":"([^"]*)","parallelism":([0-9]*).*"records_per_second":([0-9]*).*/| | \1 | \2 | \3 | \4 |/'
+} > "$table"
+echo "results: $table"

@@ -4,6 +4,8 @@
 #include <array>
 #include <string_view>
 
+#include <fmt/format.h>
+
 namespace sluice::nexmark {
 namespace {
 
@@ -37,19 +39,26 @@ std::string_view pick(const std::array<std::string_view, N>& pool, SplitRandom& 
   return pool[rng.below(N)];
 }
 
-// Padding so that an event of `base` bytes averages `target` bytes.
-std::string padding(size_t base, size_t target, SplitRandom& rng) {
-  if (base >= target) return {};
+// Fills `out` so that an event of `base` bytes averages `target` bytes.
+void pad(std::string& out, size_t base, size_t target, SplitRandom& rng) {
+  out.clear();
+  if (base >= target) return;
   size_t want = target - base;
   size_t length = want / 2 + rng.below(want + 1);  // mean `want`
-  std::string out;
   out.reserve(length);
   while (out.size() < length) {
     size_t start = rng.below(kFiller.size());
     size_t take = std::min(length - out.size(), kFiller.size() - start);
     out.append(kFiller.substr(start, take));
   }
-  return out;
+}
+
+// Sets `out` to `prefix` followed by the digits of `number`, in one allocation.
+void assign_numbered(std::string& out, std::string_view prefix, uint64_t number) {
+  fmt::format_int digits(number);
+  out.reserve(prefix.size() + digits.size());
+  out.assign(prefix);
+  out.append(digits.data(), digits.size());
 }
 
 size_t data_size(const Person& p) {
@@ -86,7 +95,7 @@ Person make_person(const GeneratorConfig& config, uint64_t n, SplitRandom& rng) 
   p.city = pick(kCities, rng);
   p.state = pick(kStates, rng);
   p.date_time = event_time(config, n);
-  p.extra = padding(data_size(p), 200, rng);
+  pad(p.extra, data_size(p), 200, rng);
   return p;
 }
 
@@ -103,12 +112,11 @@ Auction make_auction(const GeneratorConfig& config, uint64_t n, SplitRandom& rng
   a.seller = kFirstId + static_cast<int64_t>(rng.below(
                             static_cast<uint64_t>(last_person_id(n) - kFirstId + 1)));
   a.category = 10 + static_cast<int64_t>(rng.below(5));
-  a.extra = padding(data_size(a), 500, rng);
+  pad(a.extra, data_size(a), 500, rng);
   return a;
 }
 
-Bid make_bid(const GeneratorConfig& config, uint64_t n, SplitRandom& rng) {
-  Bid b;
+void fill_bid(const GeneratorConfig& config, uint64_t n, SplitRandom& rng, Bid& b) {
   int64_t newest_auction = kFirstId + auctions_before(n) - 1;
   if (rng.chance(0.5)) {
     b.auction = std::max(kFirstId, newest_auction / kHotRatio * kHotRatio);
@@ -128,12 +136,11 @@ Bid make_bid(const GeneratorConfig& config, uint64_t n, SplitRandom& rng) {
   if (rng.chance(0.5)) {
     b.channel = pick(kHotChannels, rng);
   } else {
-    b.channel = "channel-" + std::to_string(rng.below(10'000));
+    assign_numbered(b.channel, "channel-", rng.below(10'000));
   }
-  b.url = "https://www.nexmark.com/item.htm?query=" + std::to_string(rng.below(1'000'000));
+  assign_numbered(b.url, "https://www.nexmark.com/item.htm?query=", rng.below(1'000'000));
   b.date_time = event_time(config, n);
-  b.extra = padding(data_size(b), 100, rng);
-  return b;
+  pad(b.extra, data_size(b), 100, rng);
 }
 
 }  // namespace
@@ -155,7 +162,7 @@ Event generate_event(const GeneratorConfig& config, uint64_t n, SplitRandom& rng
   } else if (position < kPersonsPerBlock + kAuctionsPerBlock) {
     event.body = make_auction(config, n, rng);
   } else {
-    event.body = make_bid(config, n, rng);
+    fill_bid(config, n, rng, event.body.emplace<Bid>());
   }
   return event;
 }

@@ -28,6 +28,6 @@ machine="$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | 
   echo
   echo "| windowed-count | lines | window | parallelism | records/s |"
   echo "| --- | ---: | --- | ---: | ---: |"
-  grep '"bench":"windowed-count"' "$raw" | sed -E 's/.*"lines":([0-9]*),"window":"([^"]*)","parallelism":([0-9]*).*"records_per_second":([0-9]*).*/| | \1 | \2 | \3 | \4 |/'
+  grep '"bench":"windowed-count"' "$raw" | sed -E 's/.*"lines":([0-9]*),"window":"([^"]*)","parallelism":([0-9]*).*"records_per_second":([0-9]*).*/| windowed-count | \1 | \2 | \3 | \4 |/'
 } > "$table"
 echo "results: $table"

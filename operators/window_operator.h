@@ -27,38 +27,17 @@ struct WindowOptions {
   DurationMs allowed_lateness = 0;
 };
 
-// FireFn: void(const K&, const TimeWindow&, const Contents::Value&, Emitter<Out>&)
-template <class T, class Out, class K, class KeyFn, class Assigner, class Contents, class FireFn>
-class WindowOperator final : public KeyedOperator<T, Out, K, KeyFn> {
+// What every time-window operator shares: the domain, allowed lateness, the
+// late-data output, and windows encoded as state namespaces.
+template <class T, class Out, class K, class KeyFn>
+class TimeWindowOperatorBase : public KeyedOperator<T, Out, K, KeyFn> {
   using Base = KeyedOperator<T, Out, K, KeyFn>;
 
  public:
-  WindowOperator(KeyFn key_of, Assigner assigner, Contents contents, FireFn fire,
-                 WindowOptions options, Downstream<T>* late_target)
-      : Base(std::move(key_of)),
-        assigner_(std::move(assigner)),
-        contents_(std::move(contents)),
-        fire_(std::move(fire)),
-        options_(options) {
+  TimeWindowOperatorBase(KeyFn key_of, TimeDomain domain, WindowOptions options,
+                         Downstream<T>* late_target)
+      : Base(std::move(key_of)), domain_(domain), options_(options) {
     if (late_target != nullptr) late_.set_target(late_target);
-  }
-
-  void process_batch(Batch<T>& batch) override {
-    Timestamp now = event_time() ? 0 : this->processing_time();
-    for (Record<T>& r : batch) {
-      K key = this->key_of(r.value);
-      this->set_key(key);
-      Timestamp ts = event_time() ? r.timestamp : now;
-      bool taken;
-      if constexpr (Assigner::kMerging) {
-        taken = add_to_session(key, r.value, ts);
-      } else {
-        taken = add_to_windows(key, r.value, ts);
-      }
-      if (!taken) on_late(r);
-    }
-    this->output_.flush();
-    if (late_.connected()) late_.flush();
   }
 
   void process_watermark(Timestamp watermark) override {
@@ -71,30 +50,89 @@ class WindowOperator final : public KeyedOperator<T, Out, K, KeyFn> {
     if (late_.connected()) late_.flush();
   }
 
+ protected:
+  bool event_time() const { return domain_ == TimeDomain::kEventTime; }
+
+  // When the state of window `w` is dropped: its end plus the lateness.
+  Timestamp cleanup_time(const TimeWindow& w) const {
+    if (!event_time()) return w.max_timestamp();
+    Timestamp t = w.max_timestamp() + options_.allowed_lateness;
+    return t < w.max_timestamp() ? kMaxTimestamp : t;  // saturate on overflow
+  }
+  bool is_late(const TimeWindow& w) const {
+    return event_time() && cleanup_time(w) <= this->current_watermark();
+  }
+
+  // Makes `w` the state namespace.
+  void enter(const TimeWindow& w) {
+    ns_.clear();
+    ByteWriter writer(ns_);
+    Codec<TimeWindow>::encode(w, writer);
+    this->backend().set_current_namespace(ns_);
+  }
+
+  void flush_outputs() {
+    this->output_.flush();
+    if (late_.connected()) late_.flush();
+  }
+
+  void on_late(Record<T>& r) {
+    if (late_.connected()) {
+      late_.emit(std::move(r.value), r.timestamp);
+    } else {
+      this->context().metrics.late_dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  TimeDomain domain_;
+  WindowOptions options_;
+
  private:
-  bool event_time() const { return assigner_.domain == TimeDomain::kEventTime; }
+  Output<T> late_;
+  std::string ns_;
+};
+
+// FireFn: void(const K&, const TimeWindow&, const Contents::Value&, Emitter<Out>&)
+template <class T, class Out, class K, class KeyFn, class Assigner, class Contents, class FireFn>
+class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
+  using Base = TimeWindowOperatorBase<T, Out, K, KeyFn>;
+
+ public:
+  WindowOperator(KeyFn key_of, Assigner assigner, Contents contents, FireFn fire,
+                 WindowOptions options, Downstream<T>* late_target)
+      : Base(std::move(key_of), assigner.domain, options, late_target),
+        assigner_(std::move(assigner)),
+        contents_(std::move(contents)),
+        fire_(std::move(fire)) {}
+
+  void process_batch(Batch<T>& batch) override {
+    Timestamp now = this->event_time() ? 0 : this->processing_time();
+    for (Record<T>& r : batch) {
+      K key = this->key_of(r.value);
+      this->set_key(key);
+      Timestamp ts = this->event_time() ? r.timestamp : now;
+      bool taken;
+      if constexpr (Assigner::kMerging) {
+        taken = add_to_session(key, r.value, ts);
+      } else {
+        taken = add_to_windows(key, r.value, ts);
+      }
+      if (!taken) this->on_late(r);
+    }
+    this->flush_outputs();
+  }
+
+ private:
+  using Base::cleanup_time;
+  using Base::enter;
+  using Base::event_time;
+  using Base::is_late;
 
   void open_keyed() override {
     contents_.open(this->backend());
     if constexpr (Assigner::kMerging) {
       sessions_ = this->backend().template value_state<std::vector<TimeWindow>>("sessions");
     }
-  }
-
-  bool is_late(const TimeWindow& w) const {
-    return event_time() && cleanup_time(w) <= this->current_watermark();
-  }
-  Timestamp cleanup_time(const TimeWindow& w) const {
-    if (!event_time()) return w.max_timestamp();
-    Timestamp t = w.max_timestamp() + options_.allowed_lateness;
-    return t < w.max_timestamp() ? kMaxTimestamp : t;  // saturate on overflow
-  }
-
-  void enter(const TimeWindow& w) {
-    ns_.clear();
-    ByteWriter writer(ns_);
-    Codec<TimeWindow>::encode(w, writer);
-    this->backend().set_current_namespace(ns_);
   }
 
   bool add_to_windows(const K& key, const T& value, Timestamp ts) {
@@ -206,21 +244,10 @@ class WindowOperator final : public KeyedOperator<T, Out, K, KeyFn> {
     }
   }
 
-  void on_late(Record<T>& r) {
-    if (late_.connected()) {
-      late_.emit(std::move(r.value), r.timestamp);
-    } else {
-      this->context().metrics.late_dropped.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-
   Assigner assigner_;
   Contents contents_;
   FireFn fire_;
-  WindowOptions options_;
-  Output<T> late_;
   ValueState<std::vector<TimeWindow>> sessions_;
-  std::string ns_;
 };
 
 // Count windows per key: fires every `slide` records with the last `size`

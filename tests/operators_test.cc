@@ -4,9 +4,11 @@
 // operator's idle-split handling.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <tuple>
 
 #include "operators/keyed_process.h"
+#include "operators/sliced_window_operator.h"
 #include "operators/window_contents.h"
 #include "operators/window_operator.h"
 #include "runtime/task/source_operator.h"
@@ -163,6 +165,51 @@ TEST(SlidingWindows, NegativeTimestampsAlignToTheEpoch) {
   auto rows = w.rows();
   std::sort(rows.begin(), rows.end());
   EXPECT_EQ(rows, (std::vector<Row>{{-10, 0, "a", 1, 1}, {-5, 5, "a", 1, 1}}));
+}
+
+// The sliced operator must behave exactly like the plain one: same rows,
+// same late records, after every record and watermark of a random run with
+// disorder, allowed lateness and records beyond it.
+TEST(SlicedSlidingWindows, MatchThePlainOperatorStepByStep) {
+  for (DurationMs lateness : {DurationMs{0}, DurationMs{7}, DurationMs{25}}) {
+    SlidingWindows windows = sliding(20, 5);
+    using Sliced = SlicedWindowOperator<Event, Row, std::string, decltype(key_of), CountSum,
+                                        FireRow>;
+    ASSERT_TRUE(Sliced::applies(windows));
+    CollectingDownstream<Event> sliced_late;
+    OperatorHarness<Event, Row> sliced(std::make_unique<Sliced>(
+        key_of, windows, CountSum{}, FireRow{}, WindowOptions{lateness}, &sliced_late));
+    WindowHarness<SlidingWindows> plain(windows, lateness);
+
+    std::mt19937 rng(static_cast<unsigned>(lateness) + 1);
+    Timestamp wm = 0;
+    for (int step = 0; step < 3000; ++step) {
+      if (rng() % 10 == 0) {
+        wm += static_cast<Timestamp>(rng() % 6);
+        sliced.watermark(wm);
+        plain.harness.watermark(wm);
+      } else {
+        Timestamp ts = wm + static_cast<Timestamp>(rng() % 50) - 45;  // some are late
+        Event e{"k" + std::to_string(rng() % 3), static_cast<int64_t>(rng() % 100)};
+        sliced.push(e, ts);
+        plain.harness.push(e, ts);
+      }
+      auto rows = sliced.output.take();
+      auto expected = plain.rows();
+      std::sort(rows.begin(), rows.end());
+      std::sort(expected.begin(), expected.end());
+      ASSERT_EQ(rows, expected) << "lateness " << lateness << ", step " << step;
+      ASSERT_EQ(sliced_late.records.size(), plain.late.records.size()) << "step " << step;
+    }
+    sliced.watermark(kMaxTimestamp);
+    plain.harness.watermark(kMaxTimestamp);
+    auto rows = sliced.output.take();
+    auto expected = plain.rows();
+    std::sort(rows.begin(), rows.end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(rows, expected);
+    EXPECT_GT(plain.late.records.size(), 10u) << "the run should include late records";
+  }
 }
 
 TEST(SessionWindows, OverlappingSessionsMerge) {

@@ -16,6 +16,7 @@
 
 #include "operators/keyed_process.h"
 #include "operators/window_contents.h"
+#include "operators/sliced_window_operator.h"
 #include "operators/window_operator.h"
 
 namespace sluice {
@@ -121,6 +122,11 @@ class WindowedStream {
                                  Emitter<Out>& out) mutable {
       out.emit(result_fn(key, w, agg.result(acc)));
     };
+    if constexpr (std::is_same_v<Assigner, SlidingWindows>) {
+      if (SlicedWindowOperator<T, Out, K, KeyFn, Agg, decltype(fire)>::applies(assigner_)) {
+        return build_sliced<Out>(std::move(name), agg, std::move(fire));
+      }
+    }
     return build<Out>(std::move(name), AccumulatorContents<T, Agg>(agg), std::move(fire));
   }
 
@@ -150,6 +156,27 @@ class WindowedStream {
   }
 
  private:
+  template <class Out, class Agg, class FireFn>
+  Stream<Out> build_sliced(std::string name, Agg agg, FireFn fire) const {
+    using Op = SlicedWindowOperator<T, Out, K, KeyFn, Agg, FireFn>;
+    KeyFn key_of = keyed_.key_fn();
+    SlidingWindows windows = assigner_;
+    WindowOptions options = options_;
+    bool has_late = late_tag_.has_value();
+    auto factory = [=](const FactoryArgs& args) {
+      Downstream<T>* late = has_late ? args.template output<T>(1) : nullptr;
+      return one_input_instance<T, Out>(
+          std::make_unique<Op>(key_of, windows, agg, fire, options, late), args);
+    };
+    return keyed_.template attach<Out>(std::move(name), std::move(factory), late_ports());
+  }
+
+  std::vector<PortSpec> late_ports() const {
+    std::vector<PortSpec> side_ports;
+    if (late_tag_) side_ports.push_back(PortSpec{late_tag_->name, TypedStreamOps<T>::instance()});
+    return side_ports;
+  }
+
   template <class Out, class Contents, class FireFn>
   Stream<Out> build(std::string name, Contents contents, FireFn fire) const {
     using Op = WindowOperator<T, Out, K, KeyFn, Assigner, Contents, FireFn>;
@@ -162,10 +189,7 @@ class WindowedStream {
       return one_input_instance<T, Out>(
           std::make_unique<Op>(key_of, assigner, contents, fire, options, late), args);
     };
-    std::vector<PortSpec> side_ports;
-    if (has_late) side_ports.push_back(PortSpec{late_tag_->name, TypedStreamOps<T>::instance()});
-    return keyed_.template attach<Out>(std::move(name), std::move(factory),
-                                       std::move(side_ports));
+    return keyed_.template attach<Out>(std::move(name), std::move(factory), late_ports());
   }
 
   KeyedStream<T, K, KeyFn> keyed_;

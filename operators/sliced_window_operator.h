@@ -96,7 +96,7 @@ class SlicedWindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyF
   }
 
   void on_event_timer(const Timer& timer) override {
-    TimeWindow w = decode_from_string<TimeWindow>(timer.ns);
+    TimeWindow w = decode_window_namespace(timer.ns);
     if (is_slice(w)) {
       contents_.clear();  // the timer's scope is the slice
     } else {

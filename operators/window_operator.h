@@ -65,9 +65,7 @@ class TimeWindowOperatorBase : public KeyedOperator<T, Out, K, KeyFn> {
 
   // Makes `w` the state namespace.
   void enter(const TimeWindow& w) {
-    ns_.clear();
-    ByteWriter writer(ns_);
-    Codec<TimeWindow>::encode(w, writer);
+    encode_window_namespace(w, ns_);
     this->backend().set_current_namespace(ns_);
   }
 
@@ -210,13 +208,13 @@ class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
   }
 
   void on_event_timer(const Timer& timer) override {
-    TimeWindow w = decode_from_string<TimeWindow>(timer.ns);
+    TimeWindow w = decode_window_namespace(timer.ns);
     if (timer.timestamp == w.max_timestamp()) fire(this->decode_current_key(), w);
     if (timer.timestamp == cleanup_time(w)) clear(w);
   }
 
   void on_processing_timer(const Timer& timer) override {
-    TimeWindow w = decode_from_string<TimeWindow>(timer.ns);
+    TimeWindow w = decode_window_namespace(timer.ns);
     fire(this->decode_current_key(), w);
     clear(w);
   }

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/time.h"
@@ -32,6 +34,24 @@ struct TimeWindow {
   }
   SLUICE_FIELDS(start, end)
 };
+
+// A window as a state namespace: its start (8 bytes) and its length as a
+// varint, 9 to 11 bytes in all, so that namespaces stay within the
+// small-string buffer and creating window state allocates less.
+inline void encode_window_namespace(const TimeWindow& w, std::string& out) {
+  out.clear();
+  ByteWriter writer(out);
+  Codec<Timestamp>::encode(w.start, writer);
+  writer.write_varint(static_cast<uint64_t>(w.end - w.start));
+}
+
+inline TimeWindow decode_window_namespace(std::string_view ns) {
+  ByteReader reader(ns);
+  TimeWindow w;
+  w.start = Codec<Timestamp>::decode(reader);
+  w.end = w.start + static_cast<Timestamp>(reader.read_varint());
+  return w;
+}
 
 // The start of the window of size `size` (aligned to `offset`) holding `ts`.
 inline Timestamp window_start(Timestamp ts, DurationMs offset, DurationMs size) {

@@ -78,7 +78,7 @@ class FileSourceReader final : public SourceReader<T> {
 
   std::vector<int> splits() const override { return split_ids_; }
 
-  ReadResult read(std::vector<T>& out, size_t max_records, Timestamp now) override {
+  ReadResult read(Batch<T>& out, size_t max_records, Timestamp now) override {
     open_file();
     if (split_done_) return finish_split();
     if (!in_split_ && !start_next_split()) return finish_reading();
@@ -130,7 +130,7 @@ class FileSourceReader final : public SourceReader<T> {
 
   // Parses lines into `out` until `limit` more records or the split's end;
   // false at the split's end.
-  bool parse_lines(std::vector<T>& out, size_t limit) {
+  bool parse_lines(Batch<T>& out, size_t limit) {
     const size_t goal = out.size() + limit;
     std::string_view line;
     while (out.size() < goal) {
@@ -141,10 +141,10 @@ class FileSourceReader final : public SourceReader<T> {
     return true;
   }
 
-  void parse_line(std::string_view line, std::vector<T>& out) {
+  void parse_line(std::string_view line, Batch<T>& out) {
     try {
       std::optional<T> value = parse_(line, where_);
-      if (value) out.push_back(std::move(*value));
+      if (value) out.emplace_back(std::move(*value), 0);
     } catch (const InputError& error) {
       malformed_.on_error(error, where_);
     }

@@ -66,7 +66,7 @@ class GeneratorReader final : public SourceReader<T> {
   std::vector<int> splits() const override { return ids_; }
 
   // Takes the splits in turn, one batch each, so that all of them advance.
-  ReadResult read(std::vector<T>& out, size_t max_records, Timestamp now) override {
+  ReadResult read(Batch<T>& out, size_t max_records, Timestamp now) override {
     if (active_.empty()) return {ReadStatus::kFinished};
     if (turn_ >= active_.size()) turn_ = 0;
     SplitCursor& split = active_[turn_];
@@ -76,7 +76,7 @@ class GeneratorReader final : public SourceReader<T> {
     size_t made = 0;
     for (; made < allowed && !exhausted(split); ++made, split.next += stride_) {
       SplitRandom rng(seed_, split.next);
-      out.push_back(generate_(split.next, rng));
+      out.emplace_back(generate_(split.next, rng), 0);
     }
     throttle_.consume(made);
     ++turn_;

@@ -31,6 +31,7 @@ namespace {
 
 using testing::lines_of;
 using testing::TempDir;
+using testing::values_of;
 using testing::write_file_checked;
 
 // ---------------------------------------------------------------------------
@@ -70,7 +71,7 @@ struct Drained {
 template <class T>
 Drained<T> drain(SourceReader<T>& reader, size_t max_records, Timestamp now = 0) {
   Drained<T> drained;
-  std::vector<T> out;
+  Batch<T> out;
   for (int call = 0; call < 1'000'000; ++call) {
     out.clear();
     ReadResult result = reader.read(out, max_records, now);
@@ -79,7 +80,7 @@ Drained<T> drain(SourceReader<T>& reader, size_t max_records, Timestamp now = 0)
         EXPECT_FALSE(out.empty());
         EXPECT_LE(out.size(), max_records);
         drained.record_splits.push_back(result.split);
-        for (T& value : out) drained.values.push_back(std::move(value));
+        for (Record<T>& record : out) drained.values.push_back(std::move(record.value));
         break;
       case ReadStatus::kSplitFinished:
         EXPECT_TRUE(out.empty());
@@ -430,7 +431,7 @@ TEST(FileSource, ThrottlesOnTheGivenTime) {
   auto reader = source.create_reader(0, 2);
   reader->open(reader_context(0, 2));
   ManualClock clock(1'000'000);
-  std::vector<int> out;
+  Batch<int> out;
 
   auto read_count = [&](ReadStatus expected_status) {
     out.clear();
@@ -458,9 +459,9 @@ TEST(FileSource, SlowRateWaitsForWholeRecords) {
   auto reader = source.create_reader(0, 1);
   reader->open(reader_context(0, 1));
   ManualClock clock(5000);
-  std::vector<int> out;
+  Batch<int> out;
   EXPECT_EQ(reader->read(out, 1024, clock.now_ms()).status, ReadStatus::kRecords);
-  EXPECT_EQ(out, std::vector<int>{1});
+  EXPECT_EQ(values_of(out), std::vector<int>{1});
   ReadResult waiting = reader->read(out, 1024, clock.now_ms());
   EXPECT_EQ(waiting.status, ReadStatus::kNotYet);
   EXPECT_EQ(waiting.retry_at, 5100);
@@ -468,7 +469,7 @@ TEST(FileSource, SlowRateWaitsForWholeRecords) {
   EXPECT_EQ(reader->read(out, 1024, clock.now_ms()).status, ReadStatus::kNotYet);
   clock.set(5100);
   EXPECT_EQ(reader->read(out, 1024, clock.now_ms()).status, ReadStatus::kRecords);
-  EXPECT_EQ(out, (std::vector<int>{1, 2}));
+  EXPECT_EQ(values_of(out), (std::vector<int>{1, 2}));
 }
 
 // ---------------------------------------------------------------------------
@@ -545,11 +546,11 @@ TEST(GeneratorSource, TakesSplitsInTurn) {
   std::vector<int> splits;
   std::vector<uint64_t> indices;
   for (int i = 0; i < 4; ++i) {
-    std::vector<Generated> out;
+    Batch<Generated> out;
     ReadResult result = reader->read(out, 2, 0);
     ASSERT_EQ(result.status, ReadStatus::kRecords);
     splits.push_back(result.split);
-    for (const Generated& g : out) indices.push_back(g.index);
+    for (const Generated& g : values_of(out)) indices.push_back(g.index);
   }
   EXPECT_EQ(splits, (std::vector<int>{0, 1, 0, 1}));
   EXPECT_EQ(indices, (std::vector<uint64_t>{0, 2, 1, 3, 4, 6, 5, 7}));
@@ -559,19 +560,19 @@ TEST(GeneratorSource, UnboundedNeverFinishes) {
   GeneratorSource source(GeneratorOptions{}, generate);
   auto reader = source.create_reader(0, 1);
   reader->open(reader_context(0, 1));
-  std::vector<Generated> out;
+  Batch<Generated> out;
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(reader->read(out, 1000, 0).status, ReadStatus::kRecords);
   }
   EXPECT_EQ(out.size(), 100'000u);
-  EXPECT_EQ(out.back().index, 99'999u);
+  EXPECT_EQ(out.back().value.index, 99'999u);
 }
 
 TEST(GeneratorSource, Throttles) {
   GeneratorSource source(GeneratorOptions{.rate = 3000}, generate);
   auto reader = source.create_reader(2, 3);  // 1000/s for this subtask
   reader->open(reader_context(2, 3));
-  std::vector<Generated> out;
+  Batch<Generated> out;
   EXPECT_EQ(reader->read(out, 1024, 0).status, ReadStatus::kRecords);
   EXPECT_EQ(out.size(), 100u);
   ReadResult waiting = reader->read(out, 1024, 0);

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <vector>
 
+#include "runtime/api/record.h"
 #include "tests/process_runner.h"
 
 namespace sluice::testing {
@@ -36,6 +37,15 @@ inline std::vector<std::string> lines_of(const std::string& content) {
     start = end + 1;
   }
   return lines;
+}
+
+// The values of a batch that a source reader filled, in order.
+template <class T>
+std::vector<T> values_of(const Batch<T>& batch) {
+  std::vector<T> values;
+  values.reserve(batch.size());
+  for (const Record<T>& record : batch) values.push_back(record.value);
+  return values;
 }
 
 }  // namespace sluice::testing

@@ -323,9 +323,9 @@ TEST(KeyedProcess, StateAndEventTimeTimersPerKey) {
 class TwoSplitReader final : public SourceReader<int64_t> {
  public:
   std::vector<int> splits() const override { return {0, 1}; }
-  ReadResult read(std::vector<int64_t>& out, size_t, Timestamp now) override {
+  ReadResult read(Batch<int64_t>& out, size_t, Timestamp now) override {
     if (!pending.empty()) {
-      out.push_back(pending.front());
+      out.push_back({pending.front(), 0});
       pending.erase(pending.begin());
       return {ReadStatus::kRecords, 0, 0};
     }

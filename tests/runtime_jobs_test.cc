@@ -162,9 +162,9 @@ class CountingSource final : public Source<int64_t> {
   struct Reader final : SourceReader<int64_t> {
     Reader(std::shared_ptr<Pipe> pipe, int64_t total) : pipe(pipe), total(total) {}
     std::vector<int> splits() const override { return {0}; }
-    ReadResult read(std::vector<int64_t>& out, size_t max, Timestamp) override {
+    ReadResult read(Batch<int64_t>& out, size_t max, Timestamp) override {
       if (next == total) return {ReadStatus::kFinished, 0, 0};
-      while (next < total && out.size() < max) out.push_back(next++);
+      while (next < total && out.size() < max) out.push_back({next++, 0});
       std::lock_guard lock(pipe->mutex);
       pipe->generated = next;
       pipe->max_in_flight = std::max(pipe->max_in_flight, pipe->generated - pipe->received);

@@ -36,14 +36,14 @@ class VectorSource final : public Source<T> {
       for (int s : mine_) positions_.push_back(static_cast<size_t>(s));
     }
     std::vector<int> splits() const override { return mine_; }
-    ReadResult read(std::vector<T>& out, size_t max_records, Timestamp) override {
+    ReadResult read(Batch<T>& out, size_t max_records, Timestamp) override {
       while (current_ < mine_.size()) {
         size_t& pos = positions_[current_];
         if (pos >= values_->size()) {
           return ReadResult{ReadStatus::kSplitFinished, mine_[current_++], 0};
         }
         while (pos < values_->size() && out.size() < max_records) {
-          out.push_back((*values_)[pos]);
+          out.push_back(Record<T>{(*values_)[pos], 0});
           pos += static_cast<size_t>(splits_);
         }
         return ReadResult{ReadStatus::kRecords, mine_[current_], 0};

@@ -6,6 +6,11 @@
 // partition, a generator's share of event numbers). Each split gets its own
 // watermark; a reader reports which split each batch came from.
 //
+// Records: a reader appends whole Record<T>s with timestamp 0 to the batch
+// it is given; the source operator stamps event time in place and hands that
+// same batch downstream: a value is built once, in its record, and the source
+// operator does not move it again.
+//
 // Threading: a reader is used only by its source task's thread.
 // Lifecycle: create_reader -> open -> read* -> close.
 #pragma once
@@ -15,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/api/record.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/time.h"
 
@@ -31,7 +37,7 @@ struct SourceReaderContext {
 };
 
 enum class ReadStatus {
-  kRecords,        // `out` holds records of split `split`
+  kRecords,        // the records appended to `out` are of split `split`
   kNotYet,         // nothing now; ask again at `retry_at` (processing time)
   kSplitFinished,  // split `split` has ended; it no longer holds the watermark
   kFinished        // every split of this reader has ended
@@ -50,8 +56,11 @@ class SourceReader {
   virtual void open(const SourceReaderContext& context) {}
   // The splits this reader owns, fixed after open().
   virtual std::vector<int> splits() const = 0;
-  // Appends at most `max_records` (always > 0) records of one split to `out`.
-  virtual ReadResult read(std::vector<T>& out, size_t max_records, Timestamp now) = 0;
+  // Appends at most `max_records` (always > 0) records of one split to `out`,
+  // each with timestamp 0 (the source operator sets it). Only appends: the
+  // records already in `out` stay, and the source operator always passes an
+  // empty batch with room for `max_records`.
+  virtual ReadResult read(Batch<T>& out, size_t max_records, Timestamp now) = 0;
   virtual void close() {}
 };
 

@@ -1,6 +1,7 @@
 // The operator at the head of every source task: it pulls batches from the
-// source's reader, stamps event time, tracks watermarks per split and emits
-// the combined watermark (design section 5).
+// source's reader, stamps event time into them in place, hands each batch on
+// whole, tracks watermarks per split and emits the combined watermark (design
+// section 5).
 //
 // Threading: on the source task's thread. The task calls poll() in a loop
 // and waits until `wait_until` when a poll asks it to.
@@ -41,7 +42,7 @@ class SourceOperator final : public SourceOperatorBase {
       : reader_(std::move(reader)),
         strategy_(std::move(strategy)),
         splits_(strategy_.out_of_orderness, strategy_.idle_timeout) {
-    values_.reserve(kMaxBatchRecords);
+    batch_.reserve(kMaxBatchRecords);
   }
 
   Output<T>& output() { return output_; }
@@ -60,8 +61,8 @@ class SourceOperator final : public SourceOperatorBase {
   }
 
   PollOutcome poll(Timestamp now) override {
-    values_.clear();
-    ReadResult result = reader_->read(values_, kMaxBatchRecords, now);
+    recycle_batch();
+    ReadResult result = reader_->read(batch_, kMaxBatchRecords, now);
     switch (result.status) {
       case ReadStatus::kRecords:
         emit_records(result.split, now);
@@ -88,17 +89,27 @@ class SourceOperator final : public SourceOperatorBase {
 
  private:
   void emit_records(int split, Timestamp now) {
-    if (values_.empty()) return;
+    if (batch_.empty()) return;
     Timestamp max_ts = kMinTimestamp;
-    for (T& value : values_) {
-      Timestamp ts = strategy_.timestamp_of(value);
-      max_ts = std::max(max_ts, ts);
-      output_.emit(std::move(value), ts);
+    for (Record<T>& record : batch_) {
+      record.timestamp = strategy_.timestamp_of(record.value);
+      max_ts = std::max(max_ts, record.timestamp);
     }
-    output_.flush();
-    metrics_->records_in.fetch_add(values_.size(), std::memory_order_relaxed);
+    const size_t count = batch_.size();  // emit_batch may swap the batch away
+    output_.emit_batch(batch_);
+    metrics_->records_in.fetch_add(count, std::memory_order_relaxed);
     splits_.on_records(split, max_ts, now);
     advance_watermark(now);
+  }
+
+  // Empties the batch before each read: this is the clearing emit_batch leaves
+  // to its caller, done here so that no path (an exception from downstream
+  // included) can leave stale records for the next read. Downstream may have
+  // swapped the vector away (a ForwardWriter sends the vector itself), so the
+  // capacity is restored when it dropped.
+  void recycle_batch() {
+    batch_.clear();
+    if (batch_.capacity() < kMaxBatchRecords) batch_.reserve(kMaxBatchRecords);
   }
 
   void advance_watermark(Timestamp now) {
@@ -114,7 +125,7 @@ class SourceOperator final : public SourceOperatorBase {
   WatermarkStrategy<TimestampFn> strategy_;
   SplitWatermarks splits_;
   Output<T> output_;
-  std::vector<T> values_;
+  Batch<T> batch_;  // reused by every poll
   Timestamp emitted_watermark_ = kMinTimestamp;
   JobMetrics* metrics_ = nullptr;
 };

@@ -65,7 +65,7 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   const K& set_key(const K& key) {
     uint64_t hash = hasher_.hash(key);
     backend_->set_current_key(key_group_for_hash(hash, this->info_.max_parallelism),
-                              hasher_.bytes());
+                              hasher_.bytes(), hash);
     return key;
   }
   K key_of(const In& value) { return key_of_(value); }

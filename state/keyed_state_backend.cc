@@ -4,8 +4,9 @@
 
 namespace sluice {
 
-std::string_view backend_composite_key(KeyedStateBackend& backend) {
-  return backend.composite_key();
+CurrentScope backend_scope(const KeyedStateBackend& backend) {
+  return CurrentScope{backend.current_key(), backend.current_key_hash(),
+                      backend.current_namespace(), backend.key_epoch()};
 }
 
 KeyedStateBackend::KeyedStateBackend(StateBackendKind kind, KeyGroupRange range,
@@ -18,18 +19,14 @@ KeyedStateBackend::KeyedStateBackend(StateBackendKind kind, KeyGroupRange range,
 
 KeyedStateBackend::~KeyedStateBackend() = default;
 
-void KeyedStateBackend::set_current_key(KeyGroup group, std::string_view key_bytes) {
+void KeyedStateBackend::set_current_key(KeyGroup group, std::string_view key_bytes,
+                                        uint64_t key_hash) {
   group_ = group;
   key_.clear();
   append_key_group_prefix(key_, group);
   key_.append(key_bytes);
-  composite_valid_ = false;
-}
-
-void KeyedStateBackend::set_current_namespace(std::string_view ns_bytes) {
-  if (namespace_ == ns_bytes) return;
-  namespace_.assign(ns_bytes);
-  composite_valid_ = false;
+  key_hash_ = key_hash;
+  ++key_epoch_;
 }
 
 KeyedSnapshot KeyedStateBackend::snapshot() const {
@@ -55,8 +52,8 @@ void KeyedStateBackend::restore(const std::vector<KeyedSnapshot>& snapshots) {
       StateEntries& kept = restored_[state.name];
       kept.name = state.name;
       kept.kind = state.kind;
-      for (const auto& entry : state.entries) {
-        if (entry.first.size() >= 2 && range_.contains(read_key_group_prefix(entry.first))) {
+      for (const StateEntry& entry : state.entries) {
+        if (entry.key.size() >= 2 && range_.contains(read_key_group_prefix(entry.key))) {
           kept.entries.push_back(entry);
         }
       }

@@ -17,6 +17,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "runtime/core/hash.h"
 #include "state/key_groups.h"
 #include "state/snapshot.h"
 #include "state/state.h"
@@ -50,25 +51,22 @@ class KeyedStateBackend {
   int max_parallelism() const { return max_parallelism_; }
 
   // Sets the key for the following state accesses. `key_bytes` is the key's
-  // codec encoding; `group` must be in this backend's range.
-  void set_current_key(KeyGroup group, std::string_view key_bytes);
+  // codec encoding, `key_hash` its hash_bytes() (the caller has it already
+  // for the key group); `group` must be in this backend's range.
+  void set_current_key(KeyGroup group, std::string_view key_bytes, uint64_t key_hash);
+  void set_current_key(KeyGroup group, std::string_view key_bytes) {
+    set_current_key(group, key_bytes, hash_bytes(key_bytes));
+  }
   // The current key with its 2-byte key-group prefix.
   std::string_view current_key() const { return key_; }
   KeyGroup current_key_group() const { return group_; }
+  uint64_t current_key_hash() const { return key_hash_; }
+  // Changes whenever the current key is set: lets tables cache per key.
+  uint64_t key_epoch() const { return key_epoch_; }
 
   // Sets the namespace (e.g. an encoded window); empty for none.
-  void set_current_namespace(std::string_view ns_bytes);
+  void set_current_namespace(std::string_view ns_bytes) { namespace_.assign(ns_bytes); }
   std::string_view current_namespace() const { return namespace_; }
-
-  // The current key followed by the current namespace: the table key.
-  std::string_view composite_key() {
-    if (!composite_valid_) {
-      composite_.assign(key_);
-      composite_.append(namespace_);
-      composite_valid_ = true;
-    }
-    return composite_;
-  }
 
   template <class V>
   ValueState<V> value_state(const std::string& name);
@@ -104,9 +102,9 @@ class KeyedStateBackend {
   int max_parallelism_;
   KeyGroup group_{};
   std::string key_;
+  uint64_t key_hash_ = 0;
+  uint64_t key_epoch_ = 0;
   std::string namespace_;
-  std::string composite_;
-  bool composite_valid_ = false;
   std::map<std::string, std::unique_ptr<StateTableBase>> tables_;
   std::map<std::string, StateEntries> restored_;
 };

@@ -20,7 +20,8 @@ template <class V>
 class ValueTable {
  public:
   virtual ~ValueTable() = default;
-  // The value of the current key and namespace, or nullptr.
+  // The value of the current key and namespace, or nullptr. The pointer is
+  // valid until the next write to this state.
   virtual const V* get() = 0;
   virtual void put(V value) = 0;
   virtual void clear() = 0;

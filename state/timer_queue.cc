@@ -28,15 +28,14 @@ bool TimerQueue::pop_due(Timestamp upto, Timer& out) {
 void TimerQueue::snapshot_into(StateEntries& out) const {
   out.kind = "timers";
   for (const Timer& t : timers_) {
-    out.entries.emplace_back(t.key, encode_to_string(std::make_pair(t.timestamp, t.ns)));
+    out.entries.push_back(StateEntry{t.key, t.ns, encode_to_string(t.timestamp)});
   }
 }
 
 void TimerQueue::restore_from(const StateEntries& in, KeyGroupRange range) {
-  for (const auto& [key, bytes] : in.entries) {
-    if (key.size() < 2 || !range.contains(read_key_group_prefix(key))) continue;
-    auto [ts, ns] = decode_from_string<std::pair<Timestamp, std::string>>(bytes);
-    add(ts, key, ns);
+  for (const StateEntry& e : in.entries) {
+    if (e.key.size() < 2 || !range.contains(read_key_group_prefix(e.key))) continue;
+    add(decode_from_string<Timestamp>(e.value), e.key, e.ns);
   }
 }
 

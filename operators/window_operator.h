@@ -14,6 +14,8 @@
 // Threading: on the task thread.
 #pragma once
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -176,22 +178,23 @@ class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
     TimeWindow fresh;
     assigner_.assign(ts, [&](const TimeWindow& w) { fresh = w; });
     if (is_late(fresh)) return false;
+    // Replace the sessions the new one touches by their cover, in place.
     this->backend().set_current_namespace({});
-    std::vector<TimeWindow> sessions = sessions_.value().value_or(std::vector<TimeWindow>{});
     TimeWindow merged = fresh;
-    std::vector<TimeWindow> absorbed;
-    std::vector<TimeWindow> kept;
-    for (const TimeWindow& s : sessions) {
-      if (s.intersects(fresh)) {
-        merged = merged.cover(s);
-        absorbed.push_back(s);
-      } else {
-        kept.push_back(s);
-      }
-    }
-    kept.push_back(merged);
-    sessions_.update(std::move(kept));
-    for (const TimeWindow& s : absorbed) {
+    absorbed_.clear();
+    sessions_.modify([] { return std::vector<TimeWindow>{}; },
+                     [&](std::vector<TimeWindow>& sessions) {
+                       auto kept = std::remove_if(sessions.begin(), sessions.end(),
+                                                  [&](const TimeWindow& s) {
+                                                    if (!s.intersects(fresh)) return false;
+                                                    merged = merged.cover(s);
+                                                    absorbed_.push_back(s);
+                                                    return true;
+                                                  });
+                       sessions.erase(kept, sessions.end());
+                       sessions.push_back(merged);
+                     });
+    for (const TimeWindow& s : absorbed_) {
       if (s == merged) continue;
       enter(s);
       delete_timers(s);
@@ -246,6 +249,7 @@ class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
   Contents contents_;
   FireFn fire_;
   ValueState<std::vector<TimeWindow>> sessions_;
+  std::vector<TimeWindow> absorbed_;  // scratch for add_to_session
 };
 
 // Count windows per key: fires every `slide` records with the last `size`

@@ -11,6 +11,7 @@
 // Threading: on the task thread.
 #pragma once
 
+#include <cctype>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,14 @@
 
 namespace sluice {
 
+// The directory name of an operator subtask's state instance: its name made
+// safe for a file system, and its subtask index.
+inline std::string instance_directory_name(const OperatorInfo& info) {
+  std::string name;
+  for (char c : info.name) name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return name + "-" + std::to_string(info.subtask);
+}
+
 template <class In, class Out, class K, class KeyFn>
 class KeyedOperator : public OneInputOperator<In, Out> {
  public:
@@ -28,7 +37,11 @@ class KeyedOperator : public OneInputOperator<In, Out> {
 
   void open(OperatorContext& context) override {
     context_ = &context;
-    backend_ = std::make_unique<KeyedStateBackend>(context.state_backend, context.key_groups(),
+    StateBackendConfig config = context.state_backend;
+    if (config.kind == StateBackendKind::kRocksDb) {
+      config.rocksdb.directory += "/" + instance_directory_name(this->info_);
+    }
+    backend_ = std::make_unique<KeyedStateBackend>(config, context.key_groups(),
                                                    this->info_.max_parallelism);
     open_keyed();
   }

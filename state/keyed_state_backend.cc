@@ -9,11 +9,34 @@ CurrentScope backend_scope(const KeyedStateBackend& backend) {
                       backend.current_namespace(), backend.key_epoch()};
 }
 
-KeyedStateBackend::KeyedStateBackend(StateBackendKind kind, KeyGroupRange range,
+RocksStore& backend_rocks_store(KeyedStateBackend& backend) { return backend.rocks_store(); }
+
+void make_rocks_key(std::string_view key, std::string_view ns, std::string& out) {
+  out.clear();
+  out.append(key.substr(0, 2));
+  ByteWriter writer(out);
+  writer.write_varint(key.size() - 2);
+  out.append(key.substr(2));
+  out.append(ns);
+}
+
+void split_rocks_key(std::string_view rocks_key, std::string& key, std::string& ns) {
+  ByteReader reader(rocks_key.substr(2));
+  size_t key_size = reader.read_varint();
+  std::string_view key_bytes = reader.read_view(key_size);
+  key.assign(rocks_key.substr(0, 2));
+  key.append(key_bytes);
+  ns.assign(reader.read_view(reader.remaining()));
+}
+
+KeyedStateBackend::KeyedStateBackend(const StateBackendConfig& config, KeyGroupRange range,
                                      int max_parallelism)
-    : kind_(kind), range_(range), max_parallelism_(max_parallelism) {
-  if (kind != StateBackendKind::kMemory) {
-    throw std::invalid_argument("only the memory state backend is available");
+    : kind_(config.kind), range_(range), max_parallelism_(max_parallelism) {
+  if (kind_ == StateBackendKind::kRocksDb) {
+    if (config.rocksdb.directory.empty()) {
+      throw std::invalid_argument("the rocksdb state backend needs a directory");
+    }
+    rocks_ = std::make_unique<RocksStore>(config.rocksdb);
   }
 }
 

@@ -19,12 +19,21 @@
 
 #include "runtime/core/hash.h"
 #include "state/key_groups.h"
+#include "state/rocksdb/rocksdb_store.h"
 #include "state/snapshot.h"
 #include "state/state.h"
 
 namespace sluice {
 
 enum class StateBackendKind { kMemory, kRocksDb };
+
+// Which backend a job's keyed operators use, and how it is set up.
+struct StateBackendConfig {
+  StateBackendKind kind = StateBackendKind::kMemory;
+  // For rocksdb: `directory` is the job's state directory; each operator
+  // subtask opens its instance in a subdirectory of it.
+  RocksDbOptions rocksdb;
+};
 
 // Type-erased base of every state table, for snapshots and bookkeeping.
 class StateTableBase {
@@ -41,7 +50,10 @@ class StateTableBase {
 
 class KeyedStateBackend {
  public:
-  KeyedStateBackend(StateBackendKind kind, KeyGroupRange range, int max_parallelism);
+  // `config.rocksdb.directory` is this instance's own directory.
+  KeyedStateBackend(const StateBackendConfig& config, KeyGroupRange range, int max_parallelism);
+  KeyedStateBackend(StateBackendKind kind, KeyGroupRange range, int max_parallelism)
+      : KeyedStateBackend(StateBackendConfig{kind, {}}, range, max_parallelism) {}
   KeyedStateBackend(const KeyedStateBackend&) = delete;
   KeyedStateBackend& operator=(const KeyedStateBackend&) = delete;
   virtual ~KeyedStateBackend();
@@ -93,6 +105,8 @@ class KeyedStateBackend {
   // Total entries over all tables; a rough size measure for progress reports.
   size_t entry_count() const;
 
+  RocksStore& rocks_store() { return *rocks_; }
+
  private:
   template <class Table>
   Table* find_or_create(const std::string& name);
@@ -107,11 +121,13 @@ class KeyedStateBackend {
   std::string namespace_;
   std::map<std::string, std::unique_ptr<StateTableBase>> tables_;
   std::map<std::string, StateEntries> restored_;
+  std::unique_ptr<RocksStore> rocks_;
 };
 
 }  // namespace sluice
 
 #include "state/memory_tables.h"
+#include "state/rocksdb/rocksdb_tables.h"
 
 namespace sluice {
 
@@ -124,7 +140,7 @@ Table* KeyedStateBackend::find_or_create(const std::string& name) {
     }
     return static_cast<Table*>(it->second.get());
   }
-  auto table = std::make_unique<Table>(*this);
+  auto table = std::make_unique<Table>(*this, name);
   auto restored = restored_.find(name);
   if (restored != restored_.end()) {
     table->restore_from(restored->second, range_);
@@ -137,6 +153,7 @@ Table* KeyedStateBackend::find_or_create(const std::string& name) {
 
 template <class V>
 ValueTable<V>* KeyedStateBackend::value_table(const std::string& name) {
+  if (kind_ == StateBackendKind::kRocksDb) return find_or_create<RocksValueTable<V>>(name);
   return find_or_create<MemoryValueTable<V>>(name);
 }
 
@@ -147,11 +164,17 @@ ValueState<V> KeyedStateBackend::value_state(const std::string& name) {
 
 template <class V>
 ListState<V> KeyedStateBackend::list_state(const std::string& name) {
+  if (kind_ == StateBackendKind::kRocksDb) {
+    return ListState<V>(find_or_create<RocksListTable<V>>(name));
+  }
   return ListState<V>(find_or_create<MemoryListTable<V>>(name));
 }
 
 template <class UK, class UV>
 MapState<UK, UV> KeyedStateBackend::map_state(const std::string& name) {
+  if (kind_ == StateBackendKind::kRocksDb) {
+    return MapState<UK, UV>(find_or_create<RocksMapTable<UK, UV>>(name));
+  }
   return MapState<UK, UV>(find_or_create<MemoryMapTable<UK, UV>>(name));
 }
 

@@ -62,7 +62,7 @@ using NamespaceSlots = std::vector<std::pair<std::string, Stored>>;
 template <class Stored, class Self>
 class MemoryTableBase : public StateTableBase {
  public:
-  explicit MemoryTableBase(KeyedStateBackend& backend) : backend_(backend) {}
+  MemoryTableBase(KeyedStateBackend& backend, const std::string&) : backend_(backend) {}
 
   const std::type_info& type() const override { return typeid(Self); }
   size_t entry_count() const override {
@@ -165,7 +165,7 @@ class MemoryValueTable final : public ValueTable<V>,
 
  public:
   static constexpr const char* kKind = "value";
-  explicit MemoryValueTable(KeyedStateBackend& backend) : Base(backend) {}
+  MemoryValueTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
   const char* kind() const override { return kKind; }
 
   const V* get() override { return Base::find(); }
@@ -183,7 +183,7 @@ class MemoryListTable final : public ListTable<V>,
 
  public:
   static constexpr const char* kKind = "list";
-  explicit MemoryListTable(KeyedStateBackend& backend) : Base(backend) {}
+  MemoryListTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
   const char* kind() const override { return kKind; }
 
   const std::vector<V>* get() override {
@@ -208,7 +208,7 @@ class MemoryMapTable final : public MapTable<UK, UV>,
 
  public:
   static constexpr const char* kKind = "map";
-  explicit MemoryMapTable(KeyedStateBackend& backend) : Base(backend) {}
+  MemoryMapTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
   const char* kind() const override { return kKind; }
 
   const std::map<UK, UV>* get_all() override { return Base::find(); }

@@ -37,7 +37,7 @@ class OperatorHarness final : public ProcessingTimeService {
     info.name = "under-test";
     info.task_name = "test/under-test/0";
     op_->set_info(info);
-    context_ = std::make_unique<OperatorContext>(OperatorContext{op_->info(), *this, metrics});
+    context_ = std::make_unique<OperatorContext>(OperatorContext{op_->info(), *this, metrics, StateBackendConfig{}});
     op_->open(*context_);
   }
 

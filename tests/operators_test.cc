@@ -350,7 +350,7 @@ TEST(SourceOperator, IdleSplitStopsHoldingBackTheWatermark) {
     void schedule(Timestamp, OperatorBase*) override {}
   } time;
   JobMetrics metrics;
-  OperatorContext context{op.info(), time, metrics};
+  OperatorContext context{op.info(), time, metrics, StateBackendConfig{}};
   op.open(context);
 
   script->pending = {100, 200};

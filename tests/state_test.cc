@@ -2,12 +2,15 @@
 // kinds, namespaces, snapshot and restore with rescaling, timer queues.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
 #include <set>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
 #include "state/keyed_state_backend.h"
 #include "state/timer_queue.h"
+#include "tests/process_runner.h"
 
 namespace sluice {
 namespace {
@@ -29,33 +32,42 @@ TEST(KeyGroups, RangesPartitionAllGroups) {
   }
 }
 
-class BackendTest : public ::testing::Test {
+// The conformance suite: every test runs against both backends.
+class BackendTest : public ::testing::TestWithParam<StateBackendKind> {
  protected:
   static constexpr int kMaxP = 128;
-  KeyedStateBackend make(KeyGroupRange range = {0, kMaxP - 1}) {
-    return KeyedStateBackend(StateBackendKind::kMemory, range, kMaxP);
+
+  std::unique_ptr<KeyedStateBackend> make(KeyGroupRange range = {0, kMaxP - 1},
+                                          StateBackendKind kind = GetParam()) {
+    StateBackendConfig config;
+    config.kind = kind;
+    config.rocksdb.directory = dir_.file("instance-" + std::to_string(instances_++));
+    return std::make_unique<KeyedStateBackend>(config, range, kMaxP);
   }
   static void set_key(KeyedStateBackend& b, const std::string& key) {
     std::string bytes = encode_to_string(key);
     b.set_current_key(key_group_for_hash(hash_bytes(bytes), kMaxP), bytes);
   }
+
+  testing::TempDir dir_;
+  int instances_ = 0;
 };
 
-TEST_F(BackendTest, ValueStateIsScopedByKeyAndNamespace) {
-  KeyedStateBackend b = make();
-  ValueState<int64_t> v = b.value_state<int64_t>("v");
-  set_key(b, "a");
+TEST_P(BackendTest, ValueStateIsScopedByKeyAndNamespace) {
+  auto b = make();
+  ValueState<int64_t> v = b->value_state<int64_t>("v");
+  set_key(*b, "a");
   EXPECT_FALSE(v.value());
   v.update(1);
-  set_key(b, "b");
+  set_key(*b, "b");
   EXPECT_FALSE(v.value());
   v.update(2);
-  b.set_current_namespace("ns1");
+  b->set_current_namespace("ns1");
   EXPECT_FALSE(v.value());
   v.update(3);
-  b.set_current_namespace("");
+  b->set_current_namespace("");
   EXPECT_EQ(v.value(), 2);
-  set_key(b, "a");
+  set_key(*b, "a");
   EXPECT_EQ(v.value(), 1);
   v.clear();
   EXPECT_FALSE(v.value());
@@ -63,73 +75,136 @@ TEST_F(BackendTest, ValueStateIsScopedByKeyAndNamespace) {
   EXPECT_EQ(v.value(), 15);
   v.modify([] { return int64_t{10}; }, [](int64_t& x) { x += 5; });
   EXPECT_EQ(v.value(), 20);
+  set_key(*b, "b");
+  b->set_current_namespace("ns1");
+  EXPECT_EQ(v.value(), 3);
+  v.clear();
+  EXPECT_FALSE(v.value());
+  b->set_current_namespace("");
+  EXPECT_EQ(v.value(), 2);  // clearing one namespace left the other alone
 }
 
-TEST_F(BackendTest, ListMapAndReducingState) {
-  KeyedStateBackend b = make();
-  auto list = b.list_state<std::string>("l");
-  auto map = b.map_state<std::string, int>("m");
-  auto sum = b.reducing_state<int>("r", [](int x, int y) { return x + y; });
-  set_key(b, "k");
+TEST_P(BackendTest, ListMapAndReducingState) {
+  auto b = make();
+  auto list = b->list_state<std::string>("l");
+  auto map = b->map_state<std::string, int>("m");
+  auto sum = b->reducing_state<int>("r", [](int x, int y) { return x + y; });
+  set_key(*b, "k");
   EXPECT_TRUE(list.get().empty());
   list.add("x");
   list.add("y");
   EXPECT_EQ(list.get(), (std::vector<std::string>{"x", "y"}));
+  list.update({"z"});
+  list.add("w");
+  EXPECT_EQ(list.get(), (std::vector<std::string>{"z", "w"}));
   map.put("one", 1);
   map.put("two", 2);
   map.put("one", 11);
   EXPECT_EQ(map.get("one"), 11);
   EXPECT_FALSE(map.get("three"));
   map.remove("two");
-  EXPECT_EQ(map.entries().size(), 1u);
+  EXPECT_EQ(map.entries(), (std::map<std::string, int>{{"one", 11}}));
   EXPECT_FALSE(sum.get());
   sum.add(3);
   EXPECT_EQ(sum.get(), 3);
   sum.add(4);
   EXPECT_EQ(sum.get(), 7);
-  set_key(b, "other");
+  set_key(*b, "other");
   EXPECT_TRUE(list.get().empty());
   EXPECT_TRUE(map.empty());
   EXPECT_FALSE(sum.get());
+  set_key(*b, "k");
+  list.clear();
+  map.clear();
+  EXPECT_TRUE(list.get().empty());
+  EXPECT_TRUE(map.empty());
+  EXPECT_EQ(sum.get(), 7);
 }
 
-TEST_F(BackendTest, SameNameWithAnotherTypeIsAnError) {
-  KeyedStateBackend b = make();
-  b.value_state<int>("s");
-  EXPECT_THROW(b.value_state<std::string>("s"), std::logic_error);
+TEST_P(BackendTest, SameNameWithAnotherTypeIsAnError) {
+  auto b = make();
+  b->value_state<int>("s");
+  EXPECT_THROW(b->value_state<std::string>("s"), std::logic_error);
 }
 
-TEST_F(BackendTest, SnapshotRestoresAtAnotherParallelism) {
-  KeyedStateBackend source = make();
-  auto v = source.value_state<int64_t>("v");
+std::string window_name(int64_t i) {
+  std::string name = std::to_string(i);
+  name.insert(name.begin(), 'w');
+  return name;
+}
+
+TEST_P(BackendTest, ManyKeysAndNamespacesRoundTrip) {
+  auto b = make();
+  auto v = b->value_state<int64_t>("v");
+  for (int64_t i = 0; i < 2000; ++i) {
+    set_key(*b, "key" + std::to_string(i % 300));
+    b->set_current_namespace(window_name(i % 7));
+    v.modify([] { return int64_t{0}; }, [&](int64_t& x) { x += i; });
+  }
+  std::map<std::pair<int, int>, int64_t> expected;
+  for (int64_t i = 0; i < 2000; ++i) expected[{static_cast<int>(i % 300), static_cast<int>(i % 7)}] += i;
+  for (const auto& [kn, sum] : expected) {
+    set_key(*b, "key" + std::to_string(kn.first));
+    b->set_current_namespace(window_name(kn.second));
+    ASSERT_EQ(v.value(), sum);
+  }
+  EXPECT_EQ(b->entry_count(), expected.size());
+}
+
+// Snapshots restore into either backend at another parallelism: every key
+// lands in exactly one new subtask, with its value, namespace and list.
+TEST_P(BackendTest, SnapshotRestoresAtAnotherParallelismIntoEitherBackend) {
+  auto source = make();
+  auto v = source->value_state<int64_t>("v");
+  auto l = source->list_state<int64_t>("l");
   for (int64_t i = 0; i < 500; ++i) {
-    set_key(source, "key" + std::to_string(i));
+    set_key(*source, "key" + std::to_string(i));
     v.update(i);
+    source->set_current_namespace("ns");
+    l.add(i);
+    l.add(-i);
+    source->set_current_namespace("");
   }
-  KeyedSnapshot snapshot = decode_from_string<KeyedSnapshot>(encode_to_string(source.snapshot()));
+  KeyedSnapshot snapshot = decode_from_string<KeyedSnapshot>(encode_to_string(source->snapshot()));
 
-  // Three new subtasks together hold every key exactly once.
-  int64_t found = 0;
-  for (int i = 0; i < 3; ++i) {
-    KeyedStateBackend target = make(key_group_range_for_subtask(kMaxP, 3, i));
-    target.restore({snapshot});
-    auto restored = target.value_state<int64_t>("v");
-    int64_t found_here = 0;
-    for (int64_t k = 0; k < 500; ++k) {
-      std::string key = "key" + std::to_string(k);
-      std::string bytes = encode_to_string(key);
-      KeyGroup g = key_group_for_hash(hash_bytes(bytes), kMaxP);
-      if (!target.key_group_range().contains(g)) continue;
-      target.set_current_key(g, bytes);
-      ASSERT_EQ(restored.value(), k);
-      ++found_here;
+  for (StateBackendKind target_kind : {StateBackendKind::kMemory, StateBackendKind::kRocksDb}) {
+    int64_t found = 0;
+    for (int i = 0; i < 3; ++i) {
+      auto target = make(key_group_range_for_subtask(kMaxP, 3, i), target_kind);
+      target->restore({snapshot});
+      auto restored = target->value_state<int64_t>("v");
+      auto restored_list = target->list_state<int64_t>("l");
+      int64_t found_here = 0;
+      for (int64_t k = 0; k < 500; ++k) {
+        std::string bytes = encode_to_string("key" + std::to_string(k));
+        KeyGroup g = key_group_for_hash(hash_bytes(bytes), kMaxP);
+        if (!target->key_group_range().contains(g)) continue;
+        target->set_current_key(g, bytes);
+        ASSERT_EQ(restored.value(), k);
+        target->set_current_namespace("ns");
+        ASSERT_EQ(restored_list.get(), (std::vector<int64_t>{k, -k}));
+        target->set_current_namespace("");
+        ++found_here;
+      }
+      // No entry of another subtask's key groups came along.
+      EXPECT_EQ(static_cast<int64_t>(target->entry_count()), 2 * found_here);
+      EXPECT_GT(found_here, 100);
+      found += found_here;
     }
-    // No entry of another subtask's key groups came along.
-    EXPECT_EQ(static_cast<int64_t>(target.entry_count()), found_here);
-    EXPECT_GT(found_here, 100);
-    found += found_here;
+    EXPECT_EQ(found, 500);
   }
-  EXPECT_EQ(found, 500);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendTest,
+                         ::testing::Values(StateBackendKind::kMemory, StateBackendKind::kRocksDb),
+                         [](const auto& info) {
+                           return info.param == StateBackendKind::kMemory ? "memory" : "rocksdb";
+                         });
+
+TEST(RocksStore, UnusableDirectoryIsAnExternalError) {
+  RocksDbOptions options;
+  options.directory = "/proc/sluice-cannot-create-this";
+  EXPECT_THROW(RocksStore store(options), ExternalError);
 }
 
 TEST(TimerQueue, OrdersDeduplicatesAndRemoves) {

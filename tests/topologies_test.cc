@@ -108,6 +108,7 @@ std::vector<std::string> reference_sessions(const std::vector<Event>& events, in
 struct WindowCase {
   std::string window;
   int parallelism;
+  std::string state = "memory";
 };
 
 class WindowedCountTest : public ::testing::TestWithParam<WindowCase> {};
@@ -122,7 +123,7 @@ TEST_P(WindowedCountTest, MatchesReference) {
   ProcessResult r = sluice({"run", "windowed-count", "--set", "input=in.csv", "--set",
                             "output=out", "--set", "window=" + c.window, "--set",
                             "out-of-orderness=40ms", "--parallelism",
-                            std::to_string(c.parallelism)},
+                            std::to_string(c.parallelism), "--state", c.state},
                            dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
@@ -139,10 +140,13 @@ INSTANTIATE_TEST_SUITE_P(
     AllWindows, WindowedCountTest,
     ::testing::Values(WindowCase{"tumbling:1s", 1}, WindowCase{"tumbling:1s", 4},
                       WindowCase{"sliding:2s:500ms", 1}, WindowCase{"sliding:2s:500ms", 4},
-                      WindowCase{"session:20ms", 1}, WindowCase{"session:20ms", 4}),
+                      WindowCase{"session:20ms", 1}, WindowCase{"session:20ms", 4},
+                      WindowCase{"tumbling:1s", 4, "rocksdb"},
+                      WindowCase{"sliding:2s:500ms", 4, "rocksdb"},
+                      WindowCase{"session:20ms", 4, "rocksdb"}),
     [](const auto& info) {
       std::string name = info.param.window.substr(0, info.param.window.find(':'));
-      return name + "_p" + std::to_string(info.param.parallelism);
+      return name + "_p" + std::to_string(info.param.parallelism) + "_" + info.param.state;
     });
 
 // Sources emit a watermark after every batch (at most 1024 records), as
@@ -232,7 +236,9 @@ void PrintTo(const BadCommand& c, std::ostream* os) {
   for (const std::string& a : c.args) *os << a << ' ';
 }
 
-void PrintTo(const WindowCase& c, std::ostream* os) { *os << c.window << " p" << c.parallelism; }
+void PrintTo(const WindowCase& c, std::ostream* os) {
+  *os << c.window << " p" << c.parallelism << " " << c.state;
+}
 
 class BadCommandTest : public ::testing::TestWithParam<BadCommand> {};
 

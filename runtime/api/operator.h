@@ -50,7 +50,7 @@ struct OperatorContext {
   const OperatorInfo& info;
   ProcessingTimeService& processing_time;
   JobMetrics& metrics;
-  StateBackendKind state_backend = StateBackendKind::kMemory;
+  StateBackendConfig state_backend;
 
   KeyGroupRange key_groups() const {
     return key_group_range_for_subtask(info.max_parallelism, info.parallelism, info.subtask);

@@ -13,6 +13,7 @@
 
 #include "runtime/cli/registry.h"
 #include "runtime/cli/run_options.h"
+#include "runtime/cli/state_dir.h"
 #include "runtime/core/logging.h"
 #include "runtime/task/local_executor.h"
 
@@ -95,6 +96,8 @@ int run_command(const std::vector<std::string>& args) {
   spec->build(topology, params);
 
   options.plan.job_name = spec->name;
+  JobStateDirectory state_dir(options.state_dir);
+  options.plan.state_backend.rocksdb.directory = state_dir.path();
   LocalJobOptions job;
   job.plan = options.plan;
   job.cancel_flag = &g_interrupted;

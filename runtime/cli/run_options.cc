@@ -15,7 +15,10 @@ const char* const kRunUsage =
     "  --set KEY=VALUE          topology parameter (repeatable; see `sluice topologies`)\n"
     "  --parallelism N          default parallelism of every operator (default 1)\n"
     "  --max-parallelism N      number of key groups (default 128)\n"
-    "  --state memory           state backend (memory; rocksdb comes with checkpoints)\n"
+    "  --state memory|rocksdb   state backend (default memory)\n"
+    "  --state-dir DIR          rocksdb working directory (default: a temporary one)\n"
+    "  --rocksdb-block-cache-mb N   block cache per operator subtask (default 32)\n"
+    "  --rocksdb-write-buffer-mb N  memtables per operator subtask (default 16)\n"
     "  --mode continuous        execution mode\n"
     "  --channel-capacity N     batches buffered per channel (default 8)\n"
     "  --progress               print a progress line every second\n"
@@ -80,9 +83,21 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
           static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg)));
     } else if (option == "--state") {
       std::string state = cursor.value(option, arg);
-      if (state != "memory") {
-        throw UsageError("--state: '" + state + "' is not available (available: memory)");
+      if (state == "memory") {
+        options.plan.state_backend.kind = StateBackendKind::kMemory;
+      } else if (state == "rocksdb") {
+        options.plan.state_backend.kind = StateBackendKind::kRocksDb;
+      } else {
+        throw UsageError("--state: '" + state + "' is not a state backend (memory, rocksdb)");
       }
+    } else if (option == "--state-dir") {
+      options.state_dir = cursor.value(option, arg);
+    } else if (option == "--rocksdb-block-cache-mb") {
+      options.plan.state_backend.rocksdb.block_cache_bytes =
+          static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg))) << 20;
+    } else if (option == "--rocksdb-write-buffer-mb") {
+      options.plan.state_backend.rocksdb.write_buffer_bytes =
+          static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg))) << 20;
     } else if (option == "--mode") {
       std::string mode = cursor.value(option, arg);
       if (mode != "continuous") {

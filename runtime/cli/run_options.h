@@ -14,6 +14,7 @@ struct RunOptions {
   std::string topology;
   std::map<std::string, std::string> params;
   PlanOptions plan;
+  std::string state_dir;  // empty: a temporary directory for rocksdb
   bool progress = false;
   bool help = false;
   std::string log_level = "warn";

@@ -21,7 +21,7 @@ struct PlanOptions {
   int parallelism = 1;
   int max_parallelism = kDefaultMaxParallelism;
   size_t channel_capacity = 8;  // batches per channel
-  StateBackendKind state_backend = StateBackendKind::kMemory;
+  StateBackendConfig state_backend;  // memory unless set
 };
 
 struct ExecutionPlan {

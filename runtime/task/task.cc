@@ -14,12 +14,12 @@ constexpr Timestamp kMaxWaitMs = 100;
 }  // namespace
 
 Task::Task(std::string name, JobControl& control, JobMetrics& metrics, const Clock& clock,
-           StateBackendKind state_backend)
+           StateBackendConfig state_backend)
     : name_(std::move(name)),
       control_(control),
       metrics_(metrics),
       clock_(clock),
-      state_backend_(state_backend) {}
+      state_backend_(std::move(state_backend)) {}
 
 Task::~Task() = default;
 

@@ -28,7 +28,7 @@ namespace sluice {
 class Task final : public ProcessingTimeService {
  public:
   Task(std::string name, JobControl& control, JobMetrics& metrics, const Clock& clock,
-       StateBackendKind state_backend);
+       StateBackendConfig state_backend);
   ~Task() override;
 
   // Building (before run): operators in chain order, head first.
@@ -78,7 +78,7 @@ class Task final : public ProcessingTimeService {
   JobControl& control_;
   JobMetrics& metrics_;
   const Clock& clock_;
-  StateBackendKind state_backend_;
+  StateBackendConfig state_backend_;
   std::vector<std::unique_ptr<OperatorBase>> operators_;
   std::vector<std::unique_ptr<OperatorContext>> contexts_;
   SourceOperatorBase* source_ = nullptr;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "runtime/cli/registry.h"
+#include "runtime/cli/state_dir.h"
 #include "runtime/core/logging.h"
 #include "runtime/task/local_executor.h"
 #include "topologies/nexmark/nexmark_job.h"
@@ -30,12 +31,13 @@ const char* const kUsage =
     "  --events N                 events to generate\n"
     "  --parallelism P            default 1\n"
     "  --rate N                   events per second of event time (default 10000000)\n"
-    "  --state memory|rocksdb     state backend (memory; rocksdb comes with checkpoints)\n"
+    "  --state memory|rocksdb     state backend (default memory)\n"
     "  --checkpoint-interval D    not available until checkpoints exist\n";
 
 struct BenchOptions {
   NexmarkJob job;
   int parallelism = 1;
+  StateBackendKind state = StateBackendKind::kMemory;
   bool help = false;
 };
 
@@ -50,7 +52,11 @@ int64_t parse_count(const std::string& option, const std::string& text) {
 
 BenchOptions parse_bench_options(const std::vector<std::string>& args) {
   if (args.empty() || args[0] != "nexmark") {
-    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) return BenchOptions{{}, 1, true};
+    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+      BenchOptions help;
+      help.help = true;
+      return help;
+    }
     throw UsageError("bench: the only benchmark is 'nexmark' (see sluice bench nexmark --help)");
   }
   BenchOptions options;
@@ -75,7 +81,11 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args) {
     } else if (arg == "--rate") {
       options.job.generator.rate = parse_count(arg, value);
     } else if (arg == "--state") {
-      if (value != "memory") throw UsageError("--state: '" + value + "' is not available (memory)");
+      if (value == "rocksdb") {
+        options.state = StateBackendKind::kRocksDb;
+      } else if (value != "memory") {
+        throw UsageError("--state: '" + value + "' is not a state backend (memory, rocksdb)");
+      }
     } else if (arg == "--checkpoint-interval") {
       throw UsageError("--checkpoint-interval: checkpoints are not available yet");
     } else {
@@ -115,6 +125,9 @@ int run_bench(const std::vector<std::string>& args) {
   LocalJobOptions run;
   run.plan.job_name = topology.name();
   run.plan.parallelism = options.parallelism;
+  JobStateDirectory state_dir("");
+  run.plan.state_backend.kind = options.state;
+  run.plan.state_backend.rocksdb.directory = state_dir.path();
   double cpu_before = cpu_seconds();
   JobResult result = run_local(topology.graph(), run);
   double cpu = cpu_seconds() - cpu_before;
@@ -126,11 +139,12 @@ int run_bench(const std::vector<std::string>& args) {
   auto ms = [&](double q) { return static_cast<double>(latency.quantile_us(q)) / 1000.0; };
   auto events = static_cast<double>(options.job.events);
   fmt::print(
-      "{{\"query\":\"{}\",\"events\":{},\"parallelism\":{},\"state\":\"memory\","
+      "{{\"query\":\"{}\",\"events\":{},\"parallelism\":{},\"state\":\"{}\","
       "\"wall_seconds\":{:.3f},\"events_per_second\":{:.0f},\"cpu_seconds\":{:.3f},"
       "\"events_per_cpu_second\":{:.0f},\"peak_rss_bytes\":{},\"results\":{},"
       "\"latency_ms\":{{\"p50\":{:.3f},\"p99\":{:.3f},\"p999\":{:.3f}}}}}\n",
-      options.job.query, options.job.events, options.parallelism, result.wall_seconds,
+      options.job.query, options.job.events, options.parallelism,
+      options.state == StateBackendKind::kRocksDb ? "rocksdb" : "memory", result.wall_seconds,
       events / result.wall_seconds, cpu, events / cpu, peak_rss_bytes(), result.records_out,
       ms(0.5), ms(0.99), ms(0.999));
   return 0;

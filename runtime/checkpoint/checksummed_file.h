@@ -1,0 +1,21 @@
+// Files that detect their own corruption: an 8-byte magic, the payload's
+// length, the payload and a 64-bit checksum. Writes go to a temporary name,
+// are synced, then renamed into place, so a reader sees the whole file or
+// none of it. Pure functions over paths; safe from any thread for
+// different paths.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// Writes `payload` to `path` atomically. Throws ExternalError on I/O errors.
+void write_checksummed_file(const std::string& path, std::string_view payload);
+
+// Reads and verifies a file written by write_checksummed_file. Throws
+// InputError "PATH: ..." when it is truncated, corrupt or not such a file,
+// ExternalError when it cannot be read.
+std::string read_checksummed_file(const std::string& path);
+
+}  // namespace sluice

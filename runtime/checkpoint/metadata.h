@@ -1,0 +1,48 @@
+// What a completed checkpoint consists of: for every operator, the state
+// files of each of its subtasks (paths relative to the checkpoint's
+// directory, or to the job's shared area for files several checkpoints
+// reference). Written once, when every task acknowledged, as the
+// checkpoint's _metadata file. Plain values with codecs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/core/codec.h"
+#include "runtime/core/time.h"
+
+namespace sluice {
+
+struct SubtaskStateHandle {
+  int32_t subtask = 0;
+  std::string keyed_state;     // file in the checkpoint directory, "" if none
+  std::string operator_state;  // file in the checkpoint directory, "" if none
+  std::vector<std::string> shared_files;  // files in the shared area
+  SLUICE_FIELDS(subtask, keyed_state, operator_state, shared_files)
+};
+
+struct OperatorStateHandle {
+  std::string name;  // the operator's stable name
+  int32_t parallelism = 1;
+  std::vector<SubtaskStateHandle> subtasks;
+  SLUICE_FIELDS(name, parallelism, subtasks)
+};
+
+struct CheckpointMetadata {
+  int64_t id = 0;
+  std::string job;
+  int32_t max_parallelism = 0;
+  Timestamp completed_at = 0;
+  std::vector<OperatorStateHandle> operators;
+  SLUICE_FIELDS(id, job, max_parallelism, completed_at, operators)
+
+  const OperatorStateHandle* find(const std::string& name) const {
+    for (const OperatorStateHandle& op : operators) {
+      if (op.name == name) return &op;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace sluice

@@ -1,0 +1,147 @@
+#include "runtime/checkpoint/storage.h"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <set>
+
+#include "runtime/checkpoint/checksummed_file.h"
+#include "runtime/core/errors.h"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kMetadata = "_metadata";
+
+// The id of a directory named chk-<N>, or -1.
+int64_t checkpoint_id_of(const fs::path& dir) {
+  std::string name = dir.filename().string();
+  if (name.rfind("chk-", 0) != 0) return -1;
+  int64_t id = -1;
+  auto [rest, ec] = std::from_chars(name.data() + 4, name.data() + name.size(), id);
+  return ec == std::errc() && rest == name.data() + name.size() ? id : -1;
+}
+
+void make_dirs(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw ExternalError("cannot create " + dir + ": " + ec.message());
+}
+
+}  // namespace
+
+CheckpointStorage::CheckpointStorage(std::string root, std::string job)
+    : job_dir_(std::move(root) + "/" + std::move(job)) {}
+
+std::string CheckpointStorage::checkpoint_dir(int64_t id) const {
+  return job_dir_ + "/chk-" + std::to_string(id);
+}
+
+std::string CheckpointStorage::prepare(int64_t id) const {
+  std::string dir = checkpoint_dir(id);
+  make_dirs(dir);
+  make_dirs(shared_dir());
+  return dir;
+}
+
+std::string CheckpointStorage::write_state_file(int64_t id, const std::string& name,
+                                                const std::string& bytes) const {
+  write_checksummed_file(checkpoint_dir(id) + "/" + name, bytes);
+  return name;
+}
+
+std::string CheckpointStorage::read_state_file(const std::string& checkpoint_dir,
+                                               const std::string& name) const {
+  return read_checksummed_file(checkpoint_dir + "/" + name);
+}
+
+void CheckpointStorage::complete(const CheckpointMetadata& metadata) const {
+  write_checksummed_file(checkpoint_dir(metadata.id) + "/" + kMetadata,
+                         encode_to_string(metadata));
+}
+
+std::vector<int64_t> CheckpointStorage::complete_ids() const {
+  std::vector<int64_t> ids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(job_dir_, ec)) {
+    int64_t id = checkpoint_id_of(entry.path());
+    if (id >= 0 && fs::exists(entry.path() / kMetadata)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+CheckpointMetadata CheckpointStorage::load(const std::string& checkpoint_dir) const {
+  std::string path = checkpoint_dir + "/" + kMetadata;
+  CheckpointMetadata metadata;
+  try {
+    metadata = decode_from_string<CheckpointMetadata>(read_checksummed_file(path));
+  } catch (const InputError& e) {
+    throw InputError(std::string(e.what()));
+  } catch (const ExternalError& e) {
+    throw InputError(checkpoint_dir + ": no readable metadata (" + e.what() + ")");
+  }
+  std::string shared = (fs::path(checkpoint_dir).parent_path() / "shared").string();
+  for (const OperatorStateHandle& op : metadata.operators) {
+    for (const SubtaskStateHandle& s : op.subtasks) {
+      for (const std::string& file : {s.keyed_state, s.operator_state}) {
+        if (!file.empty()) read_checksummed_file(checkpoint_dir + "/" + file);
+      }
+      for (const std::string& file : s.shared_files) {
+        if (!fs::exists(shared + "/" + file)) {
+          throw InputError(checkpoint_dir + ": shared file " + file + " is missing");
+        }
+      }
+    }
+  }
+  return metadata;
+}
+
+std::optional<CheckpointMetadata> CheckpointStorage::latest(
+    std::vector<std::string>& warnings) const {
+  std::vector<int64_t> ids = complete_ids();
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    try {
+      return load(checkpoint_dir(*it));
+    } catch (const SluiceError& e) {
+      warnings.push_back("skipping checkpoint " + std::to_string(*it) + ": " + e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+void CheckpointStorage::retain(size_t keep) const {
+  std::vector<int64_t> complete = complete_ids();
+  std::set<int64_t> kept;
+  for (size_t i = complete.size() > keep ? complete.size() - keep : 0; i < complete.size(); ++i) {
+    kept.insert(complete[i]);
+  }
+  int64_t newest = complete.empty() ? -1 : complete.back();
+  std::error_code ec;
+  std::set<std::string> referenced;
+  for (const auto& entry : fs::directory_iterator(job_dir_, ec)) {
+    int64_t id = checkpoint_id_of(entry.path());
+    if (id < 0) continue;
+    if (kept.count(id)) {
+      try {
+        for (const OperatorStateHandle& op : load(entry.path().string()).operators) {
+          for (const SubtaskStateHandle& s : op.subtasks) {
+            referenced.insert(s.shared_files.begin(), s.shared_files.end());
+          }
+        }
+      } catch (const SluiceError&) {
+        // A corrupt kept checkpoint references nothing worth keeping.
+      }
+      continue;
+    }
+    // Older than the newest complete one: finished or abandoned, not needed.
+    if (id < newest) fs::remove_all(entry.path(), ec);
+  }
+  for (const auto& entry : fs::directory_iterator(shared_dir(), ec)) {
+    if (!referenced.count(entry.path().filename().string())) fs::remove(entry.path(), ec);
+  }
+}
+
+}  // namespace sluice

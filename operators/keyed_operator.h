@@ -11,6 +11,7 @@
 // Threading: on the task thread.
 #pragma once
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <string>
@@ -43,7 +44,18 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     }
     backend_ = std::make_unique<KeyedStateBackend>(config, context.key_groups(),
                                                    this->info_.max_parallelism);
+    if (context.restore != nullptr) restore_keyed(*context.restore);
     open_keyed();
+    schedule_next_processing_timer();
+  }
+
+  OperatorSnapshot snapshot_state(int64_t) override {
+    KeyedSnapshot snapshot = backend_->snapshot();
+    snapshot.states.push_back(timer_entries(kEventTimers, event_timers_));
+    snapshot.states.push_back(timer_entries(kProcessingTimers, processing_timers_));
+    // The watermark too: sources replay exactly the records after the
+    // barrier, and they must be judged late or not as they were.
+    return OperatorSnapshot{std::move(snapshot), encode_to_string(watermark_)};
   }
 
   void process_watermark(Timestamp watermark) override {
@@ -110,6 +122,34 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   OperatorContext& context() { return *context_; }
 
  private:
+  static constexpr const char* kEventTimers = "__timers/event";
+  static constexpr const char* kProcessingTimers = "__timers/processing";
+
+  static StateEntries timer_entries(const char* name, const TimerQueue& timers) {
+    StateEntries entries;
+    entries.name = name;
+    timers.snapshot_into(entries);
+    return entries;
+  }
+
+  void restore_keyed(const OperatorRestore& restore) {
+    // After a rescale, keys come from several old subtasks: the smallest
+    // of their watermarks rejects nothing that any of them accepted.
+    Timestamp watermark = kMaxTimestamp;
+    for (const std::string& bytes : restore.operator_states) {
+      if (!bytes.empty()) watermark = std::min(watermark, decode_from_string<Timestamp>(bytes));
+    }
+    if (watermark != kMaxTimestamp) watermark_ = watermark;
+    backend_->restore(restore.keyed);
+    KeyGroupRange range = backend_->key_group_range();
+    if (auto entries = backend_->take_restored(kEventTimers)) {
+      event_timers_.restore_from(*entries, range);
+    }
+    if (auto entries = backend_->take_restored(kProcessingTimers)) {
+      processing_timers_.restore_from(*entries, range);
+    }
+  }
+
   void enter_timer_scope(const Timer& timer) {
     KeyGroup group = read_key_group_prefix(timer.key);
     backend_->set_current_key(group, std::string_view(timer.key).substr(2));

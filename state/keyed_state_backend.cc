@@ -84,9 +84,12 @@ void KeyedStateBackend::restore(const std::vector<KeyedSnapshot>& snapshots) {
   }
 }
 
-const StateEntries* KeyedStateBackend::restored_entries(const std::string& name) const {
+std::optional<StateEntries> KeyedStateBackend::take_restored(const std::string& name) {
   auto it = restored_.find(name);
-  return it == restored_.end() ? nullptr : &it->second;
+  if (it == restored_.end()) return std::nullopt;
+  StateEntries entries = std::move(it->second);
+  restored_.erase(it);
+  return entries;
 }
 
 size_t KeyedStateBackend::entry_count() const {

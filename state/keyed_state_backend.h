@@ -12,6 +12,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -99,8 +100,9 @@ class KeyedStateBackend {
   // Restores from the snapshots of one or more old subtasks (after a
   // rescale), keeping the entries of this backend's key groups.
   void restore(const std::vector<KeyedSnapshot>& snapshots);
-  // Adds extra entries (e.g. timers) to a snapshot under `name`.
-  const StateEntries* restored_entries(const std::string& name) const;
+  // Takes the restored entries of `name` that no table claimed (e.g. the
+  // operator's timers), so they are not snapshotted twice.
+  std::optional<StateEntries> take_restored(const std::string& name);
 
   // Total entries over all tables; a rough size measure for progress reports.
   size_t entry_count() const;

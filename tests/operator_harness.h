@@ -27,19 +27,33 @@ struct CollectingDownstream final : Downstream<T> {
   }
 };
 
+// Where the operator under test runs: its subtask, and the state it
+// resumes from.
+struct HarnessSetup {
+  int subtask = 0;
+  int parallelism = 1;
+  Timestamp start = 0;  // processing time
+  const OperatorRestore* restore = nullptr;
+};
+
 template <class In, class Out>
 class OperatorHarness final : public ProcessingTimeService {
  public:
-  explicit OperatorHarness(std::unique_ptr<OneInputOperator<In, Out>> op, Timestamp start = 0)
-      : op_(std::move(op)), clock_(start) {
+  explicit OperatorHarness(std::unique_ptr<OneInputOperator<In, Out>> op, HarnessSetup setup = {})
+      : op_(std::move(op)), clock_(setup.start) {
     op_->output().set_target(&output);
     OperatorInfo info;
     info.name = "under-test";
-    info.task_name = "test/under-test/0";
+    info.task_name = "test/under-test/" + std::to_string(setup.subtask);
+    info.subtask = setup.subtask;
+    info.parallelism = setup.parallelism;
     op_->set_info(info);
-    context_ = std::make_unique<OperatorContext>(OperatorContext{op_->info(), *this, metrics, StateBackendConfig{}});
+    context_ = std::make_unique<OperatorContext>(
+        OperatorContext{op_->info(), *this, metrics, StateBackendConfig{}, setup.restore});
     op_->open(*context_);
   }
+
+  OperatorSnapshot snapshot(int64_t checkpoint_id) { return op_->snapshot_state(checkpoint_id); }
 
   void push(In value, Timestamp ts) {
     Batch<In> batch;

@@ -12,12 +12,14 @@
 #include "operators/window_contents.h"
 #include "operators/window_operator.h"
 #include "runtime/task/source_operator.h"
+#include "runtime/core/hash.h"
 #include "tests/operator_harness.h"
 
 namespace sluice {
 namespace {
 
 using testing::CollectingDownstream;
+using testing::HarnessSetup;
 using testing::OperatorHarness;
 
 struct Event {
@@ -318,6 +320,139 @@ TEST(KeyedProcess, StateAndEventTimeTimersPerKey) {
   ASSERT_EQ(h.output.watermarks.size(), 3u);
 }
 
+// ---------------------------------------------------------------------------
+// Snapshot and restore: half a stream on one subtask, a snapshot, the rest
+// on two restored subtasks (records routed by key group, as the hash
+// partitioner routes them); together they must emit exactly what one
+// uninterrupted subtask emits. Windows with pending timers, allowed
+// lateness, sessions and keyed process timers all cross the snapshot.
+
+struct Step {
+  bool is_watermark;
+  Event event;
+  Timestamp time;
+};
+
+std::vector<Step> make_steps(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<Step> steps;
+  Timestamp wm = 0;
+  for (int i = 0; i < 2000; ++i) {
+    if (rng() % 8 == 0) {
+      wm += static_cast<Timestamp>(rng() % 7);
+      steps.push_back(Step{true, {}, wm});
+    } else {
+      Event e{"k" + std::to_string(rng() % 12), static_cast<int64_t>(rng() % 50)};
+      steps.push_back(Step{false, e, wm + static_cast<Timestamp>(rng() % 30) - 12});
+    }
+  }
+  steps.push_back(Step{true, {}, kMaxTimestamp});
+  return steps;
+}
+
+int subtask_of(const std::string& key, int parallelism) {
+  KeyGroup g = key_group_for_hash(hash_bytes(encode_to_string(key)), kDefaultMaxParallelism);
+  return subtask_for_key_group(g, kDefaultMaxParallelism, parallelism);
+}
+
+template <class Out>
+void feed(OperatorHarness<Event, Out>& h, const Step& step) {
+  if (step.is_watermark) {
+    h.watermark(step.time);
+  } else {
+    h.push(step.event, step.time);
+  }
+}
+
+// Runs `steps` once on one subtask, and once split at `cut` with a
+// snapshot and a restore into `parallelism` subtasks; returns both outputs.
+template <class Out, class MakeOp>
+std::pair<std::vector<Out>, std::vector<Out>> run_with_restore(const std::vector<Step>& steps,
+                                                               size_t cut, int parallelism,
+                                                               MakeOp make_op) {
+  OperatorHarness<Event, Out> whole(make_op());
+  for (const Step& step : steps) feed(whole, step);
+
+  OperatorHarness<Event, Out> before(make_op());
+  for (size_t i = 0; i < cut; ++i) feed(before, steps[i]);
+  std::vector<Out> restored = before.output.take();
+  OperatorSnapshot snapshot = before.snapshot(1);
+  OperatorRestore restore;
+  restore.keyed.push_back(decode_from_string<KeyedSnapshot>(encode_to_string(*snapshot.keyed)));
+  restore.operator_states.push_back(snapshot.operator_state);
+
+  std::vector<std::unique_ptr<OperatorHarness<Event, Out>>> after;
+  for (int s = 0; s < parallelism; ++s) {
+    after.push_back(std::make_unique<OperatorHarness<Event, Out>>(
+        make_op(), HarnessSetup{s, parallelism, 0, &restore}));
+  }
+  for (size_t i = cut; i < steps.size(); ++i) {
+    if (steps[i].is_watermark) {
+      for (auto& h : after) h->watermark(steps[i].time);
+    } else {
+      after[static_cast<size_t>(subtask_of(steps[i].event.key, parallelism))]->push(
+          steps[i].event, steps[i].time);
+    }
+  }
+  for (auto& h : after) {
+    for (Out& row : h->output.take()) restored.push_back(std::move(row));
+  }
+  std::vector<Out> expected = whole.output.take();
+  std::sort(expected.begin(), expected.end());
+  std::sort(restored.begin(), restored.end());
+  return {expected, restored};
+}
+
+template <class Assigner>
+auto window_maker(Assigner assigner, DurationMs lateness) {
+  return [=] {
+    using Op = WindowOperator<Event, Row, std::string, decltype(key_of), Assigner,
+                              AccumulatorContents<Event, CountSum>, FireRow>;
+    return std::make_unique<Op>(key_of, assigner, AccumulatorContents<Event, CountSum>(CountSum{}),
+                                FireRow{}, WindowOptions{lateness}, nullptr);
+  };
+}
+
+TEST(SnapshotRestore, TumblingWindowsWithLatenessRescaleFromOneToTwo) {
+  std::vector<Step> steps = make_steps(11);
+  auto [expected, restored] =
+      run_with_restore<Row>(steps, steps.size() / 2, 2, window_maker(tumbling(10), 6));
+  ASSERT_GT(expected.size(), 100u);
+  EXPECT_EQ(restored, expected);
+}
+
+TEST(SnapshotRestore, SessionWindowsRescaleFromOneToThree) {
+  std::vector<Step> steps = make_steps(12);
+  auto [expected, restored] =
+      run_with_restore<Row>(steps, steps.size() / 3, 3, window_maker(session(4), 3));
+  ASSERT_GT(expected.size(), 50u);
+  EXPECT_EQ(restored, expected);
+}
+
+TEST(SnapshotRestore, SlicedSlidingWindowsKeepTheirSlices) {
+  std::vector<Step> steps = make_steps(13);
+  auto make = [] {
+    using Op = SlicedWindowOperator<Event, Row, std::string, decltype(key_of), CountSum, FireRow>;
+    return std::make_unique<Op>(key_of, sliding(20, 5), CountSum{}, FireRow{}, WindowOptions{4},
+                                nullptr);
+  };
+  auto [expected, restored] = run_with_restore<Row>(steps, steps.size() / 2, 2, make);
+  ASSERT_GT(expected.size(), 100u);
+  EXPECT_EQ(restored, expected);
+}
+
+TEST(SnapshotRestore, KeyedProcessStateAndTimers) {
+  std::vector<Step> steps = make_steps(14);
+  auto make = [] {
+    using Op = KeyedProcessOperator<Event, std::string, std::string, decltype(key_of),
+                                    CountAfterQuiet>;
+    return std::make_unique<Op>(key_of, CountAfterQuiet{});
+  };
+  auto [expected, restored] = run_with_restore<std::string>(steps, steps.size() / 2, 2, make);
+  ASSERT_GT(expected.size(), 20u);
+  EXPECT_EQ(restored, expected);
+}
+
 // A reader with two splits: split 0 has data at times it is told, split 1
 // never has any.
 class TwoSplitReader final : public SourceReader<int64_t> {
@@ -350,7 +485,7 @@ TEST(SourceOperator, IdleSplitStopsHoldingBackTheWatermark) {
     void schedule(Timestamp, OperatorBase*) override {}
   } time;
   JobMetrics metrics;
-  OperatorContext context{op.info(), time, metrics, StateBackendConfig{}};
+  OperatorContext context{op.info(), time, metrics, StateBackendConfig{}, nullptr};
   op.open(context);
 
   script->pending = {100, 200};

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <exception>
+#include <optional>
+#include <vector>
 #include <string>
 #include <utility>
 
@@ -36,6 +38,21 @@ class ProcessingTimeService {
   virtual void schedule(Timestamp at, OperatorBase* op) = 0;
 };
 
+// What one operator subtask writes at a checkpoint: its keyed state (with
+// its timers) and opaque operator state, e.g. source positions.
+struct OperatorSnapshot {
+  std::optional<KeyedSnapshot> keyed;
+  std::string operator_state;  // empty for none
+};
+
+// What a restored operator subtask receives: the state every subtask of
+// the old run wrote. A keyed operator keeps the entries of its key groups;
+// others decide what to take (a source keeps the positions of its splits).
+struct OperatorRestore {
+  std::vector<KeyedSnapshot> keyed;
+  std::vector<std::string> operator_states;
+};
+
 // Who and where an operator subtask is.
 struct OperatorInfo {
   std::string name;       // the operator's stable name in the topology
@@ -51,6 +68,8 @@ struct OperatorContext {
   ProcessingTimeService& processing_time;
   JobMetrics& metrics;
   StateBackendConfig state_backend;
+  // Set when the job resumes from a checkpoint; read in open().
+  const OperatorRestore* restore = nullptr;
 
   KeyGroupRange key_groups() const {
     return key_group_range_for_subtask(info.max_parallelism, info.parallelism, info.subtask);
@@ -79,6 +98,13 @@ class OperatorBase {
   // End of input: emit everything still buffered.
   virtual void finish() {}
   virtual void close() {}
+
+  // Checkpoint `id`'s barrier passed: everything before it is processed and
+  // nothing after it. Returns what a restore needs; must be quick (the task
+  // waits), so it copies rather than writes.
+  virtual OperatorSnapshot snapshot_state(int64_t checkpoint_id) { return {}; }
+  // Checkpoint `id` completed everywhere: two-phase sinks commit now.
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
 
   const OperatorInfo& info() const { return info_; }
   void set_info(OperatorInfo info) { info_ = std::move(info); }

@@ -22,6 +22,7 @@
 
 #include "runtime/api/record.h"
 #include "runtime/core/clock.h"
+#include "runtime/core/codec.h"
 #include "runtime/core/time.h"
 
 namespace sluice {
@@ -49,6 +50,15 @@ struct ReadResult {
   Timestamp retry_at = 0;
 };
 
+// The reading position of one split, as a checkpoint stores it. A restore
+// hands every position of the old subtasks to each new reader, which keeps
+// those of the splits it owns now (rescaling is a restore).
+struct SplitPosition {
+  int32_t split = 0;
+  std::string position;  // the reader's own encoding
+  SLUICE_FIELDS(split, position)
+};
+
 template <class T>
 class SourceReader {
  public:
@@ -62,6 +72,15 @@ class SourceReader {
   // empty batch with room for `max_records`.
   virtual ReadResult read(Batch<T>& out, size_t max_records, Timestamp now) = 0;
   virtual void close() {}
+
+  // The position of every split this reader owns, finished ones included,
+  // such that a reader restored from them reads exactly the records that
+  // follow. Called on the task thread between reads.
+  virtual std::vector<SplitPosition> snapshot_positions() const { return {}; }
+  // Called after open() and before the first read with the positions of all
+  // splits of the old subtasks; the reader resumes the splits it owns from
+  // theirs (a split without a position starts at its beginning).
+  virtual void restore_positions(const std::vector<SplitPosition>& positions) {}
 };
 
 // create_reader() is called on the thread that builds the execution plan,

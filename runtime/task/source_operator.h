@@ -17,6 +17,18 @@
 
 namespace sluice {
 
+// Every split position the old subtasks of a source stored.
+inline std::vector<SplitPosition> restored_positions(const OperatorRestore& restore) {
+  std::vector<SplitPosition> all;
+  for (const std::string& bytes : restore.operator_states) {
+    if (bytes.empty()) continue;
+    for (SplitPosition& p : decode_from_string<std::vector<SplitPosition>>(bytes)) {
+      all.push_back(std::move(p));
+    }
+  }
+  return all;
+}
+
 class SourceOperatorBase : public OperatorBase {
  public:
   enum class Step { kProgress, kWait, kFinished };
@@ -56,6 +68,7 @@ class SourceOperator final : public SourceOperatorBase {
     reader_context.clock = context.processing_time.clock();
     reader_context.metrics = &context.metrics;
     reader_->open(reader_context);
+    if (context.restore != nullptr) reader_->restore_positions(restored_positions(*context.restore));
     Timestamp now = context.processing_time.now();
     for (int split : reader_->splits()) splits_.add_split(split, now);
   }
@@ -86,6 +99,11 @@ class SourceOperator final : public SourceOperatorBase {
   }
 
   void close() override { reader_->close(); }
+
+  // A source's operator state: the positions of its splits.
+  OperatorSnapshot snapshot_state(int64_t) override {
+    return OperatorSnapshot{std::nullopt, encode_to_string(reader_->snapshot_positions())};
+  }
 
  private:
   void emit_records(int split, Timestamp now) {

@@ -51,7 +51,7 @@ void Task::open_operators() {
   for (auto it = operators_.rbegin(); it != operators_.rend(); ++it) {
     OperatorBase& op = **it;
     contexts_.push_back(std::make_unique<OperatorContext>(
-        OperatorContext{op.info(), *this, metrics_, state_backend_}));
+        OperatorContext{op.info(), *this, metrics_, state_backend_, nullptr}));
     try {
       op.open(*contexts_.back());
     } catch (...) {

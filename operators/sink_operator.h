@@ -24,6 +24,13 @@ class SinkOperator final : public InputOperator<T> {
     sink_context.clock = context.processing_time.clock();
     sink_context.metrics = metrics_;
     writer_->open(sink_context);
+    if (context.restore != nullptr) writer_->recover(my_share(context.restore->operator_states));
+  }
+  OperatorSnapshot snapshot_state(int64_t checkpoint_id) override {
+    return OperatorSnapshot{std::nullopt, writer_->prepare_commit(checkpoint_id)};
+  }
+  void notify_checkpoint_complete(int64_t checkpoint_id) override {
+    writer_->commit(checkpoint_id);
   }
   void process_batch(Batch<T>& batch) override {
     metrics_->records_out.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -37,6 +44,17 @@ class SinkOperator final : public InputOperator<T> {
   void close() override { writer_->close(); }
 
  private:
+  // Old subtask i's prepared output is committed by new subtask i % p.
+  std::vector<std::string> my_share(const std::vector<std::string>& prepared) const {
+    std::vector<std::string> mine;
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      if (static_cast<int>(i) % this->info_.parallelism == this->info_.subtask) {
+        mine.push_back(prepared[i]);
+      }
+    }
+    return mine;
+  }
+
   std::unique_ptr<SinkWriter<T>> writer_;
   JobMetrics* metrics_ = nullptr;
   size_t watermark_slot_ = 0;

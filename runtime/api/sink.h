@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/api/record.h"
 #include "runtime/core/clock.h"
@@ -34,6 +35,18 @@ class SinkWriter {
   virtual void on_watermark(Timestamp watermark) {}
   virtual void finish() {}
   virtual void close() {}
+
+  // Two-phase commit (design section 8). At checkpoint `id`'s barrier the
+  // writer makes what it wrote since the last barrier durable but not yet
+  // visible, and returns what identifies it (stored in the checkpoint).
+  virtual std::string prepare_commit(int64_t checkpoint_id) { return {}; }
+  // Checkpoint `id` completed: make everything prepared up to it visible.
+  // Must be idempotent.
+  virtual void commit(int64_t checkpoint_id) {}
+  // On a restore, before any write: the prepared state of the restored
+  // (complete) checkpoint that this subtask must commit, and everything else
+  // left from the failed run is to be discarded.
+  virtual void recover(const std::vector<std::string>& prepared) {}
 };
 
 template <class T>

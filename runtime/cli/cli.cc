@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/checkpoint/restore.h"
 #include "runtime/cli/registry.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cli/state_dir.h"
@@ -72,6 +73,10 @@ void print_summary(const JobResult& result, bool progress) {
   fmt::print(stderr, "job {} in {:.2f} s: {} records in ({:.0f}/s), {} records out\n",
              result.succeeded ? "finished" : (result.cancelled ? "cancelled" : "failed"),
              result.wall_seconds, result.records_in, rate, result.records_out);
+  if (result.checkpoints_completed > 0) {
+    fmt::print(stderr, "  {} checkpoints completed, the last one {}\n", result.checkpoints_completed,
+               result.last_checkpoint_id);
+  }
   if (result.late_dropped > 0) {
     fmt::print(stderr, "  {} late records dropped (no late-data output configured)\n",
                result.late_dropped);
@@ -98,8 +103,17 @@ int run_command(const std::vector<std::string>& args) {
   options.plan.job_name = spec->name;
   JobStateDirectory state_dir(options.state_dir);
   options.plan.state_backend.rocksdb.directory = state_dir.path();
+  std::optional<RestorePoint> restore;
+  if (!options.restore.empty()) {
+    restore = find_restore_point(options.checkpoint.directory, spec->name, options.restore);
+    for (const std::string& w : restore->warnings) log::cli()->warn("{}", w);
+    log::cli()->info("restoring checkpoint {}", restore->metadata.id);
+    options.plan.restore = &restore->operators;
+  }
   LocalJobOptions job;
   job.plan = options.plan;
+  job.checkpoint = options.checkpoint;
+  if (restore) job.last_checkpoint_id = restore->metadata.id;
   job.cancel_flag = &g_interrupted;
   if (options.progress) job.on_progress = print_progress;
   std::signal(SIGINT, on_signal);

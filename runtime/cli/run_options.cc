@@ -20,6 +20,11 @@ const char* const kRunUsage =
     "  --rocksdb-block-cache-mb N   block cache per operator subtask (default 32)\n"
     "  --rocksdb-write-buffer-mb N  memtables per operator subtask (default 16)\n"
     "  --mode continuous        execution mode\n"
+    "  --checkpoint-dir DIR     checkpoint storage (checkpoints go to DIR/TOPOLOGY/chk-N)\n"
+    "  --checkpoint-interval D  take a checkpoint every D (like 200ms, 5s)\n"
+    "  --checkpoint-timeout D   abort a checkpoint that takes longer (default 10m)\n"
+    "  --checkpoints-retained N complete checkpoints kept (default 3)\n"
+    "  --restore latest|PATH    resume from the newest intact checkpoint, or from PATH\n"
     "  --channel-capacity N     batches buffered per channel (default 8)\n"
     "  --progress               print a progress line every second\n"
     "  --log-level LEVEL        debug, info, warn (default) or error\n"
@@ -34,6 +39,14 @@ int parse_positive_int(const std::string& option, const std::string& text) {
     throw UsageError(option + ": '" + text + "' is not a positive integer");
   }
   return value;
+}
+
+DurationMs parse_positive_duration(const std::string& option, const std::string& text) {
+  std::optional<DurationMs> d = parse_duration(text);
+  if (!d || *d <= 0) {
+    throw UsageError(option + ": '" + text + "' is not a positive duration (like 200ms, 5s)");
+  }
+  return *d;
 }
 
 class ArgCursor {
@@ -103,6 +116,17 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       if (mode != "continuous") {
         throw UsageError("--mode: '" + mode + "' is not available (available: continuous)");
       }
+    } else if (option == "--checkpoint-dir") {
+      options.checkpoint.directory = cursor.value(option, arg);
+    } else if (option == "--checkpoint-interval") {
+      options.checkpoint.interval = parse_positive_duration(option, cursor.value(option, arg));
+    } else if (option == "--checkpoint-timeout") {
+      options.checkpoint.timeout = parse_positive_duration(option, cursor.value(option, arg));
+    } else if (option == "--checkpoints-retained") {
+      options.checkpoint.retained =
+          static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg)));
+    } else if (option == "--restore") {
+      options.restore = cursor.value(option, arg);
     } else if (option == "--progress") {
       options.progress = true;
     } else if (option == "--log-level") {
@@ -117,6 +141,13 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   }
   if (options.topology.empty() && !options.help) {
     throw UsageError("run: missing TOPOLOGY (see sluice topologies)");
+  }
+  if (options.checkpoint.interval > 0 && options.checkpoint.directory.empty()) {
+    throw UsageError("--checkpoint-interval needs --checkpoint-dir");
+  }
+  if (!options.restore.empty() && options.checkpoint.directory.empty() &&
+      options.restore == "latest") {
+    throw UsageError("--restore latest needs --checkpoint-dir");
   }
   return options;
 }

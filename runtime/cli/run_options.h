@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/checkpoint/coordinator.h"
 #include "runtime/graph/execution_plan.h"
 
 namespace sluice {
@@ -15,6 +16,8 @@ struct RunOptions {
   std::map<std::string, std::string> params;
   PlanOptions plan;
   std::string state_dir;  // empty: a temporary directory for rocksdb
+  CheckpointConfig checkpoint;
+  std::string restore;  // "latest", a checkpoint directory, or empty
   bool progress = false;
   bool help = false;
   std::string log_level = "warn";

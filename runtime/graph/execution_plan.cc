@@ -133,10 +133,16 @@ class PlanBuilder {
     for (int id : members) {
       OperatorInstance& instance = instances[id];
       if (instance.source != nullptr) task->set_source(instance.source);
-      task->add_operator(std::move(instance.op));
+      task->add_operator(std::move(instance.op), restore_of(graph_.node(id).name));
     }
     connect_inputs(head, subtask, instances[head], *task);
     plan_.tasks.push_back(std::move(task));
+  }
+
+  const OperatorRestore* restore_of(const std::string& name) const {
+    if (options_.restore == nullptr) return nullptr;
+    auto it = options_.restore->find(name);
+    return it == options_.restore->end() ? nullptr : &it->second;
   }
 
   OperatorInstance build_operator(int id, int subtask, const std::string& task_name,

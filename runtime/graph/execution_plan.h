@@ -7,6 +7,7 @@
 // Threading: runs on the submitting thread before any task starts.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ struct PlanOptions {
   int max_parallelism = kDefaultMaxParallelism;
   size_t channel_capacity = 8;  // batches per channel
   StateBackendConfig state_backend;  // memory unless set
+  // State to resume from, by operator name (null: a fresh start).
+  const std::map<std::string, OperatorRestore>* restore = nullptr;
 };
 
 struct ExecutionPlan {

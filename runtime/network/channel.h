@@ -24,8 +24,9 @@ enum class ElementKind : uint8_t {
   kBatch,
   kWatermark,
   kIdle,    // the producer has no active input: do not wait for its watermark
-  kActive,  // the producer is active again
-  kEnd      // the producer will send nothing more
+  kActive,   // the producer is active again
+  kBarrier,  // checkpoint barrier: everything before it belongs to the checkpoint
+  kEnd       // the producer will send nothing more
 };
 
 template <class T>
@@ -33,6 +34,7 @@ struct Element {
   ElementKind kind = ElementKind::kBatch;
   Batch<T> batch;
   Timestamp watermark = kMinTimestamp;
+  int64_t checkpoint = 0;  // for kBarrier
 };
 
 // Wakes a task thread that waits for input, mail or a timer.

@@ -14,6 +14,7 @@ struct Polled {
   bool got = false;
   ElementKind kind = ElementKind::kBatch;
   Timestamp watermark = kMinTimestamp;
+  int64_t checkpoint = 0;
 };
 
 class ChannelReaderBase {
@@ -34,7 +35,7 @@ class ChannelReader final : public ChannelReaderBase {
       target_->push_batch(element_.batch);
       element_.batch.clear();
     }
-    return Polled{true, element_.kind, element_.watermark};
+    return Polled{true, element_.kind, element_.watermark, element_.checkpoint};
   }
 
  private:

@@ -29,6 +29,8 @@ class NetworkWriterBase {
   virtual void send_idle(bool idle) = 0;
   // Flushes and tells every consumer that this producer has ended.
   virtual void send_end() = 0;
+  // Flushes and sends checkpoint `id`'s barrier to every consumer.
+  virtual void send_barrier(int64_t id) = 0;
 };
 
 template <class T>
@@ -54,6 +56,10 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
     flush();
     broadcast_control(ElementKind::kEnd, 0);
   }
+  void send_barrier(int64_t id) override {
+    flush();
+    broadcast_control(ElementKind::kBarrier, 0, id);
+  }
 
  protected:
   void append(size_t target, Record<T>&& record) {
@@ -77,11 +83,12 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
   size_t channel_count() const { return channels_.size(); }
 
  private:
-  void broadcast_control(ElementKind kind, Timestamp watermark) {
+  void broadcast_control(ElementKind kind, Timestamp watermark, int64_t checkpoint = 0) {
     for (Channel<T>* channel : channels_) {
       Element<T> element;
       element.kind = kind;
       element.watermark = watermark;
+      element.checkpoint = checkpoint;
       channel->push(std::move(element));
     }
   }

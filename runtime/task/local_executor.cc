@@ -1,6 +1,8 @@
 #include "runtime/task/local_executor.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include <pthread.h>
@@ -22,11 +24,14 @@ class ProgressReporter {
                    SteadyClock::time_point start)
       : options_(options), metrics_(metrics), start_(start), last_time_(start) {}
 
-  void report() {
+  // Reports at most once per progress interval, unless forced.
+  void report(size_t checkpoints, bool force = false) {
     if (!options_.on_progress) return;
     ProgressSample sample;
     auto now = SteadyClock::now();
     double dt = std::chrono::duration<double>(now - last_time_).count();
+    if (!force && dt * 1000 < static_cast<double>(options_.progress_interval)) return;
+    sample.checkpoints_completed = checkpoints;
     sample.elapsed_seconds = seconds_since(start_);
     sample.records_in = metrics_.records_in.load(std::memory_order_relaxed);
     sample.records_out = metrics_.records_out.load(std::memory_order_relaxed);
@@ -63,6 +68,13 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
   ExecutionPlan plan = build_execution_plan(graph, options.plan, control, metrics, *options.clock);
   for (const std::string& chain : plan.chains) log::runtime()->debug("chain: {}", chain);
 
+  std::optional<CheckpointCoordinator> coordinator;
+  if (options.checkpoint.enabled()) {
+    coordinator.emplace(options.checkpoint, options.plan.job_name, options.plan.max_parallelism,
+                        options.last_checkpoint_id, *options.clock);
+    for (auto& task : plan.tasks) task->attach(&*coordinator);
+  }
+
   auto start = SteadyClock::now();
   control.expect_tasks(plan.tasks.size());
   std::vector<std::thread> threads;
@@ -76,17 +88,22 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
   }
 
   ProgressReporter reporter(options, metrics, start);
-  auto interval = std::chrono::milliseconds(options.on_progress ? options.progress_interval : 100);
+  DurationMs poll_ms = options.on_progress ? options.progress_interval : 100;
   bool cancelled_by_caller = false;
-  while (!control.wait_all_done(interval)) {
+  while (!control.wait_all_done(std::chrono::milliseconds(
+      coordinator ? std::clamp<Timestamp>(coordinator->next_deadline() - options.clock->now_ms(), 1,
+                                          poll_ms)
+                  : poll_ms))) {
+    if (coordinator) coordinator->tick();
+    size_t checkpoints = coordinator ? coordinator->completed_count() : 0;
     if (options.cancel_flag != nullptr && options.cancel_flag->load() && !cancelled_by_caller) {
       cancelled_by_caller = true;
       control.cancel();
     }
-    reporter.report();
+    reporter.report(checkpoints);
   }
   for (auto& thread : threads) thread.join();
-  if (options.on_progress) reporter.report();
+  reporter.report(coordinator ? coordinator->completed_count() : 0, /*force=*/true);
 
   JobResult result;
   result.failure = control.failure();
@@ -99,6 +116,10 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
   result.wall_seconds = seconds_since(start);
   result.notes = metrics.notes();
   result.chains = plan.chains;
+  if (coordinator) {
+    result.checkpoints_completed = coordinator->completed_count();
+    result.last_checkpoint_id = coordinator->last_completed();
+  }
   return result;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/checkpoint/coordinator.h"
 #include "runtime/graph/execution_plan.h"
 
 namespace sluice {
@@ -23,6 +24,7 @@ struct ProgressSample {
   double in_per_second = 0;   // since the previous sample
   double out_per_second = 0;
   Timestamp watermark = kMinTimestamp;  // minimum over sinks
+  size_t checkpoints_completed = 0;
 };
 
 struct LocalJobOptions {
@@ -34,6 +36,10 @@ struct LocalJobOptions {
   DurationMs progress_interval = 1000;
   // Set from another thread to cancel the job (e.g. on SIGINT).
   const std::atomic<bool>* cancel_flag = nullptr;
+  // Periodic checkpoints (off unless configured), numbered after
+  // `last_checkpoint_id` (the restored one, when resuming).
+  CheckpointConfig checkpoint;
+  int64_t last_checkpoint_id = 0;
 };
 
 struct JobResult {
@@ -47,6 +53,8 @@ struct JobResult {
   double wall_seconds = 0;
   std::vector<std::string> notes;
   std::vector<std::string> chains;
+  size_t checkpoints_completed = 0;
+  int64_t last_checkpoint_id = 0;
 };
 
 // Throws UsageError when the graph or the options are invalid; every other

@@ -23,7 +23,10 @@ Task::Task(std::string name, JobControl& control, JobMetrics& metrics, const Clo
 
 Task::~Task() = default;
 
-void Task::add_operator(std::unique_ptr<OperatorBase> op) { operators_.push_back(std::move(op)); }
+void Task::add_operator(std::unique_ptr<OperatorBase> op, const OperatorRestore* restore) {
+  operators_.push_back(std::move(op));
+  restores_.push_back(restore);
+}
 
 void Task::run() {
   try {
@@ -43,15 +46,16 @@ void Task::run() {
     control_.fail(ErrorKind::kInternal, "task " + name_ + ": " + e.what());
   }
   close_operators();
+  if (coordinator_ != nullptr) coordinator_->task_finished(coordinator_index_);
   control_.task_done();
 }
 
 void Task::open_operators() {
   // Tail first, so every operator's downstream is ready when it opens.
-  for (auto it = operators_.rbegin(); it != operators_.rend(); ++it) {
-    OperatorBase& op = **it;
+  for (size_t i = operators_.size(); i-- > 0;) {
+    OperatorBase& op = *operators_[i];
     contexts_.push_back(std::make_unique<OperatorContext>(
-        OperatorContext{op.info(), *this, metrics_, state_backend_, nullptr}));
+        OperatorContext{op.info(), *this, metrics_, state_backend_, restores_[i]}));
     try {
       op.open(*contexts_.back());
     } catch (...) {
@@ -60,11 +64,13 @@ void Task::open_operators() {
   }
   valve_ = std::make_unique<WatermarkValve>(static_cast<int>(readers_.size()));
   ended_.assign(readers_.size(), false);
+  barrier_seen_.assign(readers_.size(), false);
 }
 
 void Task::run_source_loop() {
   while (true) {
     check_cancelled();
+    process_mails();
     fire_due_timers();
     SourceOperatorBase::PollOutcome outcome;
     try {
@@ -82,6 +88,7 @@ void Task::run_source_loop() {
 void Task::run_input_loop() {
   while (ended_count_ < readers_.size()) {
     check_cancelled();
+    process_mails();
     fire_due_timers();
     if (poll_inputs()) {
       flush_writers();
@@ -95,7 +102,7 @@ bool Task::poll_inputs() {
   size_t n = readers_.size();
   for (size_t i = 0; i < n; ++i) {
     size_t input = (next_input_ + i) % n;
-    if (ended_[input]) continue;
+    if (ended_[input] || blocked(input)) continue;
     Polled polled = readers_[input]->poll();
     if (!polled.got) continue;
     next_input_ = (input + 1) % n;
@@ -119,6 +126,10 @@ void Task::on_control(const Polled& polled, size_t input) {
       ended_[input] = true;
       ++ended_count_;
       advance_watermark(valve_->on_end(index));
+      check_alignment();
+      break;
+    case ElementKind::kBarrier:
+      on_barrier(input, polled.checkpoint);
       break;
     case ElementKind::kBatch:
       break;
@@ -192,6 +203,101 @@ void Task::close_operators() {
 
 void Task::check_cancelled() const {
   if (control_.cancelled()) throw CancelledError();
+}
+
+void Task::post(Mail mail) {
+  {
+    std::lock_guard lock(mail_mutex_);
+    mails_.push_back(mail);
+  }
+  wakeup_.notify();
+}
+
+void Task::process_mails() {
+  std::vector<Mail> mails;
+  {
+    std::lock_guard lock(mail_mutex_);
+    if (mails_.empty()) return;
+    mails.swap(mails_);
+  }
+  for (const Mail& mail : mails) {
+    switch (mail.kind) {
+      case MailKind::kTriggerCheckpoint:
+        if (source_ != nullptr) take_checkpoint(mail.checkpoint);
+        break;
+      case MailKind::kCheckpointComplete:
+        notify_complete(mail.checkpoint);
+        break;
+      case MailKind::kCheckpointAborted:
+        if (aligning_ == mail.checkpoint) {
+          aligning_ = 0;
+          barrier_seen_.assign(readers_.size(), false);
+        }
+        break;
+    }
+  }
+}
+
+// Exactly-once alignment: an input that delivered barrier `id` is held back
+// until every input that has not ended delivered it too.
+void Task::on_barrier(size_t input, int64_t id) {
+  if (id <= last_barrier_) return;  // of an aborted checkpoint, already passed
+  if (id != aligning_) {
+    aligning_ = id;  // a newer checkpoint supersedes one that was aborted
+    barrier_seen_.assign(readers_.size(), false);
+  }
+  barrier_seen_[input] = true;
+  check_alignment();
+}
+
+void Task::check_alignment() {
+  if (aligning_ == 0) return;
+  for (size_t i = 0; i < readers_.size(); ++i) {
+    if (!ended_[i] && !barrier_seen_[i]) return;
+  }
+  int64_t id = aligning_;
+  aligning_ = 0;
+  barrier_seen_.assign(readers_.size(), false);
+  take_checkpoint(id);
+}
+
+// Snapshots every operator of the chain (a quick copy, encoded here), passes
+// the barrier on, and hands the bytes to the coordinator to write.
+void Task::take_checkpoint(int64_t id) {
+  last_barrier_ = id;
+  if (coordinator_ == nullptr) {
+    for (auto& writer : writers_) writer->send_barrier(id);
+    return;
+  }
+  std::vector<OperatorSnapshotBytes> snapshots;
+  for (auto& op : operators_) {
+    OperatorSnapshot snapshot;
+    try {
+      snapshot = op->snapshot_state(id);
+    } catch (...) {
+      rethrow_as_operator_failure(op->info());
+    }
+    OperatorSnapshotBytes bytes;
+    bytes.name = op->info().name;
+    bytes.subtask = op->info().subtask;
+    bytes.parallelism = op->info().parallelism;
+    if (snapshot.keyed) bytes.keyed = encode_to_string(*snapshot.keyed);
+    bytes.operator_state = std::move(snapshot.operator_state);
+    snapshots.push_back(std::move(bytes));
+  }
+  for (auto& writer : writers_) writer->send_barrier(id);
+  coordinator_->submit_snapshot(id, coordinator_index_, std::move(snapshots));
+}
+
+void Task::notify_complete(int64_t id) {
+  for (auto& op : operators_) {
+    try {
+      op->notify_checkpoint_complete(id);
+    } catch (...) {
+      rethrow_as_operator_failure(op->info());
+    }
+  }
+  flush_writers();
 }
 
 }  // namespace sluice

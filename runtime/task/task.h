@@ -12,11 +12,13 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <queue>
 #include <string>
 #include <vector>
 
 #include "runtime/api/operator.h"
+#include "runtime/checkpoint/coordinator.h"
 #include "runtime/network/reader.h"
 #include "runtime/network/writers.h"
 #include "runtime/task/job_control.h"
@@ -25,14 +27,20 @@
 
 namespace sluice {
 
-class Task final : public ProcessingTimeService {
+class Task final : public ProcessingTimeService, public TaskMailbox {
  public:
   Task(std::string name, JobControl& control, JobMetrics& metrics, const Clock& clock,
        StateBackendConfig state_backend);
   ~Task() override;
 
-  // Building (before run): operators in chain order, head first.
-  void add_operator(std::unique_ptr<OperatorBase> op);
+  // Building (before run): operators in chain order, head first, each with
+  // the state it resumes from (or null).
+  void add_operator(std::unique_ptr<OperatorBase> op, const OperatorRestore* restore = nullptr);
+  // Takes part in checkpoints of `coordinator`.
+  void attach(CheckpointCoordinator* coordinator) {
+    coordinator_ = coordinator;
+    coordinator_index_ = coordinator->attach(this, source_ != nullptr);
+  }
   void set_source(SourceOperatorBase* source) { source_ = source; }
   void add_reader(std::unique_ptr<ChannelReaderBase> reader) {
     readers_.push_back(std::move(reader));
@@ -53,6 +61,9 @@ class Task final : public ProcessingTimeService {
   const Clock* clock() const override { return &clock_; }
   void schedule(Timestamp at, OperatorBase* op) override { timers_.push({at, op}); }
 
+  // TaskMailbox: from the coordinator's threads.
+  void post(Mail mail) override;
+
  private:
   void open_operators();
   void run_source_loop();
@@ -67,6 +78,12 @@ class Task final : public ProcessingTimeService {
   void flush_writers();
   void close_operators();
   void check_cancelled() const;
+  void process_mails();
+  void on_barrier(size_t input, int64_t id);
+  void check_alignment();
+  void take_checkpoint(int64_t id);
+  void notify_complete(int64_t id);
+  bool blocked(size_t input) const { return aligning_ != 0 && barrier_seen_[input]; }
 
   struct TimerEntry {
     Timestamp at;
@@ -80,6 +97,7 @@ class Task final : public ProcessingTimeService {
   const Clock& clock_;
   StateBackendConfig state_backend_;
   std::vector<std::unique_ptr<OperatorBase>> operators_;
+  std::vector<const OperatorRestore*> restores_;
   std::vector<std::unique_ptr<OperatorContext>> contexts_;
   SourceOperatorBase* source_ = nullptr;
   std::vector<std::unique_ptr<ChannelReaderBase>> readers_;
@@ -92,6 +110,15 @@ class Task final : public ProcessingTimeService {
   size_t next_input_ = 0;
   bool idle_ = false;
   TaskWakeup wakeup_;
+
+  // Checkpoints: the coordinator, mails from it, and barrier alignment.
+  CheckpointCoordinator* coordinator_ = nullptr;
+  size_t coordinator_index_ = 0;
+  std::mutex mail_mutex_;
+  std::vector<Mail> mails_;
+  int64_t aligning_ = 0;      // the checkpoint whose barriers are being aligned
+  int64_t last_barrier_ = 0;  // the newest checkpoint this task took part in
+  std::vector<bool> barrier_seen_;
 };
 
 }  // namespace sluice

@@ -1,0 +1,49 @@
+#include "runtime/checkpoint/restore.h"
+
+#include <algorithm>
+
+namespace sluice {
+namespace {
+
+OperatorRestore read_operator(const CheckpointStorage& storage, const std::string& dir,
+                              OperatorStateHandle handle) {
+  std::sort(handle.subtasks.begin(), handle.subtasks.end(),
+            [](const auto& a, const auto& b) { return a.subtask < b.subtask; });
+  OperatorRestore restore;
+  for (const SubtaskStateHandle& s : handle.subtasks) {
+    if (!s.keyed_state.empty()) {
+      restore.keyed.push_back(
+          decode_from_string<KeyedSnapshot>(storage.read_state_file(dir, s.keyed_state)));
+    }
+    // One entry per old subtask, empty or not: sinks share them out by index.
+    restore.operator_states.push_back(
+        s.operator_state.empty() ? std::string() : storage.read_state_file(dir, s.operator_state));
+  }
+  return restore;
+}
+
+}  // namespace
+
+RestorePoint find_restore_point(const std::string& root, const std::string& job,
+                                const std::string& what) {
+  CheckpointStorage storage(root, job);
+  RestorePoint point;
+  std::string dir;
+  if (what == "latest") {
+    std::optional<CheckpointMetadata> latest = storage.latest(point.warnings);
+    if (!latest) {
+      throw InputError("no complete checkpoint to restore in " + storage.job_dir());
+    }
+    point.metadata = std::move(*latest);
+    dir = storage.checkpoint_dir(point.metadata.id);
+  } else {
+    dir = what;
+    point.metadata = storage.load(dir);
+  }
+  for (const OperatorStateHandle& op : point.metadata.operators) {
+    point.operators[op.name] = read_operator(storage, dir, op);
+  }
+  return point;
+}
+
+}  // namespace sluice

@@ -36,8 +36,11 @@ class FileSinkWriter final : public SinkWriter<T> {
 
   void open(const SinkContext& context) override {
     clock_ = context.clock ? context.clock : &SystemClock::instance();
-    parts_.open(context.subtask, context.task_name);
+    parts_.open(context.subtask, context.parallelism, context.task_name, context.checkpointing);
   }
+  std::string prepare_commit(int64_t checkpoint_id) override { return parts_.prepare(checkpoint_id); }
+  void commit(int64_t checkpoint_id) override { parts_.commit(checkpoint_id); }
+  void recover(const std::vector<std::string>& prepared) override { parts_.recover(prepared); }
   void write(Batch<T>& batch) override {
     parts_.on_time(clock_->now_ms());
     for (const Record<T>& record : batch) {

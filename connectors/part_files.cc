@@ -1,5 +1,10 @@
 #include "connectors/part_files.h"
 
+#include <algorithm>
+#include <climits>
+
+#include "connectors/part_file_names.h"
+#include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"
 
@@ -15,14 +20,18 @@ void validate_file_sink_options(const FileSinkOptions& options) {
   }
 }
 
-void PartFileSequence::open(int subtask, std::string task_name) {
+void PartFileSequence::open(int subtask, int parallelism, std::string task_name, bool two_phase) {
   subtask_ = subtask;
+  parallelism_ = parallelism;
   task_name_ = std::move(task_name);
+  two_phase_ = two_phase;
+  if (two_phase_) run_token_ = new_run_token();
   create_directories(options_.directory, "file sink");
 }
 
 void PartFileSequence::on_time(Timestamp now) {
   now_ = now;
+  if (two_phase_) return;  // parts roll at checkpoints
   if (!current_ || options_.rollover_interval == 0 || current_->size() == 0) return;
   if (opened_at_ == kMinTimestamp) {
     opened_at_ = now;  // opened before any time was known: its interval starts now
@@ -33,6 +42,49 @@ void PartFileSequence::on_time(Timestamp now) {
 
 void PartFileSequence::finish() {
   if (current_) publish_part();
+  if (two_phase_) {  // the end of input: what is staged or prepared is final
+    commit(INT64_MAX);
+    commit_renames(options_.directory, staged_);
+    staged_.clear();
+  }
+}
+
+std::string PartFileSequence::prepare(int64_t id) {
+  if (current_ && current_->size() > 0) publish_part();
+  prepared_[id] = std::move(staged_);
+  staged_.clear();
+  return encode_to_string(prepared_[id]);
+}
+
+void PartFileSequence::commit(int64_t id) {
+  for (auto it = prepared_.begin(); it != prepared_.end() && it->first <= id;) {
+    commit_renames(options_.directory, it->second);
+    it = prepared_.erase(it);
+  }
+}
+
+void PartFileSequence::recover(const std::vector<std::string>& prepared) {
+  std::vector<std::string> listed;
+  for (const std::string& bytes : prepared) {
+    if (bytes.empty()) continue;
+    auto renames = decode_from_string<std::vector<std::pair<std::string, std::string>>>(bytes);
+    if (subtask_ == 0) commit_renames(options_.directory, renames);
+    for (const auto& [pending, final_name] : renames) listed.push_back(pending);
+  }
+  delete_unlisted_files(listed);
+}
+
+// Hidden parts of earlier runs that no restored checkpoint lists belong to
+// output that was never committed. Subtask S deletes those named S (and
+// subtask 0 those of subtasks that no longer exist).
+void PartFileSequence::delete_unlisted_files(const std::vector<std::string>& listed) const {
+  for (const std::string& name : hidden_parts_of_other_runs(options_.directory, run_token_)) {
+    int owner = subtask_of_part(name);
+    bool mine = owner == subtask_ || (subtask_ == 0 && owner >= parallelism_);
+    if (!mine || std::find(listed.begin(), listed.end(), name) != listed.end()) continue;
+    remove_file(options_.directory + "/" + name);
+    log::connectors()->info("{}: file sink discarded uncommitted {}", task_name_, name);
+  }
 }
 
 void PartFileSequence::close() {
@@ -43,7 +95,8 @@ void PartFileSequence::close() {
 }
 
 std::string PartFileSequence::part_name(bool hidden) const {
-  std::string name = "part-" + std::to_string(subtask_) + "-" + std::to_string(next_part_);
+  std::string name = "part-" + std::to_string(subtask_) + "-" +
+                     (two_phase_ ? run_token_ + "-" : "") + std::to_string(next_part_);
   return options_.directory + "/" + (hidden ? "." + name + ".inprogress" : name);
 }
 
@@ -53,11 +106,27 @@ void PartFileSequence::open_part() {
 }
 
 void PartFileSequence::publish_part() {
+  if (two_phase_) {
+    stage_part();
+    return;
+  }
   std::string name = part_name(false);
   current_->publish(name);
   current_.reset();
   ++next_part_;
   log::connectors()->debug("{}: file sink published {}", task_name_, name);
+}
+
+// Two-phase mode: the part becomes a hidden pending file, to be renamed to
+// its final name when its checkpoint completes.
+void PartFileSequence::stage_part() {
+  std::string final_name = part_name(false);
+  std::string base = final_name.substr(options_.directory.size() + 1);
+  std::string pending = "." + base + ".pending";
+  current_->publish(options_.directory + "/" + pending);
+  current_.reset();
+  ++next_part_;
+  staged_.emplace_back(pending, base);
 }
 
 }  // namespace sluice

@@ -4,13 +4,23 @@
 // end of input; N counts up from 0. Output contract: the committed output is
 // the files in the directory whose names start with neither '.' nor '_'.
 //
+// With checkpoints (two-phase mode, design section 8) parts are named
+// ".part-S-R-N.inprogress" (R: a token of this run), roll into hidden
+// ".part-S-R-N.pending" files at each checkpoint barrier (prepare), and are
+// renamed to "part-S-R-N" once their checkpoint completed (commit). The
+// prepared renames are the sink's checkpoint state; after a restore they are
+// committed again (renames are idempotent) and hidden files of earlier runs
+// that no checkpoint lists are deleted. No rollover by time in this mode.
+//
 // Threading: owned by one sink writer, on its task's thread.
-// Lifecycle: construct -> open(subtask) -> (on_time | begin_line, end_line)*
-// -> finish() (publishes) -> close(); close() without finish() publishes
-// nothing and leaves the in-progress file hidden.
+// Lifecycle: construct -> open(subtask) -> [recover] -> (on_time | begin_line,
+// end_line | prepare | commit)* -> finish() (publishes) -> close(); close()
+// without finish() publishes nothing and leaves its files hidden.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <vector>
 #include <optional>
 #include <string>
 #include <utility>
@@ -40,8 +50,17 @@ class PartFileSequence {
  public:
   explicit PartFileSequence(FileSinkOptions options) : options_(std::move(options)) {}
 
-  // Creates the directory. `task_name` is for log lines.
-  void open(int subtask, std::string task_name);
+  // Creates the directory. `task_name` is for log lines. With
+  // `two_phase`, parts are staged for checkpoints as described above.
+  void open(int subtask, int parallelism, std::string task_name, bool two_phase = false);
+  // Two-phase mode: rolls the open part into a pending file and returns the
+  // renames that checkpoint `id` must commit (encoded).
+  std::string prepare(int64_t id);
+  // Two-phase mode: renames every part prepared up to checkpoint `id`.
+  void commit(int64_t id);
+  // Two-phase mode, after a restore: commits every listed rename (subtask 0
+  // does) and deletes this subtask's share of unlisted hidden files.
+  void recover(const std::vector<std::string>& prepared);
   // Processing time is `now`: publishes the open part if its interval passed.
   void on_time(Timestamp now);
   // The buffer to append one line to, without its '\n'; opens a part if
@@ -68,9 +87,18 @@ class PartFileSequence {
   void open_part();
   void publish_part();
   std::string part_name(bool hidden) const;
+  void stage_part();
+  void delete_unlisted_files(const std::vector<std::string>& listed) const;
 
   const FileSinkOptions options_;
   int subtask_ = 0;
+  int parallelism_ = 1;
+  bool two_phase_ = false;
+  std::string run_token_;
+  // Two-phase mode: staged renames (pending name -> final name), not yet in
+  // a checkpoint, and per checkpoint.
+  std::vector<std::pair<std::string, std::string>> staged_;
+  std::map<int64_t, std::vector<std::pair<std::string, std::string>>> prepared_;
   std::string task_name_;
   std::optional<StagedFile> current_;
   uint64_t next_part_ = 0;

@@ -23,8 +23,9 @@ class SinkOperator final : public InputOperator<T> {
     sink_context.task_name = this->info_.task_name;
     sink_context.clock = context.processing_time.clock();
     sink_context.metrics = metrics_;
+    sink_context.checkpointing = context.checkpointing;
     writer_->open(sink_context);
-    if (context.restore != nullptr) writer_->recover(my_share(context.restore->operator_states));
+    if (context.restore != nullptr) writer_->recover(context.restore->operator_states);
   }
   OperatorSnapshot snapshot_state(int64_t checkpoint_id) override {
     return OperatorSnapshot{std::nullopt, writer_->prepare_commit(checkpoint_id)};
@@ -44,17 +45,6 @@ class SinkOperator final : public InputOperator<T> {
   void close() override { writer_->close(); }
 
  private:
-  // Old subtask i's prepared output is committed by new subtask i % p.
-  std::vector<std::string> my_share(const std::vector<std::string>& prepared) const {
-    std::vector<std::string> mine;
-    for (size_t i = 0; i < prepared.size(); ++i) {
-      if (static_cast<int>(i) % this->info_.parallelism == this->info_.subtask) {
-        mine.push_back(prepared[i]);
-      }
-    }
-    return mine;
-  }
-
   std::unique_ptr<SinkWriter<T>> writer_;
   JobMetrics* metrics_ = nullptr;
   size_t watermark_slot_ = 0;

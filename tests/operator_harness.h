@@ -49,7 +49,7 @@ class OperatorHarness final : public ProcessingTimeService {
     info.parallelism = setup.parallelism;
     op_->set_info(info);
     context_ = std::make_unique<OperatorContext>(
-        OperatorContext{op_->info(), *this, metrics, StateBackendConfig{}, setup.restore});
+        OperatorContext{op_->info(), *this, metrics, StateBackendConfig{}, setup.restore, false});
     op_->open(*context_);
   }
 

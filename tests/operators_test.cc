@@ -485,7 +485,7 @@ TEST(SourceOperator, IdleSplitStopsHoldingBackTheWatermark) {
     void schedule(Timestamp, OperatorBase*) override {}
   } time;
   JobMetrics metrics;
-  OperatorContext context{op.info(), time, metrics, StateBackendConfig{}, nullptr};
+  OperatorContext context{op.info(), time, metrics, StateBackendConfig{}, nullptr, false};
   op.open(context);
 
   script->pending = {100, 200};

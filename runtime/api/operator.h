@@ -70,6 +70,8 @@ struct OperatorContext {
   StateBackendConfig state_backend;
   // Set when the job resumes from a checkpoint; read in open().
   const OperatorRestore* restore = nullptr;
+  // Whether the job takes checkpoints (two-phase sinks stage their output).
+  bool checkpointing = false;
 
   KeyGroupRange key_groups() const {
     return key_group_range_for_subtask(info.max_parallelism, info.parallelism, info.subtask);

@@ -24,6 +24,8 @@ struct SinkContext {
   std::string task_name;
   const Clock* clock = nullptr;
   JobMetrics* metrics = nullptr;  // for notes in the end-of-job summary
+  // The job takes checkpoints: stage output until its checkpoint completes.
+  bool checkpointing = false;
 };
 
 template <class T>
@@ -43,9 +45,11 @@ class SinkWriter {
   // Checkpoint `id` completed: make everything prepared up to it visible.
   // Must be idempotent.
   virtual void commit(int64_t checkpoint_id) {}
-  // On a restore, before any write: the prepared state of the restored
-  // (complete) checkpoint that this subtask must commit, and everything else
-  // left from the failed run is to be discarded.
+  // On a restore, before any write: what every old subtask prepared for the
+  // restored (complete) checkpoint, by old subtask index. It must end up
+  // committed exactly once (commits are idempotent, and every new subtask
+  // sees all of it); whatever the failed run left that is not listed is to
+  // be discarded.
   virtual void recover(const std::vector<std::string>& prepared) {}
 };
 

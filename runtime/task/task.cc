@@ -55,7 +55,8 @@ void Task::open_operators() {
   for (size_t i = operators_.size(); i-- > 0;) {
     OperatorBase& op = *operators_[i];
     contexts_.push_back(std::make_unique<OperatorContext>(
-        OperatorContext{op.info(), *this, metrics_, state_backend_, restores_[i]}));
+        OperatorContext{op.info(), *this, metrics_, state_backend_, restores_[i],
+                        coordinator_ != nullptr}));
     try {
       op.open(*contexts_.back());
     } catch (...) {

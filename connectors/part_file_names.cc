@@ -1,0 +1,60 @@
+#include "connectors/part_file_names.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "runtime/core/errors.h"
+
+namespace sluice {
+
+namespace fs = std::filesystem;
+
+std::string new_run_token() {
+  std::random_device device;
+  uint64_t bits = (static_cast<uint64_t>(device()) << 32) ^ device();
+  return fmt::format("{:012x}", bits & 0xffffffffffffULL);
+}
+
+void commit_renames(const std::string& directory,
+                    const std::vector<std::pair<std::string, std::string>>& renames) {
+  for (const auto& [pending, final_name] : renames) {
+    std::string from = directory + "/" + pending;
+    std::string to = directory + "/" + final_name;
+    std::error_code ec;
+    if (fs::exists(from, ec)) {
+      fs::rename(from, to, ec);
+      if (ec) throw ExternalError("file sink: cannot commit " + from + ": " + ec.message());
+    } else if (!fs::exists(to, ec)) {
+      throw ExternalError("file sink: " + from + " was prepared but is missing");
+    }
+  }
+}
+
+int subtask_of_part(const std::string& name) {
+  int subtask = -1;
+  if (std::sscanf(name.c_str(), ".part-%d-", &subtask) != 1) return -1;
+  return subtask;
+}
+
+std::vector<std::string> hidden_parts_of_other_runs(const std::string& directory,
+                                                    const std::string& run_token) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(directory, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(".part-", 0) != 0 || subtask_of_part(name) < 0) continue;
+    if (name.find("-" + run_token + "-") != std::string::npos) continue;
+    names.push_back(name);
+  }
+  return names;
+}
+
+void remove_file(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+}  // namespace sluice

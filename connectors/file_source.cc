@@ -28,8 +28,9 @@ void validate_file_source_options(const FileSourceOptions& options) {
   if (!std::isfinite(options.rate) || options.rate < 0) {
     throw UsageError("file source " + options.path + ": rate must be a number >= 0");
   }
-  if (options.splits < 0) {
-    throw UsageError("file source " + options.path + ": splits must be >= 0");
+  if (options.splits < 0 || options.splits > kMaxSplits) {
+    throw UsageError("file source " + options.path + ": splits must be in 0.." +
+                     std::to_string(kMaxSplits));
   }
   if (options.read_buffer_bytes == 0) {
     throw UsageError("file source " + options.path + ": read_buffer_bytes must be > 0");

@@ -15,12 +15,18 @@
 // connectors/file_split.h); subtask i reads splits k with k % parallelism == i,
 // one after the other, and reports each split's end (kSplitFinished).
 //
+// Checkpoints: a split's position is its next byte offset, the number of the
+// line starting there and whether the split has finished (FileSplitPosition in
+// connectors/file_split.h). A restored reader keeps its checkpoint's split
+// count, seeks to its splits' offsets and numbers lines on from there.
+//
 // Threading: the FileSource is the plan, shared by all subtasks (create_reader
 // may be called from any thread); each reader, with its own copy of the parse
 // function, is used only by its task's thread.
 // Lifecycle: create_reader -> open (plans the file once per source and opens
 // it; a missing file throws ExternalError "file source: cannot open PATH:
-// REASON") -> read* until kFinished -> close.
+// REASON") -> restore_positions (after a restore) -> read* until kFinished ->
+// close.
 #pragma once
 
 #include <concepts>
@@ -36,6 +42,7 @@
 #include "connectors/file_split.h"
 #include "connectors/line_reader.h"
 #include "connectors/split_assignment.h"
+#include "connectors/split_positions.h"
 #include "connectors/throttle.h"
 #include "runtime/api/metrics.h"
 #include "runtime/api/source.h"
@@ -60,10 +67,13 @@ class FileSourceReader final : public SourceReader<T> {
       : options_(options),
         parse_(std::move(parse)),
         plans_(std::move(plans)),
+        subtask_(subtask),
+        parallelism_(parallelism),
         split_count_(options.splits > 0 ? options.splits : parallelism),
         split_ids_(splits_of_subtask(split_count_, subtask, parallelism)),
         throttle_(options.rate / parallelism),
-        malformed_(options.on_error) {
+        malformed_(options.on_error),
+        source_name_("file source " + options_.path) {
     where_.path = options_.path;
   }
   // where_ views options_.path: the reader stays where it was made.
@@ -82,6 +92,7 @@ class FileSourceReader final : public SourceReader<T> {
     open_file();
     if (split_done_) return finish_split();
     if (!in_split_ && !start_next_split()) return finish_reading();
+    if (split_done_) return finish_split();  // restored as finished
     size_t allowed = throttle_.allowance(max_records, now);
     if (allowed == 0) return {ReadStatus::kNotYet, current_split(), throttle_.next_allowed(now)};
     size_t before = out.size();
@@ -93,27 +104,85 @@ class FileSourceReader final : public SourceReader<T> {
     return finish_split();
   }
 
-  void close() override { lines_.reset(); }
+  void close() override {
+    if (in_split_) cursors_[next_] = current_cursor();  // a later read or snapshot goes on there
+    split_done_ = in_split_ = false;
+    lines_.reset();
+  }
+
+  // Before open(): no positions, as nothing was read.
+  std::vector<SplitPosition> snapshot_positions() const override {
+    std::vector<SplitPosition> positions;
+    for (size_t i = 0; i < cursors_.size(); ++i) {
+      const SplitCursor cursor = i == next_ && in_split_ ? current_cursor() : cursors_[i];
+      positions.push_back(
+          file_split_position(split_count_, (*plan_)[split_ids_[i]], cursor.at, cursor.state));
+    }
+    return positions;
+  }
+
+  void restore_positions(const std::vector<SplitPosition>& positions) override {
+    auto restored = decode_positions<FileSplitPosition>(source_name_, positions);
+    if (restored.split_count == 0) return;  // nothing stored: start at the beginning
+    split_count_ = restored_split_count(source_name_, options_.splits, restored.split_count);
+    split_ids_ = splits_of_subtask(split_count_, subtask_, parallelism_);
+    plan_ = plans_->get(split_count_);
+    reset_cursors();
+    for (size_t i = 0; i < split_ids_.size(); ++i) {
+      auto stored = restored.by_split.find(split_ids_[i]);
+      if (stored == restored.by_split.end()) continue;
+      const FileSplit& split = (*plan_)[split_ids_[i]];
+      cursors_[i] = {resume_position(source_name_, split, stored->second), stored->second.state};
+    }
+  }
 
  private:
+  // Where an owned split goes on: its start, its restored position, or
+  // (once finished) its end.
+  struct SplitCursor {
+    LinePosition at;
+    SplitState state = SplitState::kReading;
+  };
+
   void open_file() {
     if (lines_) return;
-    plan_ = plans_->get(split_count_);
+    if (!plan_) {
+      plan_ = plans_->get(split_count_);
+      reset_cursors();
+    }
     lines_.emplace(options_.path, options_.read_buffer_bytes);
+  }
+
+  void reset_cursors() {
+    cursors_.clear();
+    for (int id : split_ids_) {
+      const FileSplit& split = (*plan_)[id];
+      cursors_.push_back({LinePosition{split.begin, split.first_line}});
+    }
+    next_ = 0;
+    split_done_ = in_split_ = false;
+  }
+
+  // The started split's position: after the last line returned.
+  SplitCursor current_cursor() const {
+    return {lines_->position(), split_done_ ? SplitState::kFinished : SplitState::kReading};
   }
 
   int current_split() const { return in_split_ ? split_ids_[next_] : 0; }
 
   bool start_next_split() {
     if (next_ == split_ids_.size()) return false;
-    lines_->start((*plan_)[split_ids_[next_]]);
+    const SplitCursor& cursor = cursors_[next_];
+    lines_->resume((*plan_)[split_ids_[next_]], cursor.at);
     in_split_ = true;
+    split_done_ = cursor.state == SplitState::kFinished;
     return true;
   }
 
   ReadResult finish_split() {
     int split = split_ids_[next_];
     log_split_finished(task_name_, options_.path, (*plan_)[split]);
+    cursors_[next_] = {lines_->position(), SplitState::kFinished};
     split_done_ = in_split_ = false;
     ++next_;
     return {ReadStatus::kSplitFinished, split};
@@ -160,14 +229,18 @@ class FileSourceReader final : public SourceReader<T> {
   const FileSourceOptions options_;
   ParseFn parse_;
   std::shared_ptr<SplitPlanCache> plans_;
-  const int split_count_;
-  const std::vector<int> split_ids_;
+  const int subtask_;
+  const int parallelism_;
+  int split_count_;             // the checkpoint's after a restore
+  std::vector<int> split_ids_;  // fixed once restore_positions() is past
   Throttle throttle_;
   MalformedLines malformed_;
+  const std::string source_name_;  // "file source PATH", for error messages
   LineLocation where_;
   std::string task_name_;
   JobMetrics* metrics_ = nullptr;
   SplitPlanCache::Plan plan_;
+  std::vector<SplitCursor> cursors_;  // one per split in split_ids_, once planned
   std::optional<SplitLineReader> lines_;
   size_t next_ = 0;          // index in split_ids_ of the split being read
   bool in_split_ = false;    // a split is started

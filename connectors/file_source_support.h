@@ -30,15 +30,16 @@ struct FileSourceOptions {
   double rate = 0;
   // Malformed lines fail the job (default) or are skipped and counted.
   OnError on_error = OnError::kFail;
-  // Number of splits the file is divided into; split k is read by subtask
-  // k % parallelism. 0 (the default): one split per subtask.
+  // Number of splits the file is divided into (at most kMaxSplits); split k
+  // is read by subtask k % parallelism. 0 (the default): one split per
+  // subtask. A restored source keeps the count of its checkpoint.
   int splits = 0;
   // Bytes per read(2) call; one buffer of this size per subtask. Default 1 MiB.
   size_t read_buffer_bytes = size_t{1} << 20;
 };
 
 // Throws UsageError for an empty path, a negative or non-finite rate, a
-// negative split count or a zero buffer size.
+// split count outside 0..kMaxSplits or a zero buffer size.
 void validate_file_source_options(const FileSourceOptions& options);
 
 // Where a line came from, for the parse function's error messages.

@@ -89,6 +89,46 @@ std::vector<FileSplit> plan_file_splits(const std::string& path, int count) {
   return splits;
 }
 
+SplitPosition file_split_position(int split_count, const FileSplit& split, LinePosition next,
+                                  SplitState state) {
+  FileSplitPosition position{
+      static_cast<int32_t>(split_count), split.begin, split.end, next.offset, next.line, state};
+  return SplitPosition{split.id, encode_to_string(position)};
+}
+
+LinePosition resume_position(const std::string& source, const FileSplit& split,
+                             const FileSplitPosition& stored) {
+  auto range = [](uint64_t begin, uint64_t end) {
+    return "bytes " + std::to_string(begin) + ".." + std::to_string(end);
+  };
+  if (stored.begin != split.begin || stored.end != split.end) {
+    throw corrupt_position(source, split.id,
+                           "the split was " + range(stored.begin, stored.end) + " but is " +
+                               range(split.begin, split.end) +
+                               " now (the file changed since the checkpoint)");
+  }
+  if (stored.offset < split.begin || stored.offset > split.end) {
+    throw corrupt_position(source, split.id,
+                           "byte " + std::to_string(stored.offset) + " is outside the split's " +
+                               range(split.begin, split.end));
+  }
+  // Every line before `offset` takes at least its '\n'.
+  if (stored.line < split.first_line ||
+      stored.line - split.first_line > stored.offset - split.begin) {
+    throw corrupt_position(source, split.id,
+                           "line " + std::to_string(stored.line) + " cannot start at byte " +
+                               std::to_string(stored.offset) + " of a split whose first line, " +
+                               std::to_string(split.first_line) + ", starts at byte " +
+                               std::to_string(split.begin));
+  }
+  if (stored.state == SplitState::kFinished && stored.offset != split.end) {
+    throw corrupt_position(source, split.id,
+                           "it is finished but stands at byte " + std::to_string(stored.offset) +
+                               ", before the split's end at " + std::to_string(split.end));
+  }
+  return LinePosition{stored.offset, stored.line};
+}
+
 SplitPlanCache::Plan SplitPlanCache::get(int count) {
   std::lock_guard lock(mutex_);
   auto it = plans_.find(count);

@@ -1,6 +1,7 @@
 // File splits: a newline-delimited text file divided into contiguous byte
 // ranges that start at line starts, so that several subtasks can read one file
-// and every error message can still carry the absolute line number.
+// and every error message can still carry the absolute line number; and the
+// position of a split as a checkpoint stores it.
 //
 // Threading: plan_file_splits is a pure function of the file's bytes and may
 // run on any thread; a SplitPlanCache is shared by all readers of a source and
@@ -16,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "connectors/split_positions.h"
+#include "runtime/core/codec.h"
+
 namespace sluice {
 
 struct FileSplit {
@@ -26,6 +30,36 @@ struct FileSplit {
 
   bool operator==(const FileSplit&) const = default;
 };
+
+// A place between lines: the offset of a line's first byte (or of a split's
+// end) and the 1-based number of the line that starts there.
+struct LinePosition {
+  uint64_t offset = 0;
+  uint64_t line = 1;
+};
+
+// Where reading one split stands, as a checkpoint stores it. The split's
+// planned range comes along so that a restore can tell that the file changed.
+struct FileSplitPosition {
+  int32_t split_count = 0;  // splits in the plan
+  uint64_t begin = 0;       // the split's range in that plan
+  uint64_t end = 0;
+  uint64_t offset = 0;  // the next byte to read: a line start in the split, or its end
+  uint64_t line = 1;    // 1-based number of the line starting at `offset`
+  SplitState state = SplitState::kReading;
+  SLUICE_FIELDS(split_count, begin, end, offset, line, state)
+};
+
+// The SplitPosition of `split`, one of `split_count`, to go on at `next`.
+SplitPosition file_split_position(int split_count, const FileSplit& split, LinePosition next,
+                                  SplitState state);
+
+// Where to go on reading `split` from its restored `stored` position. Throws
+// InputError "SOURCE: corrupt checkpoint: ..." when the position lies outside
+// the split, cannot be reached with its line number, or the file is planned
+// differently now (it changed since the checkpoint).
+LinePosition resume_position(const std::string& source, const FileSplit& split,
+                             const FileSplitPosition& stored);
 
 // Divides the file at `path` into exactly `count` splits, scanning it once.
 // Split k starts at the first line start at or after size * k / count, so

@@ -11,11 +11,11 @@ SplitLineReader::SplitLineReader(const std::string& path, size_t buffer_bytes)
     : file_(PosixFile::open_for_reading(path, "file source")),
       buffer_(std::max<size_t>(buffer_bytes, 1)) {}
 
-void SplitLineReader::start(const FileSplit& split) {
+void SplitLineReader::resume(const FileSplit& split, LinePosition at) {
   begin_ = end_ = scanned_ = 0;
-  offset_ = split.begin;
+  offset_ = at.offset;
   split_end_ = split.end;
-  line_number_ = split.first_line - 1;
+  line_number_ = at.line - 1;
 }
 
 bool SplitLineReader::next(std::string_view& line) {

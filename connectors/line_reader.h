@@ -4,8 +4,8 @@
 // a line longer than the whole buffer grows it.
 //
 // Threading: owned by one source reader, on its task's thread.
-// Lifecycle: construct (opens the file) -> start(split) -> next()* until it
-// returns false -> start(another split) ...
+// Lifecycle: construct (opens the file) -> start(split) or resume(split, at)
+// -> next()* until it returns false -> start(another split) ...
 #pragma once
 
 #include <cstddef>
@@ -27,12 +27,20 @@ class SplitLineReader {
   explicit SplitLineReader(const std::string& path, size_t buffer_bytes = kDefaultBufferBytes);
 
   // Positions the reader at the first line of `split`.
-  void start(const FileSplit& split);
+  void start(const FileSplit& split) { resume(split, LinePosition{split.begin, split.first_line}); }
+  // Positions the reader at `at`, a line start in `split` or its end, as
+  // position() gave it: reading goes on with the lines after those returned.
+  void resume(const FileSplit& split, LinePosition at);
   // The next line of the split without its '\n' and without a trailing '\r';
   // valid until the next call. False at the end of the split.
   bool next(std::string_view& line);
   // 1-based line number in the file of the line last returned by next().
   uint64_t line_number() const { return line_number_; }
+  // Where the line after the last one returned starts (the bytes already in
+  // the buffer but not returned are not read yet).
+  LinePosition position() const {
+    return LinePosition{offset_ - (end_ - begin_), line_number_ + 1};
+  }
   const std::string& path() const { return file_.path(); }
 
  private:

@@ -29,25 +29,22 @@
 namespace sluice {
 namespace {
 
-using testing::lines_of;
+using testing::drain;
+using testing::Drained;
+using testing::expected_lines;
+using testing::generate;
+using testing::Generated;
+using testing::keep_line;
+using testing::Line;
+using testing::read_all;
+using testing::reader_context;
 using testing::TempDir;
 using testing::values_of;
+using testing::varied_lines;
 using testing::write_file_checked;
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-// A line as read, with the line number the source reported for it.
-struct Line {
-  uint64_t number;
-  std::string text;
-  bool operator==(const Line&) const = default;
-  bool operator<(const Line& other) const { return number < other.number; }
-};
-
-auto keep_line = [](std::string_view line, const LineLocation& where) -> std::optional<Line> {
-  return Line{where.line, std::string(line)};
-};
 
 auto parse_number = [](std::string_view line, const LineLocation& where) -> std::optional<int> {
   if (line.empty()) return std::nullopt;  // blank lines are not records
@@ -58,100 +55,6 @@ auto parse_number = [](std::string_view line, const LineLocation& where) -> std:
   }
   return value;
 };
-
-// What one reader produced when read to the end.
-template <class T>
-struct Drained {
-  std::vector<T> values;
-  std::vector<int> record_splits;    // the split of every kRecords batch
-  std::vector<int> finished_splits;  // kSplitFinished, in order
-};
-
-// Reads until kFinished, checking the status protocol on the way.
-template <class T>
-Drained<T> drain(SourceReader<T>& reader, size_t max_records, Timestamp now = 0) {
-  Drained<T> drained;
-  Batch<T> out;
-  for (int call = 0; call < 1'000'000; ++call) {
-    out.clear();
-    ReadResult result = reader.read(out, max_records, now);
-    switch (result.status) {
-      case ReadStatus::kRecords:
-        EXPECT_FALSE(out.empty());
-        EXPECT_LE(out.size(), max_records);
-        drained.record_splits.push_back(result.split);
-        for (Record<T>& record : out) drained.values.push_back(std::move(record.value));
-        break;
-      case ReadStatus::kSplitFinished:
-        EXPECT_TRUE(out.empty());
-        drained.finished_splits.push_back(result.split);
-        break;
-      case ReadStatus::kNotYet:
-        ADD_FAILURE() << "an unthrottled reader returned kNotYet";
-        return drained;
-      case ReadStatus::kFinished:
-        EXPECT_TRUE(out.empty());
-        EXPECT_EQ(reader.read(out, max_records, now).status, ReadStatus::kFinished);
-        return drained;
-    }
-  }
-  ADD_FAILURE() << "the reader never finished";
-  return drained;
-}
-
-SourceReaderContext reader_context(int subtask, int parallelism, JobMetrics* metrics = nullptr) {
-  SourceReaderContext context;
-  context.subtask = subtask;
-  context.parallelism = parallelism;
-  context.task_name = "test/source/" + std::to_string(subtask);
-  context.metrics = metrics;
-  return context;
-}
-
-// Reads a source with every subtask of `parallelism`, checking that each
-// reader finishes exactly the splits it owns; returns all values.
-template <class T>
-std::vector<T> read_all(const Source<T>& source, int parallelism, size_t max_records = 7) {
-  std::vector<T> all;
-  std::set<int> seen_splits;
-  for (int subtask = 0; subtask < parallelism; ++subtask) {
-    auto reader = source.create_reader(subtask, parallelism);
-    reader->open(reader_context(subtask, parallelism));
-    std::vector<int> owned = reader->splits();
-    Drained<T> drained = drain(*reader, max_records);
-    reader->close();
-    std::vector<int> finished = drained.finished_splits;
-    std::sort(finished.begin(), finished.end());
-    EXPECT_EQ(finished, owned) << "subtask " << subtask;
-    for (int split : drained.record_splits) {
-      EXPECT_TRUE(std::count(owned.begin(), owned.end(), split)) << "foreign split " << split;
-    }
-    for (int split : owned) EXPECT_TRUE(seen_splits.insert(split).second) << "split twice";
-    for (T& value : drained.values) all.push_back(std::move(value));
-  }
-  return all;
-}
-
-// A file of `count` lines of varied length, one of them longer than small
-// read buffers, with a trailing newline.
-std::string varied_lines(int count) {
-  std::string content;
-  for (int i = 1; i <= count; ++i) {
-    content += 'L';
-    content += std::to_string(i);
-    content.append((i * 7) % 40, 'x');
-    if (i == count / 2) content += std::string(5000, 'y');
-    content += '\n';
-  }
-  return content;
-}
-
-std::vector<Line> expected_lines(const std::string& content) {
-  std::vector<Line> lines;
-  uint64_t number = 0;
-  for (std::string& text : lines_of(content)) lines.push_back(Line{++number, std::move(text)});
-  return lines;
-}
 
 // ---------------------------------------------------------------------------
 // Split planning
@@ -496,14 +399,6 @@ TEST(Throttle, AverageRateHolds) {
 
 // ---------------------------------------------------------------------------
 // Generator source
-
-struct Generated {
-  uint64_t index;
-  uint64_t random;
-  bool operator==(const Generated&) const = default;
-};
-
-auto generate = [](uint64_t index, SplitRandom& rng) { return Generated{index, rng.next()}; };
 
 std::vector<Generated> generate_all(GeneratorOptions options, int parallelism) {
   GeneratorSource source(options, generate);

@@ -1,10 +1,13 @@
 #include "tests/process_runner.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -42,6 +45,76 @@ ProcessResult run_process(const std::string& binary, const std::vector<std::stri
   result.out = read_file(out_path);
   result.err = read_file(err_path);
   return result;
+}
+
+ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+                           const std::string& workdir) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(fds[1], STDERR_FILENO);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    close(fds[0]);
+    if (chdir(workdir.c_str()) != 0) _exit(126);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(binary.c_str()));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  err_fd_ = fds[0];
+}
+
+ChildProcess::~ChildProcess() {
+  if (!exited_) {
+    kill_hard();
+    wait();
+  }
+  if (err_fd_ >= 0) close(err_fd_);
+}
+
+bool ChildProcess::wait_for_line(const std::string& text, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    size_t found = err_.find(text, scanned_);
+    if (found != std::string::npos) {
+      size_t end = err_.find('\n', found);
+      scanned_ = end == std::string::npos ? err_.size() : end + 1;
+      return true;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return false;
+    pollfd p{err_fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(err_fd_, buf, sizeof(buf));
+    if (n <= 0) return false;  // the child closed stderr: it exited
+    err_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+void ChildProcess::kill_hard() {
+  if (pid_ > 0 && !exited_) ::kill(pid_, SIGKILL);
+}
+
+int ChildProcess::wait() {
+  if (exited_) return exit_code_;
+  // Drain stderr so a child blocked on a full pipe can exit.
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(err_fd_, buf, sizeof(buf))) > 0) err_.append(buf, static_cast<size_t>(n));
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  exited_ = true;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code_;
 }
 
 std::vector<std::string> committed_lines(const std::string& dir) {

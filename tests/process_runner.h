@@ -17,6 +17,29 @@ struct ProcessResult {
 ProcessResult run_process(const std::string& binary, const std::vector<std::string>& args,
                           const std::string& workdir);
 
+// A child process whose stderr the test reads line by line, to wait for
+// what it logs (with a bounded timeout) instead of sleeping.
+class ChildProcess {
+ public:
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+               const std::string& workdir);
+  ~ChildProcess();
+  // Reads stderr until a line contains `text`; false on timeout or exit.
+  bool wait_for_line(const std::string& text, int timeout_ms);
+  void kill_hard();  // SIGKILL
+  // Waits for the exit; returns the exit code (128 + signal when killed).
+  int wait();
+  const std::string& err() const { return err_; }
+
+ private:
+  int pid_ = -1;
+  int err_fd_ = -1;
+  std::string err_;
+  size_t scanned_ = 0;
+  bool exited_ = false;
+  int exit_code_ = -1;
+};
+
 // The lines of every committed output file in `dir` (names starting with
 // neither '.' nor '_'), sorted.
 std::vector<std::string> committed_lines(const std::string& dir);

@@ -7,15 +7,19 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "runtime/api/sink.h"
 #include "runtime/api/source.h"
+#include "runtime/core/codec.h"
+#include "runtime/core/errors.h"
 
 namespace sluice::testing {
 
 // A bounded source over fixed values; split i holds the values at positions
 // p with p % splits == i; subtask s reads splits with i % parallelism == s.
+// A split's checkpoint position is the next position it reads (a uint64_t).
 template <class T>
 class VectorSource final : public Source<T> {
  public:
@@ -51,7 +55,39 @@ class VectorSource final : public Source<T> {
       return ReadResult{ReadStatus::kFinished, 0, 0};
     }
 
+    std::vector<SplitPosition> snapshot_positions() const override {
+      std::vector<SplitPosition> out;
+      for (size_t i = 0; i < mine_.size(); ++i) {
+        out.push_back(SplitPosition{mine_[i], encode_to_string<uint64_t>(positions_[i])});
+      }
+      return out;
+    }
+
+    void restore_positions(const std::vector<SplitPosition>& positions) override {
+      for (const SplitPosition& stored : positions) {
+        auto owned = std::find(mine_.begin(), mine_.end(), stored.split);
+        if (owned == mine_.end()) continue;
+        positions_[static_cast<size_t>(owned - mine_.begin())] = decode(stored);
+      }
+      current_ = 0;
+    }
+
    private:
+    size_t decode(const SplitPosition& stored) const {
+      const std::string where =
+          "vector source: corrupt position of split " + std::to_string(stored.split) + ": ";
+      uint64_t next = 0;
+      try {
+        next = decode_from_string<uint64_t>(stored.position);
+      } catch (const InputError& error) {
+        throw InputError(where + error.what());
+      }
+      if (next % static_cast<uint64_t>(splits_) != static_cast<uint64_t>(stored.split)) {
+        throw InputError(where + std::to_string(next) + " is not one of its positions");
+      }
+      return static_cast<size_t>(next);
+    }
+
     std::shared_ptr<const std::vector<T>> values_;
     int splits_;
     std::vector<int> mine_;

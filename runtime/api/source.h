@@ -64,7 +64,7 @@ class SourceReader {
  public:
   virtual ~SourceReader() = default;
   virtual void open(const SourceReaderContext& context) {}
-  // The splits this reader owns, fixed after open().
+  // The splits this reader owns, fixed after open() and restore_positions().
   virtual std::vector<int> splits() const = 0;
   // Appends at most `max_records` (always > 0) records of one split to `out`,
   // each with timestamp 0 (the source operator sets it). Only appends: the

@@ -1,0 +1,185 @@
+// Checkpoints of whole jobs on the local executor: a job is cancelled
+// mid-run once checkpoints completed (as a crash would stop it: sinks are
+// closed, never finished), restored from its latest checkpoint at another
+// parallelism, and the output the two-phase sink committed over both runs
+// must equal a reference exactly once.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+
+#include "connectors/generator_source.h"
+#include "runtime/api/topology.h"
+#include "runtime/checkpoint/restore.h"
+#include "runtime/task/local_executor.h"
+#include "tests/process_runner.h"
+
+namespace sluice {
+namespace {
+
+// window start, key, count, sum
+using Row = std::tuple<int64_t, int64_t, int64_t, int64_t>;
+
+// Committed output shared by every writer of every run.
+struct CommitLog {
+  std::mutex mutex;
+  std::vector<Row> rows;
+  std::set<std::pair<int64_t, int32_t>> committed;  // (checkpoint, subtask) already applied
+};
+
+// A two-phase sink for tests: rows since the last barrier are staged; the
+// barrier moves them into the prepared state; completion commits them
+// once, keyed by (checkpoint, subtask), so a repeated commit is a no-op.
+class TwoPhaseSink final : public Sink<Row> {
+ public:
+  explicit TwoPhaseSink(std::shared_ptr<CommitLog> log) : log_(std::move(log)) {}
+  std::unique_ptr<SinkWriter<Row>> create_writer() const override {
+    return std::make_unique<Writer>(log_);
+  }
+
+ private:
+  struct Prepared {
+    int64_t checkpoint = 0;
+    int32_t subtask = 0;
+    std::vector<Row> rows;
+    SLUICE_FIELDS(checkpoint, subtask, rows)
+  };
+
+  class Writer final : public SinkWriter<Row> {
+   public:
+    explicit Writer(std::shared_ptr<CommitLog> log) : log_(std::move(log)) {}
+    void open(const SinkContext& context) override { subtask_ = context.subtask; }
+    void write(Batch<Row>& batch) override {
+      for (auto& r : batch) staged_.push_back(r.value);
+    }
+    std::string prepare_commit(int64_t id) override {
+      Prepared p{id, subtask_, std::move(staged_)};
+      staged_.clear();
+      std::string bytes = encode_to_string(p);
+      prepared_[id] = p;
+      return bytes;
+    }
+    void commit(int64_t id) override {
+      for (auto it = prepared_.begin(); it != prepared_.end() && it->first <= id;) {
+        apply(it->second);
+        it = prepared_.erase(it);
+      }
+    }
+    void recover(const std::vector<std::string>& prepared) override {
+      for (const std::string& bytes : prepared) {
+        if (!bytes.empty()) apply(decode_from_string<Prepared>(bytes));
+      }
+    }
+    void finish() override {
+      commit(INT64_MAX);
+      apply(Prepared{INT64_MAX, subtask_, std::move(staged_)});
+    }
+
+   private:
+    void apply(const Prepared& p) {
+      std::lock_guard lock(log_->mutex);
+      if (!log_->committed.insert({p.checkpoint, p.subtask}).second) return;
+      log_->rows.insert(log_->rows.end(), p.rows.begin(), p.rows.end());
+    }
+    std::shared_ptr<CommitLog> log_;
+    int32_t subtask_ = 0;
+    std::vector<Row> staged_;
+    std::map<int64_t, Prepared> prepared_;
+  };
+  std::shared_ptr<CommitLog> log_;
+};
+
+constexpr uint64_t kEvents = 40000;
+constexpr int64_t kKeys = 13;
+constexpr int64_t kWindow = 500;
+
+void build(Topology& topology, std::shared_ptr<CommitLog> log) {
+  GeneratorOptions generator;
+  generator.count = kEvents;
+  generator.rate = 40000;  // about one second, so that checkpoints happen
+  auto source = std::make_shared<GeneratorSource<int64_t, int64_t (*)(uint64_t, SplitRandom&)>>(
+      generator, [](uint64_t n, SplitRandom&) { return static_cast<int64_t>(n); });
+  struct CountSum {
+    std::pair<int64_t, int64_t> create() const { return {0, 0}; }
+    void add(std::pair<int64_t, int64_t>& a, const int64_t& v) const {
+      ++a.first;
+      a.second += v;
+    }
+    std::pair<int64_t, int64_t> result(const std::pair<int64_t, int64_t>& a) const { return a; }
+    void merge(std::pair<int64_t, int64_t>& a, const std::pair<int64_t, int64_t>& b) const {
+      a.first += b.first;
+      a.second += b.second;
+    }
+  };
+  topology
+      .source<int64_t>("numbers", source,
+                       bounded_out_of_orderness([](const int64_t& v) { return v; }, 0))
+      .key_by([](const int64_t& v) { return v % kKeys; })
+      .window(tumbling(kWindow))
+      .aggregate("count", CountSum{},
+                 [](const int64_t& key, const TimeWindow& w, std::pair<int64_t, int64_t>&& r) {
+                   return Row{w.start, key, r.first, r.second};
+                 })
+      .sink("committed", std::make_shared<TwoPhaseSink>(log));
+}
+
+std::vector<Row> reference() {
+  std::map<std::pair<int64_t, int64_t>, std::pair<int64_t, int64_t>> totals;
+  for (int64_t n = 0; n < static_cast<int64_t>(kEvents); ++n) {
+    auto& t = totals[{n / kWindow * kWindow, n % kKeys}];
+    ++t.first;
+    t.second += n;
+  }
+  std::vector<Row> rows;
+  for (const auto& [k, v] : totals) rows.emplace_back(k.first, k.second, v.first, v.second);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+TEST(CheckpointJobs, CancelMidRunRestoreAtAnotherParallelismCommitsExactlyOnce) {
+  testing::TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+
+  // Run 1 at parallelism 2, cancelled once three checkpoints completed.
+  std::atomic<bool> cancel{false};
+  LocalJobOptions first;
+  first.plan.job_name = "numbers";
+  first.plan.parallelism = 2;
+  first.checkpoint.directory = dir.path();
+  first.checkpoint.interval = 40;
+  first.progress_interval = 5;
+  first.cancel_flag = &cancel;
+  first.on_progress = [&](const ProgressSample& s) {
+    if (s.checkpoints_completed >= 3) cancel = true;
+  };
+  Topology one("numbers");
+  build(one, log);
+  JobResult cancelled = run_local(one.graph(), first);
+  ASSERT_TRUE(cancelled.cancelled) << "the job ended before three checkpoints completed";
+  size_t committed_before = log->rows.size();
+  EXPECT_GT(committed_before, 0u) << "nothing was committed before the cancel";
+  EXPECT_LT(committed_before, reference().size());
+
+  // Run 2 at parallelism 3 from the latest checkpoint.
+  RestorePoint point = find_restore_point(dir.path(), "numbers", "latest");
+  EXPECT_GE(point.metadata.id, 3);
+  LocalJobOptions second;
+  second.plan.job_name = "numbers";
+  second.plan.parallelism = 3;
+  second.plan.restore = &point.operators;
+  second.checkpoint.directory = dir.path();
+  second.checkpoint.interval = 40;
+  second.last_checkpoint_id = point.metadata.id;
+  Topology two("numbers");
+  build(two, log);
+  JobResult finished = run_local(two.graph(), second);
+  ASSERT_TRUE(finished.succeeded) << finished.failure->message;
+
+  std::vector<Row> committed = log->rows;
+  std::sort(committed.begin(), committed.end());
+  EXPECT_EQ(committed, reference());
+}
+
+}  // namespace
+}  // namespace sluice

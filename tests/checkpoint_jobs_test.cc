@@ -13,6 +13,7 @@
 #include "runtime/api/topology.h"
 #include "runtime/checkpoint/restore.h"
 #include "runtime/task/local_executor.h"
+#include "runtime/task/restarts.h"
 #include "tests/process_runner.h"
 
 namespace sluice {
@@ -94,6 +95,9 @@ constexpr uint64_t kEvents = 40000;
 constexpr int64_t kKeys = 13;
 constexpr int64_t kWindow = 500;
 
+// Set to make the job's map throw once, at this number.
+std::atomic<int64_t> g_fail_at{-1};
+
 void build(Topology& topology, std::shared_ptr<CommitLog> log) {
   GeneratorOptions generator;
   generator.count = kEvents;
@@ -115,6 +119,14 @@ void build(Topology& topology, std::shared_ptr<CommitLog> log) {
   topology
       .source<int64_t>("numbers", source,
                        bounded_out_of_orderness([](const int64_t& v) { return v; }, 0))
+      .map("maybe-fail",
+           [](int64_t v) {
+             int64_t expected = v;
+             if (v == g_fail_at.load() && g_fail_at.compare_exchange_strong(expected, -1)) {
+               throw std::runtime_error("injected failure at " + std::to_string(v));
+             }
+             return v;
+           })
       .key_by([](const int64_t& v) { return v % kKeys; })
       .window(tumbling(kWindow))
       .aggregate("count", CountSum{},
@@ -179,6 +191,66 @@ TEST(CheckpointJobs, CancelMidRunRestoreAtAnotherParallelismCommitsExactlyOnce) 
   std::vector<Row> committed = log->rows;
   std::sort(committed.begin(), committed.end());
   EXPECT_EQ(committed, reference());
+}
+
+TEST(CheckpointJobs, AFailedJobRestartsFromItsLatestCheckpoint) {
+  testing::TempDir dir;
+  auto log = std::make_shared<CommitLog>();
+  g_fail_at = 30000;  // about three quarters into the run
+  LocalJobOptions options;
+  options.plan.job_name = "numbers";
+  options.plan.parallelism = 2;
+  options.checkpoint.directory = dir.path();
+  options.checkpoint.interval = 40;
+  RestartStrategy strategy;
+  strategy.kind = RestartStrategy::Kind::kFixedDelay;
+  strategy.delay = 10;
+  Topology topology("numbers");
+  build(topology, log);
+  RecoveryResult recovery = run_with_restarts(topology.graph(), options, strategy);
+  ASSERT_TRUE(recovery.last.succeeded) << recovery.last.failure->message;
+  EXPECT_EQ(recovery.restarts, 1);
+  EXPECT_EQ(g_fail_at.load(), -1) << "the failure was never injected";
+  std::vector<Row> committed = log->rows;
+  std::sort(committed.begin(), committed.end());
+  EXPECT_EQ(committed, reference());
+}
+
+TEST(CheckpointJobs, RestartAttemptsAreBounded) {
+  RestartStrategy strategy;
+  strategy.kind = RestartStrategy::Kind::kExponentialBackoff;
+  strategy.delay = 100;
+  strategy.max_delay = 500;
+  EXPECT_EQ(strategy.delay_before(1), 100);
+  EXPECT_EQ(strategy.delay_before(2), 200);
+  EXPECT_EQ(strategy.delay_before(3), 400);
+  EXPECT_EQ(strategy.delay_before(4), 500);
+  strategy.kind = RestartStrategy::Kind::kFixedDelay;
+  EXPECT_EQ(strategy.delay_before(4), 100);
+
+  // A job that always fails gives up after max_attempts restarts.
+  struct Always : SourceReader<int64_t> {
+    std::vector<int> splits() const override { return {0}; }
+    ReadResult read(Batch<int64_t>&, size_t, Timestamp) override {
+      throw std::runtime_error("broken source");
+    }
+  };
+  struct AlwaysSource : Source<int64_t> {
+    std::unique_ptr<SourceReader<int64_t>> create_reader(int, int) const override {
+      return std::make_unique<Always>();
+    }
+  };
+  auto log = std::make_shared<CommitLog>();
+  Topology topology("broken");
+  topology.source<int64_t>("src", std::make_shared<AlwaysSource>())
+      .map("pair", [](int64_t v) { return Row{v, v, v, v}; })
+      .sink("out", std::make_shared<TwoPhaseSink>(log));
+  strategy.delay = 1;
+  strategy.max_attempts = 2;
+  RecoveryResult recovery = run_with_restarts(topology.graph(), LocalJobOptions{}, strategy);
+  EXPECT_FALSE(recovery.last.succeeded);
+  EXPECT_EQ(recovery.restarts, 2);
+  EXPECT_NE(recovery.last.failure->message.find("broken source"), std::string::npos);
 }
 
 }  // namespace

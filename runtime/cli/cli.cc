@@ -119,8 +119,10 @@ int run_command(const std::vector<std::string>& args) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  JobResult result = run_local(topology.graph(), job);
+  RecoveryResult recovery = run_with_restarts(topology.graph(), job, options.restart);
+  const JobResult& result = recovery.last;
   print_summary(result, options.progress);
+  if (recovery.restarts > 0) fmt::print(stderr, "  restarted {} times\n", recovery.restarts);
   if (result.failure) {
     fmt::print(stderr, "sluice: job failed: {}\n", result.failure->message);
     return result.failure->kind == ErrorKind::kUsage ? kExitUsage : kExitJobFailed;

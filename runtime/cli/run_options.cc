@@ -25,6 +25,11 @@ const char* const kRunUsage =
     "  --checkpoint-timeout D   abort a checkpoint that takes longer (default 10m)\n"
     "  --checkpoints-retained N complete checkpoints kept (default 3)\n"
     "  --restore latest|PATH    resume from the newest intact checkpoint, or from PATH\n"
+    "  --restart-strategy S     none, fixed-delay or exponential-backoff (default: fixed-delay\n"
+    "                           with checkpoints, none without)\n"
+    "  --restart-attempts N     restarts before the job fails (default 3)\n"
+    "  --restart-delay D        wait before a restart (default 1s; doubles with backoff)\n"
+    "  --restart-max-delay D    cap of the backoff (default 1m)\n"
     "  --channel-capacity N     batches buffered per channel (default 8)\n"
     "  --progress               print a progress line every second\n"
     "  --log-level LEVEL        debug, info, warn (default) or error\n"
@@ -127,6 +132,15 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
           static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg)));
     } else if (option == "--restore") {
       options.restore = cursor.value(option, arg);
+    } else if (option == "--restart-strategy") {
+      options.restart.kind = parse_restart_kind(cursor.value(option, arg));
+      options.restart_given = true;
+    } else if (option == "--restart-attempts") {
+      options.restart.max_attempts = parse_positive_int(option, cursor.value(option, arg));
+    } else if (option == "--restart-delay") {
+      options.restart.delay = parse_positive_duration(option, cursor.value(option, arg));
+    } else if (option == "--restart-max-delay") {
+      options.restart.max_delay = parse_positive_duration(option, cursor.value(option, arg));
     } else if (option == "--progress") {
       options.progress = true;
     } else if (option == "--log-level") {
@@ -141,6 +155,9 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   }
   if (options.topology.empty() && !options.help) {
     throw UsageError("run: missing TOPOLOGY (see sluice topologies)");
+  }
+  if (!options.restart_given && options.checkpoint.interval > 0) {
+    options.restart.kind = RestartStrategy::Kind::kFixedDelay;
   }
   if (options.checkpoint.interval > 0 && options.checkpoint.directory.empty()) {
     throw UsageError("--checkpoint-interval needs --checkpoint-dir");

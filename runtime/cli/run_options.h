@@ -8,6 +8,7 @@
 
 #include "runtime/checkpoint/coordinator.h"
 #include "runtime/graph/execution_plan.h"
+#include "runtime/task/restarts.h"
 
 namespace sluice {
 
@@ -18,6 +19,8 @@ struct RunOptions {
   std::string state_dir;  // empty: a temporary directory for rocksdb
   CheckpointConfig checkpoint;
   std::string restore;  // "latest", a checkpoint directory, or empty
+  RestartStrategy restart;
+  bool restart_given = false;
   bool progress = false;
   bool help = false;
   std::string log_level = "warn";

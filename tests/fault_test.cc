@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <thread>
@@ -77,6 +78,97 @@ TEST(Fault, WindowedCountSurvivesRepeatedSigkill) {
   std::vector<std::string> committed = committed_lines(dir.file("out"));
   EXPECT_EQ(committed.size(), expected.size());
   EXPECT_EQ(committed, expected);
+}
+
+// Runs `args` until `checkpoints` checkpoints completed, then SIGKILLs it.
+void run_and_kill(const std::vector<std::string>& args, const std::string& dir, int checkpoints) {
+  ChildProcess child(SLUICE_BINARY, args, dir);
+  for (int i = 0; i < checkpoints; ++i) {
+    ASSERT_TRUE(child.wait_for_line("complete in", 30000)) << child.err();
+  }
+  child.kill_hard();
+  EXPECT_EQ(child.wait(), 128 + 9) << "the job ended before it was killed";
+}
+
+std::vector<std::string> with(std::vector<std::string> args, std::vector<std::string> more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+struct GoldenCase {
+  std::string name;
+  std::vector<std::string> run;  // the topology and its parameters
+  std::string state;
+};
+
+class GoldenTest : public ::testing::TestWithParam<GoldenCase> {};
+
+// Parallelism 1 without checkpoints; then parallelism 2 with checkpoints,
+// killed, and restored at parallelism 3: the same output.
+TEST_P(GoldenTest, CheckpointedAtTwoRestoredAtThreeMatchesParallelismOne) {
+  TempDir dir;
+  write_input(dir.file("in.csv"));
+  const GoldenCase& c = GetParam();
+  testing::ProcessResult plain = testing::run_process(
+      SLUICE_BINARY, with(c.run, {"--set", "output=out1", "--parallelism", "1"}), dir.path());
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+
+  std::vector<std::string> checkpointed =
+      with(c.run, {"--set", "output=out", "--set", "rate=20000", "--checkpoint-dir", "ck",
+                   "--checkpoint-interval", "100ms", "--state", c.state, "--log-level", "info"});
+  run_and_kill(with(checkpointed, {"--parallelism", "2"}), dir.path(), 3);
+  testing::ProcessResult restored = testing::run_process(
+      SLUICE_BINARY, with(checkpointed, {"--parallelism", "3", "--restore", "latest"}), dir.path());
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  std::vector<std::string> golden = committed_lines(dir.file("out1"));
+  ASSERT_GT(golden.size(), 10u);
+  EXPECT_EQ(committed_lines(dir.file("out")), golden);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Topologies, GoldenTest,
+    ::testing::Values(
+        GoldenCase{"windowed_count_memory",
+                   {"run", "windowed-count", "--set", "input=in.csv", "--set",
+                    "window=sliding:200ms:50ms"},
+                   "memory"},
+        GoldenCase{"windowed_count_rocksdb",
+                   {"run", "windowed-count", "--set", "input=in.csv", "--set",
+                    "window=session:3ms"},
+                   "rocksdb"},
+        GoldenCase{"wordcount_rocksdb", {"run", "wordcount", "--set", "input=in.csv"}, "rocksdb"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(Fault, CorruptLatestCheckpointIsSkippedWithAWarning) {
+  TempDir dir;
+  std::vector<std::string> expected = write_input(dir.file("in.csv"));
+  std::vector<std::string> args = {
+      "run", "windowed-count", "--set", "input=in.csv", "--set", "output=out", "--set",
+      "window=tumbling:100ms", "--set", "rate=20000", "--checkpoint-dir", "ck",
+      "--checkpoint-interval", "100ms", "--parallelism", "2", "--log-level", "info"};
+  run_and_kill(args, dir.path(), 3);
+  // Flip a byte in a state file of the newest checkpoint.
+  std::string newest;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("ck/windowed-count"))) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("chk-", 0) == 0 && std::filesystem::exists(e.path() / "_metadata") &&
+        (newest.empty() || std::stoi(name.substr(4)) > std::stoi(newest.substr(4)))) {
+      newest = name;
+    }
+  }
+  ASSERT_FALSE(newest.empty());
+  std::string state_file = dir.file("ck/windowed-count/" + newest + "/input-0.op");
+  std::string bytes = testing::read_file(state_file);
+  bytes[bytes.size() / 2] ^= 0x10;
+  testing::write_file(state_file, bytes);
+
+  testing::ProcessResult restored =
+      testing::run_process(SLUICE_BINARY, with(args, {"--restore", "latest"}), dir.path());
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  EXPECT_NE(restored.err.find("skipping checkpoint " + newest.substr(4)), std::string::npos)
+      << restored.err;
+  EXPECT_NE(restored.err.find("checksum mismatch"), std::string::npos) << restored.err;
+  EXPECT_EQ(committed_lines(dir.file("out")), expected);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 awk -v n="$lines" 'BEGIN {
   srand(7); t0 = 1767225600000;
   for (i = 0; i < n; i++) {
-    printf "%d,key%d,%d\n", t0 + i + int(rand() * 200), int(rand() * 1000), int(rand() * 100);
+    printf "%.0f,key%d,%d\n", t0 + i + int(rand() * 200), int(rand() * 1000), int(rand() * 100);
   }
 }' > "$work/input.csv"
 

@@ -46,6 +46,25 @@ std::vector<std::string> write_input(const std::string& path) {
   return expected;
 }
 
+// Runs `args` until `checkpoints` checkpoints completed, waits `extra_ms`
+// more (a random moment to kill at), then SIGKILLs it.
+void run_and_kill(const std::vector<std::string>& args, const std::string& dir, int checkpoints,
+                  int extra_ms = 0) {
+  ChildProcess child(SLUICE_BINARY, args, dir);
+  for (int i = 0; i < checkpoints; ++i) {
+    ASSERT_TRUE(child.wait_for_line("complete in", 30000)) << child.err();
+  }
+  // sleep-ok: a random moment between checkpoints to kill at, not a wait for a condition
+  std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms));
+  child.kill_hard();
+  EXPECT_EQ(child.wait(), 128 + 9) << "the job ended before it was killed";
+}
+
+std::vector<std::string> with(std::vector<std::string> args, std::vector<std::string> more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
 TEST(Fault, WindowedCountSurvivesRepeatedSigkill) {
   TempDir dir;
   std::vector<std::string> expected = write_input(dir.file("in.csv"));
@@ -60,15 +79,8 @@ TEST(Fault, WindowedCountSurvivesRepeatedSigkill) {
       round_args.push_back("--restore");
       round_args.push_back("latest");
     }
-    ChildProcess child(SLUICE_BINARY, round_args, dir.path());
-    int checkpoints = 1 + static_cast<int>(rng() % 3);
-    for (int i = 0; i < checkpoints; ++i) {
-      ASSERT_TRUE(child.wait_for_line("complete in", 30000)) << child.err();
-    }
-    // sleep-ok: a random moment between checkpoints to kill at, not a wait for a condition
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));
-    child.kill_hard();
-    EXPECT_EQ(child.wait(), 128 + 9) << "the job ended before it was killed";
+    run_and_kill(round_args, dir.path(), 1 + static_cast<int>(rng() % 3),
+                 static_cast<int>(rng() % 100));
   }
   std::vector<std::string> restore_args = args;
   restore_args.push_back("--restore");
@@ -78,21 +90,6 @@ TEST(Fault, WindowedCountSurvivesRepeatedSigkill) {
   std::vector<std::string> committed = committed_lines(dir.file("out"));
   EXPECT_EQ(committed.size(), expected.size());
   EXPECT_EQ(committed, expected);
-}
-
-// Runs `args` until `checkpoints` checkpoints completed, then SIGKILLs it.
-void run_and_kill(const std::vector<std::string>& args, const std::string& dir, int checkpoints) {
-  ChildProcess child(SLUICE_BINARY, args, dir);
-  for (int i = 0; i < checkpoints; ++i) {
-    ASSERT_TRUE(child.wait_for_line("complete in", 30000)) << child.err();
-  }
-  child.kill_hard();
-  EXPECT_EQ(child.wait(), 128 + 9) << "the job ended before it was killed";
-}
-
-std::vector<std::string> with(std::vector<std::string> args, std::vector<std::string> more) {
-  args.insert(args.end(), more.begin(), more.end());
-  return args;
 }
 
 struct GoldenCase {

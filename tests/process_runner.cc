@@ -18,30 +18,43 @@ namespace sluice::testing {
 
 namespace fs = std::filesystem;
 
+// Forks `binary args...` in `workdir` with stdout and stderr on the given
+// descriptors; returns the child's pid.
+pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
+            const std::string& workdir, int out_fd, int err_fd, int close_fd = -1) {
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid > 0) return pid;
+  dup2(out_fd, STDOUT_FILENO);
+  dup2(err_fd, STDERR_FILENO);
+  if (close_fd >= 0) close(close_fd);
+  if (chdir(workdir.c_str()) != 0) _exit(126);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execv(binary.c_str(), argv.data());
+  _exit(127);
+}
+
+int exit_code_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 ProcessResult run_process(const std::string& binary, const std::vector<std::string>& args,
                           const std::string& workdir) {
   TempDir capture;
   std::string out_path = capture.file("stdout");
   std::string err_path = capture.file("stderr");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    if (chdir(workdir.c_str()) != 0) _exit(126);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary.c_str()));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
+  int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  pid_t pid = spawn(binary, args, workdir, out, err);
+  close(out);
+  close(err);
   int status = 0;
   waitpid(pid, &status, 0);
   ProcessResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.exit_code = exit_code_of(status);
   result.out = read_file(out_path);
   result.err = read_file(err_path);
   return result;
@@ -51,21 +64,9 @@ ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::str
                            const std::string& workdir) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    dup2(fds[1], STDERR_FILENO);
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, STDOUT_FILENO);
-    close(fds[0]);
-    if (chdir(workdir.c_str()) != 0) _exit(126);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary.c_str()));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  pid_ = spawn(binary, args, workdir, null, fds[1], fds[0]);
+  close(null);
   close(fds[1]);
   err_fd_ = fds[0];
 }
@@ -113,7 +114,7 @@ int ChildProcess::wait() {
   int status = 0;
   waitpid(pid_, &status, 0);
   exited_ = true;
-  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  exit_code_ = exit_code_of(status);
   return exit_code_;
 }
 

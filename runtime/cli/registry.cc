@@ -77,46 +77,4 @@ DurationMs Params::get_duration(const std::string& name) const {
   return *d;
 }
 
-TopologyRegistry& TopologyRegistry::instance() {
-  static TopologyRegistry registry;
-  return registry;
-}
-
-bool TopologyRegistry::add(TopologySpec spec) {
-  std::string name = spec.name;
-  return specs_.emplace(name, std::move(spec)).second;
-}
-
-const TopologySpec* TopologyRegistry::find(const std::string& name) const {
-  auto it = specs_.find(name);
-  return it == specs_.end() ? nullptr : &it->second;
-}
-
-std::vector<const TopologySpec*> TopologyRegistry::all() const {
-  std::vector<const TopologySpec*> out;
-  for (const auto& [name, spec] : specs_) out.push_back(&spec);
-  return out;
-}
-
-CommandRegistry& CommandRegistry::instance() {
-  static CommandRegistry registry;
-  return registry;
-}
-
-bool CommandRegistry::add(CommandSpec spec) {
-  std::string name = spec.name;
-  return specs_.emplace(name, std::move(spec)).second;
-}
-
-const CommandSpec* CommandRegistry::find(const std::string& name) const {
-  auto it = specs_.find(name);
-  return it == specs_.end() ? nullptr : &it->second;
-}
-
-std::vector<const CommandSpec*> CommandRegistry::all() const {
-  std::vector<const CommandSpec*> out;
-  for (const auto& [name, spec] : specs_) out.push_back(&spec);
-  return out;
-}
-
 }  // namespace sluice

@@ -53,16 +53,34 @@ struct TopologySpec {
   std::function<void(Topology&, const Params&)> build;
 };
 
-class TopologyRegistry {
+// Specs by name, filled during static initialisation.
+template <class Spec>
+class Registry {
  public:
-  static TopologyRegistry& instance();
-  bool add(TopologySpec spec);
-  const TopologySpec* find(const std::string& name) const;
-  std::vector<const TopologySpec*> all() const;
+  static Registry& instance() {
+    static Registry registry;
+    return registry;
+  }
+  // False when the name is taken.
+  bool add(Spec spec) {
+    std::string name = spec.name;
+    return specs_.emplace(std::move(name), std::move(spec)).second;
+  }
+  const Spec* find(const std::string& name) const {
+    auto it = specs_.find(name);
+    return it == specs_.end() ? nullptr : &it->second;
+  }
+  std::vector<const Spec*> all() const {
+    std::vector<const Spec*> out;
+    for (const auto& [name, spec] : specs_) out.push_back(&spec);
+    return out;
+  }
 
  private:
-  std::map<std::string, TopologySpec> specs_;
+  std::map<std::string, Spec> specs_;
 };
+
+using TopologyRegistry = Registry<TopologySpec>;
 
 // Extra subcommands of the binary (such as `bench`), registered like
 // topologies. run() gets the arguments after the command's name and returns
@@ -73,16 +91,7 @@ struct CommandSpec {
   std::function<int(const std::vector<std::string>&)> run;
 };
 
-class CommandRegistry {
- public:
-  static CommandRegistry& instance();
-  bool add(CommandSpec spec);
-  const CommandSpec* find(const std::string& name) const;
-  std::vector<const CommandSpec*> all() const;
-
- private:
-  std::map<std::string, CommandSpec> specs_;
-};
+using CommandRegistry = Registry<CommandSpec>;
 
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)

@@ -1,6 +1,7 @@
 #include "runtime/cli/run_options.h"
 
 #include <charconv>
+#include <limits>
 
 #include "runtime/core/errors.h"
 
@@ -38,12 +39,11 @@ const char* const kRunUsage =
 namespace {
 
 int parse_positive_int(const std::string& option, const std::string& text) {
-  int value = 0;
-  auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || rest != text.data() + text.size() || value < 1) {
-    throw UsageError(option + ": '" + text + "' is not a positive integer");
+  int64_t value = parse_positive_count(option, text);
+  if (value > std::numeric_limits<int>::max()) {
+    throw UsageError(option + ": '" + text + "' is too large");
   }
-  return value;
+  return static_cast<int>(value);
 }
 
 DurationMs parse_positive_duration(const std::string& option, const std::string& text) {
@@ -81,6 +81,15 @@ void add_param(RunOptions& options, const std::string& assignment) {
 }
 
 }  // namespace
+
+int64_t parse_positive_count(const std::string& option, const std::string& text) {
+  int64_t value = 0;
+  auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || rest != text.data() + text.size() || value < 1) {
+    throw UsageError(option + ": '" + text + "' is not a positive integer");
+  }
+  return value;
+}
 
 RunOptions parse_run_options(const std::vector<std::string>& args) {
   RunOptions options;

@@ -28,6 +28,9 @@ struct RunOptions {
 
 RunOptions parse_run_options(const std::vector<std::string>& args);
 
+// The value of `option` as an integer >= 1; throws UsageError naming it.
+int64_t parse_positive_count(const std::string& option, const std::string& text);
+
 extern const char* const kRunUsage;
 
 }  // namespace sluice

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "runtime/cli/registry.h"
+#include "runtime/cli/run_options.h"
 #include "runtime/cli/state_dir.h"
 #include "runtime/core/logging.h"
 #include "runtime/task/local_executor.h"
@@ -41,15 +42,6 @@ struct BenchOptions {
   bool help = false;
 };
 
-int64_t parse_count(const std::string& option, const std::string& text) {
-  int64_t v = 0;
-  auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || rest != text.data() + text.size() || v < 1) {
-    throw UsageError(option + ": '" + text + "' is not a positive integer");
-  }
-  return v;
-}
-
 BenchOptions parse_bench_options(const std::vector<std::string>& args) {
   if (args.empty() || args[0] != "nexmark") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
@@ -74,12 +66,12 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args) {
       options.job.query = value;
       has_query = true;
     } else if (arg == "--events") {
-      options.job.events = static_cast<uint64_t>(parse_count(arg, value));
+      options.job.events = static_cast<uint64_t>(parse_positive_count(arg, value));
       has_events = true;
     } else if (arg == "--parallelism") {
-      options.parallelism = static_cast<int>(parse_count(arg, value));
+      options.parallelism = static_cast<int>(parse_positive_count(arg, value));
     } else if (arg == "--rate") {
-      options.job.generator.rate = parse_count(arg, value);
+      options.job.generator.rate = parse_positive_count(arg, value);
     } else if (arg == "--state") {
       if (value == "rocksdb") {
         options.state = StateBackendKind::kRocksDb;

@@ -46,6 +46,13 @@ std::vector<std::string> write_input(const std::string& path) {
   return expected;
 }
 
+// windowed-count on in.csv, throttled, with a checkpoint every 100 ms.
+std::vector<std::string> checkpointed_windowed_count() {
+  return {"run", "windowed-count", "--set", "input=in.csv", "--set", "output=out", "--set",
+          "window=tumbling:100ms", "--set", "rate=20000", "--checkpoint-dir", "ck",
+          "--checkpoint-interval", "100ms", "--parallelism", "2", "--log-level", "info"};
+}
+
 // Runs `args` until `checkpoints` checkpoints completed, waits `extra_ms`
 // more (a random moment to kill at), then SIGKILLs it.
 void run_and_kill(const std::vector<std::string>& args, const std::string& dir, int checkpoints,
@@ -54,8 +61,8 @@ void run_and_kill(const std::vector<std::string>& args, const std::string& dir, 
   for (int i = 0; i < checkpoints; ++i) {
     ASSERT_TRUE(child.wait_for_line("complete in", 30000)) << child.err();
   }
-  // sleep-ok: a random moment between checkpoints to kill at, not a wait for a condition
-  std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms));
+  // A random moment between checkpoints to kill at, not a wait for a condition.
+  std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms));  // sleep-ok: random kill moment
   child.kill_hard();
   EXPECT_EQ(child.wait(), 128 + 9) << "the job ended before it was killed";
 }
@@ -68,10 +75,7 @@ std::vector<std::string> with(std::vector<std::string> args, std::vector<std::st
 TEST(Fault, WindowedCountSurvivesRepeatedSigkill) {
   TempDir dir;
   std::vector<std::string> expected = write_input(dir.file("in.csv"));
-  std::vector<std::string> args = {
-      "run", "windowed-count", "--set", "input=in.csv", "--set", "output=out", "--set",
-      "window=tumbling:100ms", "--set", "rate=20000", "--checkpoint-dir", "ck",
-      "--checkpoint-interval", "100ms", "--parallelism", "2", "--log-level", "info"};
+  std::vector<std::string> args = checkpointed_windowed_count();
   std::mt19937 rng(static_cast<unsigned>(std::random_device{}()));
   for (int round = 0; round < 4; ++round) {
     std::vector<std::string> round_args = args;
@@ -139,10 +143,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Fault, CorruptLatestCheckpointIsSkippedWithAWarning) {
   TempDir dir;
   std::vector<std::string> expected = write_input(dir.file("in.csv"));
-  std::vector<std::string> args = {
-      "run", "windowed-count", "--set", "input=in.csv", "--set", "output=out", "--set",
-      "window=tumbling:100ms", "--set", "rate=20000", "--checkpoint-dir", "ck",
-      "--checkpoint-interval", "100ms", "--parallelism", "2", "--log-level", "info"};
+  std::vector<std::string> args = checkpointed_windowed_count();
   run_and_kill(args, dir.path(), 3);
   // Flip a byte in a state file of the newest checkpoint.
   std::string newest;

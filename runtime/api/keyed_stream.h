@@ -159,37 +159,35 @@ class WindowedStream {
   template <class Out, class Agg, class FireFn>
   Stream<Out> build_sliced(std::string name, Agg agg, FireFn fire) const {
     using Op = SlicedWindowOperator<T, Out, K, KeyFn, Agg, FireFn>;
-    KeyFn key_of = keyed_.key_fn();
     SlidingWindows windows = assigner_;
-    WindowOptions options = options_;
-    bool has_late = late_tag_.has_value();
-    auto factory = [=](const FactoryArgs& args) {
-      Downstream<T>* late = has_late ? args.template output<T>(1) : nullptr;
-      return one_input_instance<T, Out>(
-          std::make_unique<Op>(key_of, windows, agg, fire, options, late), args);
-    };
-    return keyed_.template attach<Out>(std::move(name), std::move(factory), late_ports());
-  }
-
-  std::vector<PortSpec> late_ports() const {
-    std::vector<PortSpec> side_ports;
-    if (late_tag_) side_ports.push_back(PortSpec{late_tag_->name, TypedStreamOps<T>::instance()});
-    return side_ports;
+    return attach_window<Out>(std::move(name), [=](auto key_of, auto options, auto late) {
+      return std::make_unique<Op>(key_of, windows, agg, fire, options, late);
+    });
   }
 
   template <class Out, class Contents, class FireFn>
   Stream<Out> build(std::string name, Contents contents, FireFn fire) const {
     using Op = WindowOperator<T, Out, K, KeyFn, Assigner, Contents, FireFn>;
-    KeyFn key_of = keyed_.key_fn();
     Assigner assigner = assigner_;
+    return attach_window<Out>(std::move(name), [=](auto key_of, auto options, auto late) {
+      return std::make_unique<Op>(key_of, assigner, contents, fire, options, late);
+    });
+  }
+
+  // Adds a window operator made by make(key_of, options, late_target) per
+  // subtask, with the late-data port when a tag was set.
+  template <class Out, class MakeOp>
+  Stream<Out> attach_window(std::string name, MakeOp make) const {
+    KeyFn key_of = keyed_.key_fn();
     WindowOptions options = options_;
     bool has_late = late_tag_.has_value();
     auto factory = [=](const FactoryArgs& args) {
       Downstream<T>* late = has_late ? args.template output<T>(1) : nullptr;
-      return one_input_instance<T, Out>(
-          std::make_unique<Op>(key_of, assigner, contents, fire, options, late), args);
+      return one_input_instance<T, Out>(make(key_of, options, late), args);
     };
-    return keyed_.template attach<Out>(std::move(name), std::move(factory), late_ports());
+    std::vector<PortSpec> side_ports;
+    if (has_late) side_ports.push_back(PortSpec{late_tag_->name, TypedStreamOps<T>::instance()});
+    return keyed_.template attach<Out>(std::move(name), std::move(factory), std::move(side_ports));
   }
 
   KeyedStream<T, K, KeyFn> keyed_;

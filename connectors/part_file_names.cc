@@ -52,6 +52,20 @@ std::vector<std::string> hidden_parts_of_other_runs(const std::string& directory
   return names;
 }
 
+void delete_parts_after(const std::string& directory, const std::string& run_token, int subtask,
+                        uint64_t first) {
+  std::string prefix = "part-" + std::to_string(subtask) + "-" + run_token + "-";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(directory, ec)) {
+    std::string name = entry.path().filename().string();
+    std::string bare = name[0] == '.' ? name.substr(1) : name;
+    if (bare.rfind(prefix, 0) != 0) continue;
+    unsigned long long part = 0;
+    if (std::sscanf(bare.c_str() + prefix.size(), "%llu", &part) != 1) continue;
+    if (part >= first) fs::remove(entry.path(), ec);
+  }
+}
+
 void remove_file(const std::string& path) {
   std::error_code ec;
   fs::remove(path, ec);

@@ -26,6 +26,11 @@ std::vector<std::string> hidden_parts_of_other_runs(const std::string& directory
 // S of ".part-S-...", or -1.
 int subtask_of_part(const std::string& name);
 
+// Deletes the parts of run `run_token` and subtask `subtask` numbered
+// `first` or later, visible or hidden.
+void delete_parts_after(const std::string& directory, const std::string& run_token, int subtask,
+                        uint64_t first);
+
 void remove_file(const std::string& path);
 
 }  // namespace sluice

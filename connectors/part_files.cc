@@ -49,11 +49,20 @@ void PartFileSequence::finish() {
   }
 }
 
+// A sink subtask's checkpoint state in two-phase mode.
+struct PreparedParts {
+  std::string run_token;
+  int32_t subtask = 0;
+  uint64_t next_part = 0;  // parts numbered from here on came after the checkpoint
+  std::vector<std::pair<std::string, std::string>> renames;  // pending -> final
+  SLUICE_FIELDS(run_token, subtask, next_part, renames)
+};
+
 std::string PartFileSequence::prepare(int64_t id) {
   if (current_ && current_->size() > 0) publish_part();
   prepared_[id] = std::move(staged_);
   staged_.clear();
-  return encode_to_string(prepared_[id]);
+  return encode_to_string(PreparedParts{run_token_, subtask_, next_part_, prepared_[id]});
 }
 
 void PartFileSequence::commit(int64_t id) {
@@ -67,9 +76,12 @@ void PartFileSequence::recover(const std::vector<std::string>& prepared) {
   std::vector<std::string> listed;
   for (const std::string& bytes : prepared) {
     if (bytes.empty()) continue;
-    auto renames = decode_from_string<std::vector<std::pair<std::string, std::string>>>(bytes);
-    if (subtask_ == 0) commit_renames(options_.directory, renames);
-    for (const auto& [pending, final_name] : renames) listed.push_back(pending);
+    PreparedParts parts = decode_from_string<PreparedParts>(bytes);
+    if (subtask_ == 0) {
+      commit_renames(options_.directory, parts.renames);
+      delete_parts_after(options_.directory, parts.run_token, parts.subtask, parts.next_part);
+    }
+    for (const auto& [pending, final_name] : parts.renames) listed.push_back(pending);
   }
   delete_unlisted_files(listed);
 }

@@ -8,9 +8,13 @@
 // ".part-S-R-N.inprogress" (R: a token of this run), roll into hidden
 // ".part-S-R-N.pending" files at each checkpoint barrier (prepare), and are
 // renamed to "part-S-R-N" once their checkpoint completed (commit). The
-// prepared renames are the sink's checkpoint state; after a restore they are
-// committed again (renames are idempotent) and hidden files of earlier runs
-// that no checkpoint lists are deleted. No rollover by time in this mode.
+// prepared renames, with the run token and the number of parts staged so
+// far, are the sink's checkpoint state. After a restore the renames are
+// committed again (renames are idempotent), hidden files of earlier runs
+// that no checkpoint lists are deleted, and so are the restored run's parts
+// numbered after the checkpoint, committed ones included: the replay writes
+// their records again (this happens when a corrupt newest checkpoint makes
+// the job resume from an older one). No rollover by time in this mode.
 //
 // Threading: owned by one sink writer, on its task's thread.
 // Lifecycle: construct -> open(subtask) -> [recover] -> (on_time | begin_line,

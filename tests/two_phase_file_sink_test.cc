@@ -101,5 +101,31 @@ TEST(TwoPhaseFileSink, RecoveryCommitsTheRestoredCheckpointAndDiscardsTheRest) {
   EXPECT_EQ(committed_lines(dir.path()), lines({1, 2}));
 }
 
+// The newest checkpoint (3) was committed, then found corrupt: the job
+// resumes from 2 and replays what came after it, so checkpoint 3's
+// committed part must go, or its records would be there twice.
+TEST(TwoPhaseFileSink, ResumingFromAnOlderCheckpointRemovesWhatCameAfterIt) {
+  TempDir dir;
+  std::string prepared_2;
+  {
+    auto run = open_writer(dir.path());
+    write(*run, {1});
+    run->prepare_commit(1);
+    run->commit(1);
+    write(*run, {2});
+    prepared_2 = run->prepare_commit(2);
+    run->commit(2);
+    write(*run, {3});
+    run->prepare_commit(3);
+    run->commit(3);
+    write(*run, {4});
+    run->close();
+  }
+  EXPECT_EQ(committed_lines(dir.path()), lines({1, 2, 3}));
+  open_writer(dir.path())->recover({prepared_2});
+  EXPECT_EQ(committed_lines(dir.path()), lines({1, 2}));
+  EXPECT_EQ(hidden_files(dir.path()), 0u);
+}
+
 }  // namespace
 }  // namespace sluice

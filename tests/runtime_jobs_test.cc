@@ -7,13 +7,12 @@
 
 #include "runtime/api/topology.h"
 #include "runtime/task/local_executor.h"
+#include "connectors/collect_sink.h"
 #include "tests/test_support.h"
 
 namespace sluice {
 namespace {
 
-using testing::Collected;
-using testing::CollectingSink;
 using testing::sorted;
 using testing::VectorSource;
 
@@ -43,7 +42,7 @@ TEST_P(ParallelismTest, StatelessChainMatchesReference) {
       })
       .rebalance()
       .map("id", [](int64_t x) { return x; })
-      .sink("out", std::make_shared<CollectingSink<int64_t>>(out));
+      .sink("out", std::make_shared<CollectSink<int64_t>>(out));
   JobResult result = run(topology, GetParam());
   ASSERT_TRUE(result.succeeded) << result.failure->message;
 
@@ -57,7 +56,7 @@ TEST_P(ParallelismTest, StatelessChainMatchesReference) {
   EXPECT_EQ(sorted(out->values()), sorted(expected));
   EXPECT_EQ(result.records_in, 10000u);
   EXPECT_EQ(result.records_out, expected.size());
-  EXPECT_EQ(out->finished, GetParam());
+  EXPECT_EQ(out->finished_writers(), GetParam());
 }
 
 TEST_P(ParallelismTest, KeyedReduceGivesRunningSumsPerKey) {
@@ -70,7 +69,7 @@ TEST_P(ParallelismTest, KeyedReduceGivesRunningSumsPerKey) {
               [](const std::pair<int64_t, int64_t>& a, const std::pair<int64_t, int64_t>& b) {
                 return std::make_pair(a.first, a.second + b.second);
               })
-      .sink("out", std::make_shared<CollectingSink<std::pair<int64_t, int64_t>>>(out));
+      .sink("out", std::make_shared<CollectSink<std::pair<int64_t, int64_t>>>(out));
   JobResult result = run(topology, GetParam());
   ASSERT_TRUE(result.succeeded) << result.failure->message;
 
@@ -91,7 +90,7 @@ TEST_P(ParallelismTest, UnionAndBroadcast) {
   a.union_with("both", {b})
       .broadcast()
       .map("copy", [](int64_t x) { return x; })
-      .sink("out", std::make_shared<CollectingSink<int64_t>>(out));
+      .sink("out", std::make_shared<CollectSink<int64_t>>(out));
   JobResult result = run(topology, GetParam());
   ASSERT_TRUE(result.succeeded) << result.failure->message;
   // Every subtask of `copy` sees every record once.
@@ -110,7 +109,7 @@ TEST(JobFailure, ExceptionInUserFunctionNamesOperatorAndSubtask) {
              if (x == 77777) throw std::runtime_error("bad value 77777");
              return x;
            })
-      .sink("out", std::make_shared<CollectingSink<int64_t>>(out));
+      .sink("out", std::make_shared<CollectSink<int64_t>>(out));
   JobResult result = run(topology, 2);
   ASSERT_FALSE(result.succeeded);
   ASSERT_TRUE(result.failure);

@@ -9,6 +9,7 @@
 #include "runtime/network/channel.h"
 #include "runtime/time/split_watermarks.h"
 #include "runtime/time/watermark_valve.h"
+#include "connectors/collect_sink.h"
 #include "tests/test_support.h"
 
 namespace sluice {
@@ -121,13 +122,13 @@ TEST(Channel, CancelReleasesABlockedProducer) {
 TEST(ExecutionPlan, ChainsForwardEdgesAndSplitsAtShuffles) {
   Topology topology("t");
   auto source = std::make_shared<testing::VectorSource<int>>(std::vector<int>{1, 2, 3});
-  auto collected = std::make_shared<testing::Collected<int>>();
+  auto collected = std::make_shared<Collected<int>>();
   topology.source<int>("src", source)
       .map("double", [](int x) { return 2 * x; })
       .filter("even", [](const int& x) { return x % 2 == 0; })
       .key_by([](const int& x) { return x; })
       .reduce("sum", [](int a, int b) { return a + b; })
-      .sink("out", std::make_shared<testing::CollectingSink<int>>(collected));
+      .sink("out", std::make_shared<CollectSink<int>>(collected));
   PlanOptions options;
   options.parallelism = 3;
   JobControl control;
@@ -143,10 +144,10 @@ TEST(ExecutionPlan, ChainsForwardEdgesAndSplitsAtShuffles) {
 TEST(ExecutionPlan, RejectsForwardBetweenDifferentParallelism) {
   Topology topology("t");
   auto source = std::make_shared<testing::VectorSource<int>>(std::vector<int>{1});
-  auto collected = std::make_shared<testing::Collected<int>>();
+  auto collected = std::make_shared<Collected<int>>();
   auto mapped = topology.source<int>("src", source).forward().map("m", [](int x) { return x; });
   mapped.parallelism(2);
-  mapped.sink("out", std::make_shared<testing::CollectingSink<int>>(collected));
+  mapped.sink("out", std::make_shared<CollectSink<int>>(collected));
   JobControl control;
   JobMetrics metrics;
   PlanOptions options;

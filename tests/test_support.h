@@ -1,5 +1,5 @@
-// Fakes shared by the runtime and operator tests: a source over an in-memory
-// vector, a collecting sink and an operator harness with a manual clock.
+// Fakes shared by the runtime tests: a source over an in-memory vector.
+// (Sinks that collect records are connectors/collect_sink.h.)
 #pragma once
 
 #include <algorithm>
@@ -97,55 +97,6 @@ class VectorSource final : public Source<T> {
 
   std::shared_ptr<const std::vector<T>> values_;
   int splits_;
-};
-
-// Records what reaches a sink, from every subtask.
-template <class T>
-struct Collected {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::vector<Record<T>> records;
-  std::vector<Timestamp> watermarks;
-  int finished = 0;
-
-  std::vector<T> values() {
-    std::lock_guard lock(mutex);
-    std::vector<T> out;
-    for (const auto& r : records) out.push_back(r.value);
-    return out;
-  }
-};
-
-template <class T>
-class CollectingSink final : public Sink<T> {
- public:
-  explicit CollectingSink(std::shared_ptr<Collected<T>> into) : into_(std::move(into)) {}
-  std::unique_ptr<SinkWriter<T>> create_writer() const override {
-    return std::make_unique<Writer>(into_);
-  }
-
- private:
-  class Writer final : public SinkWriter<T> {
-   public:
-    explicit Writer(std::shared_ptr<Collected<T>> into) : into_(std::move(into)) {}
-    void write(Batch<T>& batch) override {
-      std::lock_guard lock(into_->mutex);
-      for (auto& r : batch) into_->records.push_back(std::move(r));
-      into_->changed.notify_all();
-    }
-    void on_watermark(Timestamp wm) override {
-      std::lock_guard lock(into_->mutex);
-      into_->watermarks.push_back(wm);
-    }
-    void finish() override {
-      std::lock_guard lock(into_->mutex);
-      ++into_->finished;
-    }
-
-   private:
-    std::shared_ptr<Collected<T>> into_;
-  };
-  std::shared_ptr<Collected<T>> into_;
 };
 
 template <class T>

@@ -263,13 +263,10 @@ void Task::check_alignment() {
 }
 
 // Snapshots every operator of the chain (a quick copy, encoded here), passes
-// the barrier on, and hands the bytes to the coordinator to write.
+// the barrier on, and hands the bytes to the coordinator to write. Only
+// reached with a coordinator: it alone starts checkpoints.
 void Task::take_checkpoint(int64_t id) {
   last_barrier_ = id;
-  if (coordinator_ == nullptr) {
-    for (auto& writer : writers_) writer->send_barrier(id);
-    return;
-  }
   std::vector<OperatorSnapshotBytes> snapshots;
   for (auto& op : operators_) {
     OperatorSnapshot snapshot;

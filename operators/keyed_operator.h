@@ -49,13 +49,14 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     schedule_next_processing_timer();
   }
 
-  OperatorSnapshot snapshot_state(int64_t) override {
-    KeyedSnapshot snapshot = backend_->snapshot();
+  OperatorSnapshot snapshot_state(int64_t checkpoint_id) override {
+    SnapshotFiles files;
+    KeyedSnapshot snapshot = backend_->snapshot(checkpoint_id, files);
     snapshot.states.push_back(timer_entries(kEventTimers, event_timers_));
     snapshot.states.push_back(timer_entries(kProcessingTimers, processing_timers_));
     // The watermark too: sources replay exactly the records after the
     // barrier, and they must be judged late or not as they were.
-    return OperatorSnapshot{std::move(snapshot), encode_to_string(watermark_)};
+    return OperatorSnapshot{std::move(snapshot), encode_to_string(watermark_), std::move(files)};
   }
 
   void process_watermark(Timestamp watermark) override {

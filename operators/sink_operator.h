@@ -28,7 +28,7 @@ class SinkOperator final : public InputOperator<T> {
     if (context.restore != nullptr) writer_->recover(context.restore->operator_states);
   }
   OperatorSnapshot snapshot_state(int64_t checkpoint_id) override {
-    return OperatorSnapshot{std::nullopt, writer_->prepare_commit(checkpoint_id)};
+    return OperatorSnapshot{std::nullopt, writer_->prepare_commit(checkpoint_id), {}};
   }
   void notify_checkpoint_complete(int64_t checkpoint_id) override {
     writer_->commit(checkpoint_id);

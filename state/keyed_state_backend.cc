@@ -1,6 +1,13 @@
 #include "state/keyed_state_backend.h"
 
+#include <filesystem>
+#include <random>
 #include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "runtime/core/errors.h"
+#include "state/rocksdb/native_snapshot.h"
 
 namespace sluice {
 
@@ -31,12 +38,20 @@ void split_rocks_key(std::string_view rocks_key, std::string& key, std::string& 
 
 KeyedStateBackend::KeyedStateBackend(const StateBackendConfig& config, KeyGroupRange range,
                                      int max_parallelism)
-    : kind_(config.kind), range_(range), max_parallelism_(max_parallelism) {
+    : kind_(config.kind),
+      incremental_(config.incremental_checkpoints),
+      range_(range),
+      max_parallelism_(max_parallelism) {
   if (kind_ == StateBackendKind::kRocksDb) {
     if (config.rocksdb.directory.empty()) {
       throw std::invalid_argument("the rocksdb state backend needs a directory");
     }
     rocks_ = std::make_unique<RocksStore>(config.rocksdb);
+    std::random_device random;
+    uint64_t run = (uint64_t{random()} << 32) | random();
+    rocks_tag_ = fmt::format("{}-{:016x}",
+                             std::filesystem::path(config.rocksdb.directory).filename().string(),
+                             run);
   }
 }
 
@@ -64,7 +79,51 @@ KeyedSnapshot KeyedStateBackend::snapshot() const {
   return snapshot;
 }
 
+KeyedSnapshot KeyedStateBackend::snapshot(int64_t id, SnapshotFiles& files) {
+  if (kind_ != StateBackendKind::kRocksDb || !incremental_) return snapshot();
+  KeyedSnapshot snapshot;
+  for (const auto& [name, entries] : restored_) snapshot.states.push_back(entries);
+  snapshot.rocks = take_native_snapshot(*rocks_, id, range_, rocks_tag_, restored_files_, files);
+  return snapshot;
+}
+
+void KeyedStateBackend::restore_rocks_files(const std::vector<KeyedSnapshot>& snapshots) {
+  std::vector<const RocksFiles*> instances;
+  for (const KeyedSnapshot& snapshot : snapshots) {
+    if (snapshot.rocks) instances.push_back(&*snapshot.rocks);
+  }
+  if (instances.empty()) return;
+  if (kind_ != StateBackendKind::kRocksDb) {
+    throw InputError(
+        "the checkpoint holds RocksDB files (incremental checkpoints): restore it with --state "
+        "rocksdb");
+  }
+  RocksDbOptions options = rocks_->options();
+  const RocksFiles& only = *instances.front();
+  if (instances.size() == 1 && tables_.empty() && only.first_group == range_.first &&
+      only.last_group == range_.last) {
+    rocks_.reset();
+    materialize(only, options.directory);
+    rocks_ = std::make_unique<RocksStore>(options, RocksStore::Open::kExisting);
+    for (const RocksFile& file : only.files) {
+      if (file.shared) restored_files_[file.local] = file.stored;
+    }
+    return;
+  }
+  std::string scratch = options.directory + ".restore";
+  for (const RocksFiles* instance : instances) {
+    int first = std::max(instance->first_group, range_.first);
+    int last = std::min(instance->last_group, range_.last);
+    if (first > last) continue;
+    materialize(*instance, scratch);
+    rocks_->copy_groups_from(scratch, first, last);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(scratch, ec);
+}
+
 void KeyedStateBackend::restore(const std::vector<KeyedSnapshot>& snapshots) {
+  restore_rocks_files(snapshots);
   for (const KeyedSnapshot& snapshot : snapshots) {
     for (const StateEntries& state : snapshot.states) {
       auto table = tables_.find(state.name);

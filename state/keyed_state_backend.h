@@ -34,6 +34,11 @@ struct StateBackendConfig {
   // For rocksdb: `directory` is the job's state directory; each operator
   // subtask opens its instance in a subdirectory of it.
   RocksDbOptions rocksdb;
+  // For rocksdb: checkpoints store the instance's files, SST files shared
+  // between consecutive checkpoints. Off: every checkpoint writes all
+  // entries in the portable form (full snapshots, readable by either
+  // backend).
+  bool incremental_checkpoints = true;
 };
 
 // Type-erased base of every state table, for snapshots and bookkeeping.
@@ -94,11 +99,19 @@ class KeyedStateBackend {
   template <class V>
   ValueTable<V>* value_table(const std::string& name);
 
-  // Snapshot of every table, plus any restored entries not yet claimed by a
-  // table (so a state unused in one run survives to the next checkpoint).
+  // Snapshot of every table in the portable form, plus any restored entries
+  // not yet claimed by a table (so a state unused in one run survives to the
+  // next checkpoint).
   KeyedSnapshot snapshot() const;
+  // The snapshot for checkpoint `id`: with incremental RocksDB checkpoints,
+  // the instance's files (which `files` tells the checkpoint writer to
+  // store) plus the unclaimed restored entries; otherwise snapshot().
+  KeyedSnapshot snapshot(int64_t id, SnapshotFiles& files);
   // Restores from the snapshots of one or more old subtasks (after a
-  // rescale), keeping the entries of this backend's key groups.
+  // rescale), keeping the entries of this backend's key groups. A RocksDB
+  // instance snapshot at exactly this backend's key groups is opened as it
+  // is; others are copied range by range. Instance snapshots need the
+  // rocksdb backend: InputError otherwise.
   void restore(const std::vector<KeyedSnapshot>& snapshots);
   // Takes the restored entries of `name` that no table claimed (e.g. the
   // operator's timers), so they are not snapshotted twice.
@@ -112,8 +125,10 @@ class KeyedStateBackend {
  private:
   template <class Table>
   Table* find_or_create(const std::string& name);
+  void restore_rocks_files(const std::vector<KeyedSnapshot>& snapshots);
 
   StateBackendKind kind_;
+  bool incremental_;
   KeyGroupRange range_;
   int max_parallelism_;
   KeyGroup group_{};
@@ -124,6 +139,10 @@ class KeyedStateBackend {
   std::map<std::string, std::unique_ptr<StateTableBase>> tables_;
   std::map<std::string, StateEntries> restored_;
   std::unique_ptr<RocksStore> rocks_;
+  // Names this instance's files in checkpoint storage (unique per run).
+  std::string rocks_tag_;
+  // SST files opened from a checkpoint -> their names in its shared area.
+  std::map<std::string, std::string> restored_files_;
 };
 
 }  // namespace sluice

@@ -4,6 +4,8 @@
 // parallelism keeps exactly the entries of the key groups it now owns.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,10 +29,53 @@ struct StateEntries {
   SLUICE_FIELDS(name, kind, entries)
 };
 
-// The keyed state of one operator subtask.
+// One file of a RocksDB instance kept by a checkpoint: its name in the
+// instance's directory and where the checkpoint stored it. SST files are
+// immutable and go to the job's shared area, where consecutive checkpoints
+// reference one copy (incremental checkpoints); the other files (MANIFEST,
+// CURRENT, OPTIONS) are copied into the checkpoint's own directory.
+struct RocksFile {
+  std::string local;
+  std::string stored;
+  bool shared = false;
+  SLUICE_FIELDS(local, stored, shared)
+};
+
+// The native (incremental) form of a RocksDB backend's tables: the files of
+// a RocksDB checkpoint of the instance, and the key groups it held.
+struct RocksFiles {
+  int32_t first_group = 0;
+  int32_t last_group = 0;
+  std::vector<RocksFile> files;
+  SLUICE_FIELDS(first_group, last_group, files)
+
+  // Where the stored files are; set when a checkpoint is read, not stored.
+  std::string checkpoint_dir;
+  std::string shared_dir;
+};
+
+// The keyed state of one operator subtask: portable entries, plus, for an
+// incremental RocksDB snapshot, the instance's files.
 struct KeyedSnapshot {
   std::vector<StateEntries> states;
-  SLUICE_FIELDS(states)
+  std::optional<RocksFiles> rocks;
+  SLUICE_FIELDS(states, rocks)
+};
+
+// A file a snapshot asks the checkpoint writer to store, off the task
+// thread: `source` is a path on this machine; it becomes `stored` in the
+// shared area or in the checkpoint's directory.
+struct FileToStore {
+  std::string source;
+  std::string stored;
+  bool shared = false;
+};
+
+// What the writer does besides encoding a snapshot: store files, then remove
+// the scratch directories they came from (also when the checkpoint aborts).
+struct SnapshotFiles {
+  std::vector<FileToStore> files;
+  std::vector<std::string> scratch_dirs;
 };
 
 }  // namespace sluice

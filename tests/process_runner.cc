@@ -61,12 +61,15 @@ ProcessResult run_process(const std::string& binary, const std::vector<std::stri
 }
 
 ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const std::string& workdir) {
+                           const std::string& workdir, const std::string& stdout_path) {
+  int out = stdout_path.empty()
+                ? open("/dev/null", O_WRONLY | O_CLOEXEC)
+                : open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) throw std::runtime_error("cannot open the child's stdout");
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  pid_ = spawn(binary, args, workdir, null, fds[1], fds[0]);
-  close(null);
+  pid_ = spawn(binary, args, workdir, out, fds[1], fds[0]);
+  close(out);
   close(fds[1]);
   err_fd_ = fds[0];
 }
@@ -103,6 +106,10 @@ bool ChildProcess::wait_for_line(const std::string& text, int timeout_ms) {
 
 void ChildProcess::kill_hard() {
   if (pid_ > 0 && !exited_) ::kill(pid_, SIGKILL);
+}
+
+void ChildProcess::send_signal(int signal) {
+  if (pid_ > 0 && !exited_) ::kill(pid_, signal);
 }
 
 int ChildProcess::wait() {

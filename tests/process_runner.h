@@ -18,15 +18,18 @@ ProcessResult run_process(const std::string& binary, const std::vector<std::stri
                           const std::string& workdir);
 
 // A child process whose stderr the test reads line by line, to wait for
-// what it logs (with a bounded timeout) instead of sleeping.
+// what it logs (with a bounded timeout) instead of sleeping. Its stdout goes
+// to `stdout_path` when one is given (created or truncated), else nowhere.
 class ChildProcess {
  public:
   ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-               const std::string& workdir);
+               const std::string& workdir, const std::string& stdout_path = "");
   ~ChildProcess();
   // Reads stderr until a line contains `text`; false on timeout or exit.
   bool wait_for_line(const std::string& text, int timeout_ms);
   void kill_hard();  // SIGKILL
+  // Sends `signal`, e.g. SIGTERM to test a graceful stop.
+  void send_signal(int signal);
   // Waits for the exit; returns the exit code (128 + signal when killed).
   int wait();
   const std::string& err() const { return err_; }

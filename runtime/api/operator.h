@@ -43,6 +43,7 @@ class ProcessingTimeService {
 struct OperatorSnapshot {
   std::optional<KeyedSnapshot> keyed;
   std::string operator_state;  // empty for none
+  SnapshotFiles files;         // files for the checkpoint writer to store
 };
 
 // What a restored operator subtask receives: the state every subtask of

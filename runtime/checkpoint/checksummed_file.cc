@@ -21,7 +21,7 @@ constexpr std::string_view kMagic = "SLUICE01";
   throw ExternalError(what + " " + path + ": " + std::strerror(errno));
 }
 
-void write_all(int fd, const std::string& bytes, const std::string& path) {
+void write_all(int fd, std::string_view bytes, const std::string& path) {
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -29,6 +29,24 @@ void write_all(int fd, const std::string& bytes, const std::string& path) {
     if (n < 0) fail_io("cannot write", path);
     done += static_cast<size_t>(n);
   }
+}
+
+// Writes `path` under a temporary name through `fill(fd, temporary)`,
+// syncs it and renames it into place.
+template <class Fill>
+void write_durably(const std::string& path, Fill fill) {
+  std::string temporary = path + ".tmp";
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail_io("cannot create", temporary);
+  try {
+    fill(fd, temporary);
+    if (::fsync(fd) != 0) fail_io("cannot sync", temporary);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) fail_io("cannot close", temporary);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) fail_io("cannot rename to", path);
 }
 
 }  // namespace
@@ -39,19 +57,30 @@ void write_checksummed_file(const std::string& path, std::string_view payload) {
   Codec<uint64_t>::encode(payload.size(), writer);
   bytes.append(payload);
   Codec<uint64_t>::encode(hash_bytes(payload), writer);
-
-  std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_io("cannot create", temporary);
-  try {
+  write_durably(path, [&](int fd, const std::string& temporary) {
     write_all(fd, bytes, temporary);
-    if (::fsync(fd) != 0) fail_io("cannot sync", temporary);
+  });
+}
+
+void copy_file_durably(const std::string& source, const std::string& path) {
+  int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) fail_io("cannot open", source);
+  try {
+    write_durably(path, [&](int out, const std::string& temporary) {
+      std::string buffer(size_t{1} << 20, '\0');
+      while (true) {
+        ssize_t n = ::read(in, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail_io("cannot read", source);
+        if (n == 0) return;
+        write_all(out, std::string_view(buffer).substr(0, static_cast<size_t>(n)), temporary);
+      }
+    });
   } catch (...) {
-    ::close(fd);
+    ::close(in);
     throw;
   }
-  if (::close(fd) != 0) fail_io("cannot close", temporary);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) fail_io("cannot rename to", path);
+  ::close(in);
 }
 
 std::string read_checksummed_file(const std::string& path) {

@@ -1,8 +1,8 @@
 // Files that detect their own corruption: an 8-byte magic, the payload's
 // length, the payload and a 64-bit checksum. Writes go to a temporary name,
 // are synced, then renamed into place, so a reader sees the whole file or
-// none of it. Pure functions over paths; safe from any thread for
-// different paths.
+// none of it. copy_file_durably publishes a copy of any file the same way.
+// Pure functions over paths; safe from any thread for different paths.
 #pragma once
 
 #include <string>
@@ -17,5 +17,9 @@ void write_checksummed_file(const std::string& path, std::string_view payload);
 // InputError "PATH: ..." when it is truncated, corrupt or not such a file,
 // ExternalError when it cannot be read.
 std::string read_checksummed_file(const std::string& path);
+
+// Copies `source` to `path` through a temporary name, synced, then renamed.
+// Throws ExternalError on I/O errors.
+void copy_file_durably(const std::string& source, const std::string& path);
 
 }  // namespace sluice

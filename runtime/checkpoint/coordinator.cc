@@ -72,10 +72,11 @@ void CheckpointCoordinator::tick() {
 }
 
 void CheckpointCoordinator::submit_snapshot(int64_t id, size_t task,
-                                            std::vector<OperatorSnapshotBytes> operators) {
+                                            std::vector<OperatorSnapshotBytes> operators,
+                                            DurationMs synchronous_ms) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(WriteJob{id, task, std::move(operators)});
+    queue_.push_back(WriteJob{id, task, std::move(operators), synchronous_ms});
   }
   work_.notify_one();
 }
@@ -106,38 +107,62 @@ void CheckpointCoordinator::write_loop() {
     bool wanted = pending_ && pending_->id == job.id;
     lock.unlock();
     if (wanted) write(job);
+    remove_scratch(job);
     lock.lock();
   }
 }
 
 void CheckpointCoordinator::write(WriteJob& job) {
   std::vector<SubtaskStateHandle> handles;
+  StoredSize size;
+  size.synchronous_ms = job.synchronous_ms;
   try {
     for (const OperatorSnapshotBytes& op : job.operators) {
       SubtaskStateHandle handle;
       handle.subtask = op.subtask;
       std::string base = op.name + "-" + std::to_string(op.subtask);
-      if (op.keyed) handle.keyed_state = storage_.write_state_file(job.id, base + ".keyed", *op.keyed);
+      if (op.keyed) {
+        handle.keyed_state = storage_.write_state_file(job.id, base + ".keyed", *op.keyed);
+        size.written += op.keyed->size();
+        size.total += op.keyed->size();
+      }
       if (!op.operator_state.empty()) {
         handle.operator_state = storage_.write_state_file(job.id, base + ".op", op.operator_state);
+        size.written += op.operator_state.size();
+        size.total += op.operator_state.size();
+      }
+      for (const FileToStore& file : op.files.files) {
+        size.written += storage_.store_file(job.id, file);
+        size.total += std::filesystem::file_size(file.source);
+        (file.shared ? handle.shared_files : handle.files).push_back(file.stored);
       }
       handles.push_back(std::move(handle));
     }
-  } catch (const SluiceError& e) {
+  } catch (const std::exception& e) {
     std::lock_guard lock(mutex_);
     if (pending_ && pending_->id == job.id) abort_locked(e.what());
     return;
   }
-  acknowledge(job.id, job.task, std::move(handles), job.operators);
+  acknowledge(job.id, job.task, std::move(handles), size, job.operators);
+}
+
+void CheckpointCoordinator::remove_scratch(const WriteJob& job) {
+  std::error_code ec;
+  for (const OperatorSnapshotBytes& op : job.operators) {
+    for (const std::string& dir : op.files.scratch_dirs) std::filesystem::remove_all(dir, ec);
+  }
 }
 
 void CheckpointCoordinator::acknowledge(int64_t id, size_t task,
-                                        std::vector<SubtaskStateHandle> handles,
+                                        std::vector<SubtaskStateHandle> handles, StoredSize size,
                                         const std::vector<OperatorSnapshotBytes>& operators) {
   std::lock_guard lock(mutex_);
   if (!pending_ || pending_->id != id || pending_->acked[task]) return;
   pending_->acked[task] = true;
   ++pending_->acks;
+  pending_->bytes_written += size.written;
+  pending_->bytes_total += size.total;
+  pending_->longest_synchronous = std::max(pending_->longest_synchronous, size.synchronous_ms);
   for (size_t i = 0; i < operators.size(); ++i) {
     CheckpointMetadata& m = pending_->metadata;
     OperatorStateHandle* op = nullptr;
@@ -166,8 +191,11 @@ void CheckpointCoordinator::complete_locked() {
   }
   last_completed_ = done.id;
   ++completed_;
-  log::runtime()->info("checkpoint {} complete in {} ms", done.id,
-                       done.metadata.completed_at - done.started_at);
+  log::runtime()->info(
+      "checkpoint {} complete in {} ms (synchronous part at most {} ms): {} bytes written, {} "
+      "bytes in all",
+      done.id, done.metadata.completed_at - done.started_at, done.longest_synchronous,
+      done.bytes_written, done.bytes_total);
   post_all(Mail{MailKind::kCheckpointComplete, done.id});
   try {
     storage_.retain(config_.retained);

@@ -28,6 +28,7 @@
 
 #include "runtime/checkpoint/storage.h"
 #include "runtime/core/clock.h"
+#include "state/snapshot.h"
 
 namespace sluice {
 
@@ -47,6 +48,7 @@ struct OperatorSnapshotBytes {
   int32_t parallelism = 1;
   std::optional<std::string> keyed;  // an encoded KeyedSnapshot
   std::string operator_state;
+  SnapshotFiles files;  // stored by the writer, scratch removed afterwards
 };
 
 enum class MailKind { kTriggerCheckpoint, kCheckpointComplete, kCheckpointAborted };
@@ -77,7 +79,9 @@ class CheckpointCoordinator {
   // When tick() next has something to do (kMaxTimestamp: never).
   Timestamp next_deadline() const;
 
-  void submit_snapshot(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators);
+  // `synchronous_ms`: how long the task's snapshot held up its thread.
+  void submit_snapshot(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
+                       DurationMs synchronous_ms);
   // A finished task acknowledges nothing more: no new checkpoints start.
   void task_finished(size_t task);
 
@@ -89,6 +93,11 @@ class CheckpointCoordinator {
     int64_t id = 0;
     Timestamp started_at = 0;
     std::vector<bool> acked;
+    // Bytes this checkpoint wrote, and bytes it references in all (with
+    // the shared files earlier checkpoints wrote).
+    uint64_t bytes_written = 0;
+    uint64_t bytes_total = 0;
+    DurationMs longest_synchronous = 0;  // over the tasks
     size_t acks = 0;
     CheckpointMetadata metadata;
   };
@@ -96,11 +105,18 @@ class CheckpointCoordinator {
     int64_t id;
     size_t task;
     std::vector<OperatorSnapshotBytes> operators;
+    DurationMs synchronous_ms;
   };
 
   void write_loop();
   void write(WriteJob& job);
-  void acknowledge(int64_t id, size_t task, std::vector<SubtaskStateHandle> handles,
+  static void remove_scratch(const WriteJob& job);
+  struct StoredSize {
+    uint64_t written = 0;
+    uint64_t total = 0;
+    DurationMs synchronous_ms = 0;
+  };
+  void acknowledge(int64_t id, size_t task, std::vector<SubtaskStateHandle> handles, StoredSize size,
                    const std::vector<OperatorSnapshotBytes>& operators);
   void complete_locked();
   void abort_locked(const std::string& why);

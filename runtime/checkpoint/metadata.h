@@ -19,7 +19,8 @@ struct SubtaskStateHandle {
   std::string keyed_state;     // file in the checkpoint directory, "" if none
   std::string operator_state;  // file in the checkpoint directory, "" if none
   std::vector<std::string> shared_files;  // files in the shared area
-  SLUICE_FIELDS(subtask, keyed_state, operator_state, shared_files)
+  std::vector<std::string> files;         // other files in the checkpoint directory
+  SLUICE_FIELDS(subtask, keyed_state, operator_state, shared_files, files)
 };
 
 struct OperatorStateHandle {

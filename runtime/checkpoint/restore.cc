@@ -1,6 +1,7 @@
 #include "runtime/checkpoint/restore.h"
 
 #include <algorithm>
+#include <filesystem>
 
 namespace sluice {
 namespace {
@@ -14,6 +15,10 @@ OperatorRestore read_operator(const CheckpointStorage& storage, const std::strin
     if (!s.keyed_state.empty()) {
       restore.keyed.push_back(
           decode_from_string<KeyedSnapshot>(storage.read_state_file(dir, s.keyed_state)));
+      if (auto& rocks = restore.keyed.back().rocks) {
+        rocks->checkpoint_dir = dir;
+        rocks->shared_dir = (std::filesystem::path(dir).parent_path() / "shared").string();
+      }
     }
     // One entry per old subtask, empty or not: sinks share them out by index.
     restore.operator_states.push_back(

@@ -52,6 +52,13 @@ std::string CheckpointStorage::write_state_file(int64_t id, const std::string& n
   return name;
 }
 
+uint64_t CheckpointStorage::store_file(int64_t id, const FileToStore& file) const {
+  std::string target = (file.shared ? shared_dir() : checkpoint_dir(id)) + "/" + file.stored;
+  if (file.shared && fs::exists(target)) return 0;
+  copy_file_durably(file.source, target);
+  return fs::file_size(target);
+}
+
 std::string CheckpointStorage::read_state_file(const std::string& checkpoint_dir,
                                                const std::string& name) const {
   return read_checksummed_file(checkpoint_dir + "/" + name);
@@ -92,6 +99,11 @@ CheckpointMetadata CheckpointStorage::load(const std::string& checkpoint_dir) co
       for (const std::string& file : s.shared_files) {
         if (!fs::exists(shared + "/" + file)) {
           throw InputError(checkpoint_dir + ": shared file " + file + " is missing");
+        }
+      }
+      for (const std::string& file : s.files) {
+        if (!fs::exists(checkpoint_dir + "/" + file)) {
+          throw InputError(checkpoint_dir + ": file " + file + " is missing");
         }
       }
     }

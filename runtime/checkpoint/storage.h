@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "runtime/checkpoint/metadata.h"
+#include "state/snapshot.h"
 
 namespace sluice {
 
@@ -36,6 +37,11 @@ class CheckpointStorage {
   // Writes a state file of checkpoint `id`; returns its name in the metadata.
   std::string write_state_file(int64_t id, const std::string& name,
                                const std::string& bytes) const;
+  // Stores `file` in the shared area (skipped when a file of that name is
+  // already there: shared files are immutable) or in checkpoint `id`'s
+  // directory, by copy, sync and rename. Returns the bytes it copied.
+  // Throws ExternalError on I/O errors.
+  uint64_t store_file(int64_t id, const FileToStore& file) const;
   std::string read_state_file(const std::string& checkpoint_dir, const std::string& name) const;
   // Marks checkpoint `metadata.id` complete by writing its metadata.
   void complete(const CheckpointMetadata& metadata) const;

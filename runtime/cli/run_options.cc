@@ -20,6 +20,8 @@ const char* const kRunUsage =
     "  --state-dir DIR          rocksdb working directory (default: a temporary one)\n"
     "  --rocksdb-block-cache-mb N   block cache per operator subtask (default 32)\n"
     "  --rocksdb-write-buffer-mb N  memtables per operator subtask (default 16)\n"
+    "  --rocksdb-incremental true|false  checkpoints share unchanged SST files (default\n"
+    "                           true); false writes full, backend-portable snapshots\n"
     "  --mode continuous        execution mode\n"
     "  --checkpoint-dir DIR     checkpoint storage (checkpoints go to DIR/TOPOLOGY/chk-N)\n"
     "  --checkpoint-interval D  take a checkpoint every D (like 200ms, 5s)\n"
@@ -38,14 +40,6 @@ const char* const kRunUsage =
 
 namespace {
 
-int parse_positive_int(const std::string& option, const std::string& text) {
-  int64_t value = parse_positive_count(option, text);
-  if (value > std::numeric_limits<int>::max()) {
-    throw UsageError(option + ": '" + text + "' is too large");
-  }
-  return static_cast<int>(value);
-}
-
 DurationMs parse_positive_duration(const std::string& option, const std::string& text) {
   std::optional<DurationMs> d = parse_duration(text);
   if (!d || *d <= 0) {
@@ -53,24 +47,6 @@ DurationMs parse_positive_duration(const std::string& option, const std::string&
   }
   return *d;
 }
-
-class ArgCursor {
- public:
-  explicit ArgCursor(const std::vector<std::string>& args) : args_(args) {}
-  bool done() const { return i_ >= args_.size(); }
-  const std::string& next() { return args_[i_++]; }
-  // The value of `option`, given as "--opt VALUE" or "--opt=VALUE".
-  std::string value(const std::string& option, const std::string& arg) {
-    size_t eq = arg.find('=');
-    if (eq != std::string::npos) return arg.substr(eq + 1);
-    if (done()) throw UsageError(option + " needs a value");
-    return next();
-  }
-
- private:
-  const std::vector<std::string>& args_;
-  size_t i_ = 0;
-};
 
 void add_param(RunOptions& options, const std::string& assignment) {
   size_t eq = assignment.find('=');
@@ -81,6 +57,21 @@ void add_param(RunOptions& options, const std::string& assignment) {
 }
 
 }  // namespace
+
+std::string ArgCursor::value(const std::string& option, const std::string& arg) {
+  size_t eq = arg.find('=');
+  if (eq != std::string::npos) return arg.substr(eq + 1);
+  if (done()) throw UsageError(option + " needs a value");
+  return next();
+}
+
+int parse_positive_int(const std::string& option, const std::string& text) {
+  int64_t value = parse_positive_count(option, text);
+  if (value > std::numeric_limits<int>::max()) {
+    throw UsageError(option + ": '" + text + "' is too large");
+  }
+  return static_cast<int>(value);
+}
 
 int64_t parse_positive_count(const std::string& option, const std::string& text) {
   int64_t value = 0;
@@ -125,6 +116,12 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
     } else if (option == "--rocksdb-write-buffer-mb") {
       options.plan.state_backend.rocksdb.write_buffer_bytes =
           static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg))) << 20;
+    } else if (option == "--rocksdb-incremental") {
+      std::string value = cursor.value(option, arg);
+      if (value != "true" && value != "false") {
+        throw UsageError("--rocksdb-incremental: '" + value + "' is not true or false");
+      }
+      options.plan.state_backend.incremental_checkpoints = value == "true";
     } else if (option == "--mode") {
       std::string mode = cursor.value(option, arg);
       if (mode != "continuous") {

@@ -30,6 +30,26 @@ RunOptions parse_run_options(const std::vector<std::string>& args);
 
 // The value of `option` as an integer >= 1; throws UsageError naming it.
 int64_t parse_positive_count(const std::string& option, const std::string& text);
+// As parse_positive_count, and at most INT_MAX.
+int parse_positive_int(const std::string& option, const std::string& text);
+
+// Walks a command's arguments; every command parses its options with it, so
+// they all accept "--opt VALUE" and "--opt=VALUE" alike:
+//   std::string option = arg.substr(0, arg.find('='));
+//   if (option == "--n") n = parse_positive_int(option, cursor.value(option, arg));
+class ArgCursor {
+ public:
+  explicit ArgCursor(const std::vector<std::string>& args) : args_(args) {}
+  bool done() const { return i_ >= args_.size(); }
+  const std::string& next() { return args_[i_++]; }
+  // The value of `option`, given as "--opt VALUE" or "--opt=VALUE" (`arg`
+  // is the argument that named the option); throws UsageError when missing.
+  std::string value(const std::string& option, const std::string& arg);
+
+ private:
+  const std::vector<std::string>& args_;
+  size_t i_ = 0;
+};
 
 extern const char* const kRunUsage;
 

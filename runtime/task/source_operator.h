@@ -102,7 +102,7 @@ class SourceOperator final : public SourceOperatorBase {
 
   // A source's operator state: the positions of its splits.
   OperatorSnapshot snapshot_state(int64_t) override {
-    return OperatorSnapshot{std::nullopt, encode_to_string(reader_->snapshot_positions())};
+    return OperatorSnapshot{std::nullopt, encode_to_string(reader_->snapshot_positions()), {}};
   }
 
  private:

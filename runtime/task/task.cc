@@ -267,6 +267,7 @@ void Task::check_alignment() {
 // reached with a coordinator: it alone starts checkpoints.
 void Task::take_checkpoint(int64_t id) {
   last_barrier_ = id;
+  auto started = std::chrono::steady_clock::now();
   std::vector<OperatorSnapshotBytes> snapshots;
   for (auto& op : operators_) {
     OperatorSnapshot snapshot;
@@ -281,10 +282,14 @@ void Task::take_checkpoint(int64_t id) {
     bytes.parallelism = op->info().parallelism;
     if (snapshot.keyed) bytes.keyed = encode_to_string(*snapshot.keyed);
     bytes.operator_state = std::move(snapshot.operator_state);
+    bytes.files = std::move(snapshot.files);
     snapshots.push_back(std::move(bytes));
   }
+  auto synchronous = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
   for (auto& writer : writers_) writer->send_barrier(id);
-  coordinator_->submit_snapshot(id, coordinator_index_, std::move(snapshots));
+  coordinator_->submit_snapshot(id, coordinator_index_, std::move(snapshots),
+                                synchronous.count());
 }
 
 void Task::notify_complete(int64_t id) {

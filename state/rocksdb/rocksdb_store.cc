@@ -5,12 +5,15 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_buffer_manager.h>
 
 #include "runtime/core/errors.h"
+#include "state/key_groups.h"
 
 namespace sluice {
 namespace {
@@ -36,49 +39,117 @@ void check(const rocksdb::Status& status, const std::string& what, const std::st
   }
 }
 
+// An instance opened with every column family it has; the caller owns the
+// handles (the default family's among them).
+struct OpenedInstance {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<std::string> names;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+};
+
+OpenedInstance open_all_families(const rocksdb::DBOptions& db_options,
+                                 const rocksdb::ColumnFamilyOptions& cf_options,
+                                 const std::string& dir, bool read_only) {
+  OpenedInstance opened;
+  check(rocksdb::DB::ListColumnFamilies(db_options, dir, &opened.names), "list column families",
+        dir);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : opened.names) descriptors.emplace_back(name, cf_options);
+  rocksdb::DB* db = nullptr;
+  check(read_only
+            ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &opened.handles, &db)
+            : rocksdb::DB::Open(db_options, dir, descriptors, &opened.handles, &db),
+        "open", dir);
+  opened.db.reset(db);
+  return opened;
+}
+
+void close_instance(OpenedInstance& opened) {
+  for (rocksdb::ColumnFamilyHandle* h : opened.handles) opened.db->DestroyColumnFamilyHandle(h);
+  opened.handles.clear();
+  opened.db.reset();
+}
+
+std::string group_prefix(int group) {
+  std::string prefix;
+  append_key_group_prefix(prefix, KeyGroup{static_cast<uint16_t>(group)});
+  return prefix;
+}
+
 }  // namespace
 
 struct RocksStore::Impl {
   std::shared_ptr<rocksdb::Cache> cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
   rocksdb::ColumnFamilyOptions cf_options;
+  rocksdb::DBOptions db_options;
   std::unique_ptr<rocksdb::DB> db;
+  // The state families, by index; the default family's handle (when the
+  // instance was opened with its families) is only kept to be released.
   std::vector<rocksdb::ColumnFamilyHandle*> families;
   std::vector<std::string> names;
+  rocksdb::ColumnFamilyHandle* default_family = nullptr;
   rocksdb::WriteOptions write;
   rocksdb::ReadOptions read;
 };
 
-RocksStore::RocksStore(RocksDbOptions options)
+RocksStore::RocksStore(RocksDbOptions options, Open mode)
     : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
   std::error_code ec;
-  std::filesystem::remove_all(options_.directory, ec);
+  if (mode == Open::kFresh) std::filesystem::remove_all(options_.directory, ec);
   std::filesystem::create_directories(options_.directory, ec);
   if (ec) {
     throw ExternalError("rocksdb state: cannot create " + options_.directory + ": " +
                         ec.message());
   }
-  impl_->cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  rocksdb::LRUCacheOptions cache_options;
+  cache_options.capacity = options_.block_cache_bytes;
+  cache_options.high_pri_pool_ratio = 0.1;  // index and filter blocks
+  impl_->cache = rocksdb::NewLRUCache(cache_options);
   impl_->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(
       options_.write_buffer_bytes, impl_->cache);
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = impl_->cache;
+  // Index and filter blocks live in the bounded cache too. Partitioned, so
+  // a cache miss reads one small partition rather than a whole SST's index
+  // (which made every lookup copy hundreds of KiB once state outgrew the
+  // cache); the top level stays pinned. Bloom filters spare the lookups of
+  // new keys a read of every level.
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_top_level_index_and_filter = true;
+  table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   impl_->cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   impl_->cf_options.merge_operator = std::make_shared<AppendOperator>();
   impl_->cf_options.write_buffer_size = options_.write_buffer_bytes / 4;
 
-  rocksdb::DBOptions db_options;
+  rocksdb::DBOptions& db_options = impl_->db_options;
   db_options.create_if_missing = true;
   db_options.write_buffer_manager = impl_->write_buffers;
   db_options.max_open_files = 256;
   db_options.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
   db_options.keep_log_file_num = 1;
-  rocksdb::Options open_options(db_options, impl_->cf_options);
-  rocksdb::DB* db = nullptr;
-  check(rocksdb::DB::Open(open_options, options_.directory, &db), "open", options_.directory);
-  impl_->db.reset(db);
+  if (mode == Open::kExisting) {
+    OpenedInstance opened =
+        open_all_families(db_options, impl_->cf_options, options_.directory, false);
+    impl_->db = std::move(opened.db);
+    for (size_t i = 0; i < opened.names.size(); ++i) {
+      if (opened.names[i] == rocksdb::kDefaultColumnFamilyName) {
+        impl_->default_family = opened.handles[i];
+        continue;
+      }
+      impl_->families.push_back(opened.handles[i]);
+      impl_->names.push_back(opened.names[i]);
+    }
+  } else {
+    rocksdb::Options open_options(db_options, impl_->cf_options);
+    rocksdb::DB* db = nullptr;
+    check(rocksdb::DB::Open(open_options, options_.directory, &db), "open", options_.directory);
+    impl_->db.reset(db);
+  }
   // State is disposable working storage: a crash loses nothing a
   // checkpoint did not copy, so the write-ahead log is not needed.
   impl_->write.disableWAL = true;
@@ -86,6 +157,7 @@ RocksStore::RocksStore(RocksDbOptions options)
 
 RocksStore::~RocksStore() {
   for (rocksdb::ColumnFamilyHandle* h : impl_->families) impl_->db->DestroyColumnFamilyHandle(h);
+  if (impl_->default_family != nullptr) impl_->db->DestroyColumnFamilyHandle(impl_->default_family);
   impl_->db.reset();
   std::error_code ec;
   std::filesystem::remove_all(options_.directory, ec);
@@ -137,6 +209,49 @@ void RocksStore::for_each(int cf,
          std::string_view(it->value().data(), it->value().size()));
   }
   check(it->status(), "iterate", options_.directory);
+}
+
+std::vector<std::string> RocksStore::checkpoint_to(const std::string& dir) {
+  if (!impl_->families.empty()) {
+    rocksdb::FlushOptions flush;
+    flush.allow_write_stall = true;
+    check(impl_->db->Flush(flush, impl_->families), "flush", options_.directory);
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  check(rocksdb::Checkpoint::Create(impl_->db.get(), &raw), "checkpoint", options_.directory);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  check(checkpoint->CreateCheckpoint(dir), "checkpoint into " + dir, options_.directory);
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    files.push_back(entry.path().filename().string());
+  }
+  return files;
+}
+
+void RocksStore::copy_groups_from(const std::string& db_dir, int first, int last) {
+  OpenedInstance old = open_all_families(impl_->db_options, impl_->cf_options, db_dir, true);
+  std::string lower = group_prefix(first);
+  std::string upper = group_prefix(last + 1);  // groups stay below 2^15
+  rocksdb::Slice upper_bound = slice(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &upper_bound;
+  constexpr size_t kBatchBytes = size_t{8} << 20;
+  for (size_t i = 0; i < old.names.size(); ++i) {
+    if (old.names[i] == rocksdb::kDefaultColumnFamilyName) continue;
+    rocksdb::ColumnFamilyHandle* target =
+        impl_->families[static_cast<size_t>(column_family(old.names[i]))];
+    std::unique_ptr<rocksdb::Iterator> it(old.db->NewIterator(read, old.handles[i]));
+    rocksdb::WriteBatch batch;
+    for (it->Seek(slice(lower)); it->Valid(); it->Next()) {
+      check(batch.Put(target, it->key(), it->value()), "copy", options_.directory);
+      if (batch.GetDataSize() < kBatchBytes) continue;
+      check(impl_->db->Write(impl_->write, &batch), "copy", options_.directory);
+      batch.Clear();
+    }
+    check(it->status(), "read " + old.names[i], db_dir);
+    check(impl_->db->Write(impl_->write, &batch), "copy", options_.directory);
+  }
+  close_instance(old);
 }
 
 }  // namespace sluice

@@ -4,9 +4,15 @@
 // Memory is bounded per instance: its own block cache and a write-buffer
 // manager charged to it. RocksDB's types stay inside the .cc file.
 //
+// Checkpoints use RocksDB's own checkpoint facility: checkpoint_to() flushes
+// the memtables and hard-links the live SST files into a new directory (the
+// cheap synchronous part); a restore at the same key groups opens such a
+// directory's files again (kExisting), one at other key groups copies the
+// ranges it owns out of the old instances (copy_groups_from).
+//
 // Threading: used only by the owning operator's task thread.
-// Lifecycle: open (constructor) -> column_family per state -> reads and
-// writes -> destroy (closes the DB and removes the directory).
+// Lifecycle: open (constructor) -> column_family per state -> reads,
+// writes, checkpoint_to -> destroy (closes the DB, removes the directory).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
 
@@ -28,8 +35,12 @@ struct RocksDbOptions {
 
 class RocksStore {
  public:
+  // kFresh empties the directory first; kExisting opens the instance found
+  // there (restored files) with all its column families.
+  enum class Open { kFresh, kExisting };
+
   // Throws ExternalError naming the directory when RocksDB cannot open it.
-  explicit RocksStore(RocksDbOptions options);
+  explicit RocksStore(RocksDbOptions options, Open mode = Open::kFresh);
   ~RocksStore();
   RocksStore(const RocksStore&) = delete;
   RocksStore& operator=(const RocksStore&) = delete;
@@ -45,6 +56,14 @@ class RocksStore {
   void append(int cf, std::string_view key, std::string_view suffix);
   // Calls `each(key, value)` for every entry of the column family, in order.
   void for_each(int cf, const std::function<void(std::string_view, std::string_view)>& each);
+
+  // Flushes the memtables and writes a RocksDB checkpoint of the instance
+  // into `dir` (which must not exist): SST files hard-linked, the rest
+  // copied. Returns the names of the files in it.
+  std::vector<std::string> checkpoint_to(const std::string& dir);
+  // Copies every entry whose key group is in [first, last] from the instance
+  // in `db_dir` (opened read-only) into the same-named column families here.
+  void copy_groups_from(const std::string& db_dir, int first, int last);
 
   const RocksDbOptions& options() const { return options_; }
 

@@ -1,0 +1,183 @@
+// Incremental RocksDB checkpoints: consecutive checkpoints store an SST
+// file once and share it; a checkpoint restores as the same instance at the
+// same key groups, range by range at others, and reuses the restored files'
+// stored copies in its next checkpoint.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "runtime/checkpoint/storage.h"
+#include "runtime/core/errors.h"
+#include "runtime/core/hash.h"
+#include "state/keyed_state_backend.h"
+#include "tests/process_runner.h"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int kMaxP = 128;
+
+class IncrementalCheckpoint : public ::testing::Test {
+ protected:
+  std::unique_ptr<KeyedStateBackend> make(KeyGroupRange range,
+                                          StateBackendKind kind = StateBackendKind::kRocksDb) {
+    StateBackendConfig config;
+    config.kind = kind;
+    config.rocksdb.directory = dir_.file("instance-" + std::to_string(instances_++));
+    return std::make_unique<KeyedStateBackend>(config, range, kMaxP);
+  }
+
+  static KeyGroup set_key(KeyedStateBackend& b, int64_t k) {
+    std::string bytes = encode_to_string("key" + std::to_string(k));
+    KeyGroup g = key_group_for_hash(hash_bytes(bytes), kMaxP);
+    b.set_current_key(g, bytes);
+    return g;
+  }
+
+  static void write_keys(KeyedStateBackend& b, int64_t from, int64_t to) {
+    auto v = b.value_state<int64_t>("v");
+    auto l = b.list_state<int64_t>("l");
+    for (int64_t k = from; k < to; ++k) {
+      set_key(b, k);
+      v.update(k * 3);
+      l.add(k);
+      l.add(-k);
+    }
+  }
+
+  // Checkpoint `id` of `b` as the checkpoint writer stores it, read back as
+  // a restore reads it. `stored` collects the names of shared files.
+  KeyedSnapshot checkpoint(KeyedStateBackend& b, int64_t id, std::set<std::string>& shared) {
+    SnapshotFiles files;
+    KeyedSnapshot snapshot = b.snapshot(id, files);
+    storage_.prepare(id);
+    for (const FileToStore& file : files.files) {
+      storage_.store_file(id, file);
+      if (file.shared) shared.insert(file.stored);
+    }
+    for (const std::string& scratch : files.scratch_dirs) fs::remove_all(scratch);
+    KeyedSnapshot read = decode_from_string<KeyedSnapshot>(encode_to_string(snapshot));
+    EXPECT_TRUE(read.rocks.has_value());
+    read.rocks->checkpoint_dir = storage_.checkpoint_dir(id);
+    read.rocks->shared_dir = storage_.shared_dir();
+    return read;
+  }
+
+  // Every key of [0, n) in `b`'s key groups has its value and list; returns
+  // how many there were, and checks no other key's state came along.
+  static int64_t expect_keys(KeyedStateBackend& b, int64_t n) {
+    auto v = b.value_state<int64_t>("v");
+    auto l = b.list_state<int64_t>("l");
+    int64_t found = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      std::string bytes = encode_to_string("key" + std::to_string(k));
+      if (!b.key_group_range().contains(key_group_for_hash(hash_bytes(bytes), kMaxP))) continue;
+      set_key(b, k);
+      EXPECT_EQ(v.value(), k * 3) << "key " << k;
+      EXPECT_EQ(l.get(), (std::vector<int64_t>{k, -k})) << "key " << k;
+      ++found;
+    }
+    EXPECT_EQ(static_cast<int64_t>(b.entry_count()), 2 * found);
+    return found;
+  }
+
+  testing::TempDir dir_;
+  CheckpointStorage storage_{dir_.file("checkpoints"), "job"};
+  int instances_ = 0;
+};
+
+TEST_F(IncrementalCheckpoint, ConsecutiveCheckpointsStoreEachSstFileOnce) {
+  auto b = make({0, kMaxP - 1});
+  write_keys(*b, 0, 20000);
+  std::set<std::string> first, second;
+  checkpoint(*b, 1, first);
+  ASSERT_FALSE(first.empty());
+  write_keys(*b, 20000, 20100);
+  checkpoint(*b, 2, second);
+  // The second checkpoint references the first one's SST files and adds
+  // only the file flushed since; the shared area holds one copy of each.
+  for (const std::string& name : first) EXPECT_TRUE(second.count(name)) << name;
+  EXPECT_GT(second.size(), first.size());
+  size_t stored = 0;
+  for (const auto& entry : fs::directory_iterator(storage_.shared_dir())) {
+    EXPECT_TRUE(second.count(entry.path().filename().string())) << entry.path();
+    ++stored;
+  }
+  EXPECT_EQ(stored, second.size());
+  // The scratch checkpoints beside the instance are gone.
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".chk-"), std::string::npos) << entry.path();
+  }
+}
+
+TEST_F(IncrementalCheckpoint, RestoresTheSameInstanceAndReusesItsStoredFiles) {
+  std::set<std::string> first, again;
+  KeyedSnapshot snapshot;
+  {
+    auto b = make({0, kMaxP - 1});
+    write_keys(*b, 0, 5000);
+    snapshot = checkpoint(*b, 1, first);
+  }
+  auto restored = make({0, kMaxP - 1});
+  restored->restore({snapshot});
+  EXPECT_EQ(expect_keys(*restored, 5000), 5000);
+  write_keys(*restored, 5000, 5100);
+  checkpoint(*restored, 2, again);
+  for (const std::string& name : first) EXPECT_TRUE(again.count(name)) << name;
+  EXPECT_EQ(expect_keys(*restored, 5100), 5100);
+}
+
+TEST_F(IncrementalCheckpoint, RestoresAtAnotherParallelismRangeByRange) {
+  std::set<std::string> shared;
+  std::vector<KeyedSnapshot> snapshots;
+  for (int i = 0; i < 2; ++i) {
+    auto b = make(key_group_range_for_subtask(kMaxP, 2, i));
+    for (int64_t k = 0; k < 3000; ++k) {
+      std::string bytes = encode_to_string("key" + std::to_string(k));
+      if (b->key_group_range().contains(key_group_for_hash(hash_bytes(bytes), kMaxP))) {
+        write_keys(*b, k, k + 1);
+      }
+    }
+    snapshots.push_back(checkpoint(*b, 1, shared));
+  }
+  int64_t found = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto target = make(key_group_range_for_subtask(kMaxP, 3, i));
+    target->restore(snapshots);
+    int64_t here = expect_keys(*target, 3000);
+    EXPECT_GT(here, 500);
+    found += here;
+  }
+  EXPECT_EQ(found, 3000);
+}
+
+TEST_F(IncrementalCheckpoint, MissingFileOrMemoryBackendIsAClearError) {
+  std::set<std::string> shared;
+  auto b = make({0, kMaxP - 1});
+  write_keys(*b, 0, 100);
+  KeyedSnapshot snapshot = checkpoint(*b, 1, shared);
+  EXPECT_THROW(make({0, kMaxP - 1}, StateBackendKind::kMemory)->restore({snapshot}), InputError);
+  fs::remove(storage_.shared_dir() + "/" + *shared.begin());
+  EXPECT_THROW(make({0, kMaxP - 1})->restore({snapshot}), InputError);
+}
+
+TEST_F(IncrementalCheckpoint, FullSnapshotsWhenIncrementalIsOff) {
+  StateBackendConfig config;
+  config.kind = StateBackendKind::kRocksDb;
+  config.incremental_checkpoints = false;
+  config.rocksdb.directory = dir_.file("full");
+  KeyedStateBackend b(config, {0, kMaxP - 1}, kMaxP);
+  write_keys(b, 0, 100);
+  SnapshotFiles files;
+  KeyedSnapshot snapshot = b.snapshot(1, files);
+  EXPECT_FALSE(snapshot.rocks.has_value());
+  EXPECT_TRUE(files.files.empty());
+  auto memory = make({0, kMaxP - 1}, StateBackendKind::kMemory);
+  memory->restore({snapshot});
+  EXPECT_EQ(expect_keys(*memory, 100), 100);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -10,17 +10,6 @@
 namespace sluice::kafka {
 namespace {
 
-// librdkafka logs with syslog levels, from its own threads. The handle that
-// hosts the mock never connects anywhere, so its notices (such as "no
-// bootstrap.servers configured") are noise: only warnings and errors are
-// shown at their level.
-void forward_log(const rd_kafka_t*, int level, const char* facility, const char* message) {
-  spdlog::level::level_enum to = level <= 3   ? spdlog::level::err
-                                 : level == 4 ? spdlog::level::warn
-                                              : spdlog::level::debug;
-  log::connectors()->log(to, "librdkafka {}: {}", facility, message);
-}
-
 [[noreturn]] void fail(const std::string& what, rd_kafka_resp_err_t error) {
   throw ExternalError(fmt::format("dev-kafka: {}: {}", what, rd_kafka_err2str(error)));
 }
@@ -38,23 +27,13 @@ DevKafkaBroker::DevKafkaBroker(int brokers) : broker_count_(brokers) {
   if (brokers < 1) {
     throw UsageError(fmt::format("dev-kafka: {} brokers; needs at least 1", brokers));
   }
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set_log_cb(conf, forward_log);
-  char reason[512];
-  if (rd_kafka_conf_set(conf, "client.id", "sluice-dev-kafka", reason, sizeof(reason)) !=
-      RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    throw ExternalError(fmt::format("dev-kafka: cannot configure librdkafka: {}", reason));
-  }
-  // rd_kafka_new takes `conf` over when it succeeds.
-  handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof(reason));
-  if (handle_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    throw ExternalError(fmt::format("dev-kafka: cannot create a librdkafka handle: {}", reason));
-  }
-  cluster_ = rd_kafka_mock_cluster_new(handle_, brokers);
+  // The handle that hosts the mock never connects anywhere, so its notices
+  // (such as "no bootstrap.servers configured") are noise: log_level 4
+  // keeps warnings and errors.
+  client_ = make_client(RD_KAFKA_PRODUCER, {{"client.id", "sluice-dev-kafka"}, {"log_level", "4"}},
+                        "dev-kafka");
+  cluster_ = rd_kafka_mock_cluster_new(client_.get(), brokers);
   if (cluster_ == nullptr) {
-    rd_kafka_destroy(handle_);
     // librdkafka has logged the reason (usually a socket that failed).
     throw ExternalError(
         fmt::format("dev-kafka: cannot start a mock cluster of {} brokers (see the log)", brokers));
@@ -65,7 +44,6 @@ DevKafkaBroker::DevKafkaBroker(int brokers) : broker_count_(brokers) {
 DevKafkaBroker::~DevKafkaBroker() {
   // The cluster first: it uses the handle until it is gone.
   rd_kafka_mock_cluster_destroy(cluster_);
-  rd_kafka_destroy(handle_);
 }
 
 void DevKafkaBroker::create_topic(const std::string& name, int partitions) {

@@ -18,16 +18,17 @@
 // -> create_topic, set_broker_down/up as needed -> destroy (closes the
 // listeners and every client connection; clients see the brokers vanish;
 // usually takes about 1 s, the mock thread's poll interval in 2.0.2).
-// librdkafka's own log lines go to the connectors logger: warnings and
-// errors as such, everything else at debug level.
+// librdkafka's own log lines go to the connectors logger (warnings and
+// errors only: the hosting handle's notices are noise).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-// librdkafka's handle types, declared here so that this header does not pull
-// in rdkafka.h.
-struct rd_kafka_s;
+#include "connectors/kafka/kafka_client.h"
+
+// The mock cluster's handle type, declared here so that this header does not
+// pull in rdkafka_mock.h.
 struct rd_kafka_mock_cluster_s;
 
 namespace sluice::kafka {
@@ -70,7 +71,7 @@ class DevKafkaBroker {
  private:
   int32_t checked_id(BrokerId broker) const;
 
-  rd_kafka_s* handle_ = nullptr;  // needed by the mock for its bookkeeping; never connects
+  KafkaHandle client_;  // needed by the mock for its bookkeeping; never connects
   rd_kafka_mock_cluster_s* cluster_ = nullptr;
   int broker_count_ = 0;
   std::string bootstraps_;

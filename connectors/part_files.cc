@@ -62,7 +62,13 @@ std::string PartFileSequence::prepare(int64_t id) {
   if (current_ && current_->size() > 0) publish_part();
   prepared_[id] = std::move(staged_);
   staged_.clear();
-  return encode_to_string(PreparedParts{run_token_, subtask_, next_part_, prepared_[id]});
+  // Every rename not committed yet: a checkpoint before `id` may have been
+  // aborted, and its parts are committed with this one.
+  std::vector<std::pair<std::string, std::string>> uncommitted;
+  for (const auto& [checkpoint, renames] : prepared_) {
+    uncommitted.insert(uncommitted.end(), renames.begin(), renames.end());
+  }
+  return encode_to_string(PreparedParts{run_token_, subtask_, next_part_, std::move(uncommitted)});
 }
 
 void PartFileSequence::commit(int64_t id) {

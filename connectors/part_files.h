@@ -58,7 +58,8 @@ class PartFileSequence {
   // `two_phase`, parts are staged for checkpoints as described above.
   void open(int subtask, int parallelism, std::string task_name, bool two_phase = false);
   // Two-phase mode: rolls the open part into a pending file and returns the
-  // renames that checkpoint `id` must commit (encoded).
+  // renames that checkpoint `id` must commit (encoded): its own and those of
+  // earlier checkpoints not committed yet (aborted ones).
   std::string prepare(int64_t id);
   // Two-phase mode: renames every part prepared up to checkpoint `id`.
   void commit(int64_t id);

@@ -101,6 +101,24 @@ TEST(TwoPhaseFileSink, RecoveryCommitsTheRestoredCheckpointAndDiscardsTheRest) {
   EXPECT_EQ(committed_lines(dir.path()), lines({1, 2}));
 }
 
+// Checkpoint 1 was aborted, 2 completed, and the job crashed before
+// committing 2: the restore commits the parts of both.
+TEST(TwoPhaseFileSink, RecoveryCommitsThePartsOfAnAbortedCheckpointToo) {
+  TempDir dir;
+  std::string prepared_2;
+  {
+    auto crashed = open_writer(dir.path());
+    write(*crashed, {1});
+    crashed->prepare_commit(1);  // aborted: never committed
+    write(*crashed, {2});
+    prepared_2 = crashed->prepare_commit(2);
+    crashed->close();
+  }
+  open_writer(dir.path())->recover({prepared_2});
+  EXPECT_EQ(committed_lines(dir.path()), lines({1, 2}));
+  EXPECT_EQ(hidden_files(dir.path()), 0u);
+}
+
 // The newest checkpoint (3) was committed, then found corrupt: the job
 // resumes from 2 and replays what came after it, so checkpoint 3's
 // committed part must go, or its records would be there twice.

@@ -1,7 +1,8 @@
 // state-fill: builds large keyed state, for state-backend and checkpoint
-// measurements. A seeded generator makes `events` updates of `keys` keys
-// (update n touches key n % keys, so the first pass creates every key and
-// later passes rewrite them); each update replaces its key's value with
+// measurements. A seeded generator makes `events` updates of `keys` keys:
+// the first `keys` updates create every key, later ones rewrite the first
+// `hot-keys` keys round-robin (all keys by default), so a smaller hot set
+// leaves most of the state untouched between checkpoints. Each update replaces its key's value with
 // `value-bytes` pseudo-random, incompressible bytes, so stored sizes are
 // what they seem. When the input ends every key writes one line,
 // `key,updates,checksum` (the checksum of its last value), so a run can be
@@ -33,9 +34,11 @@ struct KeySummary {
 };
 
 struct Updates {
-  int64_t keys;
+  uint64_t keys;
+  uint64_t hot_keys;
   Update operator()(uint64_t index, SplitRandom& rng) const {
-    return Update{static_cast<int64_t>(index % static_cast<uint64_t>(keys)), rng.next()};
+    uint64_t key = index < keys ? index : (index - keys) % hot_keys;
+    return Update{static_cast<int64_t>(key), rng.next()};
   }
 };
 
@@ -84,14 +87,19 @@ void format_summary(const KeySummary& s, std::string& out) {
 void build(Topology& topology, const Params& params) {
   int64_t keys = params.get_int("keys");
   int64_t value_bytes = params.get_int("value-bytes");
+  int64_t hot_keys = params.has("hot-keys") ? params.get_int("hot-keys") : keys;
   if (keys <= 0) throw UsageError("parameter 'keys' must be positive");
+  if (hot_keys <= 0 || hot_keys > keys) {
+    throw UsageError("parameter 'hot-keys' must be between 1 and 'keys'");
+  }
   if (value_bytes < 0) throw UsageError("parameter 'value-bytes' must not be negative");
   GeneratorOptions generator;
   generator.count = static_cast<uint64_t>(params.get_int("events"));
   generator.rate = params.has("rate") ? params.get_double("rate") : 0;
   generator.seed = static_cast<uint64_t>(params.get_int("seed"));
   auto updates = topology.source<Update>(
-      "updates", std::make_shared<GeneratorSource<Update, Updates>>(generator, Updates{keys}));
+      "updates", std::make_shared<GeneratorSource<Update, Updates>>(
+                     generator, Updates{static_cast<uint64_t>(keys), static_cast<uint64_t>(hot_keys)}));
   FileSinkOptions sink;
   sink.directory = params.get("output");
   updates.key_by([](const Update& u) { return u.key; })
@@ -108,6 +116,7 @@ SLUICE_TOPOLOGY(TopologySpec{
     {
         {"events", "updates to make", "1000000"},
         {"keys", "distinct keys", "100000"},
+        {"hot-keys", "keys rewritten after the first pass (default: all)", ""},
         {"value-bytes", "bytes of each key's value", "1000"},
         {"rate", "throttle: updates per second (over all subtasks)", ""},
         {"seed", "generator seed", "1"},

@@ -68,6 +68,10 @@ void DevKafkaBroker::set_broker_up(BrokerId broker) {
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) fail(fmt::format("cannot restart broker {}", id), error);
 }
 
+void DevKafkaBroker::set_topic_error(const std::string& topic, rd_kafka_resp_err_t error) {
+  rd_kafka_mock_topic_set_error(cluster_, topic.c_str(), error);
+}
+
 int32_t DevKafkaBroker::checked_id(BrokerId broker) const {
   auto id = static_cast<int32_t>(broker);
   // The mock reads -1 as "every broker"; these wrappers mean exactly one.

@@ -67,6 +67,10 @@ class DevKafkaBroker {
   // Throws UsageError for an id outside 1..broker_count().
   void set_broker_down(BrokerId broker);
   void set_broker_up(BrokerId broker);
+  // Fault injection: metadata answers about `topic` carry `error` (e.g.
+  // RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, to hide a topic; NO_ERROR ends
+  // it). Other requests about the topic are unaffected.
+  void set_topic_error(const std::string& topic, rd_kafka_resp_err_t error);
 
  private:
   int32_t checked_id(BrokerId broker) const;

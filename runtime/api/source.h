@@ -81,6 +81,10 @@ class SourceReader {
   // splits of the old subtasks; the reader resumes the splits it owns from
   // theirs (a split without a position starts at its beginning).
   virtual void restore_positions(const std::vector<SplitPosition>& positions) {}
+  // Checkpoint `checkpoint_id` completed everywhere (on the task thread,
+  // between reads). For side effects outside the job, such as committing
+  // offsets for monitoring; never needed for correctness.
+  virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
 };
 
 // create_reader() is called on the thread that builds the execution plan,

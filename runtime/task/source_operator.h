@@ -105,6 +105,10 @@ class SourceOperator final : public SourceOperatorBase {
     return OperatorSnapshot{std::nullopt, encode_to_string(reader_->snapshot_positions()), {}};
   }
 
+  void notify_checkpoint_complete(int64_t checkpoint_id) override {
+    reader_->notify_checkpoint_complete(checkpoint_id);
+  }
+
  private:
   void emit_records(int split, Timestamp now) {
     if (batch_.empty()) return;

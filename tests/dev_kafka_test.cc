@@ -25,6 +25,7 @@
 
 #include "connectors/kafka/dev_broker.h"
 #include "runtime/core/errors.h"
+#include "tests/kafka_process.h"
 #include "tests/process_runner.h"
 
 namespace sluice {
@@ -33,12 +34,13 @@ namespace {
 using kafka::BrokerId;
 using kafka::DevKafkaBroker;
 using testing::ChildProcess;
+using testing::DevKafkaProcess;
+using testing::Kcat;
 using testing::ProcessResult;
 using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 
-constexpr int kReadyTimeoutMs = 30'000;
 constexpr int kKafkaTimeoutMs = 30'000;
 
 std::vector<std::string> split(const std::string& text, char separator) {
@@ -67,16 +69,6 @@ bool accepts_connections(int port) {
   bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   close(fd);
   return connected;
-}
-
-// The absolute path of `program` on PATH, or "" when it is not installed.
-std::string find_program(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  for (const std::string& dir : split(path == nullptr ? "/usr/bin:/bin" : path, ':')) {
-    std::string candidate = dir + "/" + program;
-    if (!dir.empty() && access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
 }
 
 // ---------------------------------------------------------------------------
@@ -223,33 +215,6 @@ std::vector<Received> consume(const std::string& bootstraps, const std::string& 
 // `sluice dev-kafka` as a child process.
 
 // A running `sluice dev-kafka` with its stdout in a file.
-struct DevKafkaProcess {
-  DevKafkaProcess(const TempDir& dir, std::vector<std::string> args)
-      : stdout_path(dir.file("stdout")),
-        child(
-            SLUICE_BINARY,
-            [&] {
-              args.insert(args.begin(), "dev-kafka");
-              return args;
-            }(),
-            dir.path(), stdout_path) {}
-
-  // Waits for the ready line, which follows the bootstrap file and the
-  // stdout line, and returns the stdout line.
-  std::string wait_ready() {
-    if (!child.wait_for_line("dev-kafka ready", kReadyTimeoutMs)) {
-      ADD_FAILURE() << "no ready line; stderr:\n" << child.err();
-      return "";
-    }
-    std::string out = read_file(stdout_path);
-    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
-    return out.substr(0, out.find('\n'));
-  }
-
-  std::string stdout_path;
-  ChildProcess child;
-};
-
 void expect_warning(const std::string& err) {
   EXPECT_NE(err.find("does NOT implement"), std::string::npos) << err;
   for (const char* missing :
@@ -352,19 +317,13 @@ TEST(DevKafkaCommand, HelpExitsZero) {
 
 // kcat is an independent client: it produces and consumes through the broker.
 TEST(DevKafkaCommand, KcatProducesAndConsumes) {
-  std::string kcat = find_program("kcat");
-  std::string timeout = find_program("timeout");
-  if (kcat.empty() || timeout.empty()) GTEST_SKIP() << "kcat (or timeout) is not installed";
   TempDir dir;
   DevKafkaProcess broker(dir, {"--brokers", "2", "--topic", "events:3"});
   std::string bootstraps = broker.wait_ready();
   ASSERT_FALSE(bootstraps.empty());
-
-  // `timeout` bounds every kcat run: a broken broker fails the test, never hangs it.
-  auto run_kcat = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"60", kcat, "-b", bootstraps});
-    return testing::run_process(timeout, args, dir.path());
-  };
+  Kcat kcat(bootstraps, dir.path());
+  if (!kcat.installed()) GTEST_SKIP() << "kcat (or timeout) is not installed";
+  auto run_kcat = [&](std::vector<std::string> args) { return kcat.run(std::move(args)); };
   ProcessResult metadata = run_kcat({"-L", "-t", "events"});
   ASSERT_EQ(metadata.exit_code, 0) << metadata.err;
   EXPECT_NE(metadata.out.find("2 brokers"), std::string::npos) << metadata.out;

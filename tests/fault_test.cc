@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "tests/process_runner.h"
+#include "tests/windowed_count_reference.h"
 
 namespace sluice {
 namespace {
@@ -24,26 +25,9 @@ using testing::TempDir;
 constexpr int kLines = 40000;
 
 std::vector<std::string> write_input(const std::string& path) {
-  std::map<std::tuple<int64_t, std::string>, std::pair<int64_t, int64_t>> windows;
-  std::string csv;
-  std::mt19937 rng(99);
-  for (int i = 0; i < kLines; ++i) {
-    int64_t t = 1767225600000 + i;  // in order: nothing is late
-    std::string key = fmt::format("k{}", rng() % 10);
-    int64_t value = static_cast<int64_t>(rng() % 1000);
-    csv += fmt::format("{},{},{}\n", t, key, value);
-    auto& w = windows[{t - t % 100, key}];
-    ++w.first;
-    w.second += value;
-  }
-  testing::write_file(path, csv);
-  std::vector<std::string> expected;
-  for (const auto& [k, v] : windows) {
-    expected.push_back(fmt::format("{},{},{},{},{}", std::get<0>(k), std::get<0>(k) + 100,
-                                   std::get<1>(k), v.first, v.second));
-  }
-  std::sort(expected.begin(), expected.end());
-  return expected;
+  testing::WindowedCountCase c = testing::tumbling_case(kLines, 100);
+  testing::write_file(path, c.csv);
+  return c.expected;
 }
 
 // windowed-count on in.csv, throttled, with a checkpoint every 100 ms.

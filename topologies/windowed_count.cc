@@ -7,61 +7,105 @@
 #include "connectors/file_source.h"
 #include "runtime/cli/registry.h"
 #include "topologies/csv_events.h"
+#include "topologies/kafka_endpoints.h"
 #include "topologies/window_counts.h"
 #include "topologies/window_spec.h"
 
 namespace sluice::topologies {
 namespace {
 
-void build(Topology& topology, const Params& params) {
-  WindowSpec window = parse_window_spec("window", params.get("window"));
-  FileSourceOptions source_options;
-  source_options.path = params.get("input");
-  source_options.rate = params.has("rate") ? params.get_double("rate") : 0;
+OnError on_error_param(const Params& params) {
   try {
-    source_options.on_error = parse_on_error(params.get("on-error"));
+    return parse_on_error(params.get("on-error"));
   } catch (const UsageError& e) {
     throw UsageError(std::string("parameter 'on-error': ") + e.what());
   }
+}
+
+// The input lines, from a file or from the values of a Kafka topic.
+template <class Strategy>
+Stream<CsvEvent> read_events(Topology& topology, const Params& params, Strategy strategy) {
   bool keep_raw = params.has("late-output");
+  std::string input = params.get("input");
+  if (auto topic = kafka_topic("input", input)) {
+    kafka::KafkaSourceOptions options = kafka_source_options(params, *topic, "input");
+    options.on_error = on_error_param(params);
+    options.rate = params.has("rate") ? params.get_double("rate") : 0;
+    auto parse = [keep_raw](const kafka::KafkaRecord& record) {
+      return parse_csv_event(record.value, record, keep_raw);
+    };
+    return topology.source<CsvEvent>(
+        "input", std::make_shared<kafka::KafkaSource<CsvEvent, decltype(parse)>>(options, parse),
+        strategy);
+  }
+  FileSourceOptions options;
+  options.path = input;
+  options.rate = params.has("rate") ? params.get_double("rate") : 0;
+  options.on_error = on_error_param(params);
   auto parse = [keep_raw](std::string_view line, const LineLocation& where) {
     return parse_csv_event(line, where, keep_raw);
   };
+  return topology.source<CsvEvent>(
+      "input", std::make_shared<FileSource<CsvEvent, decltype(parse)>>(options, parse), strategy);
+}
+
+// Part files in a directory, or messages keyed by the key in a Kafka topic.
+void write_counts(const Stream<WindowCount>& counts, const Params& params) {
+  std::string output = params.get("output");
+  auto topic = kafka_topic("output", output);
+  if (!topic) {
+    counts.sink("output", window_count_files(output));
+    return;
+  }
+  auto serialize = [](const WindowCount& w, kafka::KafkaOutMessage& message) {
+    message.set_key(w.key);
+    format_window_count(w, message.value_buffer());
+  };
+  counts.sink("output", kafka::make_kafka_sink<WindowCount>(
+                            kafka_sink_options(params, *topic, "windowed-count"), serialize));
+}
+
+void build(Topology& topology, const Params& params) {
+  WindowSpec window = parse_window_spec("window", params.get("window"));
   auto strategy = bounded_out_of_orderness([](const CsvEvent& e) { return e.event_time; },
                                            params.get_duration("out-of-orderness"),
                                            params.get_duration("idle-timeout"));
-  Stream<CsvEvent> events = topology.source<CsvEvent>(
-      "input", std::make_shared<FileSource<CsvEvent, decltype(parse)>>(source_options, parse),
-      strategy);
+  Stream<CsvEvent> events = read_events(topology, params, strategy);
   WindowCountOptions options;
   options.allowed_lateness = params.get_duration("allowed-lateness");
   if (params.has("late-output")) options.late_output = params.get("late-output");
   std::visit(
-      [&](auto assigner) {
-        count_per_window(events, assigner, options)
-            .sink("output", window_count_files(params.get("output")));
-      },
+      [&](auto assigner) { write_counts(count_per_window(events, assigner, options), params); },
       window);
+}
+
+std::vector<ParamSpec> windowed_count_params() {
+  std::vector<ParamSpec> specs{
+      {"input", "CSV lines event_time_ms,key,value: a file, or kafka:TOPIC (message values)",
+       "", true},
+      {"output",
+       "window_start,window_end,key,count,sum lines: part files in a directory, or "
+       "kafka:TOPIC (message values keyed by the key)",
+       "", true},
+      {"window", "tumbling:SIZE, sliding:SIZE:SLIDE or session:GAP", "tumbling:1s"},
+      {"out-of-orderness", "how late events may arrive before the watermark passes them",
+       "0ms"},
+      {"allowed-lateness", "how long fired windows accept late records (and fire again)",
+       "0ms"},
+      {"late-output", "file that receives input lines too late for their windows", ""},
+      {"rate", "throttle: input lines per second (over all subtasks)", ""},
+      {"on-error", "malformed lines: fail (stop the job) or skip (count and report)", "fail"},
+      {"idle-timeout", "a split without input this long stops holding the watermark (0: never)",
+       "0ms"},
+  };
+  for (ParamSpec& spec : kafka_param_specs()) specs.push_back(std::move(spec));
+  return specs;
 }
 
 SLUICE_TOPOLOGY(TopologySpec{
     "windowed-count",
     "count and sum per key and event-time window of CSV lines event_time_ms,key,value",
-    {
-        {"input", "input file of CSV lines event_time_ms,key,value", "", true},
-        {"output", "output directory for part files of window_start,window_end,key,count,sum",
-         "", true},
-        {"window", "tumbling:SIZE, sliding:SIZE:SLIDE or session:GAP", "tumbling:1s"},
-        {"out-of-orderness", "how late events may arrive before the watermark passes them",
-         "0ms"},
-        {"allowed-lateness", "how long fired windows accept late records (and fire again)",
-         "0ms"},
-        {"late-output", "file that receives input lines too late for their windows", ""},
-        {"rate", "throttle: input lines per second (over all subtasks)", ""},
-        {"on-error", "malformed lines: fail (stop the job) or skip (count and report)", "fail"},
-        {"idle-timeout", "a split without input this long stops holding the watermark (0: never)",
-         "0ms"},
-    },
+    windowed_count_params(),
     build});
 
 }  // namespace

@@ -57,6 +57,7 @@
 #include "connectors/kafka/kafka_fetcher.h"
 #include "connectors/kafka/kafka_source_options.h"
 #include "connectors/split_assignment.h"
+#include "connectors/throttle.h"
 #include "runtime/api/metrics.h"
 #include "runtime/api/source.h"
 
@@ -96,7 +97,8 @@ class KafkaSourceReader final : public SourceReader<T> {
                     int parallelism)
       : fetcher_(options, subtask, parallelism),
         deserialize_(std::move(deserialize)),
-        malformed_(options.on_error, fetcher_.name()) {}
+        malformed_(options.on_error, fetcher_.name()),
+        throttle_(options.rate / parallelism) {}
 
   void open(const SourceReaderContext& context) override {
     metrics_ = context.metrics;
@@ -107,10 +109,12 @@ class KafkaSourceReader final : public SourceReader<T> {
   std::vector<int> splits() const override { return fetcher_.splits(); }
 
   ReadResult read(Batch<T>& out, size_t max_records, Timestamp now) override {
+    size_t allowed = throttle_.allowance(max_records, now);
+    if (allowed == 0) return {ReadStatus::kNotYet, 0, throttle_.next_allowed(now)};
     KafkaFetcher::Next next = fetcher_.next(now);
     switch (next.status) {
       case KafkaFetcher::Status::kRecords:
-        deserialize(*next.partition, out, max_records);
+        throttle_.consume(deserialize(*next.partition, out, allowed));
         return {ReadStatus::kRecords, next.partition->split};
       case KafkaFetcher::Status::kSplitFinished:
         return {ReadStatus::kSplitFinished, next.partition->split};
@@ -139,20 +143,24 @@ class KafkaSourceReader final : public SourceReader<T> {
   uint64_t skipped() const { return malformed_.skipped(); }
 
  private:
-  // Deserializes up to `limit` fetched records of `partition` into `out`.
-  void deserialize(OwnedPartition& partition, Batch<T>& out, size_t limit) {
+  // Deserializes up to `limit` fetched records of `partition` into `out`;
+  // returns how many records it took (skipped ones included).
+  size_t deserialize(OwnedPartition& partition, Batch<T>& out, size_t limit) {
     const std::string& topic = fetcher_.topic(partition.topic_index);
     const size_t goal = out.size() + limit;
+    size_t taken = 0;
     while (out.size() < goal) {
       rd_kafka_message_t* message = fetcher_.peek(partition);
       if (message == nullptr) break;
       deserialize_one(record_view(topic, message), out);
       fetcher_.pop(partition);
+      ++taken;
     }
     uint64_t skipped = malformed_.take_unreported();
     if (skipped > 0 && metrics_ != nullptr) {
       metrics_->skipped_records.fetch_add(skipped, std::memory_order_relaxed);
     }
+    return taken;
   }
 
   void deserialize_one(const KafkaRecord& record, Batch<T>& out) {
@@ -174,6 +182,7 @@ class KafkaSourceReader final : public SourceReader<T> {
   KafkaFetcher fetcher_;
   DeserializeFn deserialize_;
   MalformedRecords malformed_;
+  Throttle throttle_;
   JobMetrics* metrics_ = nullptr;
   bool noted_ = false;
 };

@@ -93,6 +93,9 @@ struct KafkaSourceOptions {
   // so that lag monitors see progress. Never read back for recovery, which
   // uses the checkpoint. Default false.
   bool commit_offsets_on_checkpoint = false;
+  // Throttle: records per second over all subtasks (each keeps to rate /
+  // parallelism). 0 (the default): as fast as downstream takes them.
+  double rate = 0;
 };
 
 // Throws UsageError for no topics, an empty or duplicate topic name, no

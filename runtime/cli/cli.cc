@@ -97,6 +97,7 @@ int run_command(const std::vector<std::string>& args) {
   }
   Params params(options.params, spec->params);
   params.set_parallelism(options.plan.parallelism);
+  if (options.checkpoint.enabled()) params.set_checkpoint_interval(options.checkpoint.interval);
   Topology topology(spec->name);
   spec->build(topology, params);
 

@@ -26,7 +26,22 @@ const ParamSpec* Params::spec(const std::string& name) const {
   for (const ParamSpec& s : specs_) {
     if (s.name == name) return &s;
   }
+  for (const ParamSpec& s : specs_) {
+    bool wildcard = s.name.size() > 2 && s.name.compare(s.name.size() - 2, 2, ".*") == 0;
+    if (wildcard && name.size() > s.name.size() - 1 &&
+        name.compare(0, s.name.size() - 1, s.name, 0, s.name.size() - 1) == 0) {
+      return &s;
+    }
+  }
   return nullptr;
+}
+
+std::map<std::string, std::string> Params::with_prefix(const std::string& prefix) const {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : values_) {
+    if (name.compare(0, prefix.size(), prefix) == 0) out.emplace(name, value);
+  }
+  return out;
 }
 
 bool Params::has(const std::string& name) const {

@@ -16,6 +16,8 @@
 namespace sluice {
 
 struct ParamSpec {
+  // A name ending in ".*" stands for every parameter with that prefix
+  // ("kafka.*": settings passed through to a client).
   std::string name;
   std::string description;
   std::string default_value;  // empty: no default
@@ -34,9 +36,14 @@ class Params {
   int64_t get_int(const std::string& name) const;
   double get_double(const std::string& name) const;
   DurationMs get_duration(const std::string& name) const;
+  // The given parameters whose names start with `prefix`, by full name.
+  std::map<std::string, std::string> with_prefix(const std::string& prefix) const;
   // The job's default parallelism (from --parallelism).
   int parallelism() const { return parallelism_; }
   void set_parallelism(int p) { parallelism_ = p; }
+  // The job's checkpoint interval (from --checkpoint-interval); 0: none.
+  DurationMs checkpoint_interval() const { return checkpoint_interval_; }
+  void set_checkpoint_interval(DurationMs interval) { checkpoint_interval_ = interval; }
 
  private:
   const ParamSpec* spec(const std::string& name) const;
@@ -44,6 +51,7 @@ class Params {
   std::map<std::string, std::string> values_;
   std::vector<ParamSpec> specs_;
   int parallelism_ = 1;
+  DurationMs checkpoint_interval_ = 0;
 };
 
 struct TopologySpec {

@@ -3,37 +3,25 @@
 // counts views and sums dwell time per page in tumbling event-time windows,
 // writes every result into part files and prints a sample to stdout.
 #include "connectors/generator_source.h"
-#include "connectors/split_random.h"
 #include "connectors/stdout_sink.h"
 #include "runtime/cli/registry.h"
+#include "topologies/csv_input.h"
+#include "topologies/page_views.h"
 #include "topologies/window_counts.h"
 #include "topologies/window_spec.h"
 
 namespace sluice::topologies {
 namespace {
 
-constexpr DurationMs kMaxDisorderMs = 500;
-
-// Event n happens n / rate seconds after `start`, up to kMaxDisorderMs early.
-struct PageViews {
-  Timestamp start;
-  double rate;
-  CsvEvent operator()(uint64_t index, SplitRandom& rng) const {
-    CsvEvent e;
-    e.event_time = start + static_cast<Timestamp>(static_cast<double>(index) * 1000.0 / rate) -
-                   rng.between(0, kMaxDisorderMs);
-    // A few popular pages and a long tail.
-    uint64_t page = rng.chance(0.5) ? rng.below(5) : rng.below(200);
-    e.key = "page-" + std::to_string(page);
-    e.value = rng.between(100, 60000);
-    return e;
-  }
-};
-
 // The five hot pages, page-0 to page-4.
 bool is_popular(const std::string& page) { return page.size() == 6 && page[5] < '5'; }
 
-void build(Topology& topology, const Params& params) {
+// The page views: generated here (input=generator) or read from Kafka.
+Stream<CsvEvent> page_views(Topology& topology, const Params& params) {
+  auto strategy = bounded_out_of_orderness([](const CsvEvent& e) { return e.event_time; },
+                                           kMaxDisorderMs, params.get_duration("idle-timeout"));
+  std::string input = params.get("input");
+  if (input != "generator") return read_csv_events(topology, params, input, false, strategy);
   double rate = params.get_double("rate");
   DurationMs duration = params.get_duration("duration");
   if (rate <= 0) throw UsageError("parameter 'rate' must be positive");
@@ -42,12 +30,13 @@ void build(Topology& topology, const Params& params) {
   generator.count = static_cast<uint64_t>(rate * static_cast<double>(duration) / 1000.0);
   generator.seed = static_cast<uint64_t>(params.get_int("seed"));
   PageViews views{SystemClock::instance().now_ms(), rate};
-  auto strategy = bounded_out_of_orderness([](const CsvEvent& e) { return e.event_time; },
-                                           kMaxDisorderMs);
-  auto events = topology.source<CsvEvent>(
+  return topology.source<CsvEvent>(
       "page-views", std::make_shared<GeneratorSource<CsvEvent, PageViews>>(generator, views),
       strategy);
+}
 
+void build(Topology& topology, const Params& params) {
+  Stream<CsvEvent> events = page_views(topology, params);
   WindowSpec window = parse_window_spec("window", params.get("window"));
   StdoutSinkOptions sample;
   sample.max_lines = static_cast<uint64_t>(params.get_int("sample"));
@@ -70,14 +59,19 @@ void build(Topology& topology, const Params& params) {
 SLUICE_TOPOLOGY(TopologySpec{
     "demo",
     "live page-view counts per page in event-time windows over generated events",
-    {
+    with_kafka_params({
+        {"input", "generator (events made here) or kafka:TOPIC (lines the page-views topology wrote)",
+         "generator"},
         {"duration", "how long the generator runs", "20s"},
-        {"rate", "events per second", "200000"},
+        {"rate", "events per second (generator), or a throttle of the Kafka input", "200000"},
+        {"idle-timeout", "a partition without input this long stops holding the watermark",
+         "2s"},
+        {"on-error", "malformed input: fail or skip", "fail"},
         {"window", "tumbling:SIZE, sliding:SIZE:SLIDE or session:GAP", "tumbling:2s"},
         {"output", "output directory for part files", "demo-output"},
         {"sample", "result lines printed to stdout", "12"},
         {"seed", "generator seed", "7"},
-    },
+    }),
     build});
 
 }  // namespace

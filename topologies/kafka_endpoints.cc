@@ -50,8 +50,8 @@ std::optional<std::string> kafka_topic(const std::string& param, const std::stri
   return topic;
 }
 
-std::vector<ParamSpec> kafka_param_specs() {
-  return {
+std::vector<ParamSpec> with_kafka_params(std::vector<ParamSpec> specs) {
+  std::vector<ParamSpec> kafka{
       {"kafka.bootstrap", "Kafka brokers HOST:PORT[,...] for kafka:TOPIC endpoints", ""},
       {"kafka.start", "where a kafka: input starts: earliest, latest, group or timestamp:MS",
        "earliest"},
@@ -62,6 +62,8 @@ std::vector<ParamSpec> kafka_param_specs() {
       {"kafka.partition-discovery", "how often a kafka: input looks for new partitions", "5m"},
       {"kafka.*", "any librdkafka setting for the kafka: endpoints, passed through", ""},
   };
+  specs.insert(specs.end(), kafka.begin(), kafka.end());
+  return specs;
 }
 
 kafka::KafkaSourceOptions kafka_source_options(const Params& params, const std::string& topic,

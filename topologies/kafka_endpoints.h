@@ -27,8 +27,8 @@ namespace sluice::topologies {
 // UsageError naming `param` for "kafka:" without a topic.
 std::optional<std::string> kafka_topic(const std::string& param, const std::string& endpoint);
 
-// The parameter specs of the endpoints, to append to a topology's.
-std::vector<ParamSpec> kafka_param_specs();
+// `specs` followed by the parameter specs of the endpoints.
+std::vector<ParamSpec> with_kafka_params(std::vector<ParamSpec> specs);
 
 // Options of a source reading `topic`, named `name` in messages.
 kafka::KafkaSourceOptions kafka_source_options(const Params& params, const std::string& topic,

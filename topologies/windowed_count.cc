@@ -7,47 +7,13 @@
 #include "connectors/file_source.h"
 #include "runtime/cli/registry.h"
 #include "topologies/csv_events.h"
+#include "topologies/csv_input.h"
 #include "topologies/kafka_endpoints.h"
 #include "topologies/window_counts.h"
 #include "topologies/window_spec.h"
 
 namespace sluice::topologies {
 namespace {
-
-OnError on_error_param(const Params& params) {
-  try {
-    return parse_on_error(params.get("on-error"));
-  } catch (const UsageError& e) {
-    throw UsageError(std::string("parameter 'on-error': ") + e.what());
-  }
-}
-
-// The input lines, from a file or from the values of a Kafka topic.
-template <class Strategy>
-Stream<CsvEvent> read_events(Topology& topology, const Params& params, Strategy strategy) {
-  bool keep_raw = params.has("late-output");
-  std::string input = params.get("input");
-  if (auto topic = kafka_topic("input", input)) {
-    kafka::KafkaSourceOptions options = kafka_source_options(params, *topic, "input");
-    options.on_error = on_error_param(params);
-    options.rate = params.has("rate") ? params.get_double("rate") : 0;
-    auto parse = [keep_raw](const kafka::KafkaRecord& record) {
-      return parse_csv_event(record.value, record, keep_raw);
-    };
-    return topology.source<CsvEvent>(
-        "input", std::make_shared<kafka::KafkaSource<CsvEvent, decltype(parse)>>(options, parse),
-        strategy);
-  }
-  FileSourceOptions options;
-  options.path = input;
-  options.rate = params.has("rate") ? params.get_double("rate") : 0;
-  options.on_error = on_error_param(params);
-  auto parse = [keep_raw](std::string_view line, const LineLocation& where) {
-    return parse_csv_event(line, where, keep_raw);
-  };
-  return topology.source<CsvEvent>(
-      "input", std::make_shared<FileSource<CsvEvent, decltype(parse)>>(options, parse), strategy);
-}
 
 // Part files in a directory, or messages keyed by the key in a Kafka topic.
 void write_counts(const Stream<WindowCount>& counts, const Params& params) {
@@ -70,7 +36,8 @@ void build(Topology& topology, const Params& params) {
   auto strategy = bounded_out_of_orderness([](const CsvEvent& e) { return e.event_time; },
                                            params.get_duration("out-of-orderness"),
                                            params.get_duration("idle-timeout"));
-  Stream<CsvEvent> events = read_events(topology, params, strategy);
+  Stream<CsvEvent> events = read_csv_events(topology, params, params.get("input"),
+                                            params.has("late-output"), strategy);
   WindowCountOptions options;
   options.allowed_lateness = params.get_duration("allowed-lateness");
   if (params.has("late-output")) options.late_output = params.get("late-output");
@@ -80,7 +47,7 @@ void build(Topology& topology, const Params& params) {
 }
 
 std::vector<ParamSpec> windowed_count_params() {
-  std::vector<ParamSpec> specs{
+  return with_kafka_params({
       {"input", "CSV lines event_time_ms,key,value: a file, or kafka:TOPIC (message values)",
        "", true},
       {"output",
@@ -97,9 +64,7 @@ std::vector<ParamSpec> windowed_count_params() {
       {"on-error", "malformed lines: fail (stop the job) or skip (count and report)", "fail"},
       {"idle-timeout", "a split without input this long stops holding the watermark (0: never)",
        "0ms"},
-  };
-  for (ParamSpec& spec : kafka_param_specs()) specs.push_back(std::move(spec));
-  return specs;
+  });
 }
 
 SLUICE_TOPOLOGY(TopologySpec{

@@ -15,6 +15,7 @@ machine="$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | 
   "$here/nexmark.sh" "$sluice"
   "$here/windowed_count.sh" "$sluice" 1000000 1 2
   "$here/checkpoints.sh" "$sluice" 2000000 1000000
+  "$here/kafka.sh" "$sluice" "$(dirname "$sluice")/bench/kafka_loop/kafka_loop"
 } | tee "$raw"
 
 {

@@ -165,5 +165,32 @@ TEST_F(KafkaJobs, SigkilledJobLosesNoExactlyOnceOutput) {
   expect_nothing_lost(read_output_topic(), case_.expected);
 }
 
+// Malformed lines go to the dead-letter topic, as they were, with the
+// error in a header; the job goes on and its output is the reference's.
+TEST_F(KafkaJobs, MalformedLinesGoToTheDeadLetterTopic) {
+  testing::write_file(dir_.file("bad.csv"), "not a line\n1767225600000,k1,NaN\n");
+  ProcessResult produced = kcat_.run({"-P", "-t", "in", "-p", "1", "-l", dir_.file("bad.csv")});
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  ProcessResult run = testing::run_process(
+      SLUICE_BINARY, job({"--set", "output=out", "--set", "on-error=dead-letter:bad"}),
+      dir_.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("sent 2 malformed records to dead-letter topic bad"), std::string::npos)
+      << run.err;
+  EXPECT_EQ(testing::committed_lines(dir_.file("out")), case_.expected);
+  ProcessResult dead = kcat_.run({"-C", "-t", "bad", "-o", "beginning", "-e", "-q", "-f",
+                                  "%s|%h\n", "-X", "fetch.wait.max.ms=10"});
+  ASSERT_EQ(dead.exit_code, 0) << dead.err;
+  std::vector<std::string> letters = lines_in_order(dead.out);
+  ASSERT_EQ(letters.size(), 2u) << dead.out;
+  std::sort(letters.begin(), letters.end());
+  EXPECT_EQ(letters[0].substr(0, letters[0].find('|')), "1767225600000,k1,NaN");
+  EXPECT_NE(letters[0].find("sluice.error=value is not an integer"), std::string::npos)
+      << letters[0];
+  EXPECT_NE(letters[0].find("sluice.origin=topic in partition 1 offset"), std::string::npos)
+      << letters[0];
+  EXPECT_EQ(letters[1].substr(0, letters[1].find('|')), "not a line");
+}
+
 }  // namespace
 }  // namespace sluice

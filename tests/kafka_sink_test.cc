@@ -541,8 +541,9 @@ TEST(KafkaSink, ExactlyOnceJobThroughTheLocalExecutor) {
   EXPECT_EQ(records.size(), kRecords);
   expect_values(count_values(records), 0, kRecords, 1);
   std::vector<std::string> marks = markers(broker, options);
-  EXPECT_GE(marks.size(), 2u);  // at least each subtask's final epoch
-  EXPECT_NE(std::find(marks.begin(), marks.end(), std::to_string(INT64_MAX)), marks.end());
+  // Each subtask committed at least one epoch with its marker (the final
+  // epoch has one only when records came after the last checkpoint).
+  EXPECT_GE(marks.size(), 2u);
 }
 
 }  // namespace

@@ -13,8 +13,9 @@
 
 namespace sluice::topologies {
 
-// The "on-error" parameter: fail or skip.
-OnError on_error_param(const Params& params);
+// The "on-error" parameter: fail, skip, or (Kafka inputs) dead-letter:TOPIC,
+// which skips too and returns the topic in `dead_letter_topic`.
+OnError on_error_param(const Params& params, std::string* dead_letter_topic = nullptr);
 
 // A source named "input" reading `input`; `keep_raw` keeps each line in its
 // event (for late-data output). The "rate" parameter throttles it.
@@ -24,7 +25,7 @@ Stream<CsvEvent> read_csv_events(Topology& topology, const Params& params,
   double rate = params.has("rate") ? params.get_double("rate") : 0;
   if (auto topic = kafka_topic("input", input)) {
     kafka::KafkaSourceOptions options = kafka_source_options(params, *topic, "input");
-    options.on_error = on_error_param(params);
+    options.on_error = on_error_param(params, &options.dead_letter_topic);
     options.rate = rate;
     auto parse = [keep_raw](const kafka::KafkaRecord& record) {
       return parse_csv_event(record.value, record, keep_raw);

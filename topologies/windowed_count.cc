@@ -61,7 +61,10 @@ std::vector<ParamSpec> windowed_count_params() {
        "0ms"},
       {"late-output", "file that receives input lines too late for their windows", ""},
       {"rate", "throttle: input lines per second (over all subtasks)", ""},
-      {"on-error", "malformed lines: fail (stop the job) or skip (count and report)", "fail"},
+      {"on-error",
+       "malformed lines: fail (stop the job), skip (count and report) or, for kafka: input, "
+       "dead-letter:TOPIC (send them there)",
+       "fail"},
       {"idle-timeout", "a split without input this long stops holding the watermark (0: never)",
        "0ms"},
   });

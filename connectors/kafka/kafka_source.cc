@@ -11,7 +11,9 @@ void MalformedRecords::on_error(const InputError& error, const KafkaRecord& reco
   if (what.starts_with(location) && what.substr(location.size()).starts_with(": ")) {
     what.remove_prefix(location.size() + 2);
   }
-  if (policy_ == OnError::kFail) {
+  if (dead_letters_ != nullptr) {
+    dead_letters_->send(record, what);
+  } else if (policy_ == OnError::kFail) {
     throw InputError(fmt::format("{}: {}: {}", source_, location, what));
   }
   if (counter_.skipped() == 0) first_ = fmt::format("{}: {}", location, what);
@@ -22,6 +24,10 @@ void MalformedRecords::on_error(const InputError& error, const KafkaRecord& reco
 std::string MalformedRecords::note() const {
   const uint64_t skipped = counter_.skipped();
   if (skipped == 0) return "";
+  if (dead_letters_ != nullptr) {
+    return fmt::format("{}: sent {} malformed record{} to dead-letter topic {} (first at {})",
+                       source_, skipped, skipped == 1 ? "" : "s", dead_letters_->topic(), first_);
+  }
   return fmt::format("{}: skipped {} malformed record{} (first at {})", source_, skipped,
                      skipped == 1 ? "" : "s", first_);
 }

@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "connectors/file_source_support.h"
+#include "connectors/kafka/dead_letter.h"
 #include "connectors/kafka/kafka_fetcher.h"
 #include "connectors/kafka/kafka_source_options.h"
 #include "connectors/split_assignment.h"
@@ -74,9 +75,11 @@ class MalformedRecords {
  public:
   MalformedRecords(OnError policy, std::string source)
       : policy_(policy), source_(std::move(source)) {}
-  // kFail: throws InputError "SOURCE: topic T partition P offset O: WHAT".
+  // With dead letters: sends the record there and counts it. Otherwise
+  // kFail: throws InputError "SOURCE: topic T partition P offset O: WHAT";
   // kSkip: counts the record.
   void on_error(const InputError& error, const KafkaRecord& record);
+  void set_dead_letters(DeadLetters* dead_letters) { dead_letters_ = dead_letters; }
   uint64_t take_unreported() { return counter_.take_unreported(); }
   uint64_t skipped() const { return counter_.skipped(); }
   // "SOURCE: skipped 3 malformed records (first at topic T partition P offset
@@ -86,6 +89,7 @@ class MalformedRecords {
  private:
   OnError policy_;
   std::string source_;
+  DeadLetters* dead_letters_ = nullptr;
   MalformedLines counter_{OnError::kSkip};
   std::string first_;  // the first skipped record's message
 };
@@ -98,12 +102,19 @@ class KafkaSourceReader final : public SourceReader<T> {
       : fetcher_(options, subtask, parallelism),
         deserialize_(std::move(deserialize)),
         malformed_(options.on_error, fetcher_.name()),
-        throttle_(options.rate / parallelism) {}
+        throttle_(options.rate / parallelism),
+        properties_(options.properties),
+        dead_letter_topic_(options.dead_letter_topic) {}
 
   void open(const SourceReaderContext& context) override {
     metrics_ = context.metrics;
     Timestamp now = context.clock != nullptr ? context.clock->now_ms() : 0;
     fetcher_.open(context.task_name, now);
+    if (!dead_letter_topic_.empty()) {
+      dead_letters_ =
+          std::make_unique<DeadLetters>(properties_, dead_letter_topic_, fetcher_.name());
+      malformed_.set_dead_letters(dead_letters_.get());
+    }
   }
 
   std::vector<int> splits() const override { return fetcher_.splits(); }
@@ -130,9 +141,14 @@ class KafkaSourceReader final : public SourceReader<T> {
   void close() override {
     add_note();
     fetcher_.close();
+    if (dead_letters_) dead_letters_->flush();
   }
 
-  std::vector<SplitPosition> snapshot_positions() const override { return fetcher_.snapshot(); }
+  // Dead letters sent before the checkpoint are made durable first.
+  std::vector<SplitPosition> snapshot_positions() const override {
+    if (dead_letters_) dead_letters_->flush();
+    return fetcher_.snapshot();
+  }
 
   void restore_positions(const std::vector<SplitPosition>& positions) override {
     fetcher_.restore(positions);
@@ -183,6 +199,9 @@ class KafkaSourceReader final : public SourceReader<T> {
   DeserializeFn deserialize_;
   MalformedRecords malformed_;
   Throttle throttle_;
+  Properties properties_;
+  std::string dead_letter_topic_;
+  std::unique_ptr<DeadLetters> dead_letters_;
   JobMetrics* metrics_ = nullptr;
   bool noted_ = false;
 };

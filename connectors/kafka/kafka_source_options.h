@@ -93,6 +93,10 @@ struct KafkaSourceOptions {
   // so that lag monitors see progress. Never read back for recovery, which
   // uses the checkpoint. Default false.
   bool commit_offsets_on_checkpoint = false;
+  // Malformed records go to this topic (with "sluice.error" and
+  // "sluice.origin" headers) and are counted, whatever on_error says.
+  // Empty (the default): none.
+  std::string dead_letter_topic;
   // Throttle: records per second over all subtasks (each keeps to rate /
   // parallelism). 0 (the default): as fast as downstream takes them.
   double rate = 0;

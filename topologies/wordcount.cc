@@ -7,6 +7,7 @@
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "runtime/cli/registry.h"
+#include "topologies/kafka_endpoints.h"
 
 namespace sluice::topologies {
 namespace {
@@ -65,28 +66,55 @@ struct RunningCount {
   }
 };
 
+// Text lines from a file, or the values of a Kafka topic (kafka:TOPIC).
+Stream<std::string> read_lines(Topology& topology, const Params& params) {
+  double rate = params.has("rate") ? params.get_double("rate") : 0;
+  std::string input = params.get("input");
+  if (auto topic = kafka_topic("input", input)) {
+    kafka::KafkaSourceOptions options = kafka_source_options(params, *topic, "lines");
+    options.rate = rate;
+    auto value = [](const kafka::KafkaRecord& record) {
+      return std::optional<std::string>(record.value);
+    };
+    return topology.source<std::string>(
+        "lines", std::make_shared<kafka::KafkaSource<std::string, decltype(value)>>(options, value));
+  }
+  FileSourceOptions options;
+  options.path = input;
+  options.rate = rate;
+  auto line = [](std::string_view text, const LineLocation&) {
+    return std::optional<std::string>(text);
+  };
+  return topology.source<std::string>(
+      "lines", std::make_shared<FileSource<std::string, decltype(line)>>(options, line));
+}
+
+// Part files of word,count lines, or messages keyed by the word.
+std::shared_ptr<const Sink<WordCount>> counts_output(const Params& params) {
+  std::string output = params.get("output");
+  if (auto topic = kafka_topic("output", output)) {
+    auto serialize = [](const WordCount& w, kafka::KafkaOutMessage& message) {
+      message.set_key(w.word);
+      format_word_count(w, message.value_buffer());
+    };
+    return kafka::make_kafka_sink<WordCount>(kafka_sink_options(params, *topic, "wordcount"),
+                                             serialize);
+  }
+  FileSinkOptions options;
+  options.directory = output;
+  return std::make_shared<FileSink<WordCount, decltype(&format_word_count)>>(options,
+                                                                             &format_word_count);
+}
+
 void build(Topology& topology, const Params& params) {
   std::string mode = params.get("mode");
   if (mode != "final" && mode != "updates") {
     throw UsageError("parameter 'mode': '" + mode + "' is not final or updates");
   }
-  FileSourceOptions source_options;
-  source_options.path = params.get("input");
-  source_options.rate = params.has("rate") ? params.get_double("rate") : 0;
-  auto parse = [](std::string_view line, const LineLocation&) {
-    return std::optional<std::string>(line);
-  };
-  auto words = topology
-                   .source<std::string>("lines",
-                                        std::make_shared<FileSource<std::string, decltype(parse)>>(
-                                            source_options, parse))
-                   .flat_map<std::string>("split", split_words);
-  auto by_word = words.key_by([](const std::string& w) { return w; });
-  FileSinkOptions sink_options;
-  sink_options.directory = params.get("output");
-  auto sink =
-      std::make_shared<FileSink<WordCount, decltype(&format_word_count)>>(sink_options,
-                                                                          &format_word_count);
+  auto by_word = read_lines(topology, params)
+                     .flat_map<std::string>("split", split_words)
+                     .key_by([](const std::string& w) { return w; });
+  auto sink = counts_output(params);
   if (mode == "final") {
     by_word.process<WordCount>("count", FinalCount{}).sink("output", sink);
     return;
@@ -96,14 +124,16 @@ void build(Topology& topology, const Params& params) {
 
 SLUICE_TOPOLOGY(TopologySpec{
     "wordcount",
-    "counts the words of a text file",
-    {
-        {"input", "input text file", "", true},
-        {"output", "output directory for part files of word,count lines", "", true},
+    "counts the words of text lines",
+    with_kafka_params({
+        {"input", "input text file, or kafka:TOPIC (message values)", "", true},
+        {"output",
+         "word,count lines: part files in a directory, or kafka:TOPIC (keyed by the word)", "",
+         true},
         {"mode", "final (one line per word at the end) or updates (a line per occurrence)",
          "final"},
         {"rate", "throttle: lines per second (over all subtasks)", ""},
-    },
+    }),
     build});
 
 }  // namespace

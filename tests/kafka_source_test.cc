@@ -194,8 +194,9 @@ Drained drain(SourceReader<Msg>& reader, size_t stop_after = SIZE_MAX,
       break;
     }
     if (r.status == ReadStatus::kNotYet) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(
-          std::clamp<int64_t>(r.retry_at - SystemClock::instance().now_ms(), 0, 20)));
+      auto until_retry = std::chrono::milliseconds(
+          std::clamp<int64_t>(r.retry_at - SystemClock::instance().now_ms(), 0, 20));
+      std::this_thread::sleep_for(until_retry);  // sleep-ok: the reader's retry time, as a task waits
     }
   }
   return result;
@@ -657,16 +658,9 @@ TEST(KafkaSource, DiscoversPartitionsOfATopicThatAppearsLater) {
 // The mock cannot prove: anything about the committed group offsets beyond
 // that they were stored (they are for monitoring only).
 
-// `per_record_delay` throttles the first run so that its checkpoints fall
-// mid-input; it paces the job, it does not synchronise the test.
 void build_job(Topology& topology, const KafkaSourceOptions& options,
-               std::shared_ptr<Collected<Msg>> collected, std::chrono::microseconds delay) {
+               std::shared_ptr<Collected<Msg>> collected) {
   topology.source<Msg>("kafka", std::make_shared<MsgSource>(options, ToMsg{}))
-      .map("pace",
-           [delay](Msg m) {
-             if (delay.count() > 0) std::this_thread::sleep_for(delay);
-             return m;
-           })
       .sink("collect", std::make_shared<CollectSink<Msg>>(collected));
 }
 
@@ -695,14 +689,17 @@ TEST(KafkaSource, JobRestoresFromItsCheckpointAtAnotherParallelism) {
   one.on_progress = [&](const ProgressSample& s) {
     if (s.checkpoints_completed >= 2 && first->size() >= 2000) cancel = true;
   };
+  // The source's throttle paces run 1 so that its checkpoints fall mid-input.
+  options.rate = 20'000;
   Topology t1("kafka-job");
-  build_job(t1, options, first, std::chrono::microseconds(50));
+  build_job(t1, options, first);
   JobResult cancelled = run_local(t1.graph(), one);
   ASSERT_TRUE(cancelled.cancelled) << (cancelled.failure ? cancelled.failure->message : "");
 
   // Run 2, bounded at parallelism 3, from the latest checkpoint.
   RestorePoint point = find_restore_point(dir.path(), "kafka-job", "latest");
   options.stop = StopAt::kLatest;
+  options.rate = 0;
   auto second = std::make_shared<Collected<Msg>>();
   LocalJobOptions two;
   two.plan.job_name = "kafka-job";
@@ -712,7 +709,7 @@ TEST(KafkaSource, JobRestoresFromItsCheckpointAtAnotherParallelism) {
   two.checkpoint.interval = 40;
   two.last_checkpoint_id = point.metadata.id;
   Topology t2("kafka-job");
-  build_job(t2, options, second, std::chrono::microseconds(0));
+  build_job(t2, options, second);
   JobResult finished = run_local(t2.graph(), two);
   ASSERT_TRUE(finished.succeeded) << finished.failure->message;
 

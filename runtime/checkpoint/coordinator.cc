@@ -15,17 +15,7 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, std::strin
       clock_(clock),
       next_id_(last_checkpoint_id + 1),
       last_completed_(last_checkpoint_id),
-      next_trigger_(clock.now_ms() + config_.interval),
-      writer_([this] { write_loop(); }) {}
-
-CheckpointCoordinator::~CheckpointCoordinator() {
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-  }
-  work_.notify_all();
-  writer_.join();
-}
+      next_trigger_(clock.now_ms() + config_.interval) {}
 
 size_t CheckpointCoordinator::attach(TaskMailbox* task, bool is_source) {
   std::lock_guard lock(mutex_);
@@ -51,6 +41,16 @@ void CheckpointCoordinator::tick() {
     return;
   }
   if (stopped_ || now < next_trigger_) return;
+  start_locked(now);
+}
+
+int64_t CheckpointCoordinator::trigger_now() {
+  std::lock_guard lock(mutex_);
+  if (pending_ || stopped_) return 0;
+  return start_locked(clock_.now_ms()) ? pending_->id : 0;
+}
+
+bool CheckpointCoordinator::start_locked(Timestamp now) {
   Pending p;
   p.id = next_id_++;
   p.started_at = now;
@@ -63,22 +63,18 @@ void CheckpointCoordinator::tick() {
   } catch (const SluiceError& e) {
     log::runtime()->warn("checkpoint {} not started: {}", p.id, e.what());
     next_trigger_ = now + config_.interval;
-    return;
+    return false;
   }
   pending_ = std::move(p);
   for (size_t i = 0; i < tasks_.size(); ++i) {
     if (is_source_[i]) tasks_[i]->post(Mail{MailKind::kTriggerCheckpoint, pending_->id});
   }
+  return true;
 }
 
-void CheckpointCoordinator::submit_snapshot(int64_t id, size_t task,
-                                            std::vector<OperatorSnapshotBytes> operators,
-                                            DurationMs synchronous_ms) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(WriteJob{id, task, std::move(operators), synchronous_ms});
-  }
-  work_.notify_one();
+void CheckpointCoordinator::on_abort(std::function<void(int64_t)> listener) {
+  std::lock_guard lock(mutex_);
+  abort_listener_ = std::move(listener);
 }
 
 void CheckpointCoordinator::task_finished(size_t task) {
@@ -97,83 +93,32 @@ size_t CheckpointCoordinator::completed_count() const {
   return completed_;
 }
 
-void CheckpointCoordinator::write_loop() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    work_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-    if (queue_.empty()) return;
-    WriteJob job = std::move(queue_.front());
-    queue_.pop_front();
-    bool wanted = pending_ && pending_->id == job.id;
-    lock.unlock();
-    if (wanted) write(job);
-    remove_scratch(job);
-    lock.lock();
-  }
-}
-
-void CheckpointCoordinator::write(WriteJob& job) {
-  std::vector<SubtaskStateHandle> handles;
-  StoredSize size;
-  size.synchronous_ms = job.synchronous_ms;
-  try {
-    for (const OperatorSnapshotBytes& op : job.operators) {
-      SubtaskStateHandle handle;
-      handle.subtask = op.subtask;
-      std::string base = op.name + "-" + std::to_string(op.subtask);
-      if (op.keyed) {
-        handle.keyed_state = storage_.write_state_file(job.id, base + ".keyed", *op.keyed);
-        size.written += op.keyed->size();
-        size.total += op.keyed->size();
-      }
-      if (!op.operator_state.empty()) {
-        handle.operator_state = storage_.write_state_file(job.id, base + ".op", op.operator_state);
-        size.written += op.operator_state.size();
-        size.total += op.operator_state.size();
-      }
-      for (const FileToStore& file : op.files.files) {
-        size.written += storage_.store_file(job.id, file);
-        size.total += std::filesystem::file_size(file.source);
-        (file.shared ? handle.shared_files : handle.files).push_back(file.stored);
-      }
-      handles.push_back(std::move(handle));
-    }
-  } catch (const std::exception& e) {
-    std::lock_guard lock(mutex_);
-    if (pending_ && pending_->id == job.id) abort_locked(e.what());
+void CheckpointCoordinator::acknowledge(StoredSnapshot&& stored) {
+  std::lock_guard lock(mutex_);
+  if (!pending_ || pending_->id != stored.id || stored.task >= tasks_.size() ||
+      pending_->acked[stored.task]) {
     return;
   }
-  acknowledge(job.id, job.task, std::move(handles), size, job.operators);
-}
-
-void CheckpointCoordinator::remove_scratch(const WriteJob& job) {
-  std::error_code ec;
-  for (const OperatorSnapshotBytes& op : job.operators) {
-    for (const std::string& dir : op.files.scratch_dirs) std::filesystem::remove_all(dir, ec);
+  if (!stored.error.empty()) {
+    abort_locked(stored.error);
+    return;
   }
-}
-
-void CheckpointCoordinator::acknowledge(int64_t id, size_t task,
-                                        std::vector<SubtaskStateHandle> handles, StoredSize size,
-                                        const std::vector<OperatorSnapshotBytes>& operators) {
-  std::lock_guard lock(mutex_);
-  if (!pending_ || pending_->id != id || pending_->acked[task]) return;
-  pending_->acked[task] = true;
+  pending_->acked[stored.task] = true;
   ++pending_->acks;
-  pending_->bytes_written += size.written;
-  pending_->bytes_total += size.total;
-  pending_->longest_synchronous = std::max(pending_->longest_synchronous, size.synchronous_ms);
-  for (size_t i = 0; i < operators.size(); ++i) {
-    CheckpointMetadata& m = pending_->metadata;
+  pending_->bytes_written += stored.bytes_written;
+  pending_->bytes_total += stored.bytes_total;
+  pending_->longest_synchronous = std::max(pending_->longest_synchronous, stored.synchronous_ms);
+  CheckpointMetadata& m = pending_->metadata;
+  for (StoredOperatorState& state : stored.operators) {
     OperatorStateHandle* op = nullptr;
     for (OperatorStateHandle& existing : m.operators) {
-      if (existing.name == operators[i].name) op = &existing;
+      if (existing.name == state.name) op = &existing;
     }
     if (op == nullptr) {
-      m.operators.push_back(OperatorStateHandle{operators[i].name, operators[i].parallelism, {}});
+      m.operators.push_back(OperatorStateHandle{state.name, state.parallelism, {}});
       op = &m.operators.back();
     }
-    op->subtasks.push_back(std::move(handles[i]));
+    op->subtasks.push_back(std::move(state.handle));
   }
   if (pending_->acks == tasks_.size()) complete_locked();
 }
@@ -209,6 +154,7 @@ void CheckpointCoordinator::abort_locked(const std::string& why) {
   int64_t id = pending_->id;
   pending_.reset();
   log::runtime()->warn("checkpoint {} aborted: {}", id, why);
+  if (abort_listener_) abort_listener_(id);
   post_all(Mail{MailKind::kCheckpointAborted, id});
   std::error_code ec;
   std::filesystem::remove_all(storage_.checkpoint_dir(id), ec);

@@ -2,30 +2,30 @@
 //
 // Every `interval` it starts checkpoint N: it prepares N's directory and
 // posts a trigger to every source task. Sources snapshot and emit barrier N;
-// tasks align their inputs on it, snapshot and pass it on. Each task hands
-// its encoded snapshot to submit_snapshot(); a background thread writes the
-// files (off the task threads) and counts the acknowledgement. With every
-// task acknowledged, the coordinator writes N's metadata, tells every task
-// N is complete (two-phase sinks commit then) and drops checkpoints beyond
-// the retained ones. A checkpoint that times out, or that a finished task
-// can no longer acknowledge, is aborted and the job goes on. At most one
-// checkpoint is in flight.
+// tasks align their inputs on it, snapshot and pass it on. Each task's
+// snapshot is stored off its thread (runtime/checkpoint/snapshot_writer.h)
+// and acknowledged here. With every task acknowledged, the coordinator
+// writes N's metadata, tells every task N is complete (two-phase sinks
+// commit then) and drops checkpoints beyond the retained ones. A checkpoint
+// that times out, fails to store, or that a finished task can no longer
+// acknowledge, is aborted and the job goes on. At most one checkpoint is in
+// flight. Tasks may live in this process or in task managers: the
+// coordinator sees them only as mailboxes.
 //
-// Threading: tick() on the executor's thread; submit_snapshot() and
-// task_finished() on task threads; the writer thread inside. All state is
-// behind one mutex. Lifecycle: construct -> attach tasks -> tick* -> destroy
-// (after every task stopped; joins the writer).
+// Threading: tick() and trigger_now() on the owner's thread; acknowledge(),
+// decline() and task_finished() from any thread. All state is behind one
+// mutex; mails are posted under it, so a mailbox must not call back.
+// Lifecycle: construct -> attach tasks -> tick* -> destroy.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "runtime/checkpoint/snapshot_writer.h"
 #include "runtime/checkpoint/storage.h"
 #include "runtime/core/clock.h"
 #include "state/snapshot.h"
@@ -39,16 +39,6 @@ struct CheckpointConfig {
   size_t retained = 3;
 
   bool enabled() const { return !directory.empty() && interval > 0; }
-};
-
-// What a task sends when it took its part of a checkpoint.
-struct OperatorSnapshotBytes {
-  std::string name;
-  int32_t subtask = 0;
-  int32_t parallelism = 1;
-  std::optional<std::string> keyed;  // an encoded KeyedSnapshot
-  std::string operator_state;
-  SnapshotFiles files;  // stored by the writer, scratch removed afterwards
 };
 
 enum class MailKind { kTriggerCheckpoint, kCheckpointComplete, kCheckpointAborted };
@@ -65,11 +55,23 @@ class TaskMailbox {
   virtual void post(Mail mail) = 0;
 };
 
+// What a task calls during checkpoints: `task` is its index among the
+// coordinator's tasks.
+class CheckpointParticipation {
+ public:
+  virtual ~CheckpointParticipation() = default;
+  // `synchronous_ms`: how long the task's snapshot held up its thread.
+  virtual void submit_snapshot(int64_t id, size_t task,
+                               std::vector<OperatorSnapshotBytes> operators,
+                               DurationMs synchronous_ms) = 0;
+  // A finished task acknowledges nothing more.
+  virtual void task_finished(size_t task) = 0;
+};
+
 class CheckpointCoordinator {
  public:
   CheckpointCoordinator(CheckpointConfig config, std::string job, int max_parallelism,
                         int64_t last_checkpoint_id, const Clock& clock);
-  ~CheckpointCoordinator();
 
   // Registers a task; sources receive triggers. Returns its index.
   size_t attach(TaskMailbox* task, bool is_source);
@@ -79,11 +81,20 @@ class CheckpointCoordinator {
   // When tick() next has something to do (kMaxTimestamp: never).
   Timestamp next_deadline() const;
 
-  // `synchronous_ms`: how long the task's snapshot held up its thread.
-  void submit_snapshot(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
-                       DurationMs synchronous_ms);
+  // Starts a checkpoint now, unless one is in flight or the job's tasks
+  // can no longer take one. Returns its id, or 0.
+  int64_t trigger_now();
+  // A task stored its part of checkpoint `stored.id` (or failed to, when
+  // `stored.error` is set: the checkpoint aborts). Stale ones are ignored.
+  void acknowledge(StoredSnapshot&& stored);
   // A finished task acknowledges nothing more: no new checkpoints start.
   void task_finished(size_t task);
+  // Called, under the coordinator's lock, with the id of every aborted
+  // checkpoint.
+  void on_abort(std::function<void(int64_t)> listener);
+  // The directory of checkpoint `id`.
+  std::string checkpoint_dir(int64_t id) const { return storage_.checkpoint_dir(id); }
+  const CheckpointStorage& storage() const { return storage_; }
 
   int64_t last_completed() const;
   size_t completed_count() const;
@@ -101,23 +112,7 @@ class CheckpointCoordinator {
     size_t acks = 0;
     CheckpointMetadata metadata;
   };
-  struct WriteJob {
-    int64_t id;
-    size_t task;
-    std::vector<OperatorSnapshotBytes> operators;
-    DurationMs synchronous_ms;
-  };
-
-  void write_loop();
-  void write(WriteJob& job);
-  static void remove_scratch(const WriteJob& job);
-  struct StoredSize {
-    uint64_t written = 0;
-    uint64_t total = 0;
-    DurationMs synchronous_ms = 0;
-  };
-  void acknowledge(int64_t id, size_t task, std::vector<SubtaskStateHandle> handles, StoredSize size,
-                   const std::vector<OperatorSnapshotBytes>& operators);
+  bool start_locked(Timestamp now);
   void complete_locked();
   void abort_locked(const std::string& why);
   void post_all(Mail mail);
@@ -137,10 +132,7 @@ class CheckpointCoordinator {
   Timestamp next_trigger_;
   bool stopped_ = false;
 
-  std::condition_variable work_;
-  std::deque<WriteJob> queue_;
-  bool closing_ = false;
-  std::thread writer_;
+  std::function<void(int64_t)> abort_listener_;
 };
 
 }  // namespace sluice

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "runtime/checkpoint/restore.h"
+#include "runtime/cli/job_setup.h"
 #include "runtime/cli/registry.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cli/state_dir.h"
@@ -91,16 +92,8 @@ int run_command(const std::vector<std::string>& args) {
     return kExitOk;
   }
   log::set_level(options.log_level);
-  const TopologySpec* spec = TopologyRegistry::instance().find(options.topology);
-  if (spec == nullptr) {
-    throw UsageError("unknown topology '" + options.topology + "' (see sluice topologies)");
-  }
-  Params params(options.params, spec->params);
-  params.set_parallelism(options.plan.parallelism);
-  if (options.checkpoint.enabled()) params.set_checkpoint_interval(options.checkpoint.interval);
-  Topology topology(spec->name);
-  spec->build(topology, params);
-
+  JobDefinition definition = build_job(options);
+  const TopologySpec* spec = definition.spec;
   options.plan.job_name = spec->name;
   JobStateDirectory state_dir(options.state_dir);
   options.plan.state_backend.rocksdb.directory = state_dir.path();
@@ -120,7 +113,7 @@ int run_command(const std::vector<std::string>& args) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  RecoveryResult recovery = run_with_restarts(topology.graph(), job, options.restart);
+  RecoveryResult recovery = run_with_restarts(definition.graph(), job, options.restart);
   const JobResult& result = recovery.last;
   print_summary(result, options.progress);
   if (recovery.restarts > 0) fmt::print(stderr, "  restarted {} times\n", recovery.restarts);

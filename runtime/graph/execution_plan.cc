@@ -1,5 +1,6 @@
 #include "runtime/graph/execution_plan.h"
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -26,11 +27,18 @@ class PlanBuilder {
     resolve_parallelism();
     resolve_edges();
     assign_chains();
+    validate_placement();
     create_channels();
     for (const auto& [head, members] : chains_) {
       plan_.chains.push_back(chain_name(members));
-      for (int s = 0; s < parallelism_[static_cast<size_t>(head)]; ++s) build_task(members, s);
+      for (int s = 0; s < p(head); ++s) {
+        plan_.all_tasks.push_back(PlannedTask{plan_.chains.back(), s, graph_.node(head).is_source});
+        if (!placement().runs_here(s)) continue;
+        build_task(members, s);
+        plan_.task_index.push_back(plan_.all_tasks.size() - 1);
+      }
     }
+    if (!remote_links_.empty()) hand_over_remote_channels();
     return std::move(plan_);
   }
 
@@ -57,6 +65,22 @@ class PlanBuilder {
   }
 
   int p(int node) const { return parallelism_[static_cast<size_t>(node)]; }
+  const Placement& placement() const { return options_.placement; }
+
+  void validate_placement() {
+    plan_.slots = *std::max_element(parallelism_.begin(), parallelism_.end());
+    const Placement& where = placement();
+    if (where.slot_owner.empty() || where.nowhere) return;
+    if (where.slot_owner.size() < static_cast<size_t>(plan_.slots)) {
+      throw UsageError(fmt::format("the job needs {} slots, {} are placed", plan_.slots,
+                                   where.slot_owner.size()));
+    }
+    for (const std::string& owner : where.slot_owner) {
+      if (owner != where.self && where.remote == nullptr) {
+        throw UsageError("a placement across task managers needs a data plane");
+      }
+    }
+  }
 
   void resolve_edges() {
     std::vector<int> inputs(graph_.nodes().size(), 0);
@@ -109,11 +133,46 @@ class PlanBuilder {
       for (int ps = 0; ps < producers; ++ps) {
         for (int cs = 0; cs < consumers; ++cs) {
           if (e.partitioning == Partitioning::kForward && ps != cs) continue;
+          bool producer_here = placement().runs_here(ps);
+          bool consumer_here = placement().runs_here(cs);
+          if (!producer_here && !consumer_here) continue;
           auto channel = type.make_channel(options_.channel_capacity);
+          if (producer_here != consumer_here) connect_remote(e, type, ps, cs, *channel, producer_here);
           control_.add_channel(channel.get());
           e.channels[static_cast<size_t>(ps)][static_cast<size_t>(cs)] = channel.get();
           plan_.channels.push_back(std::move(channel));
         }
+      }
+    }
+  }
+
+  // A channel with one end in another task manager: the data plane drains
+  // it (outbound) or fills it (inbound).
+  void connect_remote(const ResolvedEdge& e, const StreamTypeOps& type, int producer, int consumer,
+                      ChannelBase& channel, bool outbound) {
+    const Placement& where = placement();
+    ChannelKey key{where.job_number, where.attempt,
+                   static_cast<uint32_t>(e.spec - graph_.edges().data()),
+                   static_cast<uint32_t>(producer), static_cast<uint32_t>(consumer)};
+    const std::string& peer = where.slot_owner.at(static_cast<size_t>(outbound ? consumer : producer));
+    // Handed over once the plan is complete: the data plane's threads may
+    // use a channel as soon as it has it.
+    RemoteLink link{peer, key, &channel, nullptr, nullptr};
+    if (outbound) {
+      link.encoder = type.make_encoder(&channel);
+    } else {
+      link.decoder = type.make_decoder(&channel);
+    }
+    remote_links_.push_back(std::move(link));
+  }
+
+  void hand_over_remote_channels() {
+    RemoteChannelRegistry& remote = *placement().remote;
+    for (RemoteLink& link : remote_links_) {
+      if (link.encoder) {
+        remote.add_outbound(link.peer, link.key, link.channel, std::move(link.encoder));
+      } else {
+        remote.add_inbound(link.peer, link.key, link.channel, std::move(link.decoder));
       }
     }
   }
@@ -209,6 +268,14 @@ class PlanBuilder {
   std::vector<ResolvedEdge> edges_;
   std::vector<int> head_of_;
   std::map<int, std::vector<int>> chains_;
+  struct RemoteLink {
+    std::string peer;
+    ChannelKey key;
+    ChannelBase* channel;
+    std::unique_ptr<ElementEncoder> encoder;  // outbound
+    std::unique_ptr<ElementDecoder> decoder;  // inbound
+  };
+  std::vector<RemoteLink> remote_links_;
   ExecutionPlan plan_;
 };
 

@@ -4,6 +4,14 @@
 // one channel per (producer subtask, consumer subtask) of every other edge,
 // and builds one Task per chain and subtask.
 //
+// Placement: a job runs in slots, and slot i runs subtask i of every chain
+// (Flink's slot sharing), so a job needs as many slots as its largest
+// parallelism. On a cluster every task manager builds the same plan and
+// instantiates only the tasks of its own slots; a channel with one end
+// elsewhere goes to the data plane (runtime/network/remote_channels.h).
+// Every process numbers the tasks the same way, which is how the job
+// manager's checkpoint coordinator addresses them.
+//
 // Threading: runs on the submitting thread before any task starts.
 #pragma once
 
@@ -13,9 +21,25 @@
 #include <vector>
 
 #include "runtime/graph/job_graph.h"
+#include "runtime/network/remote_channels.h"
 #include "runtime/task/task.h"
 
 namespace sluice {
+
+// Which slots run here. The default runs every task in this process.
+struct Placement {
+  std::vector<std::string> slot_owner;  // per slot, its task manager; empty: all here
+  std::string self;                     // this task manager
+  RemoteChannelRegistry* remote = nullptr;  // required when some slot is elsewhere
+  uint32_t job_number = 0;
+  uint32_t attempt = 0;
+  bool nowhere = false;  // lay the job out without building any task (the job manager)
+
+  bool runs_here(int subtask) const {
+    if (nowhere) return false;
+    return slot_owner.empty() || slot_owner.at(static_cast<size_t>(subtask)) == self;
+  }
+};
 
 struct PlanOptions {
   std::string job_name = "job";
@@ -25,17 +49,29 @@ struct PlanOptions {
   StateBackendConfig state_backend;  // memory unless set
   // State to resume from, by operator name (null: a fresh start).
   const std::map<std::string, OperatorRestore>* restore = nullptr;
+  Placement placement;
+};
+
+// One task of the job, wherever it runs.
+struct PlannedTask {
+  std::string chain;
+  int subtask = 0;
+  bool is_source = false;
 };
 
 struct ExecutionPlan {
   std::vector<std::unique_ptr<ChannelBase>> channels;
-  std::vector<std::unique_ptr<Task>> tasks;
+  std::vector<std::unique_ptr<Task>> tasks;  // the tasks placed here
+  std::vector<size_t> task_index;  // of tasks[i] among all_tasks
+  std::vector<PlannedTask> all_tasks;  // the whole job, in a fixed order
+  int slots = 1;  // the job's largest parallelism
   // Human-readable description of the chains, for logs and tests.
   std::vector<std::string> chains;
 };
 
 // Throws UsageError for an invalid graph (bad parallelism, forward edge
-// between different parallelisms, no source).
+// between different parallelisms, no source) or a placement with fewer
+// slots than the job needs.
 ExecutionPlan build_execution_plan(const JobGraph& graph, const PlanOptions& options,
                                    JobControl& control, JobMetrics& metrics, const Clock& clock);
 

@@ -14,6 +14,7 @@
 
 #include "runtime/api/operator.h"
 #include "runtime/network/reader.h"
+#include "runtime/network/remote_channels.h"
 #include "runtime/network/writers.h"
 
 namespace sluice {
@@ -65,6 +66,12 @@ class StreamTypeOps {
   virtual std::unique_ptr<NetworkWriterBase> make_writer(
       Partitioning partitioning, const std::vector<ChannelBase*>& channels,
       int producer_subtask) const = 0;
+  // The wire side of a remote channel made by make_channel(): an encoder
+  // that drains it (outbound) or a decoder that fills it (inbound). Throw
+  // UsageError when the record type has no codec and so cannot cross
+  // processes.
+  virtual std::unique_ptr<ElementEncoder> make_encoder(ChannelBase* channel) const = 0;
+  virtual std::unique_ptr<ElementDecoder> make_decoder(ChannelBase* channel) const = 0;
 };
 
 using HashWriterFactory = std::function<std::unique_ptr<NetworkWriterBase>(

@@ -1,10 +1,12 @@
-// StreamTypeOps for records of type T: the typed channel, reader, fan-out and
-// writer makers the execution plan needs. One shared instance per type.
+// StreamTypeOps for records of type T: the typed channel, reader, fan-out,
+// writer and wire encoder/decoder makers the execution plan needs. One
+// shared instance per type.
 #pragma once
 
 #include <memory>
 
 #include "runtime/graph/job_graph.h"
+#include "runtime/network/element_codec.h"
 
 namespace sluice {
 
@@ -40,6 +42,21 @@ class TypedStreamOps final : public StreamTypeOps {
                                                     static_cast<size_t>(producer_subtask));
       default:
         return std::make_unique<ForwardWriter<T>>(std::move(typed));
+    }
+  }
+
+  std::unique_ptr<ElementEncoder> make_encoder(ChannelBase* channel) const override {
+    if constexpr (WireEncodable<T>) {
+      return std::make_unique<ChannelElementEncoder<T>>(static_cast<Channel<T>*>(channel));
+    } else {
+      throw no_wire_codec_error<T>();
+    }
+  }
+  std::unique_ptr<ElementDecoder> make_decoder(ChannelBase* channel) const override {
+    if constexpr (WireEncodable<T>) {
+      return std::make_unique<ChannelElementDecoder<T>>(static_cast<Channel<T>*>(channel));
+    } else {
+      throw no_wire_codec_error<T>();
     }
   }
 

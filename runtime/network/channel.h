@@ -7,7 +7,16 @@
 // Threading: push() on the producer's task thread, try_pop() on the
 // consumer's. cancel() from any thread wakes blocked producers, which then
 // throw CancelledError.
+//
+// Remote edges (runtime/network/remote_channels.h) keep a channel at each
+// end. The data plane fills the receiving one with push_credited(), which
+// never waits because the sender held a credit for the element, and learns
+// of every pop through a PopListener so that it can return the credit.
+// set_consumer() and set_pop_listener() are called before the channel's
+// threads start and not changed afterwards.
 #pragma once
+
+#include <fmt/format.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,7 +32,7 @@ namespace sluice {
 enum class ElementKind : uint8_t {
   kBatch,
   kWatermark,
-  kIdle,    // the producer has no active input: do not wait for its watermark
+  kIdle,     // the producer has no active input: do not wait for its watermark
   kActive,   // the producer is active again
   kBarrier,  // checkpoint barrier: everything before it belongs to the checkpoint
   kEnd       // the producer will send nothing more
@@ -60,6 +69,16 @@ class TaskWakeup {
   bool signalled_ = false;
 };
 
+// Told after each successful try_pop(), outside the channel's lock, on the
+// consumer's thread. Must outlive the consumer's use of the channel.
+class PopListener {
+ public:
+  virtual void on_pop() = 0;
+
+ protected:
+  ~PopListener() = default;
+};
+
 class ChannelBase {
  public:
   explicit ChannelBase(size_t capacity) : capacity_(capacity) {}
@@ -68,6 +87,9 @@ class ChannelBase {
   ChannelBase& operator=(const ChannelBase&) = delete;
 
   void set_consumer(TaskWakeup* consumer) { consumer_ = consumer; }
+  // For remote edges only; local channels leave it null and pay one null
+  // check per pop.
+  void set_pop_listener(PopListener* listener) { pop_listener_ = listener; }
   void cancel() {
     {
       std::lock_guard lock(mutex_);
@@ -84,6 +106,7 @@ class ChannelBase {
   std::condition_variable not_full_;
   size_t capacity_;
   TaskWakeup* consumer_ = nullptr;
+  PopListener* pop_listener_ = nullptr;
   bool cancelled_ = false;
 };
 
@@ -102,6 +125,25 @@ class Channel final : public ChannelBase {
     if (was_empty && consumer_ != nullptr) consumer_->notify();
   }
 
+  // The receiving end of a remote edge: never waits. The sender spends one
+  // credit per element and the receiver grants no more than the capacity,
+  // so a full channel means the peer broke the protocol: throws InputError
+  // (the data plane then drops the connection instead of growing memory).
+  // After cancel() the element is dropped: nobody will read it.
+  void push_credited(Element<T>&& element) {
+    std::unique_lock lock(mutex_);
+    if (cancelled_) return;
+    if (queue_.size() >= capacity_) {
+      throw InputError(
+          fmt::format("remote channel overflow: the sender sent more than the {} credited elements",
+                      capacity_));
+    }
+    bool was_empty = queue_.empty();
+    queue_.push_back(std::move(element));
+    lock.unlock();
+    if (was_empty && consumer_ != nullptr) consumer_->notify();
+  }
+
   bool try_pop(Element<T>& out) {
     std::unique_lock lock(mutex_);
     if (queue_.empty()) return false;
@@ -110,6 +152,7 @@ class Channel final : public ChannelBase {
     queue_.pop_front();
     lock.unlock();
     if (was_full) not_full_.notify_one();
+    if (pop_listener_ != nullptr) pop_listener_->on_pop();
     return true;
   }
 

@@ -5,9 +5,9 @@
 #include <optional>
 #include <thread>
 
-#include <pthread.h>
-
+#include "runtime/checkpoint/local_checkpointing.h"
 #include "runtime/core/logging.h"
+#include "runtime/task/task_attempt.h"
 
 namespace sluice {
 namespace {
@@ -55,37 +55,29 @@ class ProgressReporter {
   uint64_t last_out_ = 0;
 };
 
-void name_thread(const std::string& task_name) {
-  std::string short_name = task_name.substr(0, 15);
-  pthread_setname_np(pthread_self(), short_name.c_str());
-}
-
 }  // namespace
 
 JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
-  JobControl control;
-  JobMetrics metrics;
-  ExecutionPlan plan = build_execution_plan(graph, options.plan, control, metrics, *options.clock);
+  TaskAttempt attempt(graph, options.plan, *options.clock);
+  const ExecutionPlan& plan = attempt.plan();
+  JobControl& control = attempt.control();
+  JobMetrics& metrics = attempt.metrics();
   for (const std::string& chain : plan.chains) log::runtime()->debug("chain: {}", chain);
 
   std::optional<CheckpointCoordinator> coordinator;
+  std::optional<LocalCheckpointing> checkpointing;
   if (options.checkpoint.enabled()) {
     coordinator.emplace(options.checkpoint, options.plan.job_name, options.plan.max_parallelism,
                         options.last_checkpoint_id, *options.clock);
-    for (auto& task : plan.tasks) task->attach(&*coordinator);
+    for (size_t i = 0; i < plan.all_tasks.size(); ++i) {
+      coordinator->attach(attempt.mailbox(i), plan.all_tasks[i].is_source);
+    }
+    checkpointing.emplace(*coordinator);
+    attempt.attach_checkpoints(&*checkpointing);
   }
 
   auto start = SteadyClock::now();
-  control.expect_tasks(plan.tasks.size());
-  std::vector<std::thread> threads;
-  threads.reserve(plan.tasks.size());
-  for (auto& task : plan.tasks) {
-    Task* t = task.get();
-    threads.emplace_back([t] {
-      name_thread(t->name());
-      t->run();
-    });
-  }
+  attempt.start();
 
   ProgressReporter reporter(options, metrics, start);
   DurationMs poll_ms = options.on_progress ? options.progress_interval : 100;
@@ -102,7 +94,7 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
     }
     reporter.report(checkpoints);
   }
-  for (auto& thread : threads) thread.join();
+  attempt.join();
   reporter.report(coordinator ? coordinator->completed_count() : 0, /*force=*/true);
 
   JobResult result;

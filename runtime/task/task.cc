@@ -46,7 +46,7 @@ void Task::run() {
     control_.fail(ErrorKind::kInternal, "task " + name_ + ": " + e.what());
   }
   close_operators();
-  if (coordinator_ != nullptr) coordinator_->task_finished(coordinator_index_);
+  if (checkpoints_ != nullptr) checkpoints_->task_finished(checkpoint_index_);
   control_.task_done();
 }
 
@@ -56,7 +56,7 @@ void Task::open_operators() {
     OperatorBase& op = *operators_[i];
     contexts_.push_back(std::make_unique<OperatorContext>(
         OperatorContext{op.info(), *this, metrics_, state_backend_, restores_[i],
-                        coordinator_ != nullptr}));
+                        checkpoints_ != nullptr}));
     try {
       op.open(*contexts_.back());
     } catch (...) {
@@ -263,8 +263,8 @@ void Task::check_alignment() {
 }
 
 // Snapshots every operator of the chain (a quick copy, encoded here), passes
-// the barrier on, and hands the bytes to the coordinator to write. Only
-// reached with a coordinator: it alone starts checkpoints.
+// the barrier on, and hands the bytes on to be stored. Only reached when
+// attached to checkpoints: the coordinator alone starts them.
 void Task::take_checkpoint(int64_t id) {
   last_barrier_ = id;
   auto started = std::chrono::steady_clock::now();
@@ -288,7 +288,7 @@ void Task::take_checkpoint(int64_t id) {
   auto synchronous = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   for (auto& writer : writers_) writer->send_barrier(id);
-  coordinator_->submit_snapshot(id, coordinator_index_, std::move(snapshots),
+  checkpoints_->submit_snapshot(id, checkpoint_index_, std::move(snapshots),
                                 synchronous.count());
 }
 

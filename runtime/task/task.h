@@ -36,11 +36,13 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   // Building (before run): operators in chain order, head first, each with
   // the state it resumes from (or null).
   void add_operator(std::unique_ptr<OperatorBase> op, const OperatorRestore* restore = nullptr);
-  // Takes part in checkpoints of `coordinator`.
-  void attach(CheckpointCoordinator* coordinator) {
-    coordinator_ = coordinator;
-    coordinator_index_ = coordinator->attach(this, source_ != nullptr);
+  // Takes part in checkpoints: `checkpoints` stores its snapshots, and
+  // `index` is the task's index at the coordinator, which posts its mails.
+  void attach(CheckpointParticipation* checkpoints, size_t index) {
+    checkpoints_ = checkpoints;
+    checkpoint_index_ = index;
   }
+  bool is_source() const { return source_ != nullptr; }
   void set_source(SourceOperatorBase* source) { source_ = source; }
   void add_reader(std::unique_ptr<ChannelReaderBase> reader) {
     readers_.push_back(std::move(reader));
@@ -112,8 +114,8 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   TaskWakeup wakeup_;
 
   // Checkpoints: the coordinator, mails from it, and barrier alignment.
-  CheckpointCoordinator* coordinator_ = nullptr;
-  size_t coordinator_index_ = 0;
+  CheckpointParticipation* checkpoints_ = nullptr;
+  size_t checkpoint_index_ = 0;
   std::mutex mail_mutex_;
   std::vector<Mail> mails_;
   int64_t aligning_ = 0;      // the checkpoint whose barriers are being aligned

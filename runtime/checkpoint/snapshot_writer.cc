@@ -1,0 +1,92 @@
+#include "runtime/checkpoint/snapshot_writer.h"
+
+#include <filesystem>
+
+namespace sluice {
+
+SnapshotWriter::SnapshotWriter(CheckpointStorage storage, OnStored on_stored)
+    : storage_(std::move(storage)),
+      on_stored_(std::move(on_stored)),
+      thread_([this] { write_loop(); }) {}
+
+SnapshotWriter::~SnapshotWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  work_.notify_all();
+  thread_.join();
+}
+
+void SnapshotWriter::submit(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
+                            DurationMs synchronous_ms) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(Job{id, task, std::move(operators), synchronous_ms});
+  }
+  work_.notify_one();
+}
+
+void SnapshotWriter::abandon_up_to(int64_t id) {
+  std::lock_guard lock(mutex_);
+  abandoned_up_to_ = std::max(abandoned_up_to_, id);
+}
+
+void SnapshotWriter::write_loop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    work_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+    if (queue_.empty()) return;
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    bool wanted = job.id > abandoned_up_to_;
+    lock.unlock();
+    if (wanted) on_stored_(store(job));
+    remove_scratch(job);
+    lock.lock();
+  }
+}
+
+StoredSnapshot SnapshotWriter::store(const Job& job) const {
+  StoredSnapshot stored;
+  stored.id = job.id;
+  stored.task = job.task;
+  stored.synchronous_ms = job.synchronous_ms;
+  try {
+    for (const OperatorSnapshotBytes& op : job.operators) {
+      StoredOperatorState state{op.name, op.parallelism, {}};
+      SubtaskStateHandle& handle = state.handle;
+      handle.subtask = op.subtask;
+      std::string base = op.name + "-" + std::to_string(op.subtask);
+      if (op.keyed) {
+        handle.keyed_state = storage_.write_state_file(job.id, base + ".keyed", *op.keyed);
+        stored.bytes_written += op.keyed->size();
+        stored.bytes_total += op.keyed->size();
+      }
+      if (!op.operator_state.empty()) {
+        handle.operator_state = storage_.write_state_file(job.id, base + ".op", op.operator_state);
+        stored.bytes_written += op.operator_state.size();
+        stored.bytes_total += op.operator_state.size();
+      }
+      for (const FileToStore& file : op.files.files) {
+        stored.bytes_written += storage_.store_file(job.id, file);
+        stored.bytes_total += std::filesystem::file_size(file.source);
+        (file.shared ? handle.shared_files : handle.files).push_back(file.stored);
+      }
+      stored.operators.push_back(std::move(state));
+    }
+  } catch (const std::exception& e) {
+    stored.operators.clear();
+    stored.error = e.what();
+  }
+  return stored;
+}
+
+void SnapshotWriter::remove_scratch(const Job& job) {
+  std::error_code ec;
+  for (const OperatorSnapshotBytes& op : job.operators) {
+    for (const std::string& dir : op.files.scratch_dirs) std::filesystem::remove_all(dir, ec);
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,93 @@
+// Stores what tasks snapshot at a checkpoint barrier, off their threads:
+// state bytes become checksummed files in the checkpoint's directory,
+// RocksDB files are copied to the checkpoint or its shared area, and the
+// scratch directories are removed. Each stored snapshot is handed to
+// `on_stored`, which acknowledges it to the checkpoint coordinator: by a
+// direct call on the local cluster, by a message from a task manager.
+//
+// Threading: submit() and abandon() from any thread; one writer thread
+// inside calls on_stored. Lifecycle: construct -> submit* -> destroy
+// (finishes what is queued, then joins).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/checkpoint/metadata.h"
+#include "runtime/checkpoint/storage.h"
+#include "runtime/core/time.h"
+#include "state/snapshot.h"
+
+namespace sluice {
+
+// What a task sends when it took its part of a checkpoint.
+struct OperatorSnapshotBytes {
+  std::string name;
+  int32_t subtask = 0;
+  int32_t parallelism = 1;
+  std::optional<std::string> keyed;  // an encoded KeyedSnapshot
+  std::string operator_state;
+  SnapshotFiles files;  // stored by the writer, scratch removed afterwards
+};
+
+// One operator subtask's stored state, as the metadata will list it.
+struct StoredOperatorState {
+  std::string name;
+  int32_t parallelism = 1;
+  SubtaskStateHandle handle;
+};
+
+// A task's acknowledgement of checkpoint `id`.
+struct StoredSnapshot {
+  int64_t id = 0;
+  size_t task = 0;
+  std::vector<StoredOperatorState> operators;
+  uint64_t bytes_written = 0;  // copied by this checkpoint
+  uint64_t bytes_total = 0;    // referenced, with shared files written before
+  DurationMs synchronous_ms = 0;
+  std::string error;  // set when storing failed
+};
+
+class SnapshotWriter {
+ public:
+  using OnStored = std::function<void(StoredSnapshot&&)>;
+  SnapshotWriter(CheckpointStorage storage, OnStored on_stored);
+  ~SnapshotWriter();
+  SnapshotWriter(const SnapshotWriter&) = delete;
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  // `synchronous_ms`: how long the task's snapshot held up its thread.
+  void submit(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
+              DurationMs synchronous_ms);
+  // Checkpoints up to `id` were aborted: their queued snapshots are dropped.
+  void abandon_up_to(int64_t id);
+
+ private:
+  struct Job {
+    int64_t id;
+    size_t task;
+    std::vector<OperatorSnapshotBytes> operators;
+    DurationMs synchronous_ms;
+  };
+  void write_loop();
+  StoredSnapshot store(const Job& job) const;
+  static void remove_scratch(const Job& job);
+
+  CheckpointStorage storage_;
+  OnStored on_stored_;
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::deque<Job> queue_;
+  int64_t abandoned_up_to_ = 0;
+  bool closing_ = false;
+  std::thread thread_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,27 @@
+// Builds a job's graph from a registered topology and the job options, the
+// same way in every process: `sluice run`, the job manager (to place the
+// job) and each task manager (to run its tasks).
+//
+// Threading: pure; the caller owns the result.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "runtime/api/topology.h"
+#include "runtime/cli/registry.h"
+#include "runtime/cli/run_options.h"
+
+namespace sluice {
+
+struct JobDefinition {
+  const TopologySpec* spec = nullptr;
+  std::unique_ptr<Topology> topology;  // owns the graph
+
+  const JobGraph& graph() const { return topology->graph(); }
+};
+
+// Throws UsageError for an unknown topology or bad parameters.
+JobDefinition build_job(const RunOptions& options);
+
+}  // namespace sluice

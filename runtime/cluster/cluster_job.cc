@@ -1,0 +1,371 @@
+#include "runtime/cluster/cluster_job.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "runtime/cli/job_setup.h"
+#include "runtime/cluster/deployed_attempt.h"
+#include "runtime/cluster/messages.h"
+#include "runtime/core/logging.h"
+
+namespace sluice {
+namespace {
+
+bool retryable(ErrorKind kind) {
+  return kind != ErrorKind::kUsage && kind != ErrorKind::kInput && kind != ErrorKind::kCancelled;
+}
+
+ExecutionPlan lay_out(const RunOptions& options) {
+  JobDefinition definition = build_job(options);
+  PlanOptions plan = options.plan;
+  plan.placement.nowhere = true;
+  JobControl control;
+  JobMetrics metrics;
+  return build_execution_plan(definition.graph(), plan, control, metrics, SystemClock::instance());
+}
+
+// The coordinator's view of a task in a task manager: mails become messages.
+class RemoteTaskMailbox final : public TaskMailbox {
+ public:
+  RemoteTaskMailbox(std::shared_ptr<RpcConnection> connection, std::string job, int attempt,
+                    size_t task)
+      : connection_(std::move(connection)), job_(std::move(job)), attempt_(attempt), task_(task) {}
+
+  void post(Mail mail) override {
+    pb::Envelope envelope;
+    pb::CheckpointMail& m = *envelope.mutable_checkpoint_mail();
+    m.set_job(job_);
+    m.set_attempt(attempt_);
+    m.set_task(static_cast<int32_t>(task_));
+    m.set_kind(mail.kind == MailKind::kTriggerCheckpoint    ? pb::MAIL_TRIGGER
+               : mail.kind == MailKind::kCheckpointComplete ? pb::MAIL_COMPLETE
+                                                            : pb::MAIL_ABORT);
+    m.set_checkpoint(mail.checkpoint);
+    connection_->send(envelope);
+  }
+
+ private:
+  std::shared_ptr<RpcConnection> connection_;
+  std::string job_;
+  int attempt_;
+  size_t task_;
+};
+
+void send_job_status(const std::shared_ptr<RpcConnection>& client, const std::string& job,
+                     JobState state, const std::string& message) {
+  pb::Envelope envelope;
+  pb::JobStatus& status = *envelope.mutable_job_status();
+  status.set_job(job);
+  status.set_state(job_state_name(state));
+  status.set_message(message);
+  client->send(envelope);
+}
+
+}  // namespace
+
+const char* job_state_name(JobState state) {
+  switch (state) {
+    case JobState::kWaiting: return "waiting";
+    case JobState::kRunning: return "running";
+    case JobState::kFinished: return "finished";
+    case JobState::kFailed: return "failed";
+    case JobState::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+ClusterJob::ClusterJob(std::string id, uint32_t number, pb::JobSpec spec,
+                       const std::string& default_root, ClusterView& cluster)
+    : id_(std::move(id)),
+      number_(number),
+      spec_(std::move(spec)),
+      options_(job_run_options(spec_, default_root)),
+      cluster_(cluster),
+      layout_(lay_out(options_)) {}
+
+ClusterJob::~ClusterJob() = default;
+
+void ClusterJob::resume_after(int attempt) {
+  attempt_ = attempt;
+  log::runtime()->warn("resuming job {} after attempt {}", id_, attempt);
+}
+
+int ClusterJob::slots_on(const std::string& task_manager) const {
+  return static_cast<int>(std::count(slot_owner_.begin(), slot_owner_.end(), task_manager));
+}
+
+void ClusterJob::step() {
+  if (state_ == JobState::kWaiting && stopping_.empty() && ClusterJob::Clock::now() >= not_before_) {
+    std::vector<std::string> owners = place_slots(layout_.slots, cluster_.free_slots());
+    if (!owners.empty()) deploy(owners);
+  }
+  if (state_ != JobState::kRunning) return;
+  if (started_.size() == layout_.all_tasks.size() && !all_running_logged_) {
+    all_running_logged_ = true;
+    auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - attempt_failed_at_);
+    log::runtime()->info("job {} attempt {}: all {} tasks running{}", id_, attempt_,
+                         layout_.all_tasks.size(),
+                         attempt_ > 0 ? fmt::format(" ({} ms after the last attempt failed)", since.count())
+                                      : std::string());
+  }
+  if (coordinator_ && all_running_logged_) coordinator_->tick();
+  answer_checkpoint_requests();
+}
+
+void ClusterJob::deploy(const std::vector<std::string>& owners) {
+  ++attempt_;
+  slot_owner_ = owners;
+  started_.clear();
+  finished_.clear();
+  all_running_logged_ = false;
+  int64_t last_checkpoint = 0;
+  std::string restore_path;
+  try {
+    restore_path = restore_path_for_attempt(last_checkpoint);
+  } catch (const SluiceError& e) {
+    end(JobState::kFailed, e.what());
+    return;
+  }
+  start_coordinator(last_checkpoint);
+  send_deployment(owners, restore_path, last_checkpoint);
+  state_ = JobState::kRunning;
+  persist();
+}
+
+// The latest complete checkpoint of this job; before the first one, what
+// the job was submitted to restore.
+std::string ClusterJob::restore_path_for_attempt(int64_t& last_checkpoint) {
+  const std::string& root = options_.checkpoint.directory;
+  if (!root.empty()) {
+    CheckpointStorage storage(root, id_);
+    std::vector<std::string> warnings;
+    if (std::optional<CheckpointMetadata> latest = storage.latest(warnings)) {
+      for (const std::string& w : warnings) log::runtime()->warn("{}", w);
+      last_checkpoint = latest->id;
+      return storage.checkpoint_dir(latest->id);
+    }
+  }
+  if (options_.restore.empty() || options_.restore == "latest") {
+    if (!options_.restore.empty()) throw InputError("no complete checkpoint to restore for job " + id_);
+    return "";
+  }
+  CheckpointStorage storage(root, id_);
+  last_checkpoint = storage.load(options_.restore).id;
+  return options_.restore;
+}
+
+void ClusterJob::start_coordinator(int64_t last_checkpoint) {
+  coordinator_.reset();
+  mailboxes_.clear();
+  if (!options_.checkpoint.enabled()) return;
+  coordinator_ = std::make_unique<CheckpointCoordinator>(
+      options_.checkpoint, id_, options_.plan.max_parallelism, last_checkpoint,
+      SystemClock::instance());
+  coordinator_->on_abort([this](int64_t id) { aborted_.insert(id); });
+  for (size_t i = 0; i < layout_.all_tasks.size(); ++i) {
+    const PlannedTask& task = layout_.all_tasks[i];
+    auto connection = cluster_.connection(slot_owner_.at(static_cast<size_t>(task.subtask)));
+    mailboxes_.push_back(std::make_unique<RemoteTaskMailbox>(connection, id_, attempt_, i));
+    coordinator_->attach(mailboxes_.back().get(), task.is_source);
+  }
+}
+
+void ClusterJob::send_deployment(const std::vector<std::string>& owners,
+                                 const std::string& restore_path, int64_t last_checkpoint) {
+  pb::Envelope envelope;
+  pb::DeployTasks& deploy = *envelope.mutable_deploy_tasks();
+  deploy.set_job(id_);
+  deploy.set_attempt(attempt_);
+  deploy.set_job_number(number_);
+  *deploy.mutable_spec() = spec_;
+  deploy.set_checkpoint_root(options_.checkpoint.directory);
+  deploy.set_restore_path(restore_path);
+  deploy.set_last_checkpoint_id(last_checkpoint);
+  std::set<std::string> distinct(owners.begin(), owners.end());
+  for (const std::string& owner : owners) deploy.add_slot_owner(owner);
+  for (const std::string& tm : distinct) *deploy.add_peers() = cluster_.peer(tm);
+  log::runtime()->info("job {} attempt {}: deploying {} tasks in {} slots on {} task managers{}",
+                       id_, attempt_, layout_.all_tasks.size(), owners.size(), distinct.size(),
+                       restore_path.empty() ? std::string() : ", restoring " + restore_path);
+  for (const std::string& tm : distinct) {
+    if (auto connection = cluster_.connection(tm)) connection->send(envelope);
+  }
+}
+
+void ClusterJob::on_task_status(const std::string& task_manager, const pb::TaskStatus& status) {
+  if (status.attempt() != attempt_ || state_ != JobState::kRunning) {
+    if (status.state() == pb::TASK_CANCELLED) stopping_.erase(task_manager);
+    return;
+  }
+  auto task = static_cast<size_t>(status.task());
+  switch (status.state()) {
+    case pb::TASK_RUNNING:
+      started_.insert(task);
+      break;
+    case pb::TASK_FINISHED:
+      started_.insert(task);
+      if (finished_.insert(task).second && coordinator_) coordinator_->task_finished(task);
+      if (finished_.size() == layout_.all_tasks.size()) end(JobState::kFinished, "");
+      break;
+    case pb::TASK_FAILED:
+      fail_attempt(error_kind_of(status), status.message());
+      break;
+    default:
+      stopping_.erase(task_manager);
+      break;
+  }
+}
+
+void ClusterJob::on_checkpoint_ack(const pb::CheckpointAck& ack) {
+  if (ack.attempt() != attempt_ || !coordinator_) return;
+  coordinator_->acknowledge(from_checkpoint_ack(ack));
+  last_checkpoint_ = coordinator_->last_completed();
+}
+
+void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason) {
+  stopping_.erase(task_manager);
+  if (state_ == JobState::kRunning && slots_on(task_manager) > 0) {
+    fail_attempt(ErrorKind::kExternal,
+                 fmt::format("task manager {} lost: {}", task_manager, reason), task_manager);
+  }
+}
+
+void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost) {
+  attempt_failed_at_ = Clock::now();
+  log::runtime()->warn("job {} attempt {} failed: {}", id_, attempt_, message);
+  stop_attempt(lost);
+  const RestartStrategy& strategy = options_.restart;
+  if (!retryable(kind) || strategy.kind == RestartStrategy::Kind::kNone ||
+      restarts_ >= strategy.max_attempts) {
+    end(JobState::kFailed, message);
+    return;
+  }
+  ++restarts_;
+  DurationMs delay = strategy.delay_before(restarts_);
+  not_before_ = Clock::now() + std::chrono::milliseconds(delay);
+  state_ = JobState::kWaiting;
+  message_ = message;
+  log::runtime()->warn("job {}: restart {} of {} in {}, once {} slots are free", id_, restarts_,
+                       strategy.max_attempts, format_duration(delay), layout_.slots);
+}
+
+// Cancels the current attempt on every live task manager that runs part of
+// it; the next attempt waits until they have all stopped.
+void ClusterJob::stop_attempt(const std::string& lost) {
+  coordinator_.reset();
+  mailboxes_.clear();
+  for (const CheckpointRequest& request : checkpoint_requests_) {
+    pb::Envelope reply;
+    reply.mutable_checkpoint_reply()->set_job(id_);
+    reply.mutable_checkpoint_reply()->set_error("the job's attempt ended before the checkpoint completed");
+    request.client->send(reply);
+  }
+  checkpoint_requests_.clear();
+  pb::Envelope envelope;
+  envelope.mutable_cancel_tasks()->set_job(id_);
+  envelope.mutable_cancel_tasks()->set_attempt(attempt_);
+  for (const std::string& tm : std::set<std::string>(slot_owner_.begin(), slot_owner_.end())) {
+    if (tm == lost) continue;
+    if (auto connection = cluster_.connection(tm)) {
+      connection->send(envelope);
+      stopping_.insert(tm);
+    }
+  }
+  slot_owner_.clear();
+}
+
+void ClusterJob::cancel() {
+  if (ended()) return;
+  stop_attempt("");
+  end(JobState::kCancelled, "cancelled");
+}
+
+void ClusterJob::end(JobState state, const std::string& message) {
+  if (state != JobState::kCancelled && state_ == JobState::kRunning && state != JobState::kFinished) {
+    stop_attempt("");
+  }
+  coordinator_.reset();
+  mailboxes_.clear();
+  if (state == JobState::kFinished) slot_owner_.clear();
+  state_ = state;
+  message_ = message;
+  log::runtime()->warn("job {} {}{}", id_, job_state_name(state),
+                       message.empty() ? std::string() : ": " + message);
+  for (const auto& client : waiters_) send_job_status(client, id_, state_, message_);
+  waiters_.clear();
+  persist();
+}
+
+void ClusterJob::request_checkpoint(const std::shared_ptr<RpcConnection>& client) {
+  pb::Envelope reply;
+  pb::CheckpointReply& r = *reply.mutable_checkpoint_reply();
+  r.set_job(id_);
+  int64_t id = 0;
+  if (state_ != JobState::kRunning || !coordinator_ || !all_running_logged_) {
+    r.set_error(coordinator_ || state_ != JobState::kRunning
+                    ? fmt::format("job {} is {}, not running all its tasks", id_,
+                                  job_state_name(state_))
+                    : fmt::format("job {} has no checkpoint storage and interval", id_));
+  } else if ((id = coordinator_->trigger_now()) == 0) {
+    r.set_error(fmt::format("job {}: a checkpoint is in progress, or a task has finished", id_));
+  } else {
+    checkpoint_requests_.push_back(CheckpointRequest{id, client});
+    return;
+  }
+  client->send(reply);
+}
+
+void ClusterJob::answer_checkpoint_requests() {
+  if (!coordinator_) return;
+  int64_t completed = coordinator_->last_completed();
+  last_checkpoint_ = completed;
+  auto answered = [&](const CheckpointRequest& request) {
+    bool done = completed >= request.id;
+    bool aborted = aborted_.count(request.id) > 0;
+    if (!done && !aborted) return false;
+    pb::Envelope reply;
+    pb::CheckpointReply& r = *reply.mutable_checkpoint_reply();
+    r.set_job(id_);
+    r.set_checkpoint(request.id);
+    if (done) r.set_path(coordinator_->checkpoint_dir(request.id));
+    if (!done) r.set_error(fmt::format("checkpoint {} was aborted", request.id));
+    request.client->send(reply);
+    return true;
+  };
+  checkpoint_requests_.erase(
+      std::remove_if(checkpoint_requests_.begin(), checkpoint_requests_.end(), answered),
+      checkpoint_requests_.end());
+}
+
+void ClusterJob::add_waiter(const std::shared_ptr<RpcConnection>& client) {
+  if (ended()) {
+    send_job_status(client, id_, state_, message_);
+  } else {
+    waiters_.push_back(client);
+  }
+}
+
+pb::JobInfo ClusterJob::info() const {
+  pb::JobInfo info;
+  info.set_job(id_);
+  info.set_topology(spec_.topology());
+  info.set_state(job_state_name(state_));
+  info.set_attempt(attempt_);
+  info.set_last_checkpoint(last_checkpoint_);
+  info.set_message(message_);
+  return info;
+}
+
+void ClusterJob::persist() {
+  pb::StoredJob stored;
+  stored.set_job(id_);
+  stored.set_job_number(number_);
+  *stored.mutable_spec() = spec_;
+  stored.set_state(job_state_name(state_));
+  stored.set_attempt(attempt_);
+  stored.set_message(message_);
+  cluster_.persist(stored);
+}
+
+}  // namespace sluice

@@ -1,0 +1,118 @@
+// A job as the job manager runs it: its options and layout, the current
+// attempt (placement, checkpoint coordinator, task states), restarts under
+// the job's restart strategy, and the clients waiting for its end.
+//
+// States: waiting (for its first deployment, a restart delay, slots, or
+// task managers still stopping the last attempt) -> running -> finished |
+// failed | cancelled. A failed attempt goes back to waiting when its
+// failure is retryable and the restart strategy allows another attempt; the
+// next attempt restores the latest complete checkpoint (or what the job was
+// submitted to restore, when it has none yet).
+//
+// Threading: every method runs under the job manager's lock; the
+// coordinator it owns posts mails by sending messages, never blocking.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/checkpoint/coordinator.h"
+#include "runtime/cli/run_options.h"
+#include "runtime/cluster/cluster.pb.h"
+#include "runtime/cluster/rpc.h"
+#include "runtime/cluster/scheduler.h"
+#include "runtime/graph/execution_plan.h"
+
+namespace sluice {
+
+enum class JobState { kWaiting, kRunning, kFinished, kFailed, kCancelled };
+const char* job_state_name(JobState state);
+
+// What a job needs from the job manager.
+class ClusterView {
+ public:
+  virtual ~ClusterView() = default;
+  // Free slots per live task manager.
+  virtual std::vector<SlotOffer> free_slots() const = 0;
+  // The connection and data address of a live task manager, or null.
+  virtual std::shared_ptr<RpcConnection> connection(const std::string& task_manager) const = 0;
+  virtual pb::Peer peer(const std::string& task_manager) const = 0;
+  // Records the job in checkpoint storage so a restarted job manager resumes it.
+  virtual void persist(const pb::StoredJob& job) = 0;
+};
+
+class ClusterJob {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Throws UsageError when the job's topology or options are invalid.
+  ClusterJob(std::string id, uint32_t number, pb::JobSpec spec, const std::string& default_root,
+             ClusterView& cluster);
+  ~ClusterJob();
+
+  // Resumes a job a previous job manager ran (attempt `attempt`).
+  void resume_after(int attempt);
+
+  // Deploys when waiting and possible; ticks the coordinator; answers
+  // checkpoint requests.
+  void step();
+  void on_task_status(const std::string& task_manager, const pb::TaskStatus& status);
+  void on_checkpoint_ack(const pb::CheckpointAck& ack);
+  void on_task_manager_lost(const std::string& task_manager, const std::string& reason);
+  void cancel();
+  // Starts a checkpoint for `client`, who gets its path or an error.
+  void request_checkpoint(const std::shared_ptr<RpcConnection>& client);
+  void add_waiter(const std::shared_ptr<RpcConnection>& client);
+
+  const std::string& id() const { return id_; }
+  uint32_t number() const { return number_; }
+  JobState state() const { return state_; }
+  bool ended() const { return state_ >= JobState::kFinished; }
+  // Slots the current attempt holds on `task_manager`.
+  int slots_on(const std::string& task_manager) const;
+  pb::JobInfo info() const;
+
+ private:
+  void deploy(const std::vector<std::string>& owners);
+  std::string restore_path_for_attempt(int64_t& last_checkpoint);
+  void start_coordinator(int64_t last_checkpoint);
+  void send_deployment(const std::vector<std::string>& owners, const std::string& restore_path,
+                       int64_t last_checkpoint);
+  void fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost = "");
+  void stop_attempt(const std::string& lost);
+  void end(JobState state, const std::string& message);
+  void answer_checkpoint_requests();
+  void persist();
+
+  std::string id_;
+  uint32_t number_;
+  pb::JobSpec spec_;
+  RunOptions options_;
+  ClusterView& cluster_;
+  ExecutionPlan layout_;  // every task, none built
+  JobState state_ = JobState::kWaiting;
+  std::string message_;
+  int attempt_ = -1;
+  int restarts_ = 0;
+  Clock::time_point not_before_ = Clock::now();
+  std::vector<std::string> slot_owner_;
+  std::set<size_t> started_;
+  std::set<size_t> finished_;
+  bool all_running_logged_ = false;
+  Clock::time_point attempt_failed_at_{};
+  std::set<std::string> stopping_;  // task managers still stopping the last attempt
+  std::unique_ptr<CheckpointCoordinator> coordinator_;
+  std::vector<std::unique_ptr<TaskMailbox>> mailboxes_;
+  std::set<int64_t> aborted_;
+  int64_t last_checkpoint_ = 0;
+  struct CheckpointRequest {
+    int64_t id;
+    std::shared_ptr<RpcConnection> client;
+  };
+  std::vector<CheckpointRequest> checkpoint_requests_;
+  std::vector<std::shared_ptr<RpcConnection>> waiters_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,129 @@
+#include "runtime/cluster/deployed_attempt.h"
+
+#include <algorithm>
+
+#include "runtime/cluster/messages.h"
+#include "runtime/core/logging.h"
+
+namespace sluice {
+
+RunOptions job_run_options(const pb::JobSpec& spec, const std::string& checkpoint_root) {
+  std::vector<std::string> args{spec.topology()};
+  args.insert(args.end(), spec.args().begin(), spec.args().end());
+  // The job manager's storage, unless the job names its own.
+  bool own = std::any_of(args.begin(), args.end(),
+                         [](const std::string& a) { return a.rfind("--checkpoint-dir", 0) == 0; });
+  if (!own && !checkpoint_root.empty()) args.push_back("--checkpoint-dir=" + checkpoint_root);
+  RunOptions options = parse_run_options(args);
+  if (options.help) throw UsageError("--help is not a job option");
+  return options;
+}
+
+DeployedAttempt::DeployedAttempt(const pb::DeployTasks& deploy, const std::string& self,
+                                 RemoteChannelRegistry& remote, Send send)
+    : job_(deploy.job()),
+      self_(self),
+      slot_owner_(deploy.slot_owner().begin(), deploy.slot_owner().end()),
+      attempt_(deploy.attempt()),
+      job_number_(deploy.job_number()),
+      remote_(remote),
+      send_(std::move(send)),
+      options_(job_run_options(deploy.spec(), deploy.checkpoint_root())),
+      definition_(build_job(options_)),
+      state_dir_("") {
+  PlanOptions plan = options_.plan;
+  plan.job_name = job_;
+  plan.state_backend.rocksdb.directory = state_dir_.path();
+  if (!deploy.restore_path().empty()) {
+    restore_ = find_restore_point(options_.checkpoint.directory, job_, deploy.restore_path());
+    plan.restore = &restore_->operators;
+  }
+  plan.placement.slot_owner = slot_owner_;
+  plan.placement.self = self;
+  plan.placement.remote = &remote_;
+  plan.placement.job_number = job_number_;
+  plan.placement.attempt = static_cast<uint32_t>(attempt_);
+  if (options_.checkpoint.enabled()) {
+    writer_ = std::make_unique<SnapshotWriter>(
+        CheckpointStorage(options_.checkpoint.directory, job_),
+        [this](StoredSnapshot&& stored) { acknowledge(std::move(stored)); });
+  }
+  tasks_ = std::make_unique<TaskAttempt>(definition_.graph(), plan, SystemClock::instance());
+  if (writer_) tasks_->attach_checkpoints(this);
+}
+
+DeployedAttempt::~DeployedAttempt() { stop(); }
+
+void DeployedAttempt::start() {
+  tasks_->start();
+  for (size_t index : tasks_->plan().task_index) send_status(index, pb::TASK_RUNNING);
+}
+
+void DeployedAttempt::fail_if_peer(const std::string& peer, const std::string& message) {
+  if (std::find(slot_owner_.begin(), slot_owner_.end(), peer) == slot_owner_.end()) return;
+  tasks_->control().fail(ErrorKind::kExternal, message);
+}
+
+void DeployedAttempt::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (!done()) tasks_->cancel();
+  tasks_->join();
+  remote_.remove_attempt(job_number_, static_cast<uint32_t>(attempt_));
+}
+
+void DeployedAttempt::report_outcome() {
+  const ExecutionPlan& plan = tasks_->plan();
+  if (std::optional<JobFailure> failure = tasks_->control().failure()) {
+    size_t first = plan.task_index.empty() ? 0 : plan.task_index.front();
+    send_status(first, pb::TASK_FAILED, failure->message, failure->kind);
+    return;
+  }
+  for (size_t index : plan.task_index) send_status(index, pb::TASK_FINISHED);
+}
+
+void DeployedAttempt::post_mail(int task, const pb::CheckpointMail& mail) {
+  if (mail.kind() == pb::MAIL_ABORT && writer_) writer_->abandon_up_to(mail.checkpoint());
+  TaskMailbox* mailbox = tasks_->mailbox(static_cast<size_t>(task));
+  if (mailbox == nullptr) {
+    log::runtime()->warn("job {} attempt {}: checkpoint mail for task {}, which does not run here",
+                         job_, attempt_, task);
+    return;
+  }
+  MailKind kind = mail.kind() == pb::MAIL_TRIGGER    ? MailKind::kTriggerCheckpoint
+                  : mail.kind() == pb::MAIL_COMPLETE ? MailKind::kCheckpointComplete
+                                                     : MailKind::kCheckpointAborted;
+  mailbox->post(Mail{kind, mail.checkpoint()});
+}
+
+void DeployedAttempt::submit_snapshot(int64_t id, size_t task,
+                                      std::vector<OperatorSnapshotBytes> operators,
+                                      DurationMs synchronous_ms) {
+  writer_->submit(id, task, std::move(operators), synchronous_ms);
+}
+
+void DeployedAttempt::task_finished(size_t task) {
+  // Cancelled or failed tasks are reported with the attempt's outcome.
+  if (!tasks_->control().cancelled()) send_status(task, pb::TASK_FINISHED);
+}
+
+void DeployedAttempt::send_status(size_t task, pb::TaskState state, const std::string& message,
+                                  ErrorKind kind) {
+  pb::Envelope envelope;
+  pb::TaskStatus& status = *envelope.mutable_task_status();
+  status.set_job(job_);
+  status.set_attempt(attempt_);
+  status.set_task(static_cast<int32_t>(task));
+  status.set_state(state);
+  status.set_message(message);
+  status.set_error_kind(static_cast<int32_t>(kind));
+  send_(envelope);
+}
+
+void DeployedAttempt::acknowledge(StoredSnapshot&& stored) {
+  pb::Envelope envelope;
+  *envelope.mutable_checkpoint_ack() = to_checkpoint_ack(job_, attempt_, stored);
+  send_(envelope);
+}
+
+}  // namespace sluice

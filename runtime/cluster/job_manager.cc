@@ -1,0 +1,260 @@
+#include "runtime/cluster/job_manager.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "runtime/checkpoint/checksummed_file.h"
+#include "runtime/cluster/cluster_job.h"
+#include "runtime/cluster/rpc.h"
+#include "runtime/core/logging.h"
+
+namespace sluice {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr char kJobRecord[] = "_job";
+
+struct TaskManagerRecord {
+  pb::RegisterTaskManager registration;
+  std::shared_ptr<RpcConnection> connection;
+  SteadyClock::time_point last_heartbeat;
+};
+
+}  // namespace
+
+class JobManager::Impl final : public ClusterView {
+ public:
+  explicit Impl(JobManagerOptions options)
+      : options_(std::move(options)), server_(io_, options_.bind_host, options_.port, handlers()) {
+    std::lock_guard lock(mutex_);
+    resume_stored_jobs();
+  }
+
+  ~Impl() override {
+    server_.stop();
+    io_.stop();
+  }
+
+  uint16_t port() const { return server_.port(); }
+
+  int run(const std::atomic<bool>& stop) {
+    log::runtime()->info("job manager listening on port {}", port());
+    while (!stop.load()) {
+      {
+        std::lock_guard lock(mutex_);
+        expire_silent_task_managers();
+        for (auto& [id, job] : jobs_) job->step();
+      }
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    return 0;
+  }
+
+  // ClusterView, under the lock.
+  std::vector<SlotOffer> free_slots() const override {
+    std::vector<SlotOffer> offers;
+    for (const auto& [id, tm] : task_managers_) {
+      int used = 0;
+      for (const auto& [job_id, job] : jobs_) used += job->slots_on(id);
+      offers.push_back(SlotOffer{id, tm.registration.slots() - used});
+    }
+    return offers;
+  }
+  std::shared_ptr<RpcConnection> connection(const std::string& task_manager) const override {
+    auto it = task_managers_.find(task_manager);
+    return it == task_managers_.end() ? nullptr : it->second.connection;
+  }
+  pb::Peer peer(const std::string& task_manager) const override {
+    const pb::RegisterTaskManager& r = task_managers_.at(task_manager).registration;
+    pb::Peer peer;
+    peer.set_id(r.id());
+    peer.set_host(r.host());
+    peer.set_data_port(r.data_port());
+    return peer;
+  }
+  void persist(const pb::StoredJob& job) override {
+    if (options_.checkpoint_dir.empty()) return;
+    std::string dir = options_.checkpoint_dir + "/" + job.job();
+    try {
+      std::filesystem::create_directories(dir);
+      write_checksummed_file(dir + "/" + kJobRecord, job.SerializeAsString());
+    } catch (const std::exception& e) {
+      log::runtime()->error("job {}: cannot record the job in {}: {}", job.job(), dir, e.what());
+    }
+  }
+
+ private:
+  RpcHandlers handlers() {
+    RpcHandlers h;
+    h.on_message = [this](const std::shared_ptr<RpcConnection>& c, pb::Envelope&& e) {
+      std::lock_guard lock(mutex_);
+      on_message(c, e);
+      wake_.notify_one();
+    };
+    h.on_close = [this](const std::shared_ptr<RpcConnection>& c, const std::string& reason) {
+      std::lock_guard lock(mutex_);
+      if (std::string id = task_manager_of(c); !id.empty()) lose_task_manager(id, reason);
+    };
+    return h;
+  }
+
+  void on_message(const std::shared_ptr<RpcConnection>& c, const pb::Envelope& e) {
+    switch (e.body_case()) {
+      case pb::Envelope::kRegisterTaskManager: return register_task_manager(c, e.register_task_manager());
+      case pb::Envelope::kHeartbeat: return heartbeat(c);
+      case pb::Envelope::kTaskStatus:
+        if (ClusterJob* job = find(e.task_status().job())) job->on_task_status(task_manager_of(c), e.task_status());
+        return;
+      case pb::Envelope::kCheckpointAck:
+        if (ClusterJob* job = find(e.checkpoint_ack().job())) job->on_checkpoint_ack(e.checkpoint_ack());
+        return;
+      case pb::Envelope::kSubmitJob: return submit(c, e.submit_job());
+      case pb::Envelope::kListJobs: return list(c);
+      case pb::Envelope::kCancelJob: return with_job(c, e.cancel_job().job(), [&](ClusterJob& job) {
+          job.cancel();
+          job.add_waiter(c);
+        });
+      case pb::Envelope::kTriggerCheckpoint:
+        return with_job(c, e.trigger_checkpoint().job(), [&](ClusterJob& job) { job.request_checkpoint(c); });
+      default:
+        log::runtime()->warn("job manager: unexpected message {} from {}; closing", e.body_case(), c->peer());
+        c->close();
+    }
+  }
+
+  template <class Fn>
+  void with_job(const std::shared_ptr<RpcConnection>& c, const std::string& id, Fn fn) {
+    if (ClusterJob* job = find(id)) return fn(*job);
+    reply_error(c, fmt::format("no job '{}' (see sluice list)", id));
+  }
+
+  static void reply_error(const std::shared_ptr<RpcConnection>& c, const std::string& message) {
+    pb::Envelope reply;
+    reply.mutable_error_reply()->set_message(message);
+    c->send(reply);
+  }
+
+  ClusterJob* find(const std::string& id) {
+    auto it = jobs_.find(id);
+    return it == jobs_.end() ? nullptr : it->second.get();
+  }
+
+  std::string task_manager_of(const std::shared_ptr<RpcConnection>& c) const {
+    for (const auto& [id, tm] : task_managers_) {
+      if (tm.connection == c) return id;
+    }
+    return "";
+  }
+
+  void register_task_manager(const std::shared_ptr<RpcConnection>& c,
+                             const pb::RegisterTaskManager& r) {
+    if (task_managers_.count(r.id()) > 0) {
+      reply_error(c, fmt::format("a task manager with id '{}' is registered already", r.id()));
+      return;
+    }
+    task_managers_[r.id()] = TaskManagerRecord{r, c, SteadyClock::now()};
+    log::runtime()->info("task manager {} registered from {} with {} slots (data {}:{})", r.id(),
+                         c->peer(), r.slots(), r.host(), r.data_port());
+    pb::Envelope reply;
+    reply.mutable_registered()->set_heartbeat_interval_ms(options_.heartbeat_interval);
+    c->send(reply);
+  }
+
+  void heartbeat(const std::shared_ptr<RpcConnection>& c) {
+    std::string id = task_manager_of(c);
+    if (!id.empty()) task_managers_[id].last_heartbeat = SteadyClock::now();
+  }
+
+  void expire_silent_task_managers() {
+    auto deadline = SteadyClock::now() - std::chrono::milliseconds(options_.heartbeat_timeout);
+    std::vector<std::string> silent;
+    for (const auto& [id, tm] : task_managers_) {
+      if (tm.last_heartbeat < deadline) silent.push_back(id);
+    }
+    for (const std::string& id : silent) {
+      std::shared_ptr<RpcConnection> c = task_managers_[id].connection;
+      lose_task_manager(id, fmt::format("no heartbeat for {}", format_duration(options_.heartbeat_timeout)));
+      c->close();
+    }
+  }
+
+  void lose_task_manager(const std::string& id, const std::string& reason) {
+    log::runtime()->warn("task manager {} lost: {}", id, reason);
+    task_managers_.erase(id);
+    for (auto& [job_id, job] : jobs_) job->on_task_manager_lost(id, reason);
+  }
+
+  void submit(const std::shared_ptr<RpcConnection>& c, const pb::SubmitJob& submit) {
+    uint32_t number = next_job_number_;
+    std::string id = fmt::format("{}-{}", submit.spec().topology(), number);
+    pb::Envelope reply;
+    try {
+      auto job = std::make_unique<ClusterJob>(id, number, submit.spec(), options_.checkpoint_dir, *this);
+      ++next_job_number_;
+      if (submit.wait()) job->add_waiter(c);
+      jobs_[id] = std::move(job);
+      log::runtime()->info("job {} submitted from {}", id, c->peer());
+      reply.mutable_submit_reply()->set_job(id);
+    } catch (const std::exception& e) {
+      reply.mutable_submit_reply()->set_error(e.what());
+    }
+    c->send(reply);
+  }
+
+  void list(const std::shared_ptr<RpcConnection>& c) {
+    pb::Envelope reply;
+    for (const auto& [id, job] : jobs_) *reply.mutable_job_list()->add_jobs() = job->info();
+    c->send(reply);
+  }
+
+  // Reads the job records in checkpoint storage: job numbers continue after
+  // the highest, and jobs that had not ended are resumed.
+  void resume_stored_jobs() {
+    if (options_.checkpoint_dir.empty()) return;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(options_.checkpoint_dir, ec)) {
+      std::string record = (entry.path() / kJobRecord).string();
+      if (!std::filesystem::exists(record)) continue;
+      pb::StoredJob stored;
+      try {
+        if (!stored.ParseFromString(read_checksummed_file(record))) throw InputError(record + ": not a job record");
+      } catch (const SluiceError& e) {
+        log::runtime()->error("skipping {}: {}", record, e.what());
+        continue;
+      }
+      next_job_number_ = std::max(next_job_number_, stored.job_number() + 1);
+      if (stored.state() != "running" && stored.state() != "waiting") continue;
+      try {
+        auto job = std::make_unique<ClusterJob>(stored.job(), stored.job_number(), stored.spec(),
+                                                options_.checkpoint_dir, *this);
+        job->resume_after(stored.attempt());
+        jobs_[stored.job()] = std::move(job);
+      } catch (const std::exception& e) {
+        log::runtime()->error("cannot resume job {}: {}", stored.job(), e.what());
+      }
+    }
+  }
+
+  JobManagerOptions options_;
+  IoThread io_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::string, TaskManagerRecord> task_managers_;
+  std::map<std::string, std::unique_ptr<ClusterJob>> jobs_;
+  uint32_t next_job_number_ = 1;
+  RpcServer server_;  // last: it serves as soon as it exists
+};
+
+JobManager::JobManager(JobManagerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+JobManager::~JobManager() = default;
+uint16_t JobManager::port() const { return impl_->port(); }
+int JobManager::run(const std::atomic<bool>& stop) { return impl_->run(stop); }
+
+}  // namespace sluice

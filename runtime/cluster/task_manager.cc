@@ -1,0 +1,303 @@
+#include "runtime/cluster/task_manager.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "runtime/cluster/data_plane.h"
+#include "runtime/cluster/deployed_attempt.h"
+#include "runtime/cluster/rpc.h"
+#include "runtime/core/logging.h"
+
+namespace sluice {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kConnectTimeout{2000};
+
+using AttemptKey = std::pair<std::string, int>;
+
+}  // namespace
+
+class TaskManager::Impl {
+ public:
+  explicit Impl(TaskManagerOptions options)
+      : options_(std::move(options)),
+        id_(options_.id.empty() ? fmt::format("{}-{}", options_.data_host, getpid()) : options_.id),
+        data_(id_, options_.data_host, options_.data_port,
+              [this](const std::string& peer, const std::string& reason) {
+                on_peer_lost(peer, reason);
+              }) {}
+
+  ~Impl() {
+    cancel_all_attempts();
+    if (auto connection = current_connection()) connection->close();
+    io_.stop();
+    data_.stop();
+  }
+
+  const std::string& id() const { return id_; }
+  uint16_t data_port() const { return data_.port(); }
+
+  int run(const std::atomic<bool>& stop) {
+    log::runtime()->info("task manager {} with {} slots, data port {}", id_, options_.slots,
+                         data_.port());
+    auto next_heartbeat = SteadyClock::now();
+    while (!stop.load()) {
+      handle_queued();  // first: a lost job manager cancels every attempt
+      finish_done_attempts();
+      if (!current_connection()) {
+        if (!connect()) {
+          wait_for_work(std::chrono::milliseconds(options_.reconnect_delay));
+          continue;
+        }
+        next_heartbeat = SteadyClock::now();
+      }
+      if (SteadyClock::now() >= next_heartbeat) {
+        send_heartbeat();
+        next_heartbeat = SteadyClock::now() + heartbeat_interval();
+      }
+      wait_for_work(std::chrono::milliseconds(50));
+    }
+    cancel_all_attempts();
+    return 0;
+  }
+
+ private:
+  std::shared_ptr<RpcConnection> current_connection() {
+    std::lock_guard lock(mutex_);
+    return connection_;
+  }
+
+  bool connect() {
+    RpcHandlers handlers;
+    handlers.on_message = [this](const std::shared_ptr<RpcConnection>& c, pb::Envelope&& e) {
+      on_message(c, std::move(e));
+    };
+    handlers.on_close = [this](const std::shared_ptr<RpcConnection>& c, const std::string& reason) {
+      on_close(c, reason);
+    };
+    std::shared_ptr<RpcConnection> connection;
+    try {
+      connection = rpc_connect(io_, options_.jobmanager_host, options_.jobmanager_port, handlers,
+                               kConnectTimeout);
+    } catch (const SluiceError& e) {
+      if (!unreachable_logged_) log::runtime()->warn("{}; retrying", e.what());
+      unreachable_logged_ = true;
+      return false;
+    }
+    unreachable_logged_ = false;
+    {
+      std::lock_guard lock(mutex_);
+      connection_ = connection;
+    }
+    pb::Envelope envelope;
+    pb::RegisterTaskManager& reg = *envelope.mutable_register_task_manager();
+    reg.set_id(id_);
+    reg.set_host(options_.data_host);
+    reg.set_data_port(data_.port());
+    reg.set_slots(options_.slots);
+    connection->send(envelope);
+    log::runtime()->info("task manager {} registering with the job manager at {}:{}", id_,
+                         options_.jobmanager_host, options_.jobmanager_port);
+    return true;
+  }
+
+  std::chrono::milliseconds heartbeat_interval() {
+    std::lock_guard lock(mutex_);
+    return std::chrono::milliseconds(heartbeat_ms_);
+  }
+
+  void send_heartbeat() {
+    pb::Envelope envelope;
+    envelope.mutable_heartbeat()->set_id(id_);
+    send(envelope);
+  }
+
+  void send(const pb::Envelope& envelope) {
+    if (auto connection = current_connection()) connection->send(envelope);
+  }
+
+  // RPC thread: checkpoint mails go to the tasks at once; the rest waits
+  // for the main thread.
+  void on_message(const std::shared_ptr<RpcConnection>&, pb::Envelope&& envelope) {
+    std::lock_guard lock(mutex_);
+    if (envelope.has_checkpoint_mail()) {
+      const pb::CheckpointMail& mail = envelope.checkpoint_mail();
+      auto it = attempts_.find(AttemptKey{mail.job(), mail.attempt()});
+      if (it != attempts_.end()) it->second->post_mail(mail.task(), mail);
+      return;
+    }
+    if (envelope.has_registered()) {
+      heartbeat_ms_ = envelope.registered().heartbeat_interval_ms();
+      return;
+    }
+    queue_.push_back(std::move(envelope));
+    work_.notify_one();
+  }
+
+  void on_close(const std::shared_ptr<RpcConnection>& connection, const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    if (connection_ != connection) return;
+    connection_.reset();
+    lost_job_manager_ = true;
+    log::runtime()->warn("task manager {}: lost the job manager ({})", id_, reason);
+    work_.notify_one();
+  }
+
+  void on_peer_lost(const std::string& peer, const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, attempt] : attempts_) {
+      attempt->fail_if_peer(peer, "lost the data connection to task manager " + peer + ": " + reason);
+    }
+  }
+
+  void wait_for_work(std::chrono::milliseconds max_wait) {
+    std::unique_lock lock(mutex_);
+    work_.wait_for(lock, max_wait, [this] { return !queue_.empty() || lost_job_manager_; });
+  }
+
+  void handle_queued() {
+    bool lost = false;
+    std::deque<pb::Envelope> messages;
+    {
+      std::lock_guard lock(mutex_);
+      messages.swap(queue_);
+      lost = lost_job_manager_;
+      lost_job_manager_ = false;
+    }
+    if (lost) cancel_all_attempts();
+    for (pb::Envelope& envelope : messages) {
+      if (envelope.has_deploy_tasks()) deploy(envelope.deploy_tasks());
+      if (envelope.has_cancel_tasks()) cancel(envelope.cancel_tasks());
+      if (envelope.has_error_reply()) {
+        log::runtime()->error("task manager {}: the job manager refused: {}", id_,
+                              envelope.error_reply().message());
+      }
+    }
+  }
+
+  void deploy(const pb::DeployTasks& deploy) {
+    log::runtime()->info("task manager {}: deploying job {} attempt {}", id_, deploy.job(),
+                         deploy.attempt());
+    std::unique_ptr<DeployedAttempt> attempt;
+    try {
+      data_.connect_peers(peers_of(deploy));
+      attempt = std::make_unique<DeployedAttempt>(
+          deploy, id_, data_, [this](const pb::Envelope& e) { send(e); });
+    } catch (const SluiceError& e) {
+      report_deploy_failure(deploy, e.kind(), e.what());
+      return;
+    } catch (const std::exception& e) {
+      report_deploy_failure(deploy, ErrorKind::kInternal, e.what());
+      return;
+    }
+    DeployedAttempt* raw = attempt.get();
+    {
+      std::lock_guard lock(mutex_);
+      attempts_[AttemptKey{deploy.job(), deploy.attempt()}] = std::move(attempt);
+    }
+    raw->start();
+  }
+
+  static std::vector<DataPeer> peers_of(const pb::DeployTasks& deploy) {
+    std::vector<DataPeer> peers;
+    for (const pb::Peer& p : deploy.peers()) {
+      peers.push_back(DataPeer{p.id(), p.host(), static_cast<uint16_t>(p.data_port())});
+    }
+    return peers;
+  }
+
+  void report_deploy_failure(const pb::DeployTasks& deploy, ErrorKind kind,
+                             const std::string& message) {
+    log::runtime()->error("task manager {}: job {} attempt {} cannot start: {}", id_, deploy.job(),
+                          deploy.attempt(), message);
+    pb::Envelope envelope;
+    pb::TaskStatus& status = *envelope.mutable_task_status();
+    status.set_job(deploy.job());
+    status.set_attempt(deploy.attempt());
+    status.set_state(pb::TASK_FAILED);
+    status.set_message(message);
+    status.set_error_kind(static_cast<int32_t>(kind));
+    send(envelope);
+  }
+
+  void cancel(const pb::CancelTasks& cancel) {
+    std::unique_ptr<DeployedAttempt> attempt = take_attempt(AttemptKey{cancel.job(), cancel.attempt()});
+    if (attempt) attempt->stop();
+    pb::Envelope envelope;
+    pb::TaskStatus& status = *envelope.mutable_task_status();
+    status.set_job(cancel.job());
+    status.set_attempt(cancel.attempt());
+    status.set_state(pb::TASK_CANCELLED);
+    send(envelope);
+  }
+
+  std::unique_ptr<DeployedAttempt> take_attempt(const AttemptKey& key) {
+    std::lock_guard lock(mutex_);
+    auto it = attempts_.find(key);
+    if (it == attempts_.end()) return nullptr;
+    std::unique_ptr<DeployedAttempt> attempt = std::move(it->second);
+    attempts_.erase(it);
+    return attempt;
+  }
+
+  void finish_done_attempts() {
+    std::vector<AttemptKey> done;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [key, attempt] : attempts_) {
+        if (attempt->done()) done.push_back(key);
+      }
+    }
+    for (const AttemptKey& key : done) {
+      std::unique_ptr<DeployedAttempt> attempt = take_attempt(key);
+      if (!attempt) continue;
+      attempt->stop();
+      attempt->report_outcome();
+    }
+  }
+
+  void cancel_all_attempts() {
+    std::map<AttemptKey, std::unique_ptr<DeployedAttempt>> attempts;
+    {
+      std::lock_guard lock(mutex_);
+      attempts.swap(attempts_);
+    }
+    for (auto& [key, attempt] : attempts) {
+      log::runtime()->warn("task manager {}: cancelling job {} attempt {}", id_, key.first,
+                           key.second);
+      attempt->stop();
+    }
+  }
+
+  TaskManagerOptions options_;
+  std::string id_;
+  IoThread io_;
+  DataPlane data_;
+  bool unreachable_logged_ = false;
+
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::shared_ptr<RpcConnection> connection_;
+  int64_t heartbeat_ms_ = 1000;
+  bool lost_job_manager_ = false;
+  std::deque<pb::Envelope> queue_;
+  std::map<AttemptKey, std::unique_ptr<DeployedAttempt>> attempts_;
+};
+
+TaskManager::TaskManager(TaskManagerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+TaskManager::~TaskManager() = default;
+const std::string& TaskManager::id() const { return impl_->id(); }
+uint16_t TaskManager::data_port() const { return impl_->data_port(); }
+int TaskManager::run(const std::atomic<bool>& stop) { return impl_->run(stop); }
+
+}  // namespace sluice

@@ -1,0 +1,59 @@
+// A task manager (design section 11): registers its slots with the job
+// manager, runs the tasks deployed to it, and serves the data plane to the
+// other task managers.
+//
+// Each deployment becomes an attempt: the job's graph built from its
+// topology and options, the execution plan restricted to this task
+// manager's slots (channels to other task managers go through the data
+// plane), one thread per task, and a snapshot writer that stores the
+// attempt's checkpoints and acknowledges them to the job manager. When the
+// connection to the job manager is lost, every attempt is cancelled (its
+// coordinator is gone) and the task manager registers again as soon as it
+// can reach a job manager.
+//
+// Threading: run() blocks its caller, which handles deployments,
+// cancellations and heartbeats. Messages arrive on the RPC thread; checkpoint
+// mails go straight to the tasks' mailboxes, everything else is queued for
+// run(). Task threads send task status and the writer thread checkpoint
+// acknowledgements on the connection directly (sends are thread-safe).
+// Lifecycle: construct (binds the data port) -> run(stop) -> destroy.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/core/time.h"
+
+namespace sluice {
+
+struct TaskManagerOptions {
+  std::string jobmanager_host;
+  uint16_t jobmanager_port = 0;
+  int slots = 1;
+  std::string id;                    // default: HOST:DATA_PORT
+  std::string data_host = "127.0.0.1";  // where other task managers reach this one
+  uint16_t data_port = 0;            // 0: any free port
+  std::string state_dir;             // RocksDB working directories (default: temporary)
+  DurationMs reconnect_delay = 500;  // between attempts to reach the job manager
+};
+
+class TaskManager {
+ public:
+  explicit TaskManager(TaskManagerOptions options);
+  ~TaskManager();
+  TaskManager(const TaskManager&) = delete;
+  TaskManager& operator=(const TaskManager&) = delete;
+
+  const std::string& id() const;
+  uint16_t data_port() const;
+  // Serves until `stop` becomes true; returns the exit code.
+  int run(const std::atomic<bool>& stop);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,241 @@
+// The cluster as real processes on loopback: `sluice jobmanager`, task
+// managers and `sluice submit`. Outputs are compared with the local run and
+// with an independent reference computation; faults are SIGKILLs of a task
+// manager or of the job manager at a random moment after a checkpoint.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/cluster_process.h"
+#include "tests/windowed_count_reference.h"
+
+namespace sluice {
+namespace {
+
+using testing::ChildProcess;
+using testing::ClusterProcesses;
+using testing::committed_lines;
+using testing::TempDir;
+
+std::vector<std::string> with_wait(std::vector<std::string> args) {
+  args.push_back("--wait");
+  return args;
+}
+
+// A free TCP port on loopback (bound, then released), for a job manager
+// that must come back on the same port.
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Sends `bytes` to 127.0.0.1:`port`; true when the server then hangs up
+// (within 10 s) instead of waiting for more.
+bool server_hangs_up_after(int port, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return false;
+  }
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  bool hung_up = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) >= 0;
+  char buffer[256];
+  ssize_t n = 0;
+  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+  }
+  hung_up = hung_up && (n == 0 || errno == ECONNRESET);
+  close(fd);
+  return hung_up;
+}
+
+// A frame header: magic, version 1, `kind`, `length`.
+std::string frame_header(uint16_t kind, uint32_t length) {
+  std::string h = "SLCE";
+  h += {static_cast<char>(0), static_cast<char>(1), static_cast<char>(kind >> 8),
+        static_cast<char>(kind & 0xff)};
+  for (int shift = 24; shift >= 0; shift -= 8) h += static_cast<char>((length >> shift) & 0xff);
+  return h;
+}
+
+std::vector<std::string> windowed_count(const std::string& output, std::vector<std::string> more) {
+  std::vector<std::string> args{"windowed-count", "--set", "input=in.csv", "--set",
+                                "output=" + output, "--set", "window=tumbling:100ms"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+TEST(ClusterJobs, WindowedCountAtParallelismFourOnTwoTaskManagersMatchesTheLocalRun) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(30000, 100);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  std::vector<std::string> local_args = windowed_count("local", {"--parallelism", "1"});
+  local_args.insert(local_args.begin(), "run");
+  testing::ProcessResult local = testing::run_process(SLUICE_BINARY, local_args, dir.path());
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  cluster.start_jobmanager();
+  ChildProcess& tm1 = cluster.start_taskmanager("tm-1", 2);
+  ChildProcess& tm2 = cluster.start_taskmanager("tm-2", 2);
+  testing::ProcessResult submitted =
+      cluster.submit_and_wait(windowed_count("out", {"--parallelism", "4"}));
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err << cluster.jobmanager().err();
+  EXPECT_NE(submitted.err.find("finished"), std::string::npos) << submitted.err;
+  // Both task managers ran part of the job.
+  EXPECT_TRUE(tm1.wait_for_line("deploying job windowed-count-1", 5000)) << tm1.err();
+  EXPECT_TRUE(tm2.wait_for_line("deploying job windowed-count-1", 5000)) << tm2.err();
+  EXPECT_EQ(committed_lines(dir.file("out")), committed_lines(dir.file("local")));
+  EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
+}
+
+// A hash shuffle between processes with one batch of credit per channel and
+// RocksDB state on the consuming side: the sources outrun the window
+// operators, so the shuffle runs under backpressure throughout.
+TEST(ClusterJobs, HashShuffleAcrossProcessesUnderBackpressureLosesNothing) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(120000, 50, 7);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  cluster.start_jobmanager();
+  cluster.start_taskmanager("tm-1", 2);
+  cluster.start_taskmanager("tm-2", 2);
+  std::vector<std::string> args{"windowed-count", "--set", "input=in.csv", "--set", "output=out",
+                                "--set", "window=tumbling:50ms", "--parallelism", "4",
+                                "--channel-capacity", "1", "--state", "rocksdb"};
+  testing::ProcessResult submitted = cluster.submit_and_wait(args);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err << cluster.jobmanager().err();
+  EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
+}
+
+// Throttled windowed-count with a checkpoint every 100 ms and the
+// exactly-once file sink.
+std::vector<std::string> checkpointed_job() {
+  return windowed_count("out", {"--set", "rate=15000", "--parallelism", "4",
+                                "--checkpoint-interval", "100ms", "--restart-delay", "100ms"});
+}
+
+TEST(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  ChildProcess& jm = cluster.start_jobmanager();
+  cluster.start_taskmanager("tm-1", 2);
+  ChildProcess& tm2 = cluster.start_taskmanager("tm-2", 2);
+  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job())), dir.path());
+  std::mt19937 rng(static_cast<unsigned>(std::random_device{}()));
+  int checkpoints = 2 + static_cast<int>(rng() % 3);
+  for (int i = 0; i < checkpoints; ++i) {
+    ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // sleep-ok: random kill moment
+  tm2.kill_hard();
+  ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
+  cluster.start_taskmanager("tm-3", 2);
+  ASSERT_TRUE(jm.wait_for_line("attempt 1: all 8 tasks running", 30000)) << jm.err();
+  EXPECT_EQ(submit.wait(), 0) << submit.err() << jm.err();
+  std::vector<std::string> committed = committed_lines(dir.file("out"));
+  EXPECT_EQ(committed.size(), c.expected.size());
+  EXPECT_EQ(committed, c.expected);
+}
+
+TEST(ClusterFault, RestartedJobManagerResumesTheJobFromItsLatestCheckpoint) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  ChildProcess& first = cluster.start_jobmanager(free_port());
+  cluster.start_taskmanager("tm-1", 2);
+  cluster.start_taskmanager("tm-2", 2);
+  testing::ProcessResult submitted =
+      testing::run_process(SLUICE_BINARY, cluster.submit_args(checkpointed_job()), dir.path());
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(first.wait_for_line("complete in", 30000)) << first.err();
+  first.kill_hard();
+  first.wait();
+  int port = cluster.port();
+  cluster.replace_jobmanager();
+  ChildProcess& second = cluster.start_jobmanager(port);
+  // Logged while it starts, before it listens.
+  EXPECT_NE(second.err().find("resuming job windowed-count-1"), std::string::npos) << second.err();
+  ASSERT_TRUE(second.wait_for_line("restoring", 30000)) << second.err();
+  ASSERT_TRUE(second.wait_for_line("job windowed-count-1 finished", 60000)) << second.err();
+  std::vector<std::string> committed = committed_lines(dir.file("out"));
+  EXPECT_EQ(committed.size(), c.expected.size());
+  EXPECT_EQ(committed, c.expected);
+}
+
+TEST(ClusterServers, GarbageAndOversizedFramesAreRefusedAndServingGoesOn) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(2000, 100);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  ChildProcess& jm = cluster.start_jobmanager();
+  ChildProcess& tm = cluster.start_taskmanager("tm-1", 1);
+  ASSERT_TRUE(tm.wait_for_line("data port", 5000)) << tm.err();
+  int data_port = testing::number_after(tm.err(), "data port ");
+  ASSERT_GT(data_port, 0) << tm.err();
+  std::string garbage = "GET / HTTP/1.1\r\nHost: sluice\r\n\r\n";
+  for (int port : {cluster.port(), data_port}) {
+    EXPECT_TRUE(server_hangs_up_after(port, garbage)) << port;
+    EXPECT_TRUE(server_hangs_up_after(port, frame_header(1, 0xFFFFFFF0u))) << port;
+    EXPECT_TRUE(server_hangs_up_after(port, frame_header(77, 4) + "abcd")) << port;
+  }
+  EXPECT_TRUE(server_hangs_up_after(cluster.port(), frame_header(1, 5) + "\xff\xff\xff\xff\xff"));
+  EXPECT_TRUE(jm.wait_for_line("exceeds the maximum", 5000)) << jm.err();
+  // Both still serve: a job runs to the end.
+  testing::ProcessResult submitted = cluster.submit_and_wait(windowed_count("out", {}));
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err << jm.err() << tm.err();
+  EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
+}
+
+TEST(ClusterCommands, BadSubmissionsGetOneLineErrors) {
+  TempDir dir;
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  cluster.start_jobmanager();
+  cluster.start_taskmanager("tm-1", 1);
+  testing::ProcessResult unknown = cluster.submit_and_wait({"no-such-topology"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown topology 'no-such-topology'"), std::string::npos) << unknown.err;
+  // A job that fails at run time: the reason comes back with a non-zero exit.
+  testing::ProcessResult missing = cluster.submit_and_wait(windowed_count("out", {"--set", "input=nope.csv"}));
+  EXPECT_EQ(missing.exit_code, 1) << missing.err;
+  EXPECT_NE(missing.err.find("failed"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("nope.csv"), std::string::npos) << missing.err;
+  testing::ProcessResult listed = testing::run_process(
+      SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("windowed-count-1"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("failed"), std::string::npos) << listed.out;
+  testing::ProcessResult no_job = testing::run_process(
+      SLUICE_BINARY, {"cancel", "nothing-7", "--jobmanager", cluster.address()}, dir.path());
+  EXPECT_EQ(no_job.exit_code, 2);
+  EXPECT_NE(no_job.err.find("no job 'nothing-7'"), std::string::npos) << no_job.err;
+  testing::ProcessResult unreachable = testing::run_process(
+      SLUICE_BINARY, {"list", "--jobmanager", "127.0.0.1:1"}, dir.path());
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
+}
+
+}  // namespace
+}  // namespace sluice

@@ -16,6 +16,7 @@ machine="$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | 
   "$here/windowed_count.sh" "$sluice" 1000000 1 2
   "$here/checkpoints.sh" "$sluice" 2000000 1000000
   "$here/kafka.sh" "$sluice" "$(dirname "$sluice")/bench/kafka_loop/kafka_loop"
+  "$here/cluster.sh" "$sluice" 1000000
 } | tee "$raw"
 
 {
@@ -31,5 +32,10 @@ machine="$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | 
   echo "| windowed-count | lines | window | parallelism | records/s |"
   echo "| --- | ---: | --- | ---: | ---: |"
   grep '"bench":"windowed-count"' "$raw" | sed -E 's/.*"lines":([0-9]*),"window":"([^"]*)","parallelism":([0-9]*).*"records_per_second":([0-9]*).*/| windowed-count | \1 | \2 | \3 | \4 |/'
+  echo
+  echo "| cluster job | where | records | records/s |"
+  echo "| --- | --- | ---: | ---: |"
+  grep '"bench":"cluster"' "$raw" | sed -E 's/.*"job":"([^"]*)","where":"([^"]*)","records":([0-9]*).*"records_per_second":([0-9]*).*/| \1 | \2 | \3 | \4 |/'
+  grep '"bench":"cluster-failover"' "$raw" | sed -E 's/.*"kill_to_running_ms":([0-9]*).*/\nTask manager SIGKILL to job running again: \1 ms/'
 } > "$table"
 echo "results: $table"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -235,6 +236,41 @@ TEST(ClusterCommands, BadSubmissionsGetOneLineErrors) {
       SLUICE_BINARY, {"list", "--jobmanager", "127.0.0.1:1"}, dir.path());
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
+}
+
+TEST(ClusterCommands, CheckpointOnDemandAndCancel) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  ChildProcess& jm = cluster.start_jobmanager();
+  cluster.start_taskmanager("tm-1", 2);
+  // Throttled to run for seconds; periodic checkpoints far apart.
+  testing::ProcessResult submitted = testing::run_process(
+      SLUICE_BINARY,
+      cluster.submit_args(windowed_count(
+          "out", {"--set", "rate=4000", "--parallelism", "2", "--checkpoint-interval", "10m"})),
+      dir.path());
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  ASSERT_TRUE(jm.wait_for_line("all 4 tasks running", 10000)) << jm.err();
+  testing::ProcessResult checkpoint = testing::run_process(
+      SLUICE_BINARY, {"checkpoint", "windowed-count-1", "--jobmanager", cluster.address()},
+      dir.path());
+  ASSERT_EQ(checkpoint.exit_code, 0) << checkpoint.err << jm.err();
+  std::string path = checkpoint.out.substr(0, checkpoint.out.find('\n'));
+  EXPECT_NE(path.find("windowed-count-1/chk-1"), std::string::npos) << path;
+  EXPECT_TRUE(std::filesystem::exists(dir.file(path + "/_metadata"))) << path;
+  testing::ProcessResult cancelled = testing::run_process(
+      SLUICE_BINARY, {"cancel", "windowed-count-1", "--jobmanager", cluster.address()}, dir.path());
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  EXPECT_EQ(cancelled.out, "windowed-count-1 cancelled\n");
+  testing::ProcessResult listed = testing::run_process(
+      SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
+  EXPECT_NE(listed.out.find("cancelled"), std::string::npos) << listed.out;
+  // The task manager stopped the tasks and its slots are free again.
+  testing::ProcessResult next = cluster.submit_and_wait(windowed_count("out2", {"--parallelism", "2"}));
+  EXPECT_EQ(next.exit_code, 0) << next.err << jm.err();
+  EXPECT_EQ(committed_lines(dir.file("out2")), c.expected);
 }
 
 }  // namespace

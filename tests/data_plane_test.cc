@@ -808,6 +808,21 @@ TEST(DataPlanePeerLoss, ReconnectsToARestartedPeer) {
   b2->remove_attempt(8, 2);
 }
 
+TEST(DataPlanePeerLoss, ANewHelloReplacesTheOldConnection) {
+  // A restarted peer may dial before the old connection is seen to end.
+  Plane b("tm-b");
+  RawPeer first(b->port());
+  first.hello("tm-0", "tm-b");
+  ASSERT_TRUE(b->wait_connected("tm-0", kWait));
+  RawPeer second(b->port());
+  second.hello("tm-0", "tm-b");
+  EXPECT_NE(b.lost.wait_for("tm-0").find("replaced"), std::string::npos);
+  EXPECT_TRUE(first.closed_by_plane());
+  EXPECT_TRUE(b->connected_to("tm-0"));
+  EXPECT_EQ(b->stats().connections_opened, 2u);
+  EXPECT_EQ(b.lost.count("tm-0"), 1u);
+}
+
 TEST(DataPlanePeerLoss, ConnectToNobodyNamesThePeer) {
   Plane a("tm-a");
   uint16_t unused;

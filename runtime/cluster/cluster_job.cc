@@ -290,7 +290,8 @@ void ClusterJob::end(JobState state, const std::string& message) {
   if (state == JobState::kFinished) slot_owner_.clear();
   state_ = state;
   message_ = message;
-  log::runtime()->warn("job {} {}{}", id_, job_state_name(state),
+  log::runtime()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,
+                      "job {} {}{}", id_, job_state_name(state),
                        message.empty() ? std::string() : ": " + message);
   for (const auto& client : waiters_) send_job_status(client, id_, state_, message_);
   waiters_.clear();

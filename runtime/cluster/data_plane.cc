@@ -462,9 +462,9 @@ struct DataPlane::Impl {
         throw ExternalError(fmt::format("data plane {} is stopped", self_id_));
       }
     } catch (...) {
-      c->failed = true;
-      interrupt(c->socket);
       std::lock_guard lock(mutex_);
+      c->failed = true;  // no threads: reap_locked() frees it
+      interrupt(c->socket);
       reap_locked();
       throw;
     }
@@ -535,60 +535,78 @@ struct DataPlane::Impl {
   // the receiver unless the caller is it. False when stopping.
   bool install(Connection& c, const std::string& peer_id, const std::string* reply) {
     Peer* peer = nullptr;
-    while (peer == nullptr) {
-      Connection* old = nullptr;
-      {
-        std::lock_guard lock(mutex_);
-        if (stopping_ || c.failed) return false;
-        Peer& p = peer_locked(peer_id);
-        if (p.connection == nullptr) {
-          if (reply != nullptr) {
-            // A few bytes into an empty socket buffer: does not block.
-            ErrorCode ec;
-            asio::write(c.socket, asio::buffer(*reply), ec);
-            if (ec) return false;
-          }
-          c.peer = &p;
-          p.connection = &c;
-          counters_.opened.fetch_add(1);
-          c.threads_running += reply != nullptr ? 1 : 2;
-          if (reply == nullptr) c.receiver = std::thread([this, &c] { receiver_main(c); });
-          c.sender = std::thread([this, &c] { sender_main(c); });
-          peer = &p;
-        } else {
-          old = p.connection;
-        }
+    Loss replaced;
+    std::string remote;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ || c.failed) return false;
+      if (reply != nullptr) {
+        // A few bytes into an empty socket buffer: does not block.
+        ErrorCode ec;
+        asio::write(c.socket, asio::buffer(*reply), ec);
+        if (ec) return false;
       }
-      if (old != nullptr) fail(*old, "replaced by a new connection from the same peer");
+      peer = &peer_locked(peer_id);
+      if (peer->connection != nullptr) replaced = fail_locked(*peer->connection);
+      c.peer = peer;
+      peer->connection = &c;
+      counters_.opened.fetch_add(1);
+      c.threads_running += reply != nullptr ? 1 : 2;
+      if (reply == nullptr) c.receiver = std::thread([this, &c] { receiver_main(c); });
+      c.sender = std::thread([this, &c] { sender_main(c); });
+      // Once unlocked, `c` may end and be freed unless the caller is its receiver.
+      remote = c.remote;
     }
-    logger()->info("data plane {}: connected to peer {} at {}", self_id_, peer_id, c.remote);
+    report(replaced, "replaced by a new connection from the same peer");
+    logger()->info("data plane {}: connected to peer {} at {}", self_id_, peer_id, remote);
     connected_cv_.notify_all();
     peer->sender_wakeup.notify();
     return true;
   }
 
-  // Ends an identified connection once: its channels stop, on_peer_lost.
-  void fail(Connection& c, const std::string& reason) {
-    if (c.failed.exchange(true)) return;
+  // A connection that ended while it was its peer's live one.
+  struct Loss {
+    Peer* peer = nullptr;
+    std::string remote;
+  };
+
+  // Ends `c` once: wakes its threads and, when it was its peer's live
+  // connection, stops the peer's channels. The caller reports the loss
+  // after unlocking.
+  Loss fail_locked(Connection& c) {
+    Loss loss;
+    if (c.failed.exchange(true)) return loss;
     interrupt(c.socket);
-    Peer* lost = nullptr;
+    if (c.peer == nullptr) return loss;
+    c.peer->sender_wakeup.notify();
+    if (c.peer->connection != &c) return loss;
+    detach_locked(*c.peer);
+    loss.peer = c.peer;
+    loss.remote = c.remote;
+    return loss;
+  }
+
+  // Called by the connection's own threads (so `c` stays alive).
+  void fail(Connection& c, const std::string& reason) {
+    Loss loss;
     {
       std::lock_guard lock(mutex_);
-      if (c.peer != nullptr && c.peer->connection == &c) {
-        lost = c.peer;
-        detach_locked(*lost);
-      }
+      loss = fail_locked(c);
     }
-    if (c.peer != nullptr) c.peer->sender_wakeup.notify();
-    if (stopping_flag_ || lost == nullptr) return;
+    report(loss, reason);
+  }
+
+  // Logs a loss and tells on_peer_lost; without locks.
+  void report(const Loss& loss, const std::string& reason) {
+    if (loss.peer == nullptr || stopping_flag_) return;
     counters_.lost.fetch_add(1);
-    logger()->warn("data plane {}: lost the connection to peer {} ({}): {}", self_id_, lost->id,
-                   c.remote, reason);
+    logger()->warn("data plane {}: lost the connection to peer {} ({}): {}", self_id_,
+                   loss.peer->id, loss.remote, reason);
     if (!on_peer_lost_) return;
     try {
-      on_peer_lost_(lost->id, reason);
+      on_peer_lost_(loss.peer->id, reason);
     } catch (const std::exception& e) {
-      logger()->error("data plane {}: on_peer_lost for {} failed: {}", self_id_, lost->id,
+      logger()->error("data plane {}: on_peer_lost for {} failed: {}", self_id_, loss.peer->id,
                       e.what());
     }
   }

@@ -88,7 +88,7 @@ ClusterJob::~ClusterJob() = default;
 
 void ClusterJob::resume_after(int attempt) {
   attempt_ = attempt;
-  log::runtime()->warn("resuming job {} after attempt {}", id_, attempt);
+  log::cluster()->warn("resuming job {} after attempt {}", id_, attempt);
 }
 
 int ClusterJob::slots_on(const std::string& task_manager) const {
@@ -104,7 +104,7 @@ void ClusterJob::step() {
   if (started_.size() == layout_.all_tasks.size() && !all_running_logged_) {
     all_running_logged_ = true;
     auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - attempt_failed_at_);
-    log::runtime()->info("job {} attempt {}: all {} tasks running{}", id_, attempt_,
+    log::cluster()->info("job {} attempt {}: all {} tasks running{}", id_, attempt_,
                          layout_.all_tasks.size(),
                          attempt_ > 0 ? fmt::format(" ({} ms after the last attempt failed)", since.count())
                                       : std::string());
@@ -141,7 +141,7 @@ std::string ClusterJob::restore_path_for_attempt(int64_t& last_checkpoint) {
     CheckpointStorage storage(root, id_);
     std::vector<std::string> warnings;
     if (std::optional<CheckpointMetadata> latest = storage.latest(warnings)) {
-      for (const std::string& w : warnings) log::runtime()->warn("{}", w);
+      for (const std::string& w : warnings) log::cluster()->warn("{}", w);
       last_checkpoint = latest->id;
       return storage.checkpoint_dir(latest->id);
     }
@@ -185,7 +185,7 @@ void ClusterJob::send_deployment(const std::vector<std::string>& owners,
   std::set<std::string> distinct(owners.begin(), owners.end());
   for (const std::string& owner : owners) deploy.add_slot_owner(owner);
   for (const std::string& tm : distinct) *deploy.add_peers() = cluster_.peer(tm);
-  log::runtime()->info("job {} attempt {}: deploying {} tasks in {} slots on {} task managers{}",
+  log::cluster()->info("job {} attempt {}: deploying {} tasks in {} slots on {} task managers{}",
                        id_, attempt_, layout_.all_tasks.size(), owners.size(), distinct.size(),
                        restore_path.empty() ? std::string() : ", restoring " + restore_path);
   for (const std::string& tm : distinct) {
@@ -233,7 +233,7 @@ void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std
 
 void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost) {
   attempt_failed_at_ = Clock::now();
-  log::runtime()->warn("job {} attempt {} failed: {}", id_, attempt_, message);
+  log::cluster()->warn("job {} attempt {} failed: {}", id_, attempt_, message);
   stop_attempt(lost);
   const RestartStrategy& strategy = options_.restart;
   if (!retryable(kind) || strategy.kind == RestartStrategy::Kind::kNone ||
@@ -246,7 +246,7 @@ void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const 
   not_before_ = Clock::now() + std::chrono::milliseconds(delay);
   state_ = JobState::kWaiting;
   message_ = message;
-  log::runtime()->warn("job {}: restart {} of {} in {}, once {} slots are free", id_, restarts_,
+  log::cluster()->warn("job {}: restart {} of {} in {}, once {} slots are free", id_, restarts_,
                        strategy.max_attempts, format_duration(delay), layout_.slots);
 }
 
@@ -290,7 +290,7 @@ void ClusterJob::end(JobState state, const std::string& message) {
   if (state == JobState::kFinished) slot_owner_.clear();
   state_ = state;
   message_ = message;
-  log::runtime()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,
+  log::cluster()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,
                       "job {} {}{}", id_, job_state_name(state),
                        message.empty() ? std::string() : ": " + message);
   for (const auto& client : waiters_) send_job_status(client, id_, state_, message_);

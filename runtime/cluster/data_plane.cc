@@ -20,6 +20,7 @@
 #include "runtime/cluster/frame.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
+#include "runtime/core/logging.h"
 
 namespace sluice {
 namespace {
@@ -41,20 +42,7 @@ constexpr size_t kReadBufferBytes = 256u << 10;
 // A receive buffer grown for a large frame shrinks back above this size.
 constexpr size_t kKeepReadBufferBytes = 8u << 20;
 
-// The cluster's logger (the data plane shares it with the control plane).
-std::shared_ptr<spdlog::logger> logger() {
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("cluster")) return existing;
-    try {
-      auto created = spdlog::stderr_color_mt("cluster");
-      created->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%n] %v");
-      return created;
-    } catch (const spdlog::spdlog_ex&) {
-      return spdlog::get("cluster");  // created concurrently elsewhere
-    }
-  }();
-  return logger;
-}
+std::shared_ptr<spdlog::logger> logger() { return log::cluster(); }
 
 void put_key(std::string& out, const ChannelKey& key) {
   ByteWriter w(out);

@@ -86,7 +86,7 @@ void DeployedAttempt::post_mail(int task, const pb::CheckpointMail& mail) {
   if (mail.kind() == pb::MAIL_ABORT && writer_) writer_->abandon_up_to(mail.checkpoint());
   TaskMailbox* mailbox = tasks_->mailbox(static_cast<size_t>(task));
   if (mailbox == nullptr) {
-    log::runtime()->warn("job {} attempt {}: checkpoint mail for task {}, which does not run here",
+    log::cluster()->warn("job {} attempt {}: checkpoint mail for task {}, which does not run here",
                          job_, attempt_, task);
     return;
   }

@@ -43,7 +43,7 @@ class JobManager::Impl final : public ClusterView {
   uint16_t port() const { return server_.port(); }
 
   int run(const std::atomic<bool>& stop) {
-    log::runtime()->info("job manager listening on port {}", port());
+    log::cluster()->info("job manager listening on port {}", port());
     while (!stop.load()) {
       {
         std::lock_guard lock(mutex_);
@@ -85,7 +85,7 @@ class JobManager::Impl final : public ClusterView {
       std::filesystem::create_directories(dir);
       write_checksummed_file(dir + "/" + kJobRecord, job.SerializeAsString());
     } catch (const std::exception& e) {
-      log::runtime()->error("job {}: cannot record the job in {}: {}", job.job(), dir, e.what());
+      log::cluster()->error("job {}: cannot record the job in {}: {}", job.job(), dir, e.what());
     }
   }
 
@@ -123,7 +123,7 @@ class JobManager::Impl final : public ClusterView {
       case pb::Envelope::kTriggerCheckpoint:
         return with_job(c, e.trigger_checkpoint().job(), [&](ClusterJob& job) { job.request_checkpoint(c); });
       default:
-        log::runtime()->warn("job manager: unexpected message {} from {}; closing", e.body_case(), c->peer());
+        log::cluster()->warn("job manager: unexpected message {} from {}; closing", e.body_case(), c->peer());
         c->close();
     }
   }
@@ -159,7 +159,7 @@ class JobManager::Impl final : public ClusterView {
       return;
     }
     task_managers_[r.id()] = TaskManagerRecord{r, c, SteadyClock::now()};
-    log::runtime()->info("task manager {} registered from {} with {} slots (data {}:{})", r.id(),
+    log::cluster()->info("task manager {} registered from {} with {} slots (data {}:{})", r.id(),
                          c->peer(), r.slots(), r.host(), r.data_port());
     pb::Envelope reply;
     reply.mutable_registered()->set_heartbeat_interval_ms(options_.heartbeat_interval);
@@ -185,7 +185,7 @@ class JobManager::Impl final : public ClusterView {
   }
 
   void lose_task_manager(const std::string& id, const std::string& reason) {
-    log::runtime()->warn("task manager {} lost: {}", id, reason);
+    log::cluster()->warn("task manager {} lost: {}", id, reason);
     task_managers_.erase(id);
     for (auto& [job_id, job] : jobs_) job->on_task_manager_lost(id, reason);
   }
@@ -199,7 +199,7 @@ class JobManager::Impl final : public ClusterView {
       ++next_job_number_;
       if (submit.wait()) job->add_waiter(c);
       jobs_[id] = std::move(job);
-      log::runtime()->info("job {} submitted from {}", id, c->peer());
+      log::cluster()->info("job {} submitted from {}", id, c->peer());
       reply.mutable_submit_reply()->set_job(id);
     } catch (const std::exception& e) {
       reply.mutable_submit_reply()->set_error(e.what());
@@ -225,7 +225,7 @@ class JobManager::Impl final : public ClusterView {
       try {
         if (!stored.ParseFromString(read_checksummed_file(record))) throw InputError(record + ": not a job record");
       } catch (const SluiceError& e) {
-        log::runtime()->error("skipping {}: {}", record, e.what());
+        log::cluster()->error("skipping {}: {}", record, e.what());
         continue;
       }
       next_job_number_ = std::max(next_job_number_, stored.job_number() + 1);
@@ -236,7 +236,7 @@ class JobManager::Impl final : public ClusterView {
         job->resume_after(stored.attempt());
         jobs_[stored.job()] = std::move(job);
       } catch (const std::exception& e) {
-        log::runtime()->error("cannot resume job {}: {}", stored.job(), e.what());
+        log::cluster()->error("cannot resume job {}: {}", stored.job(), e.what());
       }
     }
   }

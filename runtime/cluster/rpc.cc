@@ -208,13 +208,13 @@ void RpcConnection::shut(CloseCause cause, const std::string& reason) {
   spdlog::level::level_enum level = cause == CloseCause::kError      ? spdlog::level::warn
                                     : cause == CloseCause::kPeerLeft ? spdlog::level::info
                                                                      : spdlog::level::debug;
-  log::runtime()->log(level, "rpc: closing connection {} {}: {}",
+  log::cluster()->log(level, "rpc: closing connection {} {}: {}",
                       side_ == RpcSide::kAccepted ? "from" : "to", peer_, reason);
   if (handlers_.on_close) {
     try {
       handlers_.on_close(shared_from_this(), reason);
     } catch (const std::exception& e) {
-      log::runtime()->error("rpc: close handler of the connection {} {} failed: {}",
+      log::cluster()->error("rpc: close handler of the connection {} {} failed: {}",
                             side_ == RpcSide::kAccepted ? "from" : "to", peer_, e.what());
     }
   }
@@ -257,7 +257,7 @@ struct RpcServer::State : std::enable_shared_from_this<State> {
   // Failed accepts (such as running out of file descriptors) pause the
   // loop instead of spinning in it.
   void retry_accept(const error_code& failure) {
-    log::runtime()->warn("rpc: accepting on port {} failed: {}; retrying", port, failure.message());
+    log::cluster()->warn("rpc: accepting on port {} failed: {}; retrying", port, failure.message());
     retry.expires_after(kAcceptRetryDelay);
     retry.async_wait([self = shared_from_this()](const error_code& ec) {
       if (!ec && !self->stopped) self->accept_next();

@@ -47,7 +47,7 @@ class TaskManager::Impl {
   uint16_t data_port() const { return data_.port(); }
 
   int run(const std::atomic<bool>& stop) {
-    log::runtime()->info("task manager {} with {} slots, data port {}", id_, options_.slots,
+    log::cluster()->info("task manager {} with {} slots, data port {}", id_, options_.slots,
                          data_.port());
     auto next_heartbeat = SteadyClock::now();
     while (!stop.load()) {
@@ -89,7 +89,7 @@ class TaskManager::Impl {
       connection = rpc_connect(io_, options_.jobmanager_host, options_.jobmanager_port, handlers,
                                kConnectTimeout);
     } catch (const SluiceError& e) {
-      if (!unreachable_logged_) log::runtime()->warn("{}; retrying", e.what());
+      if (!unreachable_logged_) log::cluster()->warn("{}; retrying", e.what());
       unreachable_logged_ = true;
       return false;
     }
@@ -105,7 +105,7 @@ class TaskManager::Impl {
     reg.set_data_port(data_.port());
     reg.set_slots(options_.slots);
     connection->send(envelope);
-    log::runtime()->info("task manager {} registering with the job manager at {}:{}", id_,
+    log::cluster()->info("task manager {} registering with the job manager at {}:{}", id_,
                          options_.jobmanager_host, options_.jobmanager_port);
     return true;
   }
@@ -148,7 +148,7 @@ class TaskManager::Impl {
     if (connection_ != connection) return;
     connection_.reset();
     lost_job_manager_ = true;
-    log::runtime()->warn("task manager {}: lost the job manager ({})", id_, reason);
+    log::cluster()->warn("task manager {}: lost the job manager ({})", id_, reason);
     work_.notify_one();
   }
 
@@ -178,14 +178,14 @@ class TaskManager::Impl {
       if (envelope.has_deploy_tasks()) deploy(envelope.deploy_tasks());
       if (envelope.has_cancel_tasks()) cancel(envelope.cancel_tasks());
       if (envelope.has_error_reply()) {
-        log::runtime()->error("task manager {}: the job manager refused: {}", id_,
+        log::cluster()->error("task manager {}: the job manager refused: {}", id_,
                               envelope.error_reply().message());
       }
     }
   }
 
   void deploy(const pb::DeployTasks& deploy) {
-    log::runtime()->info("task manager {}: deploying job {} attempt {}", id_, deploy.job(),
+    log::cluster()->info("task manager {}: deploying job {} attempt {}", id_, deploy.job(),
                          deploy.attempt());
     std::unique_ptr<DeployedAttempt> attempt;
     try {
@@ -217,7 +217,7 @@ class TaskManager::Impl {
 
   void report_deploy_failure(const pb::DeployTasks& deploy, ErrorKind kind,
                              const std::string& message) {
-    log::runtime()->error("task manager {}: job {} attempt {} cannot start: {}", id_, deploy.job(),
+    log::cluster()->error("task manager {}: job {} attempt {} cannot start: {}", id_, deploy.job(),
                           deploy.attempt(), message);
     pb::Envelope envelope;
     pb::TaskStatus& status = *envelope.mutable_task_status();
@@ -272,7 +272,7 @@ class TaskManager::Impl {
       attempts.swap(attempts_);
     }
     for (auto& [key, attempt] : attempts) {
-      log::runtime()->warn("task manager {}: cancelling job {} attempt {}", id_, key.first,
+      log::cluster()->warn("task manager {}: cancelling job {} attempt {}", id_, key.first,
                            key.second);
       attempt->stop();
     }

@@ -30,12 +30,13 @@ SLUICE_MODULE_LOGGER(state)
 SLUICE_MODULE_LOGGER(operators)
 SLUICE_MODULE_LOGGER(connectors)
 SLUICE_MODULE_LOGGER(cli)
+SLUICE_MODULE_LOGGER(cluster)
 
 #undef SLUICE_MODULE_LOGGER
 
 void set_level(const std::string& level) {
   auto parsed = spdlog::level::from_str(level);
-  for (auto logger : {runtime(), state(), operators(), connectors(), cli()}) {
+  for (auto logger : {runtime(), state(), operators(), connectors(), cli(), cluster()}) {
     logger->set_level(parsed);
   }
 }

@@ -13,6 +13,7 @@ std::shared_ptr<spdlog::logger> state();
 std::shared_ptr<spdlog::logger> operators();
 std::shared_ptr<spdlog::logger> connectors();
 std::shared_ptr<spdlog::logger> cli();
+std::shared_ptr<spdlog::logger> cluster();
 
 // Sets the level of every module logger ("debug", "info", "warn", "error").
 void set_level(const std::string& level);

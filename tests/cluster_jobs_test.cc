@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -158,6 +159,26 @@ TEST(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
   std::vector<std::string> committed = committed_lines(dir.file("out"));
   EXPECT_EQ(committed.size(), c.expected.size());
   EXPECT_EQ(committed, c.expected);
+}
+
+// A task manager that stops answering (SIGSTOP: its sockets stay open) is
+// lost by heartbeat timeout; the job moves to a new task manager.
+TEST(ClusterFault, SilentTaskManagerIsLostByHeartbeatTimeout) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  ChildProcess& jm = cluster.start_jobmanager(
+      0, {"--heartbeat-interval", "100ms", "--heartbeat-timeout", "1s"});
+  cluster.start_taskmanager("tm-1", 2);
+  ChildProcess& tm2 = cluster.start_taskmanager("tm-2", 2);
+  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job())), dir.path());
+  ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
+  tm2.send_signal(SIGSTOP);
+  ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost: no heartbeat for 1s", 15000)) << jm.err();
+  cluster.start_taskmanager("tm-3", 2);
+  EXPECT_EQ(submit.wait(), 0) << submit.err() << jm.err();
+  EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
 }
 
 TEST(ClusterFault, RestartedJobManagerResumesTheJobFromItsLatestCheckpoint) {

@@ -141,7 +141,8 @@ std::vector<pb::Envelope> valid_examples() {
     auto* m = next()->mutable_job_status();
     m->set_job("wordcount-1");
     m->set_state("finished");
-    m->set_records_in(10);
+    m->set_checkpoints_completed(3);
+    m->set_last_checkpoint(3);
   }
   next()->mutable_error_reply()->set_message("no job 'x'");
   return out;
@@ -242,8 +243,11 @@ TEST(ValidateEnvelope, ChecksJobNamesAttemptsAndTasks) {
        "CancelTasks.attempt"},
       {E::kTaskStatus, [](E& e) { e.mutable_task_status()->set_task(-1); }, "TaskStatus.task"},
       {E::kJobStatus, [](E& e) { e.mutable_job_status()->clear_state(); }, "JobStatus.state"},
-      {E::kJobList, [](E& e) { e.mutable_job_list()->mutable_jobs(0)->set_attempt(-1); },
+      {E::kJobList, [](E& e) { e.mutable_job_list()->mutable_jobs(0)->set_attempt(-2); },
        "JobList.jobs[0].attempt"},
+      {E::kJobStatus, [](E& e) { e.mutable_job_status()->set_error_kind(99); },
+       "JobStatus.error_kind"},
+      {E::kSubmitJob, [](E& e) { e.mutable_submit_job()->set_name("../up"); }, "SubmitJob.name"},
       {E::kSubmitReply, [](E& e) { e.mutable_submit_reply()->clear_job(); }, "SubmitReply.job"},
       {E::kErrorReply, [](E& e) { e.mutable_error_reply()->clear_message(); },
        "ErrorReply.message"},
@@ -384,7 +388,7 @@ class RpcTest : public ::testing::Test {
 
   RpcHandlers handlers() {
     RpcHandlers h;
-    h.on_message = [this](const std::shared_ptr<RpcConnection>& connection, pb::Envelope&& e) {
+    h.on_message = [this](const std::shared_ptr<ControlConnection>& connection, pb::Envelope&& e) {
       {
         std::lock_guard lock(events_.mutex);
         ++events_.messages;
@@ -399,7 +403,7 @@ class RpcTest : public ::testing::Test {
       }
       connection->send(e);
     };
-    h.on_close = [this](const std::shared_ptr<RpcConnection>&, const std::string& reason) {
+    h.on_close = [this](const std::shared_ptr<ControlConnection>&, const std::string& reason) {
       {
         std::lock_guard lock(events_.mutex);
         events_.close_reasons.push_back(reason);
@@ -478,7 +482,7 @@ TEST_F(RpcTest, ConnectionHandlersSeeRepliesFromManyThreads) {
   std::condition_variable arrived;
   std::multiset<std::string> ids;
   RpcHandlers h;
-  h.on_message = [&](const std::shared_ptr<RpcConnection>&, pb::Envelope&& e) {
+  h.on_message = [&](const std::shared_ptr<ControlConnection>&, pb::Envelope&& e) {
     std::lock_guard lock(mutex);
     ids.insert(e.heartbeat().id());
     arrived.notify_all();

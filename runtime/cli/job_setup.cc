@@ -16,4 +16,13 @@ JobDefinition build_job(const RunOptions& options) {
   return job;
 }
 
+ExecutionPlan lay_out_job(const RunOptions& options) {
+  JobDefinition definition = build_job(options);
+  PlanOptions plan = options.plan;
+  plan.placement.nowhere = true;
+  JobControl control;
+  JobMetrics metrics;
+  return build_execution_plan(definition.graph(), plan, control, metrics, SystemClock::instance());
+}
+
 }  // namespace sluice

@@ -24,4 +24,8 @@ struct JobDefinition {
 // Throws UsageError for an unknown topology or bad parameters.
 JobDefinition build_job(const RunOptions& options);
 
+// The job's execution plan with no task built: its tasks, chains and the
+// slots it needs. Throws UsageError as build_job and build_execution_plan.
+ExecutionPlan lay_out_job(const RunOptions& options);
+
 }  // namespace sluice

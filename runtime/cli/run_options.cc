@@ -86,8 +86,10 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   RunOptions options;
   ArgCursor cursor(args);
   while (!cursor.done()) {
+    size_t first = cursor.position();
     std::string arg = cursor.next();
     std::string option = arg.substr(0, arg.find('='));
+    bool is_topology = false;
     if (option == "--help" || option == "-h") {
       options.help = true;
     } else if (option == "--set") {
@@ -155,8 +157,13 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       throw UsageError("unknown option '" + arg + "' (see sluice run --help)");
     } else if (options.topology.empty()) {
       options.topology = arg;
+      is_topology = true;
     } else {
       throw UsageError("unexpected argument '" + arg + "' (see sluice run --help)");
+    }
+    if (!is_topology) {
+      options.job_args.insert(options.job_args.end(), args.begin() + static_cast<long>(first),
+                              args.begin() + static_cast<long>(cursor.position()));
     }
   }
   if (options.topology.empty() && !options.help) {

@@ -14,6 +14,7 @@ namespace sluice {
 
 struct RunOptions {
   std::string topology;
+  std::vector<std::string> job_args;  // every argument but the topology, as given
   std::map<std::string, std::string> params;
   PlanOptions plan;
   std::string state_dir;  // empty: a temporary directory for rocksdb
@@ -42,6 +43,8 @@ class ArgCursor {
   explicit ArgCursor(const std::vector<std::string>& args) : args_(args) {}
   bool done() const { return i_ >= args_.size(); }
   const std::string& next() { return args_[i_++]; }
+  // How many arguments were taken so far.
+  size_t position() const { return i_; }
   // The value of `option`, given as "--opt VALUE" or "--opt=VALUE" (`arg`
   // is the argument that named the option); throws UsageError when missing.
   std::string value(const std::string& option, const std::string& arg);

@@ -16,19 +16,10 @@ bool retryable(ErrorKind kind) {
   return kind != ErrorKind::kUsage && kind != ErrorKind::kInput && kind != ErrorKind::kCancelled;
 }
 
-ExecutionPlan lay_out(const RunOptions& options) {
-  JobDefinition definition = build_job(options);
-  PlanOptions plan = options.plan;
-  plan.placement.nowhere = true;
-  JobControl control;
-  JobMetrics metrics;
-  return build_execution_plan(definition.graph(), plan, control, metrics, SystemClock::instance());
-}
-
 // The coordinator's view of a task in a task manager: mails become messages.
 class RemoteTaskMailbox final : public TaskMailbox {
  public:
-  RemoteTaskMailbox(std::shared_ptr<RpcConnection> connection, std::string job, int attempt,
+  RemoteTaskMailbox(std::shared_ptr<ControlConnection> connection, std::string job, int attempt,
                     size_t task)
       : connection_(std::move(connection)), job_(std::move(job)), attempt_(attempt), task_(task) {}
 
@@ -46,19 +37,15 @@ class RemoteTaskMailbox final : public TaskMailbox {
   }
 
  private:
-  std::shared_ptr<RpcConnection> connection_;
+  std::shared_ptr<ControlConnection> connection_;
   std::string job_;
   int attempt_;
   size_t task_;
 };
 
-void send_job_status(const std::shared_ptr<RpcConnection>& client, const std::string& job,
-                     JobState state, const std::string& message) {
+void send_job_status(const std::shared_ptr<ControlConnection>& client, pb::JobStatus status) {
   pb::Envelope envelope;
-  pb::JobStatus& status = *envelope.mutable_job_status();
-  status.set_job(job);
-  status.set_state(job_state_name(state));
-  status.set_message(message);
+  *envelope.mutable_job_status() = std::move(status);
   client->send(envelope);
 }
 
@@ -82,7 +69,7 @@ ClusterJob::ClusterJob(std::string id, uint32_t number, pb::JobSpec spec,
       spec_(std::move(spec)),
       options_(job_run_options(spec_, default_root)),
       cluster_(cluster),
-      layout_(lay_out(options_)) {}
+      layout_(lay_out_job(options_)) {}
 
 ClusterJob::~ClusterJob() = default;
 
@@ -124,6 +111,7 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
   try {
     restore_path = restore_path_for_attempt(last_checkpoint);
   } catch (const SluiceError& e) {
+    error_kind_ = e.kind();
     end(JobState::kFailed, e.what());
     return;
   }
@@ -133,31 +121,43 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
   persist();
 }
 
-// The latest complete checkpoint of this job; before the first one, what
-// the job was submitted to restore.
+// The first attempt restores what the job was submitted to restore; later
+// ones the job's latest complete checkpoint, or, before it has one, again
+// what it was submitted to restore.
 std::string ClusterJob::restore_path_for_attempt(int64_t& last_checkpoint) {
-  const std::string& root = options_.checkpoint.directory;
-  if (!root.empty()) {
-    CheckpointStorage storage(root, id_);
+  CheckpointStorage storage(options_.checkpoint.directory, id_);
+  if (attempt_ > 0 || options_.restore == "latest") {
     std::vector<std::string> warnings;
-    if (std::optional<CheckpointMetadata> latest = storage.latest(warnings)) {
-      for (const std::string& w : warnings) log::cluster()->warn("{}", w);
+    std::optional<CheckpointMetadata> latest;
+    if (!options_.checkpoint.directory.empty()) latest = storage.latest(warnings);
+    for (const std::string& w : warnings) log::cluster()->warn("{}", w);
+    if (latest) {
       last_checkpoint = latest->id;
+      log::cluster()->info("job {} attempt {}: restoring checkpoint {}", id_, attempt_, latest->id);
       return storage.checkpoint_dir(latest->id);
     }
+    if (options_.restore == "latest") {
+      throw InputError("no complete checkpoint to restore in " + storage.job_dir());
+    }
   }
-  if (options_.restore.empty() || options_.restore == "latest") {
-    if (!options_.restore.empty()) throw InputError("no complete checkpoint to restore for job " + id_);
-    return "";
-  }
-  CheckpointStorage storage(root, id_);
+  if (options_.restore.empty()) return "";
   last_checkpoint = storage.load(options_.restore).id;
+  log::cluster()->info("job {} attempt {}: restoring checkpoint {} from {}", id_, attempt_,
+                       last_checkpoint, options_.restore);
   return options_.restore;
 }
 
-void ClusterJob::start_coordinator(int64_t last_checkpoint) {
+void ClusterJob::release_coordinator() {
+  if (coordinator_) {
+    checkpoints_completed_ = static_cast<int64_t>(coordinator_->completed_count());
+    last_checkpoint_ = coordinator_->last_completed();
+  }
   coordinator_.reset();
   mailboxes_.clear();
+}
+
+void ClusterJob::start_coordinator(int64_t last_checkpoint) {
+  release_coordinator();
   if (!options_.checkpoint.enabled()) return;
   coordinator_ = std::make_unique<CheckpointCoordinator>(
       options_.checkpoint, id_, options_.plan.max_parallelism, last_checkpoint,
@@ -233,6 +233,7 @@ void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std
 
 void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost) {
   attempt_failed_at_ = Clock::now();
+  error_kind_ = kind;
   log::cluster()->warn("job {} attempt {} failed: {}", id_, attempt_, message);
   stop_attempt(lost);
   const RestartStrategy& strategy = options_.restart;
@@ -253,7 +254,7 @@ void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const 
 // Cancels the current attempt on every live task manager that runs part of
 // it; the next attempt waits until they have all stopped.
 void ClusterJob::stop_attempt(const std::string& lost) {
-  coordinator_.reset();
+  release_coordinator();
   mailboxes_.clear();
   for (const CheckpointRequest& request : checkpoint_requests_) {
     pb::Envelope reply;
@@ -285,20 +286,19 @@ void ClusterJob::end(JobState state, const std::string& message) {
   if (state != JobState::kCancelled && state_ == JobState::kRunning && state != JobState::kFinished) {
     stop_attempt("");
   }
-  coordinator_.reset();
-  mailboxes_.clear();
+  release_coordinator();
   if (state == JobState::kFinished) slot_owner_.clear();
   state_ = state;
   message_ = message;
   log::cluster()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,
                       "job {} {}{}", id_, job_state_name(state),
                        message.empty() ? std::string() : ": " + message);
-  for (const auto& client : waiters_) send_job_status(client, id_, state_, message_);
+  for (const auto& client : waiters_) send_job_status(client, status());
   waiters_.clear();
   persist();
 }
 
-void ClusterJob::request_checkpoint(const std::shared_ptr<RpcConnection>& client) {
+void ClusterJob::request_checkpoint(const std::shared_ptr<ControlConnection>& client) {
   pb::Envelope reply;
   pb::CheckpointReply& r = *reply.mutable_checkpoint_reply();
   r.set_job(id_);
@@ -339,12 +339,24 @@ void ClusterJob::answer_checkpoint_requests() {
       checkpoint_requests_.end());
 }
 
-void ClusterJob::add_waiter(const std::shared_ptr<RpcConnection>& client) {
+void ClusterJob::add_waiter(const std::shared_ptr<ControlConnection>& client) {
   if (ended()) {
-    send_job_status(client, id_, state_, message_);
+    send_job_status(client, status());
   } else {
     waiters_.push_back(client);
   }
+}
+
+pb::JobStatus ClusterJob::status() const {
+  pb::JobStatus status;
+  status.set_job(id_);
+  status.set_state(job_state_name(state_));
+  status.set_message(message_);
+  status.set_error_kind(static_cast<int32_t>(error_kind_));
+  status.set_checkpoints_completed(checkpoints_completed_);
+  status.set_last_checkpoint(last_checkpoint_);
+  status.set_restarts(restarts_);
+  return status;
 }
 
 pb::JobInfo ClusterJob::info() const {

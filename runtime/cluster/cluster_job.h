@@ -38,7 +38,7 @@ class ClusterView {
   // Free slots per live task manager.
   virtual std::vector<SlotOffer> free_slots() const = 0;
   // The connection and data address of a live task manager, or null.
-  virtual std::shared_ptr<RpcConnection> connection(const std::string& task_manager) const = 0;
+  virtual std::shared_ptr<ControlConnection> connection(const std::string& task_manager) const = 0;
   virtual pb::Peer peer(const std::string& task_manager) const = 0;
   // Records the job in checkpoint storage so a restarted job manager resumes it.
   virtual void persist(const pb::StoredJob& job) = 0;
@@ -63,8 +63,8 @@ class ClusterJob {
   void on_task_manager_lost(const std::string& task_manager, const std::string& reason);
   void cancel();
   // Starts a checkpoint for `client`, who gets its path or an error.
-  void request_checkpoint(const std::shared_ptr<RpcConnection>& client);
-  void add_waiter(const std::shared_ptr<RpcConnection>& client);
+  void request_checkpoint(const std::shared_ptr<ControlConnection>& client);
+  void add_waiter(const std::shared_ptr<ControlConnection>& client);
 
   const std::string& id() const { return id_; }
   uint32_t number() const { return number_; }
@@ -73,11 +73,15 @@ class ClusterJob {
   // Slots the current attempt holds on `task_manager`.
   int slots_on(const std::string& task_manager) const;
   pb::JobInfo info() const;
+  // What waiting clients receive when the job ends.
+  pb::JobStatus status() const;
 
  private:
   void deploy(const std::vector<std::string>& owners);
   std::string restore_path_for_attempt(int64_t& last_checkpoint);
   void start_coordinator(int64_t last_checkpoint);
+  // Drops the attempt's coordinator, keeping its counts.
+  void release_coordinator();
   void send_deployment(const std::vector<std::string>& owners, const std::string& restore_path,
                        int64_t last_checkpoint);
   void fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost = "");
@@ -94,6 +98,8 @@ class ClusterJob {
   ExecutionPlan layout_;  // every task, none built
   JobState state_ = JobState::kWaiting;
   std::string message_;
+  ErrorKind error_kind_ = ErrorKind::kInternal;
+  int64_t checkpoints_completed_ = 0;  // by the last attempt
   int attempt_ = -1;
   int restarts_ = 0;
   Clock::time_point not_before_ = Clock::now();
@@ -109,10 +115,10 @@ class ClusterJob {
   int64_t last_checkpoint_ = 0;
   struct CheckpointRequest {
     int64_t id;
-    std::shared_ptr<RpcConnection> client;
+    std::shared_ptr<ControlConnection> client;
   };
   std::vector<CheckpointRequest> checkpoint_requests_;
-  std::vector<std::shared_ptr<RpcConnection>> waiters_;
+  std::vector<std::shared_ptr<ControlConnection>> waiters_;
 };
 
 }  // namespace sluice

@@ -30,7 +30,7 @@ DeployedAttempt::DeployedAttempt(const pb::DeployTasks& deploy, const std::strin
       send_(std::move(send)),
       options_(job_run_options(deploy.spec(), deploy.checkpoint_root())),
       definition_(build_job(options_)),
-      state_dir_("") {
+      state_dir_(options_.state_dir) {
   PlanOptions plan = options_.plan;
   plan.job_name = job_;
   plan.state_backend.rocksdb.directory = state_dir_.path();
@@ -54,7 +54,8 @@ DeployedAttempt::DeployedAttempt(const pb::DeployTasks& deploy, const std::strin
 
 DeployedAttempt::~DeployedAttempt() { stop(); }
 
-void DeployedAttempt::start() {
+void DeployedAttempt::start(std::function<void()> on_done) {
+  tasks_->control().on_all_done(std::move(on_done));
   tasks_->start();
   for (size_t index : tasks_->plan().task_index) send_status(index, pb::TASK_RUNNING);
 }
@@ -70,6 +71,15 @@ void DeployedAttempt::stop() {
   if (!done()) tasks_->cancel();
   tasks_->join();
   remote_.remove_attempt(job_number_, static_cast<uint32_t>(attempt_));
+}
+
+bool DeployedAttempt::can_end() {
+  if (!done()) return false;
+  if (tasks_->control().failure() || tasks_->control().cancelled()) return true;
+  for (const auto& channel : tasks_->plan().channels) {
+    if (channel->queued() > 0) return false;
+  }
+  return true;
 }
 
 void DeployedAttempt::report_outcome() {

@@ -39,12 +39,16 @@ class DeployedAttempt final : public CheckpointParticipation {
                   RemoteChannelRegistry& remote, Send send);
   ~DeployedAttempt() override;
 
-  // Starts the tasks and reports them running.
-  void start();
+  // Starts the tasks and reports them running; `on_done` runs on a task
+  // thread once they all stopped.
+  void start(std::function<void()> on_done);
   // Fails the attempt when it exchanges data with task manager `peer`.
   void fail_if_peer(const std::string& peer, const std::string& message);
   // Every task of this attempt here has stopped.
   bool done() { return tasks_->wait_all_done(std::chrono::milliseconds(0)); }
+  // Done, and either failed or with every channel empty: what finished
+  // tasks wrote for other task managers has been sent.
+  bool can_end();
   // Cancels (unless done), joins the tasks and forgets the remote channels.
   void stop();
   // After done(): reports the outcome to the job manager.
@@ -54,6 +58,7 @@ class DeployedAttempt final : public CheckpointParticipation {
   void post_mail(int task, const pb::CheckpointMail& mail);
 
   const std::string& job() const { return job_; }
+  std::shared_ptr<const JobMetrics> metrics() const { return tasks_->shared_metrics(); }
   int attempt() const { return attempt_; }
 
   // CheckpointParticipation

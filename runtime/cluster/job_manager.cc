@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "runtime/checkpoint/checksummed_file.h"
 #include "runtime/cluster/cluster_job.h"
+#include "runtime/cluster/local_link.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/core/logging.h"
 
@@ -21,7 +23,7 @@ constexpr char kJobRecord[] = "_job";
 
 struct TaskManagerRecord {
   pb::RegisterTaskManager registration;
-  std::shared_ptr<RpcConnection> connection;
+  std::shared_ptr<ControlConnection> connection;
   SteadyClock::time_point last_heartbeat;
 };
 
@@ -30,17 +32,38 @@ struct TaskManagerRecord {
 class JobManager::Impl final : public ClusterView {
  public:
   explicit Impl(JobManagerOptions options)
-      : options_(std::move(options)), server_(io_, options_.bind_host, options_.port, handlers()) {
+      : options_(std::move(options)) {
+    if (options_.listen) server_.emplace(io_, options_.bind_host, options_.port, handlers());
     std::lock_guard lock(mutex_);
-    resume_stored_jobs();
+    if (options_.record_jobs) resume_stored_jobs();
   }
 
   ~Impl() override {
-    server_.stop();
+    if (server_) server_->stop();
+    std::vector<std::shared_ptr<ControlConnection>> local;
+    {
+      std::lock_guard lock(mutex_);
+      local.swap(local_connections_);
+    }
+    for (auto& connection : local) connection->close();
     io_.stop();
   }
 
-  uint16_t port() const { return server_.port(); }
+  uint16_t port() const { return server_ ? server_->port() : 0; }
+
+  void wake() {
+    std::lock_guard lock(mutex_);
+    wake_.notify_one();
+  }
+
+  std::shared_ptr<ControlConnection> connect_in_process(IoThread& io, RpcHandlers handlers,
+                                                        const std::string& name) {
+    auto [theirs, ours] = make_local_link(LocalLinkEnd{io, std::move(handlers), name},
+                                          LocalLinkEnd{io_, this->handlers(), "job manager"});
+    std::lock_guard lock(mutex_);
+    local_connections_.push_back(ours);
+    return theirs;
+  }
 
   int run(const std::atomic<bool>& stop) {
     log::cluster()->info("job manager listening on port {}", port());
@@ -66,7 +89,7 @@ class JobManager::Impl final : public ClusterView {
     }
     return offers;
   }
-  std::shared_ptr<RpcConnection> connection(const std::string& task_manager) const override {
+  std::shared_ptr<ControlConnection> connection(const std::string& task_manager) const override {
     auto it = task_managers_.find(task_manager);
     return it == task_managers_.end() ? nullptr : it->second.connection;
   }
@@ -79,7 +102,7 @@ class JobManager::Impl final : public ClusterView {
     return peer;
   }
   void persist(const pb::StoredJob& job) override {
-    if (options_.checkpoint_dir.empty()) return;
+    if (options_.checkpoint_dir.empty() || !options_.record_jobs) return;
     std::string dir = options_.checkpoint_dir + "/" + job.job();
     try {
       std::filesystem::create_directories(dir);
@@ -92,19 +115,19 @@ class JobManager::Impl final : public ClusterView {
  private:
   RpcHandlers handlers() {
     RpcHandlers h;
-    h.on_message = [this](const std::shared_ptr<RpcConnection>& c, pb::Envelope&& e) {
+    h.on_message = [this](const std::shared_ptr<ControlConnection>& c, pb::Envelope&& e) {
       std::lock_guard lock(mutex_);
       on_message(c, e);
       wake_.notify_one();
     };
-    h.on_close = [this](const std::shared_ptr<RpcConnection>& c, const std::string& reason) {
+    h.on_close = [this](const std::shared_ptr<ControlConnection>& c, const std::string& reason) {
       std::lock_guard lock(mutex_);
       if (std::string id = task_manager_of(c); !id.empty()) lose_task_manager(id, reason);
     };
     return h;
   }
 
-  void on_message(const std::shared_ptr<RpcConnection>& c, const pb::Envelope& e) {
+  void on_message(const std::shared_ptr<ControlConnection>& c, const pb::Envelope& e) {
     switch (e.body_case()) {
       case pb::Envelope::kRegisterTaskManager: return register_task_manager(c, e.register_task_manager());
       case pb::Envelope::kHeartbeat: return heartbeat(c);
@@ -129,12 +152,12 @@ class JobManager::Impl final : public ClusterView {
   }
 
   template <class Fn>
-  void with_job(const std::shared_ptr<RpcConnection>& c, const std::string& id, Fn fn) {
+  void with_job(const std::shared_ptr<ControlConnection>& c, const std::string& id, Fn fn) {
     if (ClusterJob* job = find(id)) return fn(*job);
     reply_error(c, fmt::format("no job '{}' (see sluice list)", id));
   }
 
-  static void reply_error(const std::shared_ptr<RpcConnection>& c, const std::string& message) {
+  static void reply_error(const std::shared_ptr<ControlConnection>& c, const std::string& message) {
     pb::Envelope reply;
     reply.mutable_error_reply()->set_message(message);
     c->send(reply);
@@ -145,14 +168,14 @@ class JobManager::Impl final : public ClusterView {
     return it == jobs_.end() ? nullptr : it->second.get();
   }
 
-  std::string task_manager_of(const std::shared_ptr<RpcConnection>& c) const {
+  std::string task_manager_of(const std::shared_ptr<ControlConnection>& c) const {
     for (const auto& [id, tm] : task_managers_) {
       if (tm.connection == c) return id;
     }
     return "";
   }
 
-  void register_task_manager(const std::shared_ptr<RpcConnection>& c,
+  void register_task_manager(const std::shared_ptr<ControlConnection>& c,
                              const pb::RegisterTaskManager& r) {
     if (task_managers_.count(r.id()) > 0) {
       reply_error(c, fmt::format("a task manager with id '{}' is registered already", r.id()));
@@ -166,7 +189,7 @@ class JobManager::Impl final : public ClusterView {
     c->send(reply);
   }
 
-  void heartbeat(const std::shared_ptr<RpcConnection>& c) {
+  void heartbeat(const std::shared_ptr<ControlConnection>& c) {
     std::string id = task_manager_of(c);
     if (!id.empty()) task_managers_[id].last_heartbeat = SteadyClock::now();
   }
@@ -178,23 +201,31 @@ class JobManager::Impl final : public ClusterView {
       if (tm.last_heartbeat < deadline) silent.push_back(id);
     }
     for (const std::string& id : silent) {
-      std::shared_ptr<RpcConnection> c = task_managers_[id].connection;
+      std::shared_ptr<ControlConnection> c = task_managers_[id].connection;
       lose_task_manager(id, fmt::format("no heartbeat for {}", format_duration(options_.heartbeat_timeout)));
       c->close();
     }
   }
 
+  // Lost with work on it is a failure; an idle one leaving is news.
   void lose_task_manager(const std::string& id, const std::string& reason) {
-    log::cluster()->warn("task manager {} lost: {}", id, reason);
+    bool busy = false;
+    for (const auto& [job_id, job] : jobs_) busy |= job->slots_on(id) > 0;
+    log::cluster()->log(busy ? spdlog::level::warn : spdlog::level::info, "task manager {} lost: {}",
+                        id, reason);
     task_managers_.erase(id);
     for (auto& [job_id, job] : jobs_) job->on_task_manager_lost(id, reason);
   }
 
-  void submit(const std::shared_ptr<RpcConnection>& c, const pb::SubmitJob& submit) {
+  void submit(const std::shared_ptr<ControlConnection>& c, const pb::SubmitJob& submit) {
     uint32_t number = next_job_number_;
-    std::string id = fmt::format("{}-{}", submit.spec().topology(), number);
+    std::string id = submit.name().empty() ? fmt::format("{}-{}", submit.spec().topology(), number)
+                                           : submit.name();
     pb::Envelope reply;
     try {
+      if (ClusterJob* existing = find(id); existing != nullptr && !existing->ended()) {
+        throw UsageError(fmt::format("a job named '{}' is running already", id));
+      }
       auto job = std::make_unique<ClusterJob>(id, number, submit.spec(), options_.checkpoint_dir, *this);
       ++next_job_number_;
       if (submit.wait()) job->add_waiter(c);
@@ -207,9 +238,10 @@ class JobManager::Impl final : public ClusterView {
     c->send(reply);
   }
 
-  void list(const std::shared_ptr<RpcConnection>& c) {
+  void list(const std::shared_ptr<ControlConnection>& c) {
     pb::Envelope reply;
-    for (const auto& [id, job] : jobs_) *reply.mutable_job_list()->add_jobs() = job->info();
+    pb::JobList& list = *reply.mutable_job_list();  // set even when empty
+    for (const auto& [id, job] : jobs_) *list.add_jobs() = job->info();
     c->send(reply);
   }
 
@@ -248,13 +280,20 @@ class JobManager::Impl final : public ClusterView {
   std::map<std::string, TaskManagerRecord> task_managers_;
   std::map<std::string, std::unique_ptr<ClusterJob>> jobs_;
   uint32_t next_job_number_ = 1;
-  RpcServer server_;  // last: it serves as soon as it exists
+  std::vector<std::shared_ptr<ControlConnection>> local_connections_;
+  std::optional<RpcServer> server_;  // last: it serves as soon as it exists
 };
 
 JobManager::JobManager(JobManagerOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 JobManager::~JobManager() = default;
 uint16_t JobManager::port() const { return impl_->port(); }
+std::shared_ptr<ControlConnection> JobManager::connect_in_process(IoThread& io,
+                                                                  RpcHandlers handlers,
+                                                                  const std::string& name) {
+  return impl_->connect_in_process(io, std::move(handlers), name);
+}
 int JobManager::run(const std::atomic<bool>& stop) { return impl_->run(stop); }
+void JobManager::wake() { impl_->wake(); }
 
 }  // namespace sluice

@@ -268,11 +268,11 @@ struct RpcServer::State : std::enable_shared_from_this<State> {
   RpcHandlers connection_handlers() {
     RpcHandlers out;
     out.on_message = handlers.on_message;
-    out.on_close = [weak = weak_from_this()](const std::shared_ptr<RpcConnection>& connection,
+    out.on_close = [weak = weak_from_this()](const std::shared_ptr<ControlConnection>& connection,
                                              const std::string& reason) {
       std::shared_ptr<State> self = weak.lock();
       if (!self) return;
-      self->connections.erase(connection);
+      self->connections.erase(std::static_pointer_cast<RpcConnection>(connection));
       if (self->handlers.on_close) self->handlers.on_close(connection, reason);
     };
     return out;
@@ -398,13 +398,13 @@ std::shared_ptr<RpcConnection> rpc_connect(IoThread& io, const std::string& host
 RpcClient::RpcClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout)
     : address_(fmt::format("{}:{}", host, port)), inbox_(std::make_shared<Inbox>()) {
   RpcHandlers handlers;
-  handlers.on_message = [inbox = inbox_](const std::shared_ptr<RpcConnection>&,
+  handlers.on_message = [inbox = inbox_](const std::shared_ptr<ControlConnection>&,
                                          pb::Envelope&& envelope) {
     std::lock_guard lock(inbox->mutex);
     inbox->messages.push_back(std::move(envelope));
     inbox->arrived.notify_all();
   };
-  handlers.on_close = [inbox = inbox_](const std::shared_ptr<RpcConnection>&,
+  handlers.on_close = [inbox = inbox_](const std::shared_ptr<ControlConnection>&,
                                        const std::string& reason) {
     std::lock_guard lock(inbox->mutex);
     inbox->closed = reason;

@@ -68,7 +68,21 @@ class IoThread {
   std::thread thread_;
 };
 
-class RpcConnection;
+// One end of a control-plane connection: a TCP socket (RpcConnection) or,
+// on the local cluster, an in-process link (runtime/cluster/local_link.h).
+// The job manager and task managers see only this, so both run the same
+// code in a cluster and inside `sluice run`.
+class ControlConnection {
+ public:
+  virtual ~ControlConnection() = default;
+  // Queues `envelope` for the other end; dropped once closed. Thread-safe.
+  virtual void send(const pb::Envelope& envelope) = 0;
+  // Closes both ends; each side's on_close runs once. Idempotent.
+  virtual void close() = 0;
+  virtual bool closed() const = 0;
+  // The other end, for log lines.
+  virtual const std::string& peer() const = 0;
+};
 
 // What a connection calls, on the io thread. on_message gets every valid
 // message in order; on_close is called once, when the connection closes for
@@ -76,15 +90,17 @@ class RpcConnection;
 // Either may be empty. An exception thrown by a handler closes the
 // connection.
 struct RpcHandlers {
-  std::function<void(const std::shared_ptr<RpcConnection>&, pb::Envelope&&)> on_message;
-  std::function<void(const std::shared_ptr<RpcConnection>&, const std::string& reason)> on_close;
+  std::function<void(const std::shared_ptr<ControlConnection>&, pb::Envelope&&)> on_message;
+  std::function<void(const std::shared_ptr<ControlConnection>&, const std::string& reason)>
+      on_close;
 };
 
 // Which end opened the connection; says "from" or "to" in log lines.
 enum class RpcSide { kAccepted, kConnected };
 
 // One connected control-plane socket.
-class RpcConnection : public std::enable_shared_from_this<RpcConnection> {
+class RpcConnection final : public ControlConnection,
+                            public std::enable_shared_from_this<RpcConnection> {
  public:
   // Takes a connected socket of `io`'s context. Used by RpcServer and
   // rpc_connect; call start() once to begin reading.
@@ -100,16 +116,16 @@ class RpcConnection : public std::enable_shared_from_this<RpcConnection> {
   // thread, written in order, one write at a time. Dropped silently once the
   // connection is closed (on_close tells). Throws SluiceError (internal)
   // when the message exceeds kMaxControlFrameBytes.
-  void send(const pb::Envelope& envelope);
+  void send(const pb::Envelope& envelope) override;
 
   // Closes the socket and calls on_close with "closed locally": right away
   // on the io thread, otherwise posted to it. Queued writes are dropped.
   // Idempotent.
-  void close();
+  void close() override;
 
-  bool closed() const { return closed_.load(); }
+  bool closed() const override { return closed_.load(); }
   // The remote end, "host:port".
-  const std::string& peer() const { return peer_; }
+  const std::string& peer() const override { return peer_; }
 
   // A caller's label for the connection (such as a task manager's id).
   void set_tag(std::string tag);

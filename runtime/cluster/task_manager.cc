@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -19,7 +20,6 @@
 namespace sluice {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kConnectTimeout{2000};
 
 using AttemptKey = std::pair<std::string, int>;
@@ -38,7 +38,12 @@ class TaskManager::Impl {
 
   ~Impl() {
     cancel_all_attempts();
-    if (auto connection = current_connection()) connection->close();
+    std::shared_ptr<ControlConnection> connection;
+    {
+      std::lock_guard lock(mutex_);
+      connection.swap(connection_);  // a close of our own is not a lost job manager
+    }
+    if (connection) connection->close();
     io_.stop();
     data_.stop();
   }
@@ -46,48 +51,62 @@ class TaskManager::Impl {
   const std::string& id() const { return id_; }
   uint16_t data_port() const { return data_.port(); }
 
+  void wake() {
+    {
+      std::lock_guard lock(mutex_);
+      woken_ = true;
+      work_.notify_one();
+    }
+    heartbeat_wake_.notify_all();
+  }
+
+  std::shared_ptr<const JobMetrics> metrics_of(const std::string& job) {
+    std::lock_guard lock(mutex_);
+    auto it = metrics_.find(job);
+    return it == metrics_.end() ? nullptr : it->second;
+  }
+
   int run(const std::atomic<bool>& stop) {
     log::cluster()->info("task manager {} with {} slots, data port {}", id_, options_.slots,
                          data_.port());
-    auto next_heartbeat = SteadyClock::now();
+    // Heartbeats have a thread of their own: deploying (a large restore)
+    // or cancelling may hold up the main loop longer than the timeout.
+    std::thread heartbeats([this, &stop] { send_heartbeats(stop); });
     while (!stop.load()) {
       handle_queued();  // first: a lost job manager cancels every attempt
       finish_done_attempts();
-      if (!current_connection()) {
-        if (!connect()) {
-          wait_for_work(std::chrono::milliseconds(options_.reconnect_delay));
-          continue;
-        }
-        next_heartbeat = SteadyClock::now();
-      }
-      if (SteadyClock::now() >= next_heartbeat) {
-        send_heartbeat();
-        next_heartbeat = SteadyClock::now() + heartbeat_interval();
+      if (!current_connection() && !connect()) {
+        wait_for_work(std::chrono::milliseconds(options_.reconnect_delay));
+        continue;
       }
       wait_for_work(std::chrono::milliseconds(50));
     }
+    heartbeat_wake_.notify_all();
+    heartbeats.join();
     cancel_all_attempts();
     return 0;
   }
 
  private:
-  std::shared_ptr<RpcConnection> current_connection() {
+  std::shared_ptr<ControlConnection> current_connection() {
     std::lock_guard lock(mutex_);
     return connection_;
   }
 
   bool connect() {
     RpcHandlers handlers;
-    handlers.on_message = [this](const std::shared_ptr<RpcConnection>& c, pb::Envelope&& e) {
+    handlers.on_message = [this](const std::shared_ptr<ControlConnection>& c, pb::Envelope&& e) {
       on_message(c, std::move(e));
     };
-    handlers.on_close = [this](const std::shared_ptr<RpcConnection>& c, const std::string& reason) {
+    handlers.on_close = [this](const std::shared_ptr<ControlConnection>& c, const std::string& reason) {
       on_close(c, reason);
     };
-    std::shared_ptr<RpcConnection> connection;
+    std::shared_ptr<ControlConnection> connection;
     try {
-      connection = rpc_connect(io_, options_.jobmanager_host, options_.jobmanager_port, handlers,
-                               kConnectTimeout);
+      connection = options_.connect
+                       ? options_.connect(io_, handlers)
+                       : rpc_connect(io_, options_.jobmanager_host, options_.jobmanager_port,
+                                     handlers, kConnectTimeout);
     } catch (const SluiceError& e) {
       if (!unreachable_logged_) log::cluster()->warn("{}; retrying", e.what());
       unreachable_logged_ = true;
@@ -115,10 +134,14 @@ class TaskManager::Impl {
     return std::chrono::milliseconds(heartbeat_ms_);
   }
 
-  void send_heartbeat() {
+  void send_heartbeats(const std::atomic<bool>& stop) {
     pb::Envelope envelope;
     envelope.mutable_heartbeat()->set_id(id_);
-    send(envelope);
+    std::unique_lock lock(heartbeat_mutex_);
+    while (!stop.load()) {
+      send(envelope);
+      heartbeat_wake_.wait_for(lock, heartbeat_interval(), [&stop] { return stop.load(); });
+    }
   }
 
   void send(const pb::Envelope& envelope) {
@@ -127,7 +150,7 @@ class TaskManager::Impl {
 
   // RPC thread: checkpoint mails go to the tasks at once; the rest waits
   // for the main thread.
-  void on_message(const std::shared_ptr<RpcConnection>&, pb::Envelope&& envelope) {
+  void on_message(const std::shared_ptr<ControlConnection>&, pb::Envelope&& envelope) {
     std::lock_guard lock(mutex_);
     if (envelope.has_checkpoint_mail()) {
       const pb::CheckpointMail& mail = envelope.checkpoint_mail();
@@ -143,7 +166,7 @@ class TaskManager::Impl {
     work_.notify_one();
   }
 
-  void on_close(const std::shared_ptr<RpcConnection>& connection, const std::string& reason) {
+  void on_close(const std::shared_ptr<ControlConnection>& connection, const std::string& reason) {
     std::lock_guard lock(mutex_);
     if (connection_ != connection) return;
     connection_.reset();
@@ -161,7 +184,11 @@ class TaskManager::Impl {
 
   void wait_for_work(std::chrono::milliseconds max_wait) {
     std::unique_lock lock(mutex_);
-    work_.wait_for(lock, max_wait, [this] { return !queue_.empty() || lost_job_manager_; });
+    work_.wait_for(lock, max_wait, [this] {
+      return !queue_.empty() || lost_job_manager_ || attempt_ended_ || woken_;
+    });
+    attempt_ended_ = false;
+    woken_ = false;
   }
 
   void handle_queued() {
@@ -202,9 +229,14 @@ class TaskManager::Impl {
     DeployedAttempt* raw = attempt.get();
     {
       std::lock_guard lock(mutex_);
+      metrics_[deploy.job()] = attempt->metrics();
       attempts_[AttemptKey{deploy.job(), deploy.attempt()}] = std::move(attempt);
     }
-    raw->start();
+    raw->start([this] {
+      std::lock_guard lock(mutex_);
+      attempt_ended_ = true;
+      work_.notify_one();
+    });
   }
 
   static std::vector<DataPeer> peers_of(const pb::DeployTasks& deploy) {
@@ -254,7 +286,7 @@ class TaskManager::Impl {
     {
       std::lock_guard lock(mutex_);
       for (auto& [key, attempt] : attempts_) {
-        if (attempt->done()) done.push_back(key);
+        if (attempt->can_end()) done.push_back(key);
       }
     }
     for (const AttemptKey& key : done) {
@@ -272,8 +304,10 @@ class TaskManager::Impl {
       attempts.swap(attempts_);
     }
     for (auto& [key, attempt] : attempts) {
-      log::cluster()->warn("task manager {}: cancelling job {} attempt {}", id_, key.first,
-                           key.second);
+      if (!attempt->done()) {
+        log::cluster()->warn("task manager {}: cancelling job {} attempt {}", id_, key.first,
+                             key.second);
+      }
       attempt->stop();
     }
   }
@@ -286,11 +320,16 @@ class TaskManager::Impl {
 
   std::mutex mutex_;
   std::condition_variable work_;
-  std::shared_ptr<RpcConnection> connection_;
+  std::shared_ptr<ControlConnection> connection_;
   int64_t heartbeat_ms_ = 1000;
   bool lost_job_manager_ = false;
+  bool attempt_ended_ = false;
+  bool woken_ = false;
+  std::mutex heartbeat_mutex_;
+  std::condition_variable heartbeat_wake_;
   std::deque<pb::Envelope> queue_;
   std::map<AttemptKey, std::unique_ptr<DeployedAttempt>> attempts_;
+  std::map<std::string, std::shared_ptr<const JobMetrics>> metrics_;  // newest attempt per job
 };
 
 TaskManager::TaskManager(TaskManagerOptions options)
@@ -298,6 +337,10 @@ TaskManager::TaskManager(TaskManagerOptions options)
 TaskManager::~TaskManager() = default;
 const std::string& TaskManager::id() const { return impl_->id(); }
 uint16_t TaskManager::data_port() const { return impl_->data_port(); }
+std::shared_ptr<const JobMetrics> TaskManager::metrics_of(const std::string& job) const {
+  return impl_->metrics_of(job);
+}
 int TaskManager::run(const std::atomic<bool>& stop) { return impl_->run(stop); }
+void TaskManager::wake() { impl_->wake(); }
 
 }  // namespace sluice

@@ -21,9 +21,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "runtime/api/metrics.h"
+#include "runtime/cluster/rpc.h"
 #include "runtime/core/time.h"
 
 namespace sluice {
@@ -37,6 +40,9 @@ struct TaskManagerOptions {
   uint16_t data_port = 0;            // 0: any free port
   std::string state_dir;             // RocksDB working directories (default: temporary)
   DurationMs reconnect_delay = 500;  // between attempts to reach the job manager
+  // How to reach the job manager; default: TCP to jobmanager_host:port. The
+  // local cluster connects in process.
+  std::function<std::shared_ptr<ControlConnection>(IoThread&, RpcHandlers)> connect;
 };
 
 class TaskManager {
@@ -48,8 +54,13 @@ class TaskManager {
 
   const std::string& id() const;
   uint16_t data_port() const;
+  // The metrics of the newest attempt of `job` deployed here (null if none);
+  // they stay readable after the attempt ended.
+  std::shared_ptr<const JobMetrics> metrics_of(const std::string& job) const;
   // Serves until `stop` becomes true; returns the exit code.
   int run(const std::atomic<bool>& stop);
+  // Makes run() look at `stop` now. Thread-safe.
+  void wake();
 
  private:
   class Impl;

@@ -192,6 +192,7 @@ void check(const Fields& f, const pb::TaskStatus& m) {
 
 void check(const Fields& f, const pb::SubmitJob& m) {
   check(Fields(f.nested("spec")), m.spec());
+  f.path_component("name", m.name(), /*optional=*/true);
 }
 
 void check(const Fields& f, const pb::SubmitReply& m) {
@@ -204,7 +205,7 @@ void check(const Fields& f, const pb::JobInfo& m) {
   f.path_component("job", m.job());
   f.name("topology", m.topology());
   f.name("state", m.state());
-  f.at_least("attempt", m.attempt(), 0);
+  f.at_least("attempt", m.attempt(), -1);  // -1: not deployed yet
   f.at_least("last_checkpoint", m.last_checkpoint(), 0);
 }
 
@@ -229,6 +230,11 @@ void check(const Fields& f, const pb::CheckpointReply& m) {
 void check(const Fields& f, const pb::JobStatus& m) {
   f.path_component("job", m.job());
   f.name("state", m.state());
+  f.range("error_kind", m.error_kind(), static_cast<int>(ErrorKind::kUsage),
+          static_cast<int>(ErrorKind::kCancelled));
+  f.at_least("checkpoints_completed", m.checkpoints_completed(), 0);
+  f.at_least("last_checkpoint", m.last_checkpoint(), 0);
+  f.at_least("restarts", m.restarts(), 0);
 }
 
 void check(const Fields& f, const pb::ErrorReply& m) {

@@ -22,9 +22,14 @@ std::optional<JobFailure> JobControl::failure() const {
 }
 
 void JobControl::task_done() {
-  std::lock_guard lock(mutex_);
-  if (remaining_ > 0) --remaining_;
-  if (remaining_ == 0) done_cv_.notify_all();
+  bool all_done = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (remaining_ > 0) --remaining_;
+    all_done = remaining_ == 0;
+    if (all_done) done_cv_.notify_all();
+  }
+  if (all_done && all_done_listener_) all_done_listener_();
 }
 
 bool JobControl::wait_all_done(std::chrono::milliseconds max_wait) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,6 +36,8 @@ class JobControl {
   // Task threads report their end; wait_all_done returns once every task did
   // (or after `max_wait`, returning false).
   void task_done();
+  // Called (on the last task's thread) once every task is done.
+  void on_all_done(std::function<void()> listener) { all_done_listener_ = std::move(listener); }
   void expect_tasks(size_t n) { remaining_ = n; }
   bool wait_all_done(std::chrono::milliseconds max_wait);
 
@@ -46,6 +49,7 @@ class JobControl {
   std::condition_variable done_cv_;
   size_t remaining_ = 0;
   std::optional<JobFailure> failure_;
+  std::function<void()> all_done_listener_;  // set before the tasks start
 };
 
 }  // namespace sluice

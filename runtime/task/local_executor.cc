@@ -18,43 +18,6 @@ double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
-class ProgressReporter {
- public:
-  ProgressReporter(const LocalJobOptions& options, const JobMetrics& metrics,
-                   SteadyClock::time_point start)
-      : options_(options), metrics_(metrics), start_(start), last_time_(start) {}
-
-  // Reports at most once per progress interval, unless forced.
-  void report(size_t checkpoints, bool force = false) {
-    if (!options_.on_progress) return;
-    ProgressSample sample;
-    auto now = SteadyClock::now();
-    double dt = std::chrono::duration<double>(now - last_time_).count();
-    if (!force && dt * 1000 < static_cast<double>(options_.progress_interval)) return;
-    sample.checkpoints_completed = checkpoints;
-    sample.elapsed_seconds = seconds_since(start_);
-    sample.records_in = metrics_.records_in.load(std::memory_order_relaxed);
-    sample.records_out = metrics_.records_out.load(std::memory_order_relaxed);
-    if (dt > 0) {
-      sample.in_per_second = static_cast<double>(sample.records_in - last_in_) / dt;
-      sample.out_per_second = static_cast<double>(sample.records_out - last_out_) / dt;
-    }
-    sample.watermark = metrics_.sink_watermark();
-    last_in_ = sample.records_in;
-    last_out_ = sample.records_out;
-    last_time_ = now;
-    options_.on_progress(sample);
-  }
-
- private:
-  const LocalJobOptions& options_;
-  const JobMetrics& metrics_;
-  SteadyClock::time_point start_;
-  SteadyClock::time_point last_time_;
-  uint64_t last_in_ = 0;
-  uint64_t last_out_ = 0;
-};
-
 }  // namespace
 
 JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
@@ -79,7 +42,7 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
   auto start = SteadyClock::now();
   attempt.start();
 
-  ProgressReporter reporter(options, metrics, start);
+  ProgressReporter reporter(options.on_progress, options.progress_interval, start);
   DurationMs poll_ms = options.on_progress ? options.progress_interval : 100;
   bool cancelled_by_caller = false;
   while (!control.wait_all_done(std::chrono::milliseconds(
@@ -92,10 +55,10 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
       cancelled_by_caller = true;
       control.cancel();
     }
-    reporter.report(checkpoints);
+    reporter.report(metrics, checkpoints);
   }
   attempt.join();
-  reporter.report(coordinator ? coordinator->completed_count() : 0, /*force=*/true);
+  reporter.report(metrics, coordinator ? coordinator->completed_count() : 0, /*force=*/true);
 
   JobResult result;
   result.failure = control.failure();

@@ -14,18 +14,9 @@
 
 #include "runtime/checkpoint/coordinator.h"
 #include "runtime/graph/execution_plan.h"
+#include "runtime/task/progress_reporter.h"
 
 namespace sluice {
-
-struct ProgressSample {
-  double elapsed_seconds = 0;
-  uint64_t records_in = 0;
-  uint64_t records_out = 0;
-  double in_per_second = 0;   // since the previous sample
-  double out_per_second = 0;
-  Timestamp watermark = kMinTimestamp;  // minimum over sinks
-  size_t checkpoints_completed = 0;
-};
 
 struct LocalJobOptions {
   PlanOptions plan;

@@ -13,7 +13,7 @@ void name_thread(const std::string& task_name) {
 }  // namespace
 
 TaskAttempt::TaskAttempt(const JobGraph& graph, const PlanOptions& options, const Clock& clock)
-    : plan_(build_execution_plan(graph, options, control_, metrics_, clock)) {}
+    : plan_(build_execution_plan(graph, options, control_, *metrics_, clock)) {}
 
 TaskAttempt::~TaskAttempt() {
   if (threads_.empty()) return;

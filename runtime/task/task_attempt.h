@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -40,11 +41,13 @@ class TaskAttempt {
 
   const ExecutionPlan& plan() const { return plan_; }
   JobControl& control() { return control_; }
-  JobMetrics& metrics() { return metrics_; }
+  JobMetrics& metrics() { return *metrics_; }
+  // Outlives the attempt, for a final report after it ended.
+  std::shared_ptr<const JobMetrics> shared_metrics() const { return metrics_; }
 
  private:
   JobControl control_;
-  JobMetrics metrics_;
+  std::shared_ptr<JobMetrics> metrics_ = std::make_shared<JobMetrics>();
   ExecutionPlan plan_;
   std::vector<std::thread> threads_;
 };

@@ -1,0 +1,147 @@
+#include "runtime/cluster/local_cluster.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "runtime/cluster/job_manager.h"
+#include "runtime/cluster/task_manager.h"
+
+namespace sluice {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// The client's end: messages from the job manager, in order.
+struct Inbox {
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::deque<pb::Envelope> messages;
+
+  RpcHandlers handlers() {
+    RpcHandlers h;
+    h.on_message = [this](const std::shared_ptr<ControlConnection>&, pb::Envelope&& e) {
+      std::lock_guard lock(mutex);
+      messages.push_back(std::move(e));
+      arrived.notify_all();
+    };
+    return h;
+  }
+
+  // The next message, or nothing after `max_wait`.
+  std::optional<pb::Envelope> next(std::chrono::milliseconds max_wait) {
+    std::unique_lock lock(mutex);
+    if (!arrived.wait_for(lock, max_wait, [this] { return !messages.empty(); })) return std::nullopt;
+    pb::Envelope e = std::move(messages.front());
+    messages.pop_front();
+    return e;
+  }
+};
+
+// A job manager and a task manager serving on their threads until stopped.
+class EmbeddedCluster {
+ public:
+  explicit EmbeddedCluster(int slots) : jobmanager_(jobmanager_options()), taskmanager_(taskmanager_options(slots)) {
+    jobmanager_thread_ = std::thread([this] { jobmanager_.run(stop_); });
+    taskmanager_thread_ = std::thread([this] { taskmanager_.run(stop_); });
+  }
+  ~EmbeddedCluster() {
+    stop_.store(true);
+    taskmanager_.wake();
+    jobmanager_.wake();
+    taskmanager_thread_.join();
+    jobmanager_thread_.join();
+  }
+
+  JobManager& jobmanager() { return jobmanager_; }
+  TaskManager& taskmanager() { return taskmanager_; }
+
+ private:
+  static JobManagerOptions jobmanager_options() {
+    JobManagerOptions options;
+    options.listen = false;
+    options.record_jobs = false;
+    return options;
+  }
+  TaskManagerOptions taskmanager_options(int slots) {
+    TaskManagerOptions options;
+    options.id = "local";
+    options.slots = slots;
+    options.connect = [this](IoThread& io, RpcHandlers handlers) {
+      return jobmanager_.connect_in_process(io, std::move(handlers), "task manager local");
+    };
+    return options;
+  }
+
+  std::atomic<bool> stop_{false};
+  JobManager jobmanager_;
+  TaskManager taskmanager_;
+  std::thread jobmanager_thread_;
+  std::thread taskmanager_thread_;
+};
+
+JobResult result_of(const pb::JobStatus& status, const JobMetrics* metrics) {
+  JobResult result;
+  result.succeeded = status.state() == "finished";
+  result.cancelled = status.state() == "cancelled";
+  if (status.state() == "failed") {
+    result.failure = JobFailure{static_cast<ErrorKind>(status.error_kind()), status.message()};
+  }
+  result.checkpoints_completed = static_cast<size_t>(status.checkpoints_completed());
+  result.last_checkpoint_id = status.last_checkpoint();
+  if (metrics != nullptr) {
+    result.records_in = metrics->records_in.load();
+    result.records_out = metrics->records_out.load();
+    result.late_dropped = metrics->late_dropped.load();
+    result.skipped_records = metrics->skipped_records.load();
+    result.notes = metrics->notes();
+  }
+  return result;
+}
+
+}  // namespace
+
+LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
+  auto start = SteadyClock::now();
+  EmbeddedCluster cluster(job.slots);
+  IoThread io;
+  Inbox inbox;
+  std::shared_ptr<ControlConnection> client =
+      cluster.jobmanager().connect_in_process(io, inbox.handlers(), "sluice run");
+  pb::Envelope request;
+  *request.mutable_submit_job()->mutable_spec() = job.spec;
+  request.mutable_submit_job()->set_wait(true);
+  request.mutable_submit_job()->set_name(job.name);
+  client->send(request);
+
+  ProgressReporter reporter(job.on_progress, job.progress_interval, start);
+  bool cancel_sent = false;
+  std::optional<pb::JobStatus> status;
+  while (!status) {
+    std::optional<pb::Envelope> message = inbox.next(std::chrono::milliseconds(
+        job.on_progress ? job.progress_interval : 100));
+    if (message && message->has_submit_reply() && !message->submit_reply().error().empty()) {
+      client->close();
+      throw UsageError(message->submit_reply().error());
+    }
+    if (message && message->has_job_status()) status = message->job_status();
+    if (job.cancel_flag != nullptr && job.cancel_flag->load() && !cancel_sent) {
+      pb::Envelope cancel;
+      cancel.mutable_cancel_job()->set_job(job.name);
+      client->send(cancel);
+      cancel_sent = true;
+    }
+    if (auto metrics = cluster.taskmanager().metrics_of(job.name)) reporter.report(*metrics, 0);
+  }
+  client->close();
+  std::shared_ptr<const JobMetrics> metrics = cluster.taskmanager().metrics_of(job.name);
+  if (metrics) reporter.report(*metrics, static_cast<size_t>(status->checkpoints_completed()), true);
+  LocalClusterResult result;
+  result.job = result_of(*status, metrics.get());
+  result.job.wall_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  result.restarts = status->restarts();
+  return result;
+}
+
+}  // namespace sluice

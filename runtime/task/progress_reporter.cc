@@ -1,0 +1,26 @@
+#include "runtime/task/progress_reporter.h"
+
+namespace sluice {
+
+void ProgressReporter::report(const JobMetrics& metrics, size_t checkpoints, bool force) {
+  if (!on_progress_) return;
+  auto now = Clock::now();
+  double dt = std::chrono::duration<double>(now - last_time_).count();
+  if (!force && dt * 1000 < static_cast<double>(interval_)) return;
+  ProgressSample sample;
+  sample.checkpoints_completed = checkpoints;
+  sample.elapsed_seconds = std::chrono::duration<double>(now - start_).count();
+  sample.records_in = metrics.records_in.load(std::memory_order_relaxed);
+  sample.records_out = metrics.records_out.load(std::memory_order_relaxed);
+  if (dt > 0) {
+    sample.in_per_second = static_cast<double>(sample.records_in - last_in_) / dt;
+    sample.out_per_second = static_cast<double>(sample.records_out - last_out_) / dt;
+  }
+  sample.watermark = metrics.sink_watermark();
+  last_in_ = sample.records_in;
+  last_out_ = sample.records_out;
+  last_time_ = now;
+  on_progress_(sample);
+}
+
+}  // namespace sluice

@@ -1,0 +1,44 @@
+// Progress of a running job, sampled from its metrics: records per second
+// in and out since the previous sample, totals, and the sinks' watermark.
+//
+// Threading: used by the one thread that watches the job.
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+#include "runtime/api/metrics.h"
+#include "runtime/core/time.h"
+
+namespace sluice {
+
+struct ProgressSample {
+  double elapsed_seconds = 0;
+  uint64_t records_in = 0;
+  uint64_t records_out = 0;
+  double in_per_second = 0;   // since the previous sample
+  double out_per_second = 0;
+  Timestamp watermark = kMinTimestamp;  // minimum over sinks
+  size_t checkpoints_completed = 0;
+};
+
+class ProgressReporter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  ProgressReporter(std::function<void(const ProgressSample&)> on_progress, DurationMs interval,
+                   Clock::time_point start)
+      : on_progress_(std::move(on_progress)), interval_(interval), start_(start), last_time_(start) {}
+
+  // Reports at most once per interval, unless forced.
+  void report(const JobMetrics& metrics, size_t checkpoints, bool force = false);
+
+ private:
+  std::function<void(const ProgressSample&)> on_progress_;
+  DurationMs interval_;
+  Clock::time_point start_;
+  Clock::time_point last_time_;
+  uint64_t last_in_ = 0;
+  uint64_t last_out_ = 0;
+};
+
+}  // namespace sluice

@@ -23,7 +23,7 @@ awk -v n="$lines" 'BEGIN {
   srand(7); t0 = 1767225600000;
   for (i = 0; i < n; i++) printf "%.0f,key%d,%d\n", t0 + i, int(rand() * 1000), int(rand() * 100);
 }' > events.csv
-awk -v n="$((lines / 5))" 'BEGIN {
+awk -v n="$((lines / 2))" 'BEGIN {
   srand(11);
   for (i = 0; i < n; i++) {
     line = "";
@@ -72,7 +72,7 @@ windowed=(windowed-count --set input=events.csv --set window=tumbling:1s --paral
 wordcount=(wordcount --set input=words.txt --parallelism 4)
 
 for job in windowed wordcount; do
-  if [ "$job" = windowed ]; then args=("${windowed[@]}"); records=$lines; else args=("${wordcount[@]}"); records=$((lines * 2)); fi
+  if [ "$job" = windowed ]; then args=("${windowed[@]}"); records=$lines; else args=("${wordcount[@]}"); records=$((lines * 5)); fi
   rm -rf out; s=$(now_ms)
   "$sluice" run "${args[@]}" --set output=out 2> /dev/null
   report "${args[0]}" local "$records" "$s" "$(now_ms)"

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/cluster/cluster.pb.h"
 #include "tests/cluster_process.h"
 #include "tests/windowed_count_reference.h"
 
@@ -224,6 +225,13 @@ TEST(ClusterServers, GarbageAndOversizedFramesAreRefusedAndServingGoesOn) {
     EXPECT_TRUE(server_hangs_up_after(port, frame_header(77, 4) + "abcd")) << port;
   }
   EXPECT_TRUE(server_hangs_up_after(cluster.port(), frame_header(1, 5) + "\xff\xff\xff\xff\xff"));
+  // A valid message the job manager has no business receiving.
+  pb::Envelope stray;
+  stray.mutable_job_status()->set_job("x-1");
+  stray.mutable_job_status()->set_state("finished");
+  std::string payload = stray.SerializeAsString();
+  EXPECT_TRUE(server_hangs_up_after(cluster.port(),
+                                    frame_header(1, static_cast<uint32_t>(payload.size())) + payload));
   EXPECT_TRUE(jm.wait_for_line("exceeds the maximum", 5000)) << jm.err();
   // Both still serve: a job runs to the end.
   testing::ProcessResult submitted = cluster.submit_and_wait(windowed_count("out", {}));

@@ -99,6 +99,12 @@ int jobmanager_command(const std::vector<std::string>& args) {
     }
   }
   if (!port_given) throw UsageError("jobmanager: missing --port (0 picks a free port)");
+  if (options.heartbeat_interval >= options.heartbeat_timeout) {
+    throw UsageError("jobmanager: --heartbeat-interval must be shorter than --heartbeat-timeout");
+  }
+  if (options.heartbeat_interval > 3'600'000) {
+    throw UsageError("jobmanager: --heartbeat-interval must be at most 1h");
+  }
   log::set_level(log_level);
   stop_on_signals();
   JobManager jobmanager(options);

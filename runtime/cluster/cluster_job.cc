@@ -102,7 +102,6 @@ void ClusterJob::step() {
 
 void ClusterJob::deploy(const std::vector<std::string>& owners) {
   ++attempt_;
-  slot_owner_ = owners;
   started_.clear();
   finished_.clear();
   all_running_logged_ = false;
@@ -114,7 +113,12 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
     error_kind_ = e.kind();
     end(JobState::kFailed, e.what());
     return;
+  } catch (const std::exception& e) {
+    error_kind_ = ErrorKind::kExternal;
+    end(JobState::kFailed, e.what());
+    return;
   }
+  slot_owner_ = owners;
   start_coordinator(last_checkpoint);
   send_deployment(owners, restore_path, last_checkpoint);
   state_ = JobState::kRunning;
@@ -193,12 +197,23 @@ void ClusterJob::send_deployment(const std::vector<std::string>& owners,
   }
 }
 
+bool ClusterJob::runs_on(size_t task, const std::string& task_manager) const {
+  if (task >= layout_.all_tasks.size()) return false;
+  auto slot = static_cast<size_t>(layout_.all_tasks[task].subtask);
+  return slot < slot_owner_.size() && slot_owner_[slot] == task_manager;
+}
+
 void ClusterJob::on_task_status(const std::string& task_manager, const pb::TaskStatus& status) {
   if (status.attempt() != attempt_ || state_ != JobState::kRunning) {
     if (status.state() == pb::TASK_CANCELLED) stopping_.erase(task_manager);
     return;
   }
   auto task = static_cast<size_t>(status.task());
+  if (status.state() != pb::TASK_CANCELLED && !runs_on(task, task_manager)) {
+    log::cluster()->warn("job {}: task manager {} reported task {}, which it does not run", id_,
+                         task_manager, task);
+    return;
+  }
   switch (status.state()) {
     case pb::TASK_RUNNING:
       started_.insert(task);
@@ -217,8 +232,9 @@ void ClusterJob::on_task_status(const std::string& task_manager, const pb::TaskS
   }
 }
 
-void ClusterJob::on_checkpoint_ack(const pb::CheckpointAck& ack) {
+void ClusterJob::on_checkpoint_ack(const std::string& task_manager, const pb::CheckpointAck& ack) {
   if (ack.attempt() != attempt_ || !coordinator_) return;
+  if (!runs_on(static_cast<size_t>(ack.task()), task_manager)) return;
   coordinator_->acknowledge(from_checkpoint_ack(ack));
   last_checkpoint_ = coordinator_->last_completed();
 }
@@ -253,16 +269,19 @@ void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const 
 
 // Cancels the current attempt on every live task manager that runs part of
 // it; the next attempt waits until they have all stopped.
-void ClusterJob::stop_attempt(const std::string& lost) {
-  release_coordinator();
-  mailboxes_.clear();
+void ClusterJob::refuse_checkpoint_requests(const std::string& why) {
   for (const CheckpointRequest& request : checkpoint_requests_) {
     pb::Envelope reply;
     reply.mutable_checkpoint_reply()->set_job(id_);
-    reply.mutable_checkpoint_reply()->set_error("the job's attempt ended before the checkpoint completed");
+    reply.mutable_checkpoint_reply()->set_error(why);
     request.client->send(reply);
   }
   checkpoint_requests_.clear();
+}
+
+void ClusterJob::stop_attempt(const std::string& lost) {
+  release_coordinator();
+  refuse_checkpoint_requests("the job's attempt ended before the checkpoint completed");
   pb::Envelope envelope;
   envelope.mutable_cancel_tasks()->set_job(id_);
   envelope.mutable_cancel_tasks()->set_attempt(attempt_);
@@ -287,7 +306,8 @@ void ClusterJob::end(JobState state, const std::string& message) {
     stop_attempt("");
   }
   release_coordinator();
-  if (state == JobState::kFinished) slot_owner_.clear();
+  refuse_checkpoint_requests(fmt::format("the job {} before the checkpoint completed", job_state_name(state)));
+  slot_owner_.clear();
   state_ = state;
   message_ = message;
   log::cluster()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,

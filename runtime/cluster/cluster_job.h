@@ -59,7 +59,7 @@ class ClusterJob {
   // checkpoint requests.
   void step();
   void on_task_status(const std::string& task_manager, const pb::TaskStatus& status);
-  void on_checkpoint_ack(const pb::CheckpointAck& ack);
+  void on_checkpoint_ack(const std::string& task_manager, const pb::CheckpointAck& ack);
   void on_task_manager_lost(const std::string& task_manager, const std::string& reason);
   void cancel();
   // Starts a checkpoint for `client`, who gets its path or an error.
@@ -88,6 +88,9 @@ class ClusterJob {
   void stop_attempt(const std::string& lost);
   void end(JobState state, const std::string& message);
   void answer_checkpoint_requests();
+  void refuse_checkpoint_requests(const std::string& why);
+  // Task `task` of the current attempt runs on `task_manager`.
+  bool runs_on(size_t task, const std::string& task_manager) const;
   void persist();
 
   std::string id_;

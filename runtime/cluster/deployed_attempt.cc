@@ -1,6 +1,7 @@
 #include "runtime/cluster/deployed_attempt.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "runtime/cluster/messages.h"
 #include "runtime/core/logging.h"
@@ -68,7 +69,11 @@ void DeployedAttempt::fail_if_peer(const std::string& peer, const std::string& m
 void DeployedAttempt::stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (!done()) tasks_->cancel();
+  if (!done()) {
+    tasks_->cancel();
+    // A cancelled attempt's snapshots will never be acknowledged.
+    if (writer_) writer_->abandon_up_to(std::numeric_limits<int64_t>::max());
+  }
   tasks_->join();
   remote_.remove_attempt(job_number_, static_cast<uint32_t>(attempt_));
 }

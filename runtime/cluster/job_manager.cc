@@ -39,6 +39,10 @@ class JobManager::Impl final : public ClusterView {
   }
 
   ~Impl() override {
+    {
+      std::lock_guard lock(mutex_);
+      shutting_down_ = true;
+    }
     if (server_) server_->stop();
     std::vector<std::shared_ptr<ControlConnection>> local;
     {
@@ -116,38 +120,61 @@ class JobManager::Impl final : public ClusterView {
   RpcHandlers handlers() {
     RpcHandlers h;
     h.on_message = [this](const std::shared_ptr<ControlConnection>& c, pb::Envelope&& e) {
-      std::lock_guard lock(mutex_);
-      on_message(c, e);
-      wake_.notify_one();
+      bool keep = true;
+      {
+        std::lock_guard lock(mutex_);
+        keep = on_message(c, e);
+        wake_.notify_one();
+      }
+      if (!keep) c->close();  // outside the lock: on_close may run right here
     };
     h.on_close = [this](const std::shared_ptr<ControlConnection>& c, const std::string& reason) {
       std::lock_guard lock(mutex_);
+      if (shutting_down_) return;  // jobs stay as recorded, to be resumed
       if (std::string id = task_manager_of(c); !id.empty()) lose_task_manager(id, reason);
     };
     return h;
   }
 
-  void on_message(const std::shared_ptr<ControlConnection>& c, const pb::Envelope& e) {
+  // Returns false when the connection must be closed.
+  bool on_message(const std::shared_ptr<ControlConnection>& c, const pb::Envelope& e) {
+    std::string task_manager = task_manager_of(c);
     switch (e.body_case()) {
-      case pb::Envelope::kRegisterTaskManager: return register_task_manager(c, e.register_task_manager());
-      case pb::Envelope::kHeartbeat: return heartbeat(c);
+      case pb::Envelope::kRegisterTaskManager:
+        register_task_manager(c, e.register_task_manager());
+        return true;
+      case pb::Envelope::kHeartbeat:
+        heartbeat(c);
+        return true;
       case pb::Envelope::kTaskStatus:
-        if (ClusterJob* job = find(e.task_status().job())) job->on_task_status(task_manager_of(c), e.task_status());
-        return;
+        if (ClusterJob* job = find(e.task_status().job()); job && !task_manager.empty()) {
+          job->on_task_status(task_manager, e.task_status());
+        }
+        return !task_manager.empty();
       case pb::Envelope::kCheckpointAck:
-        if (ClusterJob* job = find(e.checkpoint_ack().job())) job->on_checkpoint_ack(e.checkpoint_ack());
-        return;
-      case pb::Envelope::kSubmitJob: return submit(c, e.submit_job());
-      case pb::Envelope::kListJobs: return list(c);
-      case pb::Envelope::kCancelJob: return with_job(c, e.cancel_job().job(), [&](ClusterJob& job) {
+        if (ClusterJob* job = find(e.checkpoint_ack().job()); job && !task_manager.empty()) {
+          job->on_checkpoint_ack(task_manager, e.checkpoint_ack());
+        }
+        return !task_manager.empty();
+      case pb::Envelope::kSubmitJob:
+        submit(c, e.submit_job());
+        return true;
+      case pb::Envelope::kListJobs:
+        list(c);
+        return true;
+      case pb::Envelope::kCancelJob:
+        with_job(c, e.cancel_job().job(), [&](ClusterJob& job) {
           job.cancel();
           job.add_waiter(c);
         });
+        return true;
       case pb::Envelope::kTriggerCheckpoint:
-        return with_job(c, e.trigger_checkpoint().job(), [&](ClusterJob& job) { job.request_checkpoint(c); });
+        with_job(c, e.trigger_checkpoint().job(), [&](ClusterJob& job) { job.request_checkpoint(c); });
+        return true;
       default:
-        log::cluster()->warn("job manager: unexpected message {} from {}; closing", e.body_case(), c->peer());
-        c->close();
+        log::cluster()->warn("job manager: unexpected message {} from {}; closing", e.body_case(),
+                             c->peer());
+        return false;
     }
   }
 
@@ -177,21 +204,31 @@ class JobManager::Impl final : public ClusterView {
 
   void register_task_manager(const std::shared_ptr<ControlConnection>& c,
                              const pb::RegisterTaskManager& r) {
-    if (task_managers_.count(r.id()) > 0) {
-      reply_error(c, fmt::format("a task manager with id '{}' is registered already", r.id()));
-      return;
+    if (auto it = task_managers_.find(r.id()); it != task_managers_.end()) {
+      // The same task manager again (it saw its old connection fail first):
+      // whatever ran on the old registration is lost.
+      std::shared_ptr<ControlConnection> old = it->second.connection;
+      lose_task_manager(r.id(), "registered again from " + c->peer());
+      old->close();
     }
     task_managers_[r.id()] = TaskManagerRecord{r, c, SteadyClock::now()};
     log::cluster()->info("task manager {} registered from {} with {} slots (data {}:{})", r.id(),
                          c->peer(), r.slots(), r.host(), r.data_port());
     pb::Envelope reply;
     reply.mutable_registered()->set_heartbeat_interval_ms(options_.heartbeat_interval);
+    reply.mutable_registered()->set_heartbeat_timeout_ms(options_.heartbeat_timeout);
     c->send(reply);
   }
 
+  // Answered, so that a task manager that hears nothing for the timeout
+  // knows it is cut off and stops its tasks.
   void heartbeat(const std::shared_ptr<ControlConnection>& c) {
     std::string id = task_manager_of(c);
-    if (!id.empty()) task_managers_[id].last_heartbeat = SteadyClock::now();
+    if (id.empty()) return;
+    task_managers_[id].last_heartbeat = SteadyClock::now();
+    pb::Envelope reply;
+    reply.mutable_heartbeat()->set_id("job manager");
+    c->send(reply);
   }
 
   void expire_silent_task_managers() {
@@ -223,9 +260,7 @@ class JobManager::Impl final : public ClusterView {
                                            : submit.name();
     pb::Envelope reply;
     try {
-      if (ClusterJob* existing = find(id); existing != nullptr && !existing->ended()) {
-        throw UsageError(fmt::format("a job named '{}' is running already", id));
-      }
+      if (find(id) != nullptr) throw UsageError(fmt::format("a job named '{}' exists already", id));
       auto job = std::make_unique<ClusterJob>(id, number, submit.spec(), options_.checkpoint_dir, *this);
       ++next_job_number_;
       if (submit.wait()) job->add_waiter(c);
@@ -280,6 +315,7 @@ class JobManager::Impl final : public ClusterView {
   std::map<std::string, TaskManagerRecord> task_managers_;
   std::map<std::string, std::unique_ptr<ClusterJob>> jobs_;
   uint32_t next_job_number_ = 1;
+  bool shutting_down_ = false;
   std::vector<std::shared_ptr<ControlConnection>> local_connections_;
   std::optional<RpcServer> server_;  // last: it serves as soon as it exists
 };

@@ -36,8 +36,11 @@ class LocalEnd final : public ControlConnection, public std::enable_shared_from_
   const std::string& peer() const override { return peer_; }
 
  private:
-  // On the sender's thread: queues the message for this end's io thread.
+  // On the sender's thread: queues the message for this end's io thread,
+  // unless this end is closed (its io thread may be going away).
   void deliver(const pb::Envelope& envelope) {
+    std::lock_guard lock(mutex_);
+    if (closed_.load()) return;
     boost::asio::post(io_.context(), [self = shared_from_this(), envelope = pb::Envelope(envelope)]() mutable {
       if (self->closed_.load() || !self->handlers_.on_message) return;
       try {
@@ -56,11 +59,9 @@ class LocalEnd final : public ControlConnection, public std::enable_shared_from_
   }
 
   void shut(const std::string& reason) {
+    std::lock_guard lock(mutex_);
     if (closed_.exchange(true)) return;
-    {
-      std::lock_guard lock(mutex_);
-      other_.reset();
-    }
+    other_.reset();
     boost::asio::post(io_.context(), [self = shared_from_this(), reason] {
       if (self->handlers_.on_close) self->handlers_.on_close(self, reason);
       self->handlers_ = RpcHandlers{};

@@ -115,7 +115,10 @@ class TaskManager::Impl {
     unreachable_logged_ = false;
     {
       std::lock_guard lock(mutex_);
+      // It may have closed before it was ours; then on_close ignored it.
+      if (connection->closed()) return false;
       connection_ = connection;
+      last_heard_ = std::chrono::steady_clock::now();
     }
     pb::Envelope envelope;
     pb::RegisterTaskManager& reg = *envelope.mutable_register_task_manager();
@@ -140,8 +143,28 @@ class TaskManager::Impl {
     std::unique_lock lock(heartbeat_mutex_);
     while (!stop.load()) {
       send(envelope);
+      if (std::shared_ptr<ControlConnection> silent = silent_connection()) {
+        log::cluster()->warn("task manager {}: nothing from the job manager for {} ms; giving up on it",
+                             id_, silence_limit());
+        silent->close();
+      }
       heartbeat_wake_.wait_for(lock, heartbeat_interval(), [&stop] { return stop.load(); });
     }
+  }
+
+  // The connection, when the job manager has not been heard from for its
+  // heartbeat timeout: it has given this task manager up by then, so the
+  // tasks must stop rather than run beside their replacements.
+  std::shared_ptr<ControlConnection> silent_connection() {
+    std::lock_guard lock(mutex_);
+    if (!connection_ || silence_limit_ms_ <= 0) return nullptr;
+    auto silence = std::chrono::steady_clock::now() - last_heard_;
+    return silence > std::chrono::milliseconds(silence_limit_ms_) ? connection_ : nullptr;
+  }
+
+  int64_t silence_limit() {
+    std::lock_guard lock(mutex_);
+    return silence_limit_ms_;
   }
 
   void send(const pb::Envelope& envelope) {
@@ -152,6 +175,8 @@ class TaskManager::Impl {
   // for the main thread.
   void on_message(const std::shared_ptr<ControlConnection>&, pb::Envelope&& envelope) {
     std::lock_guard lock(mutex_);
+    last_heard_ = std::chrono::steady_clock::now();
+    if (envelope.has_heartbeat()) return;
     if (envelope.has_checkpoint_mail()) {
       const pb::CheckpointMail& mail = envelope.checkpoint_mail();
       auto it = attempts_.find(AttemptKey{mail.job(), mail.attempt()});
@@ -160,6 +185,7 @@ class TaskManager::Impl {
     }
     if (envelope.has_registered()) {
       heartbeat_ms_ = envelope.registered().heartbeat_interval_ms();
+      silence_limit_ms_ = envelope.registered().heartbeat_timeout_ms();
       return;
     }
     queue_.push_back(std::move(envelope));
@@ -171,6 +197,7 @@ class TaskManager::Impl {
     if (connection_ != connection) return;
     connection_.reset();
     lost_job_manager_ = true;
+    queue_.clear();  // a deployment from a job manager that is gone must not start
     log::cluster()->warn("task manager {}: lost the job manager ({})", id_, reason);
     work_.notify_one();
   }
@@ -322,6 +349,8 @@ class TaskManager::Impl {
   std::condition_variable work_;
   std::shared_ptr<ControlConnection> connection_;
   int64_t heartbeat_ms_ = 1000;
+  int64_t silence_limit_ms_ = 0;  // 0: until told by the job manager
+  std::chrono::steady_clock::time_point last_heard_;
   bool lost_job_manager_ = false;
   bool attempt_ended_ = false;
   bool woken_ = false;

@@ -114,6 +114,7 @@ void check(const Fields& f, const pb::RegisterTaskManager& m) {
 
 void check(const Fields& f, const pb::Registered& m) {
   f.range("heartbeat_interval_ms", m.heartbeat_interval_ms(), 1, kMaxHeartbeatIntervalMs);
+  f.range("heartbeat_timeout_ms", m.heartbeat_timeout_ms(), 0, 24 * kMaxHeartbeatIntervalMs);
 }
 
 void check(const Fields& f, const pb::Heartbeat& m) {

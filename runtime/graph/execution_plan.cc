@@ -168,12 +168,18 @@ class PlanBuilder {
 
   void hand_over_remote_channels() {
     RemoteChannelRegistry& remote = *placement().remote;
-    for (RemoteLink& link : remote_links_) {
-      if (link.encoder) {
-        remote.add_outbound(link.peer, link.key, link.channel, std::move(link.encoder));
-      } else {
-        remote.add_inbound(link.peer, link.key, link.channel, std::move(link.decoder));
+    try {
+      for (RemoteLink& link : remote_links_) {
+        if (link.encoder) {
+          remote.add_outbound(link.peer, link.key, link.channel, std::move(link.encoder));
+        } else {
+          remote.add_inbound(link.peer, link.key, link.channel, std::move(link.decoder));
+        }
       }
+    } catch (...) {
+      // The plan and its channels go away with the exception.
+      remote.remove_attempt(placement().job_number, placement().attempt);
+      throw;
     }
   }
 

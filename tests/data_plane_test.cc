@@ -40,7 +40,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   auto deadline = SteadyClock::now() + timeout;
   while (!condition()) {
     if (SteadyClock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
+    std::this_thread::sleep_for(2ms);  // sleep-ok: poll interval of a bounded wait
   }
   return true;
 }
@@ -502,7 +502,7 @@ TEST(DataPlaneBackpressure, StalledConsumerStopsTheProducer) {
   EXPECT_EQ(pushes.load(), static_cast<int64_t>(2 * kCapacity));
   uint64_t received = b->stats().bytes_received;
   // An observation window, not synchronisation: nothing may move in it.
-  std::this_thread::sleep_for(200ms);
+  std::this_thread::sleep_for(200ms);  // sleep-ok: observation window, see above
   EXPECT_EQ(pushes.load(), static_cast<int64_t>(2 * kCapacity));
   EXPECT_EQ(link.in.queued(), kCapacity);
   EXPECT_EQ(link.out.queued(), kCapacity);

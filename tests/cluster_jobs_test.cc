@@ -182,6 +182,30 @@ TEST(ClusterFault, SilentTaskManagerIsLostByHeartbeatTimeout) {
   EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
 }
 
+// A task manager that hears nothing from the job manager for the heartbeat
+// timeout (here: the job manager is stopped) gives it up and cancels its
+// tasks, so they never run beside a replacement; once the job manager is
+// back, the job recovers and its output is exact.
+TEST(ClusterFault, TaskManagerFencesItselfWhenTheJobManagerFallsSilent) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  ChildProcess& jm = cluster.start_jobmanager(
+      0, {"--heartbeat-interval", "100ms", "--heartbeat-timeout", "1s"});
+  ChildProcess& tm = cluster.start_taskmanager("tm-1", 4);
+  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job())), dir.path());
+  ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
+  jm.send_signal(SIGSTOP);
+  bool fenced = tm.wait_for_line("giving up on it", 15000);
+  bool cancelled = tm.wait_for_line("cancelling job windowed-count-1", 15000);
+  jm.send_signal(SIGCONT);
+  ASSERT_TRUE(fenced) << tm.err();
+  EXPECT_TRUE(cancelled) << tm.err();
+  EXPECT_EQ(submit.wait(), 0) << submit.err() << jm.err();
+  EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
+}
+
 TEST(ClusterFault, RestartedJobManagerResumesTheJobFromItsLatestCheckpoint) {
   TempDir dir;
   testing::WindowedCountCase c = testing::tumbling_case(40000, 100);

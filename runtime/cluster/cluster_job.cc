@@ -239,12 +239,13 @@ void ClusterJob::on_checkpoint_ack(const std::string& task_manager, const pb::Ch
   last_checkpoint_ = coordinator_->last_completed();
 }
 
-void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason) {
+void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason,
+                                      DurationMs hold_off) {
   stopping_.erase(task_manager);
-  if (state_ == JobState::kRunning && slots_on(task_manager) > 0) {
-    fail_attempt(ErrorKind::kExternal,
-                 fmt::format("task manager {} lost: {}", task_manager, reason), task_manager);
-  }
+  if (state_ != JobState::kRunning || slots_on(task_manager) == 0) return;
+  fail_attempt(ErrorKind::kExternal, fmt::format("task manager {} lost: {}", task_manager, reason),
+               task_manager);
+  not_before_ = std::max(not_before_, Clock::now() + std::chrono::milliseconds(hold_off));
 }
 
 void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost) {

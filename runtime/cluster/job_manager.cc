@@ -239,19 +239,22 @@ class JobManager::Impl final : public ClusterView {
     }
     for (const std::string& id : silent) {
       std::shared_ptr<ControlConnection> c = task_managers_[id].connection;
-      lose_task_manager(id, fmt::format("no heartbeat for {}", format_duration(options_.heartbeat_timeout)));
+      // It may still be running: give it a timeout of its own to notice it
+      // was cut off and stop, before its tasks run anywhere else.
+      lose_task_manager(id, fmt::format("no heartbeat for {}", format_duration(options_.heartbeat_timeout)),
+                        options_.heartbeat_timeout);
       c->close();
     }
   }
 
   // Lost with work on it is a failure; an idle one leaving is news.
-  void lose_task_manager(const std::string& id, const std::string& reason) {
+  void lose_task_manager(const std::string& id, const std::string& reason, DurationMs hold_off = 0) {
     bool busy = false;
     for (const auto& [job_id, job] : jobs_) busy |= job->slots_on(id) > 0;
     log::cluster()->log(busy ? spdlog::level::warn : spdlog::level::info, "task manager {} lost: {}",
                         id, reason);
     task_managers_.erase(id);
-    for (auto& [job_id, job] : jobs_) job->on_task_manager_lost(id, reason);
+    for (auto& [job_id, job] : jobs_) job->on_task_manager_lost(id, reason, hold_off);
   }
 
   void submit(const std::shared_ptr<ControlConnection>& c, const pb::SubmitJob& submit) {

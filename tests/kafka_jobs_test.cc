@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/cluster_process.h"
 #include "tests/kafka_process.h"
 #include "tests/process_runner.h"
 #include "tests/windowed_count_reference.h"
@@ -122,6 +123,30 @@ class KafkaJobs : public ::testing::Test {
   Kcat kcat_{"", dir_.path()};
   testing::WindowedCountCase case_ = testing::tumbling_case(kLines, 100);
 };
+
+// On a cluster: the sources' partitions and offsets, the windows and the
+// exactly-once file sink's commits move to a new task manager after a
+// SIGKILL, and the committed output is exact.
+TEST_F(KafkaJobs, ClusterSurvivesATaskManagerSigkillReadingKafka) {
+  testing::ClusterProcesses cluster(SLUICE_BINARY, dir_.path());
+  ChildProcess& jm = cluster.start_jobmanager();
+  cluster.start_taskmanager("tm-1", 2);
+  ChildProcess& tm2 = cluster.start_taskmanager("tm-2", 2);
+  std::vector<std::string> args = job({"--set", "output=out", "--set", "rate=10000",
+                                       "--checkpoint-interval", "100ms", "--parallelism", "3",
+                                       "--restart-delay", "100ms"});
+  args.erase(args.begin());  // "run"
+  args.push_back("--wait");
+  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(args), dir_.path());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
+  tm2.kill_hard();
+  ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
+  cluster.start_taskmanager("tm-3", 2);
+  EXPECT_EQ(submit.wait(), 0) << submit.err() << jm.err();
+  std::vector<std::string> committed = testing::committed_lines(dir_.file("out"));
+  EXPECT_EQ(committed.size(), case_.expected.size());
+  EXPECT_EQ(committed, case_.expected);
+}
 
 TEST_F(KafkaJobs, WindowedCountFromKafkaToKafkaMatchesReference) {
   ProcessResult run = testing::run_process(

@@ -241,6 +241,11 @@ class TaskManager::Impl {
   void deploy(const pb::DeployTasks& deploy) {
     log::cluster()->info("task manager {}: deploying job {} attempt {}", id_, deploy.job(),
                          deploy.attempt());
+    if (running(AttemptKey{deploy.job(), deploy.attempt()})) {
+      log::cluster()->warn("task manager {}: job {} attempt {} runs already", id_, deploy.job(),
+                           deploy.attempt());
+      return;
+    }
     std::unique_ptr<DeployedAttempt> attempt;
     try {
       data_.connect_peers(peers_of(deploy));
@@ -259,11 +264,23 @@ class TaskManager::Impl {
       metrics_[deploy.job()] = attempt->metrics();
       attempts_[AttemptKey{deploy.job(), deploy.attempt()}] = std::move(attempt);
     }
+    // A data connection lost while the attempt was being built was reported
+    // before the attempt could hear of it.
+    for (const pb::Peer& peer : deploy.peers()) {
+      if (peer.id() != id_ && !data_.wait_connected(peer.id(), kConnectTimeout * 5)) {
+        raw->fail_if_peer(peer.id(), "no data connection to task manager " + peer.id());
+      }
+    }
     raw->start([this] {
       std::lock_guard lock(mutex_);
       attempt_ended_ = true;
       work_.notify_one();
     });
+  }
+
+  bool running(const AttemptKey& key) {
+    std::lock_guard lock(mutex_);
+    return attempts_.count(key) > 0;
   }
 
   static std::vector<DataPeer> peers_of(const pb::DeployTasks& deploy) {

@@ -78,7 +78,10 @@ void ClusterJob::resume_after(int attempt) {
   log::cluster()->warn("resuming job {} after attempt {}", id_, attempt);
 }
 
+// A stopped attempt's slots stay taken until its task manager has stopped it.
 int ClusterJob::slots_on(const std::string& task_manager) const {
+  bool held = state_ == JobState::kRunning || stopping_.count(task_manager) > 0;
+  if (!held) return 0;
   return static_cast<int>(std::count(slot_owner_.begin(), slot_owner_.end(), task_manager));
 }
 
@@ -119,6 +122,7 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
     return;
   }
   slot_owner_ = owners;
+  attempt_stopped_ = false;
   start_coordinator(last_checkpoint);
   send_deployment(owners, restore_path, last_checkpoint);
   state_ = JobState::kRunning;
@@ -281,6 +285,8 @@ void ClusterJob::refuse_checkpoint_requests(const std::string& why) {
 }
 
 void ClusterJob::stop_attempt(const std::string& lost) {
+  if (attempt_stopped_) return;
+  attempt_stopped_ = true;
   release_coordinator();
   refuse_checkpoint_requests("the job's attempt ended before the checkpoint completed");
   pb::Envelope envelope;
@@ -293,7 +299,6 @@ void ClusterJob::stop_attempt(const std::string& lost) {
       stopping_.insert(tm);
     }
   }
-  slot_owner_.clear();
 }
 
 void ClusterJob::cancel() {
@@ -307,8 +312,8 @@ void ClusterJob::end(JobState state, const std::string& message) {
     stop_attempt("");
   }
   release_coordinator();
-  refuse_checkpoint_requests(fmt::format("the job {} before the checkpoint completed", job_state_name(state)));
-  slot_owner_.clear();
+  refuse_checkpoint_requests(
+      fmt::format("the job {} before the checkpoint completed", job_state_name(state)));
   state_ = state;
   message_ = message;
   log::cluster()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,

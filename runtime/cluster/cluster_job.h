@@ -73,7 +73,8 @@ class ClusterJob {
   uint32_t number() const { return number_; }
   JobState state() const { return state_; }
   bool ended() const { return state_ >= JobState::kFinished; }
-  // Slots the current attempt holds on `task_manager`.
+  // Slots the job holds on `task_manager`: its running attempt's, or a
+  // stopped attempt's until the task manager reported it stopped.
   int slots_on(const std::string& task_manager) const;
   pb::JobInfo info() const;
   // What waiting clients receive when the job ends.
@@ -109,7 +110,8 @@ class ClusterJob {
   int attempt_ = -1;
   int restarts_ = 0;
   Clock::time_point not_before_ = Clock::now();
-  std::vector<std::string> slot_owner_;
+  std::vector<std::string> slot_owner_;  // of the current or last attempt
+  bool attempt_stopped_ = false;
   std::set<size_t> started_;
   std::set<size_t> finished_;
   bool all_running_logged_ = false;

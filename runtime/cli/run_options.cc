@@ -40,14 +40,6 @@ const char* const kRunUsage =
 
 namespace {
 
-DurationMs parse_positive_duration(const std::string& option, const std::string& text) {
-  std::optional<DurationMs> d = parse_duration(text);
-  if (!d || *d <= 0) {
-    throw UsageError(option + ": '" + text + "' is not a positive duration (like 200ms, 5s)");
-  }
-  return *d;
-}
-
 void add_param(RunOptions& options, const std::string& assignment) {
   size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
@@ -63,6 +55,14 @@ std::string ArgCursor::value(const std::string& option, const std::string& arg) 
   if (eq != std::string::npos) return arg.substr(eq + 1);
   if (done()) throw UsageError(option + " needs a value");
   return next();
+}
+
+DurationMs parse_positive_duration(const std::string& option, const std::string& text) {
+  std::optional<DurationMs> d = parse_duration(text);
+  if (!d || *d <= 0) {
+    throw UsageError(option + ": '" + text + "' is not a positive duration (like 200ms, 5s)");
+  }
+  return *d;
 }
 
 int parse_positive_int(const std::string& option, const std::string& text) {

@@ -31,6 +31,9 @@ RunOptions parse_run_options(const std::vector<std::string>& args);
 
 // The value of `option` as an integer >= 1; throws UsageError naming it.
 int64_t parse_positive_count(const std::string& option, const std::string& text);
+// A duration like "200ms" or "5s", greater than zero; throws UsageError
+// naming `option`.
+DurationMs parse_positive_duration(const std::string& option, const std::string& text);
 // As parse_positive_count, and at most INT_MAX.
 int parse_positive_int(const std::string& option, const std::string& text);
 

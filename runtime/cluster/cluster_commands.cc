@@ -29,14 +29,6 @@ void stop_on_signals() {
   std::signal(SIGTERM, on_stop_signal);
 }
 
-DurationMs parse_positive_duration_option(const std::string& option, const std::string& text) {
-  std::optional<DurationMs> d = parse_duration(text);
-  if (!d || *d <= 0) {
-    throw UsageError(option + ": '" + text + "' is not a positive duration (like 200ms, 5s)");
-  }
-  return *d;
-}
-
 uint16_t parse_port(const std::string& option, const std::string& text) {
   int port = -1;
   try {
@@ -89,9 +81,9 @@ int jobmanager_command(const std::vector<std::string>& args) {
     } else if (option == "--checkpoint-dir") {
       options.checkpoint_dir = cursor.value(option, arg);
     } else if (option == "--heartbeat-interval") {
-      options.heartbeat_interval = parse_positive_duration_option(option, cursor.value(option, arg));
+      options.heartbeat_interval = parse_positive_duration(option, cursor.value(option, arg));
     } else if (option == "--heartbeat-timeout") {
-      options.heartbeat_timeout = parse_positive_duration_option(option, cursor.value(option, arg));
+      options.heartbeat_timeout = parse_positive_duration(option, cursor.value(option, arg));
     } else if (option == "--log-level") {
       log_level = cursor.value(option, arg);
     } else {

@@ -176,6 +176,23 @@ TEST(CheckpointJobs, CancelMidRunRestoreAtAnotherParallelismCommitsExactlyOnce) 
   // Run 2 at parallelism 3 from the latest checkpoint.
   RestorePoint point = find_restore_point(dir.path(), "numbers", "latest");
   EXPECT_GE(point.metadata.id, 3);
+  // A task manager that takes over only old subtask 0's key groups reads
+  // only that subtask's keyed state, and all the operator state.
+  RestorePoint part = find_restore_point(
+      dir.path(), "numbers", "latest",
+      [](const std::string&, int, int old_subtask) { return old_subtask == 0; });
+  size_t keyed_operators = 0;
+  for (const auto& [name, full] : point.operators) {
+    const OperatorRestore& filtered = part.operators.at(name);
+    ASSERT_EQ(filtered.keyed.size(), full.keyed.size()) << name;
+    EXPECT_EQ(filtered.operator_states, full.operator_states) << name;
+    if (full.keyed.size() != 2) continue;
+    ++keyed_operators;
+    EXPECT_EQ(filtered.keyed[0].states.size(), full.keyed[0].states.size()) << name;
+    EXPECT_FALSE(full.keyed[1].states.empty()) << name;
+    EXPECT_TRUE(filtered.keyed[1].states.empty()) << name;
+  }
+  EXPECT_GT(keyed_operators, 0u);
   LocalJobOptions second;
   second.plan.job_name = "numbers";
   second.plan.parallelism = 3;

@@ -132,11 +132,15 @@ TEST(ClusterJobs, HashShuffleAcrossProcessesUnderBackpressureLosesNothing) {
 
 // Throttled windowed-count with a checkpoint every 100 ms and the
 // exactly-once file sink.
-std::vector<std::string> checkpointed_job() {
-  return windowed_count("out", {"--set", "rate=15000", "--parallelism", "4",
-                                "--checkpoint-interval", "100ms", "--restart-delay", "100ms"});
+std::vector<std::string> checkpointed_job(std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--set", "rate=15000", "--parallelism", "4",
+                                "--checkpoint-interval", "100ms", "--restart-delay", "100ms"};
+  args.insert(args.end(), more.begin(), more.end());
+  return windowed_count("out", args);
 }
 
+// With RocksDB state and incremental checkpoints: the new task manager's
+// subtasks open the SST files the dead one checkpointed.
 TEST(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
   TempDir dir;
   testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
@@ -145,7 +149,7 @@ TEST(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
   ChildProcess& jm = cluster.start_jobmanager();
   cluster.start_taskmanager("tm-1", 2);
   ChildProcess& tm2 = cluster.start_taskmanager("tm-2", 2);
-  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job())), dir.path());
+  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job({"--state", "rocksdb"}))), dir.path());
   std::mt19937 rng(static_cast<unsigned>(std::random_device{}()));
   int checkpoints = 2 + static_cast<int>(rng() % 3);
   for (int i = 0; i < checkpoints; ++i) {

@@ -7,12 +7,14 @@ namespace sluice {
 namespace {
 
 OperatorRestore read_operator(const CheckpointStorage& storage, const std::string& dir,
-                              OperatorStateHandle handle) {
+                              OperatorStateHandle handle, const KeyedStateWanted& wanted) {
   std::sort(handle.subtasks.begin(), handle.subtasks.end(),
             [](const auto& a, const auto& b) { return a.subtask < b.subtask; });
   OperatorRestore restore;
   for (const SubtaskStateHandle& s : handle.subtasks) {
-    if (!s.keyed_state.empty()) {
+    if (!s.keyed_state.empty() && wanted && !wanted(handle.name, handle.parallelism, s.subtask)) {
+      restore.keyed.emplace_back();  // key groups no subtask here takes over
+    } else if (!s.keyed_state.empty()) {
       restore.keyed.push_back(
           decode_from_string<KeyedSnapshot>(storage.read_state_file(dir, s.keyed_state)));
       if (auto& rocks = restore.keyed.back().rocks) {
@@ -30,7 +32,7 @@ OperatorRestore read_operator(const CheckpointStorage& storage, const std::strin
 }  // namespace
 
 RestorePoint find_restore_point(const std::string& root, const std::string& job,
-                                const std::string& what) {
+                                const std::string& what, const KeyedStateWanted& wanted) {
   CheckpointStorage storage(root, job);
   RestorePoint point;
   std::string dir;
@@ -46,7 +48,7 @@ RestorePoint find_restore_point(const std::string& root, const std::string& job,
     point.metadata = storage.load(dir);
   }
   for (const OperatorStateHandle& op : point.metadata.operators) {
-    point.operators[op.name] = read_operator(storage, dir, op);
+    point.operators[op.name] = read_operator(storage, dir, op, wanted);
   }
   return point;
 }

@@ -3,6 +3,7 @@
 // subtask receives. Runs on the thread that starts the job.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,10 +19,18 @@ struct RestorePoint {
   std::vector<std::string> warnings;                 // checkpoints skipped on the way
 };
 
+// Whether this process needs the keyed state of subtask `old_subtask` of
+// operator `name` (of `old_parallelism`): a task manager skips the old
+// subtasks whose key groups none of its own subtasks take over.
+using KeyedStateWanted =
+    std::function<bool(const std::string& name, int old_parallelism, int old_subtask)>;
+
 // `what` is "latest" (the newest intact checkpoint of `job` under `root`)
-// or the path of a checkpoint directory. Throws InputError when there is no
-// usable checkpoint, naming where it looked.
+// or the path of a checkpoint directory. Keyed state `wanted` refuses is
+// not read (an empty snapshot stands in); operator state is always read.
+// Throws InputError when there is no usable checkpoint, naming where it
+// looked.
 RestorePoint find_restore_point(const std::string& root, const std::string& job,
-                                const std::string& what);
+                                const std::string& what, const KeyedStateWanted& wanted = {});
 
 }  // namespace sluice

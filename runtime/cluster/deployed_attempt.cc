@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 #include "runtime/cluster/messages.h"
+#include "state/key_groups.h"
 #include "runtime/core/logging.h"
 
 namespace sluice {
@@ -20,6 +22,32 @@ RunOptions job_run_options(const pb::JobSpec& spec, const std::string& checkpoin
   return options;
 }
 
+namespace {
+
+// Keyed state this task manager needs: that of old subtasks whose key
+// groups overlap those of a subtask of the same operator placed here.
+KeyedStateWanted local_key_groups(const JobGraph& graph, const PlanOptions& plan) {
+  std::map<std::string, std::vector<KeyGroupRange>> local;
+  for (const NodeSpec& node : graph.nodes()) {
+    int parallelism = node.parallelism > 0 ? node.parallelism : plan.parallelism;
+    for (int s = 0; s < parallelism; ++s) {
+      if (!plan.placement.runs_here(s)) continue;
+      local[node.name].push_back(key_group_range_for_subtask(plan.max_parallelism, parallelism, s));
+    }
+  }
+  return [local = std::move(local), max = plan.max_parallelism](
+             const std::string& name, int old_parallelism, int old_subtask) {
+    auto it = local.find(name);
+    if (it == local.end()) return false;
+    KeyGroupRange old = key_group_range_for_subtask(max, old_parallelism, old_subtask);
+    return std::any_of(it->second.begin(), it->second.end(), [&old](const KeyGroupRange& r) {
+      return r.first <= old.last && old.first <= r.last;
+    });
+  };
+}
+
+}  // namespace
+
 DeployedAttempt::DeployedAttempt(const pb::DeployTasks& deploy, const std::string& self,
                                  RemoteChannelRegistry& remote, Send send)
     : job_(deploy.job()),
@@ -35,15 +63,16 @@ DeployedAttempt::DeployedAttempt(const pb::DeployTasks& deploy, const std::strin
   PlanOptions plan = options_.plan;
   plan.job_name = job_;
   plan.state_backend.rocksdb.directory = state_dir_.path();
-  if (!deploy.restore_path().empty()) {
-    restore_ = find_restore_point(options_.checkpoint.directory, job_, deploy.restore_path());
-    plan.restore = &restore_->operators;
-  }
   plan.placement.slot_owner = slot_owner_;
   plan.placement.self = self;
   plan.placement.remote = &remote_;
   plan.placement.job_number = job_number_;
   plan.placement.attempt = static_cast<uint32_t>(attempt_);
+  if (!deploy.restore_path().empty()) {
+    restore_ = find_restore_point(options_.checkpoint.directory, job_, deploy.restore_path(),
+                                  local_key_groups(definition_.graph(), plan));
+    plan.restore = &restore_->operators;
+  }
   if (options_.checkpoint.enabled()) {
     writer_ = std::make_unique<SnapshotWriter>(
         CheckpointStorage(options_.checkpoint.directory, job_),

@@ -180,7 +180,7 @@ TEST(CheckpointJobs, CancelMidRunRestoreAtAnotherParallelismCommitsExactlyOnce) 
   // only that subtask's keyed state, and all the operator state.
   RestorePoint part = find_restore_point(
       dir.path(), "numbers", "latest",
-      [](const std::string&, int, int old_subtask) { return old_subtask == 0; });
+      [](const std::string&, int, int, int old_subtask) { return old_subtask == 0; });
   size_t keyed_operators = 0;
   for (const auto& [name, full] : point.operators) {
     const OperatorRestore& filtered = part.operators.at(name);

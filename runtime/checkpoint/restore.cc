@@ -7,12 +7,14 @@ namespace sluice {
 namespace {
 
 OperatorRestore read_operator(const CheckpointStorage& storage, const std::string& dir,
-                              OperatorStateHandle handle, const KeyedStateWanted& wanted) {
+                              int max_parallelism, OperatorStateHandle handle,
+                              const KeyedStateWanted& wanted) {
   std::sort(handle.subtasks.begin(), handle.subtasks.end(),
             [](const auto& a, const auto& b) { return a.subtask < b.subtask; });
   OperatorRestore restore;
   for (const SubtaskStateHandle& s : handle.subtasks) {
-    if (!s.keyed_state.empty() && wanted && !wanted(handle.name, handle.parallelism, s.subtask)) {
+    if (!s.keyed_state.empty() && wanted &&
+        !wanted(handle.name, max_parallelism, handle.parallelism, s.subtask)) {
       restore.keyed.emplace_back();  // key groups no subtask here takes over
     } else if (!s.keyed_state.empty()) {
       restore.keyed.push_back(
@@ -48,7 +50,8 @@ RestorePoint find_restore_point(const std::string& root, const std::string& job,
     point.metadata = storage.load(dir);
   }
   for (const OperatorStateHandle& op : point.metadata.operators) {
-    point.operators[op.name] = read_operator(storage, dir, op, wanted);
+    point.operators[op.name] =
+        read_operator(storage, dir, point.metadata.max_parallelism, op, wanted);
   }
   return point;
 }

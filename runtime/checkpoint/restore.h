@@ -20,10 +20,11 @@ struct RestorePoint {
 };
 
 // Whether this process needs the keyed state of subtask `old_subtask` of
-// operator `name` (of `old_parallelism`): a task manager skips the old
-// subtasks whose key groups none of its own subtasks take over.
-using KeyedStateWanted =
-    std::function<bool(const std::string& name, int old_parallelism, int old_subtask)>;
+// operator `name` (of `old_parallelism`, in a checkpoint of
+// `max_parallelism` key groups): a task manager skips the old subtasks whose
+// key groups none of its own subtasks take over.
+using KeyedStateWanted = std::function<bool(const std::string& name, int max_parallelism,
+                                            int old_parallelism, int old_subtask)>;
 
 // `what` is "latest" (the newest intact checkpoint of `job` under `root`)
 // or the path of a checkpoint directory. Keyed state `wanted` refuses is

@@ -213,7 +213,10 @@ void ClusterJob::on_task_status(const std::string& task_manager, const pb::TaskS
     return;
   }
   auto task = static_cast<size_t>(status.task());
-  if (status.state() != pb::TASK_CANCELLED && !runs_on(task, task_manager)) {
+  bool part_of_attempt =
+      std::find(slot_owner_.begin(), slot_owner_.end(), task_manager) != slot_owner_.end();
+  bool accepted = status.state() == pb::TASK_FAILED ? part_of_attempt : runs_on(task, task_manager);
+  if (status.state() != pb::TASK_CANCELLED && !accepted) {
     log::cluster()->warn("job {}: task manager {} reported task {}, which it does not run", id_,
                          task_manager, task);
     return;
@@ -245,11 +248,15 @@ void ClusterJob::on_checkpoint_ack(const std::string& task_manager, const pb::Ch
 
 void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason,
                                       DurationMs hold_off) {
-  stopping_.erase(task_manager);
+  auto hold = [&] {
+    not_before_ = std::max(not_before_, Clock::now() + std::chrono::milliseconds(hold_off));
+  };
+  // It may still be stopping the last attempt.
+  if (stopping_.erase(task_manager) > 0) hold();
   if (state_ != JobState::kRunning || slots_on(task_manager) == 0) return;
   fail_attempt(ErrorKind::kExternal, fmt::format("task manager {} lost: {}", task_manager, reason),
                task_manager);
-  not_before_ = std::max(not_before_, Clock::now() + std::chrono::milliseconds(hold_off));
+  hold();
 }
 
 void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost) {

@@ -36,7 +36,8 @@ KeyedStateWanted local_key_groups(const JobGraph& graph, const PlanOptions& plan
     }
   }
   return [local = std::move(local), max = plan.max_parallelism](
-             const std::string& name, int old_parallelism, int old_subtask) {
+             const std::string& name, int checkpoint_max, int old_parallelism, int old_subtask) {
+    if (checkpoint_max != max) return true;  // ranges differ: read it, let the restore decide
     auto it = local.find(name);
     if (it == local.end()) return false;
     KeyGroupRange old = key_group_range_for_subtask(max, old_parallelism, old_subtask);

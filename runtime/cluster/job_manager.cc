@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
 #include "runtime/checkpoint/checksummed_file.h"
@@ -65,6 +66,7 @@ class JobManager::Impl final : public ClusterView {
     auto [theirs, ours] = make_local_link(LocalLinkEnd{io, std::move(handlers), name},
                                           LocalLinkEnd{io_, this->handlers(), "job manager"});
     std::lock_guard lock(mutex_);
+    std::erase_if(local_connections_, [](const auto& c) { return c->closed(); });
     local_connections_.push_back(ours);
     return theirs;
   }
@@ -209,7 +211,8 @@ class JobManager::Impl final : public ClusterView {
       // whatever ran on the old registration is lost.
       std::shared_ptr<ControlConnection> old = it->second.connection;
       lose_task_manager(r.id(), "registered again from " + c->peer());
-      old->close();
+      // Not here: on_close would take the lock this thread holds.
+      boost::asio::post(io_.context(), [old] { old->close(); });
     }
     task_managers_[r.id()] = TaskManagerRecord{r, c, SteadyClock::now()};
     log::cluster()->info("task manager {} registered from {} with {} slots (data {}:{})", r.id(),
@@ -232,6 +235,7 @@ class JobManager::Impl final : public ClusterView {
   }
 
   void expire_silent_task_managers() {
+    if (options_.heartbeat_timeout <= 0) return;  // (the embedded cluster)
     auto deadline = SteadyClock::now() - std::chrono::milliseconds(options_.heartbeat_timeout);
     std::vector<std::string> silent;
     for (const auto& [id, tm] : task_managers_) {

@@ -5,8 +5,11 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "runtime/cluster/job_manager.h"
 #include "runtime/cluster/task_manager.h"
+#include "runtime/cluster/validate.h"
 
 namespace sluice {
 namespace {
@@ -18,6 +21,7 @@ struct Inbox {
   std::mutex mutex;
   std::condition_variable arrived;
   std::deque<pb::Envelope> messages;
+  std::optional<std::string> closed;  // why the link closed
 
   RpcHandlers handlers() {
     RpcHandlers h;
@@ -26,13 +30,23 @@ struct Inbox {
       messages.push_back(std::move(e));
       arrived.notify_all();
     };
+    h.on_close = [this](const std::shared_ptr<ControlConnection>&, const std::string& reason) {
+      std::lock_guard lock(mutex);
+      closed = reason;
+      arrived.notify_all();
+    };
     return h;
   }
 
-  // The next message, or nothing after `max_wait`.
+  // The next message, or nothing after `max_wait`. Throws once the link
+  // closed and every message before that was taken.
   std::optional<pb::Envelope> next(std::chrono::milliseconds max_wait) {
     std::unique_lock lock(mutex);
-    if (!arrived.wait_for(lock, max_wait, [this] { return !messages.empty(); })) return std::nullopt;
+    arrived.wait_for(lock, max_wait, [this] { return !messages.empty() || closed; });
+    if (messages.empty()) {
+      if (closed) throw SluiceError(ErrorKind::kInternal, "the local job manager closed: " + *closed);
+      return std::nullopt;
+    }
     pb::Envelope e = std::move(messages.front());
     messages.pop_front();
     return e;
@@ -58,10 +72,13 @@ class EmbeddedCluster {
   TaskManager& taskmanager() { return taskmanager_; }
 
  private:
+  // No heartbeat timeout: in one process a task manager cannot be cut off,
+  // and a process stopped for a while (Ctrl-Z) must not lose its job.
   static JobManagerOptions jobmanager_options() {
     JobManagerOptions options;
     options.listen = false;
     options.record_jobs = false;
+    options.heartbeat_timeout = 0;
     return options;
   }
   TaskManagerOptions taskmanager_options(int slots) {
@@ -104,15 +121,24 @@ JobResult result_of(const pb::JobStatus& status, const JobMetrics* metrics) {
 
 LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
   auto start = SteadyClock::now();
+  if (job.slots > kMaxSlotsPerTaskManager) {
+    throw UsageError(fmt::format("the job needs {} slots; one process runs at most {}", job.slots,
+                                 kMaxSlotsPerTaskManager));
+  }
+  Inbox inbox;  // before the io thread that fills it, so it outlives it
   EmbeddedCluster cluster(job.slots);
   IoThread io;
-  Inbox inbox;
   std::shared_ptr<ControlConnection> client =
       cluster.jobmanager().connect_in_process(io, inbox.handlers(), "sluice run");
   pb::Envelope request;
   *request.mutable_submit_job()->mutable_spec() = job.spec;
   request.mutable_submit_job()->set_wait(true);
   request.mutable_submit_job()->set_name(job.name);
+  try {
+    validate_envelope(request);  // as the job manager will
+  } catch (const InputError& e) {
+    throw UsageError(std::string("the job's options cannot be sent: ") + e.what());
+  }
   client->send(request);
 
   ProgressReporter reporter(job.on_progress, job.progress_interval, start);

@@ -146,10 +146,24 @@ class TaskManager::Impl {
       if (std::shared_ptr<ControlConnection> silent = silent_connection()) {
         log::cluster()->warn("task manager {}: nothing from the job manager for {} ms; giving up on it",
                              id_, silence_limit());
-        silent->close();
+        give_up(silent);
       }
       heartbeat_wake_.wait_for(lock, heartbeat_interval(), [&stop] { return stop.load(); });
     }
+  }
+
+  // Stops every attempt first, then closes: the job manager must not see
+  // the connection end while tasks here still run.
+  void give_up(const std::shared_ptr<ControlConnection>& connection) {
+    {
+      std::lock_guard lock(mutex_);
+      if (connection_ != connection) return;
+      connection_.reset();
+      lost_job_manager_ = true;
+      queue_.clear();
+    }
+    cancel_all_attempts();
+    connection->close();
   }
 
   // The connection, when the job manager has not been heard from for its
@@ -271,11 +285,15 @@ class TaskManager::Impl {
         raw->fail_if_peer(peer.id(), "no data connection to task manager " + peer.id());
       }
     }
-    raw->start([this] {
-      std::lock_guard lock(mutex_);
-      attempt_ended_ = true;
-      work_.notify_one();
-    });
+    try {
+      raw->start([this] {
+        std::lock_guard lock(mutex_);
+        attempt_ended_ = true;
+        work_.notify_one();
+      });
+    } catch (const std::exception& e) {  // such as no threads to be had
+      raw->fail_if_peer(id_, std::string("cannot start the tasks: ") + e.what());
+    }
   }
 
   bool running(const AttemptKey& key) {

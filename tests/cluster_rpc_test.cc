@@ -265,11 +265,11 @@ TEST(ValidateEnvelope, ChecksJobSpecs) {
        "SubmitJob.spec.topology"},
       {E::kSubmitJob,
        [](E& e) {
-         for (int i = 0; i < 257; ++i) e.mutable_submit_job()->mutable_spec()->add_args("-x");
+         for (int i = 0; i <= kMaxJobArgs; ++i) e.mutable_submit_job()->mutable_spec()->add_args("-x");
        },
        "SubmitJob.spec.args"},
       {E::kDeployTasks,
-       [](E& e) { e.mutable_deploy_tasks()->mutable_spec()->set_args(1, std::string(4097, 'a')); },
+       [](E& e) { e.mutable_deploy_tasks()->mutable_spec()->set_args(1, std::string(kMaxJobArgChars + 1, 'a')); },
        "DeployTasks.spec.args[1]"},
   });
 }

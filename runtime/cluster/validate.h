@@ -35,8 +35,8 @@ inline constexpr size_t kMaxNameChars = 256;
 inline constexpr size_t kMaxPathChars = 4096;
 inline constexpr int kMaxSlotsPerTaskManager = 1024;
 inline constexpr int kMaxSlots = 4096;  // slots of one job
-inline constexpr int kMaxJobArgs = 256;
-inline constexpr size_t kMaxJobArgChars = 4096;
+inline constexpr int kMaxJobArgs = 4096;
+inline constexpr size_t kMaxJobArgChars = 64 * 1024;
 
 // Throws InputError when any field of `envelope` breaks the rules above.
 void validate_envelope(const pb::Envelope& envelope);

@@ -148,6 +148,23 @@ TEST_F(KafkaJobs, ClusterSurvivesATaskManagerSigkillReadingKafka) {
   EXPECT_EQ(committed, case_.expected);
 }
 
+// Transactions across processes: each task manager's sink subtasks commit
+// their transactions when the job manager's coordinator completes a
+// checkpoint.
+TEST_F(KafkaJobs, ClusterWritesKafkaExactlyOnce) {
+  testing::ClusterProcesses cluster(SLUICE_BINARY, dir_.path());
+  cluster.start_jobmanager();
+  cluster.start_taskmanager("tm-1", 2);
+  cluster.start_taskmanager("tm-2", 2);
+  std::vector<std::string> args =
+      job({"--set", "output=kafka:out", "--set", "kafka.guarantee=exactly-once",
+           "--checkpoint-interval", "100ms", "--parallelism", "3"});
+  args.erase(args.begin());  // "run"
+  ProcessResult submitted = cluster.submit_and_wait(args);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err << cluster.jobmanager().err();
+  EXPECT_EQ(read_output_topic(), case_.expected);
+}
+
 TEST_F(KafkaJobs, WindowedCountFromKafkaToKafkaMatchesReference) {
   ProcessResult run = testing::run_process(
       SLUICE_BINARY,

@@ -218,9 +218,8 @@ TEST(ClusterFault, RestartedJobManagerResumesTheJobFromItsLatestCheckpoint) {
   ChildProcess& first = cluster.start_jobmanager(free_port());
   cluster.start_taskmanager("tm-1", 2);
   cluster.start_taskmanager("tm-2", 2);
-  testing::ProcessResult submitted =
-      testing::run_process(SLUICE_BINARY, cluster.submit_args(checkpointed_job()), dir.path());
-  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  // The waiting client outlives the job manager's restart.
+  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job())), dir.path());
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(first.wait_for_line("complete in", 30000)) << first.err();
   first.kill_hard();
   first.wait();
@@ -231,6 +230,9 @@ TEST(ClusterFault, RestartedJobManagerResumesTheJobFromItsLatestCheckpoint) {
   EXPECT_NE(second.err().find("resuming job windowed-count-1"), std::string::npos) << second.err();
   ASSERT_TRUE(second.wait_for_line("restoring", 30000)) << second.err();
   ASSERT_TRUE(second.wait_for_line("job windowed-count-1 finished", 60000)) << second.err();
+  EXPECT_EQ(submit.wait(), 0) << submit.err();
+  EXPECT_NE(submit.err().find("waiting for the job manager to come back"), std::string::npos)
+      << submit.err();
   std::vector<std::string> committed = committed_lines(dir.file("out"));
   EXPECT_EQ(committed.size(), c.expected.size());
   EXPECT_EQ(committed, c.expected);

@@ -3,6 +3,7 @@
 // `submit`, `list`, `cancel` and `checkpoint`, which talk to a job manager.
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -189,24 +190,59 @@ void throw_if_refused(const pb::Envelope& reply) {
   if (reply.has_error_reply()) throw UsageError(reply.error_reply().message());
 }
 
-// Waits for the job's final status; exit 0 only when it finished.
-int wait_for_end(RpcClient& client, const std::string& job) {
-  while (true) {
-    std::optional<pb::Envelope> message = client.receive(std::chrono::hours(24 * 365));
-    if (!message || !message->has_job_status()) continue;
-    const pb::JobStatus& status = message->job_status();
-    if (status.job() != job) continue;
-    fmt::print(stderr, "job {} {}{}\n", job, status.state(),
-               status.message().empty() ? "" : ": " + status.message());
-    return status.state() == "finished" ? kExitOk : kExitFailed;
+int report_end(const std::string& job, const std::string& state, const std::string& message) {
+  fmt::print(stderr, "job {} {}{}\n", job, state, message.empty() ? "" : ": " + message);
+  return state == "finished" ? kExitOk : kExitFailed;
+}
+
+// After the job manager went away: asks it (once it is back, as a restarted
+// job manager resumes its jobs) every second how the job stands, until the
+// job ended or the job manager stayed away for `give_up_after`.
+int poll_for_end(const ClientArgs& args, const std::string& job, std::chrono::minutes give_up_after) {
+  auto last_contact = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - last_contact < give_up_after) {
+    try {
+      RpcClient client(args.host, args.port, kClientTimeout);
+      pb::Envelope request;
+      request.mutable_list_jobs();
+      pb::Envelope reply = client.call(request, kClientTimeout);
+      last_contact = std::chrono::steady_clock::now();
+      for (const pb::JobInfo& info : reply.job_list().jobs()) {
+        bool ended = info.state() == "finished" || info.state() == "failed" ||
+                     info.state() == "cancelled";
+        if (info.job() == job && ended) return report_end(job, info.state(), info.message());
+      }
+    } catch (const ExternalError&) {
+      // not back yet
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // a client's polling interval
   }
+  throw ExternalError(fmt::format("lost the job manager at {}:{} while waiting for job {}",
+                                  args.host, args.port, job));
+}
+
+// Waits for the job's final status; exit 0 only when it finished. Outlives
+// a job manager restart.
+int wait_for_end(RpcClient& client, const ClientArgs& args, const std::string& job) {
+  try {
+    while (true) {
+      std::optional<pb::Envelope> message = client.receive(std::chrono::hours(24 * 365));
+      if (!message || !message->has_job_status()) continue;
+      const pb::JobStatus& status = message->job_status();
+      if (status.job() == job) return report_end(job, status.state(), status.message());
+    }
+  } catch (const ExternalError& e) {
+    log::cli()->warn("{}; waiting for the job manager to come back", e.what());
+  }
+  return poll_for_end(args, job, std::chrono::minutes(10));
 }
 
 const char* const kSubmitUsage =
     "usage: sluice submit TOPOLOGY --jobmanager HOST:PORT [job options] [--wait]\n"
     "\n"
-    "Submits a job and prints its id. With --wait, stays until the job ends: exit 0\n"
-    "when it finished, 1 with the reason when it failed or was cancelled. Job options\n"
+    "Submits a job and prints its id. With --wait, stays until the job ends, also\n"
+    "across a restart of the job manager: exit 0 when it finished, 1 with the reason\n"
+    "when it failed or was cancelled. Job options\n"
     "are those of `sluice run` (see sluice run --help); --checkpoint-dir defaults to\n"
     "the job manager's.\n";
 
@@ -231,7 +267,7 @@ int submit_command(const std::vector<std::string>& args) {
   std::string job = reply.submit_reply().job();
   fmt::print("{}\n", job);
   std::fflush(stdout);
-  return parsed.wait ? wait_for_end(client, job) : kExitOk;
+  return parsed.wait ? wait_for_end(client, parsed, job) : kExitOk;
 }
 
 int list_command(const std::vector<std::string>& args) {

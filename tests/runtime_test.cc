@@ -64,6 +64,16 @@ TEST(SplitWatermarks, BoundedOutOfOrdernessPerSplit) {
   EXPECT_TRUE(w.all_finished());
 }
 
+// A reader without splits (more source subtasks than Kafka partitions) is
+// idle: its watermark must not run ahead to +inf, or records of a partition
+// it is assigned later would all be late.
+TEST(SplitWatermarks, NoSplitsIsIdleNotTheEnd) {
+  SplitWatermarks w(0, 0);
+  EXPECT_FALSE(w.watermark(0));
+  w.on_records(3, 500, 10);  // a discovered split
+  EXPECT_EQ(w.watermark(10), 499);
+}
+
 TEST(SplitWatermarks, IdleSplitStopsHoldingTheWatermark) {
   SplitWatermarks w(0, /*idle_timeout=*/1000);
   w.add_split(0, 0);

@@ -18,6 +18,9 @@ void SplitWatermarks::on_records(int split, Timestamp max_ts, Timestamp now) {
 void SplitWatermarks::on_split_finished(int split) { splits_[split].finished = true; }
 
 std::optional<Timestamp> SplitWatermarks::watermark(Timestamp now) const {
+  // No split yet (a Kafka subtask with no partition, which discovery may
+  // assign later): idle, never +inf; a reader that ends says so itself.
+  if (splits_.empty()) return std::nullopt;
   Timestamp wm = kMaxTimestamp;
   bool any_unfinished = false;
   bool any_active = false;

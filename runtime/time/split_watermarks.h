@@ -24,7 +24,8 @@ class SplitWatermarks {
 
   // The combined watermark at `now`: the minimum over splits that are neither
   // finished nor idle; kMaxTimestamp once every split finished; nullopt when
-  // every unfinished split is idle (the source is idle).
+  // every unfinished split is idle, or there is no split at all (the source
+  // is idle).
   std::optional<Timestamp> watermark(Timestamp now) const;
   bool all_finished() const;
   // When the next split would turn idle (kMaxTimestamp if never).

@@ -68,8 +68,8 @@ std::vector<pb::Envelope> valid_examples() {
     m->set_attempt(2);
     m->set_job_number(1);
     *m->mutable_spec() = spec();
-    m->set_checkpoint_root("/tmp/checkpoints");
-    m->set_restore_path("/tmp/checkpoints/wordcount-1/chk-3");
+    m->set_checkpoint_root("ck");
+    m->set_restore_path("ck/wordcount-1/chk-3");
     m->set_last_checkpoint_id(3);
     for (const char* owner : {"tm-1", "tm-2", "tm-1"}) m->add_slot_owner(owner);
     add_peer(m, "tm-1", 6001);
@@ -135,7 +135,7 @@ std::vector<pb::Envelope> valid_examples() {
     auto* m = next()->mutable_checkpoint_reply();
     m->set_job("wordcount-1");
     m->set_checkpoint(4);
-    m->set_path("/tmp/checkpoints/wordcount-1/chk-4");
+    m->set_path("ck/wordcount-1/chk-4");
   }
   {
     auto* m = next()->mutable_job_status();

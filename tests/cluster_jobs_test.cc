@@ -139,17 +139,38 @@ std::vector<std::string> checkpointed_job(std::vector<std::string> more = {}) {
   return windowed_count("out", args);
 }
 
+// The fault tests: throttled, checkpointed windowed-count on 40,000 events
+// in a cluster of real processes, whose committed output must equal the
+// reference exactly whatever is killed or stopped on the way.
+class ClusterFault : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_file(dir_.file("in.csv"), case_.csv); }
+
+  // `sluice submit --wait` of the checkpointed job, running in the background.
+  std::unique_ptr<ChildProcess> submit_waiting(std::vector<std::string> more = {}) {
+    return std::make_unique<ChildProcess>(
+        SLUICE_BINARY, cluster_.submit_args(with_wait(checkpointed_job(std::move(more)))),
+        dir_.path());
+  }
+
+  void expect_exact_output() {
+    std::vector<std::string> committed = committed_lines(dir_.file("out"));
+    EXPECT_EQ(committed.size(), case_.expected.size());
+    EXPECT_EQ(committed, case_.expected);
+  }
+
+  TempDir dir_;
+  testing::WindowedCountCase case_ = testing::tumbling_case(40000, 100);
+  ClusterProcesses cluster_{SLUICE_BINARY, dir_.path()};
+};
+
 // With RocksDB state and incremental checkpoints: the new task manager's
 // subtasks open the SST files the dead one checkpointed.
-TEST(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
-  TempDir dir;
-  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
-  testing::write_file(dir.file("in.csv"), c.csv);
-  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
-  ChildProcess& jm = cluster.start_jobmanager();
-  cluster.start_taskmanager("tm-1", 2);
-  ChildProcess& tm2 = cluster.start_taskmanager("tm-2", 2);
-  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job({"--state", "rocksdb"}))), dir.path());
+TEST_F(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
+  ChildProcess& jm = cluster_.start_jobmanager();
+  cluster_.start_taskmanager("tm-1", 2);
+  ChildProcess& tm2 = cluster_.start_taskmanager("tm-2", 2);
+  std::unique_ptr<ChildProcess> submit = submit_waiting({"--state", "rocksdb"});
   std::mt19937 rng(static_cast<unsigned>(std::random_device{}()));
   int checkpoints = 2 + static_cast<int>(rng() % 3);
   for (int i = 0; i < checkpoints; ++i) {
@@ -158,47 +179,37 @@ TEST(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
   std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // sleep-ok: random kill moment
   tm2.kill_hard();
   ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
-  cluster.start_taskmanager("tm-3", 2);
+  cluster_.start_taskmanager("tm-3", 2);
   ASSERT_TRUE(jm.wait_for_line("attempt 1: all 8 tasks running", 30000)) << jm.err();
-  EXPECT_EQ(submit.wait(), 0) << submit.err() << jm.err();
-  std::vector<std::string> committed = committed_lines(dir.file("out"));
-  EXPECT_EQ(committed.size(), c.expected.size());
-  EXPECT_EQ(committed, c.expected);
+  EXPECT_EQ(submit->wait(), 0) << submit->err() << jm.err();
+  expect_exact_output();
 }
 
 // A task manager that stops answering (SIGSTOP: its sockets stay open) is
 // lost by heartbeat timeout; the job moves to a new task manager.
-TEST(ClusterFault, SilentTaskManagerIsLostByHeartbeatTimeout) {
-  TempDir dir;
-  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
-  testing::write_file(dir.file("in.csv"), c.csv);
-  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
-  ChildProcess& jm = cluster.start_jobmanager(
+TEST_F(ClusterFault, SilentTaskManagerIsLostByHeartbeatTimeout) {
+  ChildProcess& jm = cluster_.start_jobmanager(
       0, {"--heartbeat-interval", "100ms", "--heartbeat-timeout", "1s"});
-  cluster.start_taskmanager("tm-1", 2);
-  ChildProcess& tm2 = cluster.start_taskmanager("tm-2", 2);
-  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job())), dir.path());
+  cluster_.start_taskmanager("tm-1", 2);
+  ChildProcess& tm2 = cluster_.start_taskmanager("tm-2", 2);
+  std::unique_ptr<ChildProcess> submit = submit_waiting();
   ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
   tm2.send_signal(SIGSTOP);
   ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost: no heartbeat for 1s", 15000)) << jm.err();
-  cluster.start_taskmanager("tm-3", 2);
-  EXPECT_EQ(submit.wait(), 0) << submit.err() << jm.err();
-  EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
+  cluster_.start_taskmanager("tm-3", 2);
+  EXPECT_EQ(submit->wait(), 0) << submit->err() << jm.err();
+  expect_exact_output();
 }
 
 // A task manager that hears nothing from the job manager for the heartbeat
 // timeout (here: the job manager is stopped) gives it up and cancels its
 // tasks, so they never run beside a replacement; once the job manager is
 // back, the job recovers and its output is exact.
-TEST(ClusterFault, TaskManagerFencesItselfWhenTheJobManagerFallsSilent) {
-  TempDir dir;
-  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
-  testing::write_file(dir.file("in.csv"), c.csv);
-  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
-  ChildProcess& jm = cluster.start_jobmanager(
+TEST_F(ClusterFault, TaskManagerFencesItselfWhenTheJobManagerFallsSilent) {
+  ChildProcess& jm = cluster_.start_jobmanager(
       0, {"--heartbeat-interval", "100ms", "--heartbeat-timeout", "1s"});
-  ChildProcess& tm = cluster.start_taskmanager("tm-1", 4);
-  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job())), dir.path());
+  ChildProcess& tm = cluster_.start_taskmanager("tm-1", 4);
+  std::unique_ptr<ChildProcess> submit = submit_waiting();
   ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
   jm.send_signal(SIGSTOP);
   bool fenced = tm.wait_for_line("giving up on it", 15000);
@@ -206,36 +217,30 @@ TEST(ClusterFault, TaskManagerFencesItselfWhenTheJobManagerFallsSilent) {
   jm.send_signal(SIGCONT);
   ASSERT_TRUE(fenced) << tm.err();
   EXPECT_TRUE(cancelled) << tm.err();
-  EXPECT_EQ(submit.wait(), 0) << submit.err() << jm.err();
-  EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
+  EXPECT_EQ(submit->wait(), 0) << submit->err() << jm.err();
+  expect_exact_output();
 }
 
-TEST(ClusterFault, RestartedJobManagerResumesTheJobFromItsLatestCheckpoint) {
-  TempDir dir;
-  testing::WindowedCountCase c = testing::tumbling_case(40000, 100);
-  testing::write_file(dir.file("in.csv"), c.csv);
-  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
-  ChildProcess& first = cluster.start_jobmanager(free_port());
-  cluster.start_taskmanager("tm-1", 2);
-  cluster.start_taskmanager("tm-2", 2);
+TEST_F(ClusterFault, RestartedJobManagerResumesTheJobFromItsLatestCheckpoint) {
+  ChildProcess& first = cluster_.start_jobmanager(free_port());
+  cluster_.start_taskmanager("tm-1", 2);
+  cluster_.start_taskmanager("tm-2", 2);
   // The waiting client outlives the job manager's restart.
-  ChildProcess submit(SLUICE_BINARY, cluster.submit_args(with_wait(checkpointed_job())), dir.path());
+  std::unique_ptr<ChildProcess> submit = submit_waiting();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(first.wait_for_line("complete in", 30000)) << first.err();
   first.kill_hard();
   first.wait();
-  int port = cluster.port();
-  cluster.replace_jobmanager();
-  ChildProcess& second = cluster.start_jobmanager(port);
+  int port = cluster_.port();
+  cluster_.replace_jobmanager();
+  ChildProcess& second = cluster_.start_jobmanager(port);
   // Logged while it starts, before it listens.
   EXPECT_NE(second.err().find("resuming job windowed-count-1"), std::string::npos) << second.err();
   ASSERT_TRUE(second.wait_for_line("restoring", 30000)) << second.err();
   ASSERT_TRUE(second.wait_for_line("job windowed-count-1 finished", 60000)) << second.err();
-  EXPECT_EQ(submit.wait(), 0) << submit.err();
-  EXPECT_NE(submit.err().find("waiting for the job manager to come back"), std::string::npos)
-      << submit.err();
-  std::vector<std::string> committed = committed_lines(dir.file("out"));
-  EXPECT_EQ(committed.size(), c.expected.size());
-  EXPECT_EQ(committed, c.expected);
+  EXPECT_EQ(submit->wait(), 0) << submit->err();
+  EXPECT_NE(submit->err().find("waiting for the job manager to come back"), std::string::npos)
+      << submit->err();
+  expect_exact_output();
 }
 
 TEST(ClusterServers, GarbageAndOversizedFramesAreRefusedAndServingGoesOn) {

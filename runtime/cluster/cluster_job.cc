@@ -12,10 +12,6 @@
 namespace sluice {
 namespace {
 
-bool retryable(ErrorKind kind) {
-  return kind != ErrorKind::kUsage && kind != ErrorKind::kInput && kind != ErrorKind::kCancelled;
-}
-
 // The coordinator's view of a task in a task manager: mails become messages.
 class RemoteTaskMailbox final : public TaskMailbox {
  public:
@@ -265,8 +261,7 @@ void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const 
   log::cluster()->warn("job {} attempt {} failed: {}", id_, attempt_, message);
   stop_attempt(lost);
   const RestartStrategy& strategy = options_.restart;
-  if (!retryable(kind) || strategy.kind == RestartStrategy::Kind::kNone ||
-      restarts_ >= strategy.max_attempts) {
+  if (!strategy.allows_restart(kind, restarts_)) {
     end(JobState::kFailed, message);
     return;
   }
@@ -315,9 +310,7 @@ void ClusterJob::cancel() {
 }
 
 void ClusterJob::end(JobState state, const std::string& message) {
-  if (state != JobState::kCancelled && state_ == JobState::kRunning && state != JobState::kFinished) {
-    stop_attempt("");
-  }
+  if (state != JobState::kFinished) stop_attempt("");  // idempotent
   release_coordinator();
   refuse_checkpoint_requests(
       fmt::format("the job {} before the checkpoint completed", job_state_name(state)));

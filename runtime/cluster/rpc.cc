@@ -223,16 +223,6 @@ void RpcConnection::shut(CloseCause cause, const std::string& reason) {
   asio::post(io_.context(), [self = shared_from_this()] { self->handlers_ = RpcHandlers{}; });
 }
 
-void RpcConnection::set_tag(std::string tag) {
-  std::lock_guard lock(tag_mutex_);
-  tag_ = std::move(tag);
-}
-
-std::string RpcConnection::tag() const {
-  std::lock_guard lock(tag_mutex_);
-  return tag_;
-}
-
 // ---- RpcServer ----
 
 // Shared with the accept loop and the connections' close handlers, which

@@ -13,7 +13,7 @@
 // Threading: one IoThread runs every socket operation of the servers and
 // connections built on it, and calls their handlers, one at a time. A
 // handler must not block: it hands work to other threads (a mailbox) or
-// answers with send(). send(), close(), peer() and the tag may be used from
+// answers with send(). send(), close() and peer() may be used from
 // any thread.
 //
 // Lifecycle: IoThread first, then servers and connections; stop servers and
@@ -127,10 +127,6 @@ class RpcConnection final : public ControlConnection,
   // The remote end, "host:port".
   const std::string& peer() const override { return peer_; }
 
-  // A caller's label for the connection (such as a task manager's id).
-  void set_tag(std::string tag);
-  std::string tag() const;
-
  private:
   void read_header();
   void read_payload(uint32_t length);
@@ -154,8 +150,6 @@ class RpcConnection final : public ControlConnection,
   std::string payload_;
   std::deque<std::string> writes_;
 
-  mutable std::mutex tag_mutex_;
-  std::string tag_;
 };
 
 // Accepts control-plane connections on one port.

@@ -38,7 +38,6 @@ struct TaskManagerOptions {
   std::string id;                    // default: HOST:DATA_PORT
   std::string data_host = "127.0.0.1";  // where other task managers reach this one
   uint16_t data_port = 0;            // 0: any free port
-  std::string state_dir;             // RocksDB working directories (default: temporary)
   DurationMs reconnect_delay = 500;  // between attempts to reach the job manager
   // How to reach the job manager; default: TCP to jobmanager_host:port. The
   // local cluster connects in process.

@@ -11,10 +11,6 @@
 namespace sluice {
 namespace {
 
-bool retryable(const JobFailure& failure) {
-  return failure.kind != ErrorKind::kUsage && failure.kind != ErrorKind::kInput &&
-         failure.kind != ErrorKind::kCancelled;
-}
 
 // Waits `ms`, returning early (false) when the job is cancelled meanwhile.
 bool wait_unless_cancelled(DurationMs ms, const std::atomic<bool>* cancel) {
@@ -27,6 +23,12 @@ bool wait_unless_cancelled(DurationMs ms, const std::atomic<bool>* cancel) {
 }
 
 }  // namespace
+
+bool RestartStrategy::allows_restart(ErrorKind failure, int restarts) const {
+  bool retryable = failure != ErrorKind::kUsage && failure != ErrorKind::kInput &&
+                   failure != ErrorKind::kCancelled;
+  return retryable && kind != Kind::kNone && restarts < max_attempts;
+}
 
 DurationMs RestartStrategy::delay_before(int attempt) const {
   if (kind != Kind::kExponentialBackoff) return delay;
@@ -50,8 +52,7 @@ RecoveryResult run_with_restarts(const JobGraph& graph, LocalJobOptions options,
   while (true) {
     recovery.last = run_local(graph, options);
     const std::optional<JobFailure>& failure = recovery.last.failure;
-    if (!failure || !retryable(*failure) || strategy.kind == RestartStrategy::Kind::kNone ||
-        recovery.restarts >= strategy.max_attempts) {
+    if (!failure || !strategy.allows_restart(failure->kind, recovery.restarts)) {
       return recovery;
     }
     ++recovery.restarts;

@@ -21,6 +21,9 @@ struct RestartStrategy {
 
   // The wait before restart number `attempt` (1, 2, ...).
   DurationMs delay_before(int attempt) const;
+  // Whether a job that failed with `kind`, restarted `restarts` times so
+  // far, restarts again. Usage and input errors would fail the same way.
+  bool allows_restart(ErrorKind kind, int restarts) const;
 };
 
 // Parses "none", "fixed-delay" or "exponential-backoff"; throws UsageError.

@@ -23,6 +23,7 @@
 #include "runtime/api/record.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/codec.h"
+#include "runtime/core/errors.h"
 #include "runtime/core/time.h"
 
 namespace sluice {
@@ -41,7 +42,8 @@ enum class ReadStatus {
   kRecords,        // the records appended to `out` are of split `split`
   kNotYet,         // nothing now; ask again at `retry_at` (processing time)
   kSplitFinished,  // split `split` has ended; it no longer holds the watermark
-  kFinished        // every split of this reader has ended
+  kFinished,       // every split of this reader has ended
+  kSliceEnd        // micro-batch: every unfinished split reached its slice's end
 };
 
 struct ReadResult {
@@ -58,6 +60,27 @@ struct SplitPosition {
   std::string position;  // the reader's own encoding
   SLUICE_FIELDS(split, position)
 };
+
+// Micro-batch mode (design section 10): each batch reads a planned slice of
+// every split. A slice is given in the split's own unit of position, a
+// number that orders its records: a file's line number, a generator's event
+// index, a Kafka offset. Planning asks each reader where its splits stand
+// and what is available; the coordinator writes the plan to its offset log
+// and hands the slices back; a replayed batch gets the same slices.
+struct SplitSlice {
+  int32_t split = 0;
+  int64_t start = 0;      // the split's position when planned
+  int64_t end = 0;        // read the records before this position
+  int64_t available = 0;  // the end of what can be read now (>= end)
+  bool ended = false;     // reading to `available` reaches the split's end
+  SLUICE_FIELDS(split, start, end, available, ended)
+
+  bool operator==(const SplitSlice&) const = default;
+};
+
+// Without --max-records-per-batch, the slice of a split whose input never
+// runs out (an unbounded generator without a rate) holds this many records.
+inline constexpr uint64_t kDefaultUnlimitedSliceRecords = 1'000'000;
 
 template <class T>
 class SourceReader {
@@ -85,6 +108,25 @@ class SourceReader {
   // between reads). For side effects outside the job, such as committing
   // offsets for monitoring; never needed for correctness.
   virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}
+
+  // Micro-batch planning, on the task thread while no slice is being read:
+  // for every split this reader owns (finished ones included, in splits()
+  // order) its position, what is available now, and the end of a slice of
+  // at most `max_records` records from the position (0: no cap). A reader
+  // that cannot plan slices throws UsageError.
+  virtual std::vector<SplitSlice> plan_slices(uint64_t max_records) {
+    throw UsageError("this source cannot run in micro-batch mode");
+  }
+  // Starts reading one slice per owned split: from the split's position up
+  // to the slice's `end` (`slices` may hold other readers' splits too; an
+  // owned split without a slice reads nothing). read() then never returns a
+  // record at or past a split's end; a split whose input ends first reports
+  // kSplitFinished as usual, all of them kFinished; once every unfinished
+  // split reached its end, read() returns kSliceEnd (until the next
+  // start_slices), and snapshot_positions() puts each such split at its end.
+  virtual void start_slices(const std::vector<SplitSlice>& slices) {
+    throw UsageError("this source cannot run in micro-batch mode");
+  }
 };
 
 // create_reader() is called on the thread that builds the execution plan,

@@ -78,6 +78,13 @@ struct SplitSlice {
   bool operator==(const SplitSlice&) const = default;
 };
 
+// Where a source subtask's input stands between batches.
+enum class SourceInput : int32_t {
+  kOpen = 0,    // records may follow
+  kEnding = 1,  // its reader has finished: the next batch ends its event time
+  kEnded = 2,   // its end went out in a batch
+};
+
 // Without --max-records-per-batch, the slice of a split whose input never
 // runs out (an unbounded generator without a rate) holds this many records.
 inline constexpr uint64_t kDefaultUnlimitedSliceRecords = 1'000'000;

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "runtime/core/logging.h"
 
 namespace sluice {
@@ -15,25 +17,32 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, std::strin
       clock_(clock),
       next_id_(last_checkpoint_id + 1),
       last_completed_(last_checkpoint_id),
-      next_trigger_(clock.now_ms() + config_.interval) {}
+      next_trigger_(clock.now_ms() + (config_.batches.enabled ? 0 : config_.interval)) {
+  if (config_.batches.enabled) batch_log_.emplace(storage_.job_dir());
+}
 
-size_t CheckpointCoordinator::attach(TaskMailbox* task, bool is_source) {
+size_t CheckpointCoordinator::attach(TaskMailbox* task, const std::string& source) {
   std::lock_guard lock(mutex_);
   tasks_.push_back(task);
-  is_source_.push_back(is_source);
+  source_of_.push_back(source);
   return tasks_.size() - 1;
 }
 
 Timestamp CheckpointCoordinator::next_deadline() const {
   std::lock_guard lock(mutex_);
-  if (stopped_) return kMaxTimestamp;
+  if (stopped_ || !failure_.empty()) return kMaxTimestamp;
   if (pending_) return pending_->started_at + config_.timeout;
+  if (planning_) return planning_->started_at + config_.timeout;
   return next_trigger_;
 }
 
 void CheckpointCoordinator::tick() {
   std::lock_guard lock(mutex_);
   Timestamp now = clock_.now_ms();
+  if (config_.batches.enabled) {
+    tick_batches(now);
+    return;
+  }
   if (pending_) {
     if (now >= pending_->started_at + config_.timeout) {
       abort_locked("timed out after " + format_duration(config_.timeout));
@@ -46,18 +55,24 @@ void CheckpointCoordinator::tick() {
 
 int64_t CheckpointCoordinator::trigger_now() {
   std::lock_guard lock(mutex_);
-  if (pending_ || stopped_) return 0;
+  if (pending_ || stopped_ || config_.batches.enabled) return 0;
   return start_locked(clock_.now_ms()) ? pending_->id : 0;
 }
 
-bool CheckpointCoordinator::start_locked(Timestamp now) {
+CheckpointCoordinator::Pending CheckpointCoordinator::make_pending(int64_t id,
+                                                                  Timestamp now) const {
   Pending p;
-  p.id = next_id_++;
+  p.id = id;
   p.started_at = now;
   p.acked.assign(tasks_.size(), false);
-  p.metadata.id = p.id;
+  p.metadata.id = id;
   p.metadata.job = std::filesystem::path(storage_.job_dir()).filename().string();
   p.metadata.max_parallelism = max_parallelism_;
+  return p;
+}
+
+bool CheckpointCoordinator::start_locked(Timestamp now) {
+  Pending p = make_pending(next_id_++, now);
   try {
     storage_.prepare(p.id);
   } catch (const SluiceError& e) {
@@ -66,9 +81,7 @@ bool CheckpointCoordinator::start_locked(Timestamp now) {
     return false;
   }
   pending_ = std::move(p);
-  for (size_t i = 0; i < tasks_.size(); ++i) {
-    if (is_source_[i]) tasks_[i]->post(Mail{MailKind::kTriggerCheckpoint, pending_->id});
-  }
+  post_sources(Mail{MailKind::kTriggerCheckpoint, pending_->id});
   return true;
 }
 
@@ -80,7 +93,22 @@ void CheckpointCoordinator::on_abort(std::function<void(int64_t)> listener) {
 void CheckpointCoordinator::task_finished(size_t task) {
   std::lock_guard lock(mutex_);
   stopped_ = true;
+  if (config_.batches.enabled) {
+    // The end of the input: sinks publish the rest as they finish.
+    if (pending_ || planning_) {
+      log::runtime()->info("batch {} ends with the input",
+                           pending_ ? pending_->id : planning_->id);
+    }
+    pending_.reset();
+    planning_.reset();
+    return;
+  }
   if (pending_ && !pending_->acked[task]) abort_locked("a task finished before acknowledging");
+}
+
+std::string CheckpointCoordinator::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
 }
 
 int64_t CheckpointCoordinator::last_completed() const {
@@ -107,7 +135,9 @@ void CheckpointCoordinator::acknowledge(StoredSnapshot&& stored) {
   ++pending_->acks;
   pending_->bytes_written += stored.bytes_written;
   pending_->bytes_total += stored.bytes_total;
-  pending_->longest_synchronous = std::max(pending_->longest_synchronous, stored.synchronous_ms);
+  pending_->longest_synchronous =
+      std::max(pending_->longest_synchronous, stored.report.synchronous_ms);
+  record_batch_report(*pending_, stored.task, stored.report);
   CheckpointMetadata& m = pending_->metadata;
   for (StoredOperatorState& state : stored.operators) {
     OperatorStateHandle* op = nullptr;
@@ -126,12 +156,21 @@ void CheckpointCoordinator::acknowledge(StoredSnapshot&& stored) {
 void CheckpointCoordinator::complete_locked() {
   Pending done = std::move(*pending_);
   pending_.reset();
-  done.metadata.completed_at = clock_.now_ms();
+  Timestamp commit_started = clock_.now_ms();
+  done.metadata.completed_at = commit_started;
   try {
     storage_.complete(done.metadata);
   } catch (const SluiceError& e) {
+    if (config_.batches.enabled) {
+      fail_batch_locked(fmt::format("batch {} failed to commit: {}", done.id, e.what()));
+      return;
+    }
     log::runtime()->warn("checkpoint {} failed to complete: {}", done.id, e.what());
     next_trigger_ = clock_.now_ms() + config_.interval;
+    return;
+  }
+  if (config_.batches.enabled) {
+    commit_batch_locked(done, commit_started);
     return;
   }
   last_completed_ = done.id;
@@ -151,6 +190,10 @@ void CheckpointCoordinator::complete_locked() {
 }
 
 void CheckpointCoordinator::abort_locked(const std::string& why) {
+  if (config_.batches.enabled) {
+    fail_batch_locked(fmt::format("batch {}: {}", pending_->id, why));
+    return;
+  }
   int64_t id = pending_->id;
   pending_.reset();
   log::runtime()->warn("checkpoint {} aborted: {}", id, why);
@@ -163,6 +206,12 @@ void CheckpointCoordinator::abort_locked(const std::string& why) {
 
 void CheckpointCoordinator::post_all(Mail mail) {
   for (TaskMailbox* task : tasks_) task->post(mail);
+}
+
+void CheckpointCoordinator::post_sources(const Mail& mail) {
+  for (size_t i = 0; i < tasks_.size(); ++i) {
+    if (!source_of_[i].empty()) tasks_[i]->post(mail);
+  }
 }
 
 }  // namespace sluice

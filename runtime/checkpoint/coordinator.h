@@ -12,19 +12,36 @@
 // flight. Tasks may live in this process or in task managers: the
 // coordinator sees them only as mailboxes.
 //
-// Threading: tick() and trigger_now() on the owner's thread; acknowledge(),
-// decline() and task_finished() from any thread. All state is behind one
+// Micro-batch mode (design section 10): the coordinator runs the job as
+// batches instead. At each trigger it asks every source task for its
+// splits' slices (kPlanBatch), caps them, writes the plan to the offset log
+// (runtime/checkpoint/batch_log.h) and hands the slices out (kRunBatch).
+// Sources read exactly their slices, advance the watermark and emit the
+// batch's barrier; batch N is checkpoint N and commits when it completes,
+// with a commit record and a progress line. After a restore, planned
+// batches that did not commit run again with their logged slices. A batch
+// that cannot complete fails the attempt (failure()), since its slices must
+// run again as they were planned. `--trigger once` and `available-now`
+// end the job with kEndOfBatches once their input is committed.
+//
+// Threading: tick(), prepare_batches() and trigger_now() on the owner's
+// thread; acknowledge(), accept_slices() and task_finished() from any
+// thread. All state is behind one
 // mutex; mails are posted under it, so a mailbox must not call back.
 // Lifecycle: construct -> attach tasks -> tick* -> destroy.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/api/source.h"
+#include "runtime/checkpoint/batch_log.h"
 #include "runtime/checkpoint/snapshot_writer.h"
 #include "runtime/checkpoint/storage.h"
 #include "runtime/core/clock.h"
@@ -32,20 +49,46 @@
 
 namespace sluice {
 
-struct CheckpointConfig {
-  std::string directory;        // empty: no checkpoints
-  DurationMs interval = 0;      // 0: no checkpoints
-  DurationMs timeout = 600'000;
-  size_t retained = 3;
-
-  bool enabled() const { return !directory.empty() && interval > 0; }
+// Micro-batch mode (design section 10): when batches start.
+enum class BatchTrigger {
+  kBackToBack,    // each batch as soon as the last one committed
+  kInterval,      // every `interval`, or right after a batch that ran longer
+  kOnce,          // one batch of everything available, then stop
+  kAvailableNow,  // what is available at the start, in capped batches, then stop
 };
 
-enum class MailKind { kTriggerCheckpoint, kCheckpointComplete, kCheckpointAborted };
+struct BatchConfig {
+  bool enabled = false;  // --mode microbatch
+  BatchTrigger trigger = BatchTrigger::kBackToBack;
+  DurationMs interval = 0;    // kInterval
+  uint64_t max_records = 0;   // per split and batch; 0: no cap
+};
+
+struct CheckpointConfig {
+  std::string directory;        // empty: no checkpoints
+  DurationMs interval = 0;      // 0: no checkpoints (continuous mode)
+  DurationMs timeout = 600'000;
+  size_t retained = 3;
+  BatchConfig batches;          // micro-batch mode: every batch is a checkpoint
+
+  bool enabled() const { return !directory.empty() && (interval > 0 || batches.enabled); }
+};
+
+enum class MailKind {
+  kTriggerCheckpoint,
+  kCheckpointComplete,
+  kCheckpointAborted,
+  kPlanBatch,      // a source reports its splits' slices (submit_slices)
+  kRunBatch,       // a source reads `slices`, then emits the batch's barrier
+  kEndOfBatches,   // a source ends without ending event time
+};
 
 struct Mail {
   MailKind kind;
-  int64_t checkpoint;
+  int64_t checkpoint;  // the checkpoint, or the batch (a batch is a checkpoint)
+  uint64_t max_records = 0;  // kPlanBatch
+  // kRunBatch: the batch's slices of every split of the task's source.
+  std::shared_ptr<const std::vector<SplitSlice>> slices;
 };
 
 // Where the coordinator posts mails for a task.
@@ -60,10 +103,12 @@ class TaskMailbox {
 class CheckpointParticipation {
  public:
   virtual ~CheckpointParticipation() = default;
-  // `synchronous_ms`: how long the task's snapshot held up its thread.
   virtual void submit_snapshot(int64_t id, size_t task,
                                std::vector<OperatorSnapshotBytes> operators,
-                               DurationMs synchronous_ms) = 0;
+                               const SnapshotReport& report) = 0;
+  // A source task's answer to kPlanBatch.
+  virtual void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
+                             SourceInput input) = 0;
   // A finished task acknowledges nothing more.
   virtual void task_finished(size_t task) = 0;
 };
@@ -73,25 +118,42 @@ class CheckpointCoordinator {
   CheckpointCoordinator(CheckpointConfig config, std::string job, int max_parallelism,
                         int64_t last_checkpoint_id, const Clock& clock);
 
-  // Registers a task; sources receive triggers. Returns its index.
-  size_t attach(TaskMailbox* task, bool is_source);
+  // Registers a task; source tasks (`source`: the name of the task's source
+  // operator, empty for other tasks) receive triggers. Returns its index.
+  size_t attach(TaskMailbox* task, const std::string& source);
 
-  // Starts a checkpoint when one is due; aborts one that timed out.
+  // Micro-batch mode, once the tasks are attached: `resume` runs every
+  // batch planned after the restored checkpoint again, with its logged
+  // slices (after a failure or with a restore); otherwise such plans are
+  // dropped (a fresh start). Throws InputError for a corrupt plan.
+  void prepare_batches(bool resume);
+
+  // Continuous mode: starts a checkpoint when one is due; aborts one that
+  // timed out. Micro-batch mode: plans and starts the next batch when it is
+  // due, and fails one that timed out.
   void tick();
   // When tick() next has something to do (kMaxTimestamp: never).
   Timestamp next_deadline() const;
 
-  // Starts a checkpoint now, unless one is in flight or the job's tasks
-  // can no longer take one. Returns its id, or 0.
+  // Starts a checkpoint now, unless one is in flight, the job's tasks can
+  // no longer take one, or the job runs batches. Returns its id, or 0.
   int64_t trigger_now();
   // A task stored its part of checkpoint `stored.id` (or failed to, when
   // `stored.error` is set: the checkpoint aborts). Stale ones are ignored.
   void acknowledge(StoredSnapshot&& stored);
+  // A source task's slices for the batch being planned, and where its
+  // input stands. Stale ones are ignored.
+  void accept_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
+                     SourceInput input);
   // A finished task acknowledges nothing more: no new checkpoints start.
   void task_finished(size_t task);
   // Called, under the coordinator's lock, with the id of every aborted
   // checkpoint.
   void on_abort(std::function<void(int64_t)> listener);
+  // Micro-batch mode: why the running attempt must fail (a batch that
+  // timed out or could not be stored or logged: it has to run again from
+  // the last committed batch), or empty.
+  std::string failure() const;
   // The directory of checkpoint `id`.
   std::string checkpoint_dir(int64_t id) const { return storage_.checkpoint_dir(id); }
   const CheckpointStorage& storage() const { return storage_; }
@@ -111,18 +173,48 @@ class CheckpointCoordinator {
     DurationMs longest_synchronous = 0;  // over the tasks
     size_t acks = 0;
     CheckpointMetadata metadata;
+    // A batch: rows read per source, the lowest source watermark, and when
+    // its planning started.
+    std::map<std::string, int64_t> input_rows;
+    std::optional<Timestamp> watermark;
+    Timestamp planning_started_at = 0;
+    bool replayed = false;
   };
+  // A batch being planned: each source task's slices, by task index.
+  struct Planning {
+    int64_t id = 0;
+    Timestamp started_at = 0;
+    std::vector<std::optional<std::vector<SplitSlice>>> replies;
+    std::vector<SourceInput> inputs;
+    size_t missing = 0;
+  };
+
+  Pending make_pending(int64_t id, Timestamp now) const;
   bool start_locked(Timestamp now);
   void complete_locked();
   void abort_locked(const std::string& why);
   void post_all(Mail mail);
+  void post_sources(const Mail& mail);
+  void record_batch_report(Pending& pending, size_t task, const SnapshotReport& report);
+
+  // Micro-batch mode (coordinator_batches.cc).
+  void tick_batches(Timestamp now);
+  void plan_batch_locked(Timestamp now);
+  void finish_planning_locked(Timestamp now);
+  BatchPlan merge_replies_locked(Timestamp now);
+  void cap_to_targets_locked(BatchPlan& plan);
+  void run_batch_locked(const BatchPlan& plan, Timestamp planning_started, bool replayed);
+  void commit_batch_locked(const Pending& done, Timestamp commit_started);
+  void end_batches_locked(const std::string& why);
+  void fail_batch_locked(const std::string& why);
+  Timestamp next_batch_time(Timestamp planning_started) const;
 
   CheckpointConfig config_;
   CheckpointStorage storage_;
   int max_parallelism_;
   const Clock& clock_;
   std::vector<TaskMailbox*> tasks_;
-  std::vector<bool> is_source_;
+  std::vector<std::string> source_of_;  // per task; empty: not a source
 
   mutable std::mutex mutex_;
   std::optional<Pending> pending_;
@@ -131,6 +223,16 @@ class CheckpointCoordinator {
   size_t completed_ = 0;
   Timestamp next_trigger_;
   bool stopped_ = false;
+
+  // Micro-batch mode.
+  std::optional<BatchLog> batch_log_;
+  std::optional<Planning> planning_;
+  std::vector<BatchPlan> replays_;  // planned batches to run again, in order
+  // available-now: the end of what was available at the start, per source
+  // and split.
+  std::optional<std::map<std::string, std::map<int32_t, int64_t>>> targets_;
+  bool last_batch_started_ = false;  // once: the one new batch has started
+  std::string failure_;
 
   std::function<void(int64_t)> abort_listener_;
 };

@@ -22,8 +22,12 @@ class LocalCheckpointing final : public CheckpointParticipation {
   ~LocalCheckpointing() override { coordinator_.on_abort(nullptr); }
 
   void submit_snapshot(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
-                       DurationMs synchronous_ms) override {
-    writer_.submit(id, task, std::move(operators), synchronous_ms);
+                       const SnapshotReport& report) override {
+    writer_.submit(id, task, std::move(operators), report);
+  }
+  void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
+                     SourceInput input) override {
+    coordinator_.accept_slices(batch, task, std::move(slices), input);
   }
   void task_finished(size_t task) override { coordinator_.task_finished(task); }
 

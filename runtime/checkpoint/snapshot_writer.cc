@@ -19,10 +19,10 @@ SnapshotWriter::~SnapshotWriter() {
 }
 
 void SnapshotWriter::submit(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
-                            DurationMs synchronous_ms) {
+                            const SnapshotReport& report) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(Job{id, task, std::move(operators), synchronous_ms});
+    queue_.push_back(Job{id, task, std::move(operators), report});
   }
   work_.notify_one();
 }
@@ -51,7 +51,7 @@ StoredSnapshot SnapshotWriter::store(const Job& job) const {
   StoredSnapshot stored;
   stored.id = job.id;
   stored.task = job.task;
-  stored.synchronous_ms = job.synchronous_ms;
+  stored.report = job.report;
   try {
     for (const OperatorSnapshotBytes& op : job.operators) {
       StoredOperatorState state{op.name, op.parallelism, {}};

@@ -44,6 +44,15 @@ struct StoredOperatorState {
   SubtaskStateHandle handle;
 };
 
+// What a task tells about its part of a checkpoint besides its state.
+struct SnapshotReport {
+  DurationMs synchronous_ms = 0;  // how long the snapshot held up the task's thread
+  // A source task in micro-batch mode: the records it read in the batch,
+  // and its watermark at the batch's end.
+  int64_t input_rows = 0;
+  Timestamp watermark = kMinTimestamp;
+};
+
 // A task's acknowledgement of checkpoint `id`.
 struct StoredSnapshot {
   int64_t id = 0;
@@ -51,7 +60,7 @@ struct StoredSnapshot {
   std::vector<StoredOperatorState> operators;
   uint64_t bytes_written = 0;  // copied by this checkpoint
   uint64_t bytes_total = 0;    // referenced, with shared files written before
-  DurationMs synchronous_ms = 0;
+  SnapshotReport report;
   std::string error;  // set when storing failed
 };
 
@@ -63,9 +72,8 @@ class SnapshotWriter {
   SnapshotWriter(const SnapshotWriter&) = delete;
   SnapshotWriter& operator=(const SnapshotWriter&) = delete;
 
-  // `synchronous_ms`: how long the task's snapshot held up its thread.
   void submit(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
-              DurationMs synchronous_ms);
+              const SnapshotReport& report);
   // Checkpoints up to `id` were aborted: their queued snapshots are dropped.
   void abandon_up_to(int64_t id);
 
@@ -74,7 +82,7 @@ class SnapshotWriter {
     int64_t id;
     size_t task;
     std::vector<OperatorSnapshotBytes> operators;
-    DurationMs synchronous_ms;
+    SnapshotReport report;
   };
   void write_loop();
   StoredSnapshot store(const Job& job) const;

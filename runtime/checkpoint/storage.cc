@@ -24,13 +24,13 @@ int64_t checkpoint_id_of(const fs::path& dir) {
   return ec == std::errc() && rest == name.data() + name.size() ? id : -1;
 }
 
-void make_dirs(const std::string& dir) {
+}  // namespace
+
+void make_directories(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw ExternalError("cannot create " + dir + ": " + ec.message());
 }
-
-}  // namespace
 
 CheckpointStorage::CheckpointStorage(std::string root, std::string job)
     : job_dir_(std::move(root) + "/" + std::move(job)) {}
@@ -41,8 +41,8 @@ std::string CheckpointStorage::checkpoint_dir(int64_t id) const {
 
 std::string CheckpointStorage::prepare(int64_t id) const {
   std::string dir = checkpoint_dir(id);
-  make_dirs(dir);
-  make_dirs(shared_dir());
+  make_directories(dir);
+  make_directories(shared_dir());
   return dir;
 }
 

@@ -24,6 +24,9 @@
 
 namespace sluice {
 
+// Creates `dir` and its parents. Throws ExternalError.
+void make_directories(const std::string& dir);
+
 class CheckpointStorage {
  public:
   CheckpointStorage(std::string root, std::string job);

@@ -22,7 +22,10 @@ const char* const kRunUsage =
     "  --rocksdb-write-buffer-mb N  memtables per operator subtask (default 16)\n"
     "  --rocksdb-incremental true|false  checkpoints share unchanged SST files (default\n"
     "                           true); false writes full, backend-portable snapshots\n"
-    "  --mode continuous        execution mode\n"
+    "  --mode continuous|microbatch  record by record (default), or in batches\n"
+    "  --trigger T              microbatch: when batches start: D (every D, like 1s),\n"
+    "                           once, or available-now (default: back to back)\n"
+    "  --max-records-per-batch N  microbatch: records per split and batch (default: all)\n"
     "  --checkpoint-dir DIR     checkpoint storage (checkpoints go to DIR/TOPOLOGY/chk-N)\n"
     "  --checkpoint-interval D  take a checkpoint every D (like 200ms, 5s)\n"
     "  --checkpoint-timeout D   abort a checkpoint that takes longer (default 10m)\n"
@@ -46,6 +49,51 @@ void add_param(RunOptions& options, const std::string& assignment) {
     throw UsageError("--set expects KEY=VALUE, got '" + assignment + "'");
   }
   options.params[assignment.substr(0, eq)] = assignment.substr(eq + 1);
+}
+
+// --mode, --trigger and --max-records-per-batch; false for other options.
+bool parse_batch_option(const std::string& option, const std::string& arg, ArgCursor& cursor,
+                        BatchConfig& batches) {
+  if (option == "--mode") {
+    std::string mode = cursor.value(option, arg);
+    if (mode != "continuous" && mode != "microbatch") {
+      throw UsageError("--mode: '" + mode + "' is not a mode (continuous, microbatch)");
+    }
+    batches.enabled = mode == "microbatch";
+  } else if (option == "--trigger") {
+    std::string trigger = cursor.value(option, arg);
+    if (trigger == "once") {
+      batches.trigger = BatchTrigger::kOnce;
+    } else if (trigger == "available-now") {
+      batches.trigger = BatchTrigger::kAvailableNow;
+    } else {
+      batches.trigger = BatchTrigger::kInterval;
+      batches.interval = parse_positive_duration(option, trigger);
+    }
+  } else if (option == "--max-records-per-batch") {
+    batches.max_records = static_cast<uint64_t>(parse_positive_count(option, cursor.value(option, arg)));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void check_batch_options(const RunOptions& options) {
+  const BatchConfig& batches = options.checkpoint.batches;
+  bool trigger_given = batches.trigger != BatchTrigger::kBackToBack;
+  if (!batches.enabled) {
+    if (trigger_given || batches.max_records > 0) {
+      throw UsageError(std::string(trigger_given ? "--trigger" : "--max-records-per-batch") +
+                       " needs --mode microbatch");
+    }
+    return;
+  }
+  if (options.checkpoint.directory.empty()) {
+    throw UsageError("--mode microbatch needs --checkpoint-dir (its offset and commit logs live there)");
+  }
+  if (options.checkpoint.interval > 0) {
+    throw UsageError("--checkpoint-interval does not apply to --mode microbatch: every batch is a checkpoint (see --trigger)");
+  }
 }
 
 }  // namespace
@@ -124,11 +172,7 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
         throw UsageError("--rocksdb-incremental: '" + value + "' is not true or false");
       }
       options.plan.state_backend.incremental_checkpoints = value == "true";
-    } else if (option == "--mode") {
-      std::string mode = cursor.value(option, arg);
-      if (mode != "continuous") {
-        throw UsageError("--mode: '" + mode + "' is not available (available: continuous)");
-      }
+    } else if (parse_batch_option(option, arg, cursor, options.checkpoint.batches)) {
     } else if (option == "--checkpoint-dir") {
       options.checkpoint.directory = cursor.value(option, arg);
     } else if (option == "--checkpoint-interval") {
@@ -169,7 +213,9 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   if (options.topology.empty() && !options.help) {
     throw UsageError("run: missing TOPOLOGY (see sluice topologies)");
   }
-  if (!options.restart_given && options.checkpoint.interval > 0) {
+  check_batch_options(options);
+  options.plan.micro_batch = options.checkpoint.batches.enabled;
+  if (!options.restart_given && options.checkpoint.enabled()) {
     options.restart.kind = RestartStrategy::Kind::kFixedDelay;
   }
   if (options.checkpoint.interval > 0 && options.checkpoint.directory.empty()) {

@@ -25,10 +25,10 @@ class RemoteTaskMailbox final : public TaskMailbox {
     m.set_job(job_);
     m.set_attempt(attempt_);
     m.set_task(static_cast<int32_t>(task_));
-    m.set_kind(mail.kind == MailKind::kTriggerCheckpoint    ? pb::MAIL_TRIGGER
-               : mail.kind == MailKind::kCheckpointComplete ? pb::MAIL_COMPLETE
-                                                            : pb::MAIL_ABORT);
+    m.set_kind(mail_kind_message(mail.kind));
     m.set_checkpoint(mail.checkpoint);
+    m.set_max_records(mail.max_records);
+    if (mail.slices) add_slices(*mail.slices, m.mutable_slices());
     connection_->send(envelope);
   }
 
@@ -96,6 +96,10 @@ void ClusterJob::step() {
                                       : std::string());
   }
   if (coordinator_ && all_running_logged_) coordinator_->tick();
+  if (coordinator_ && !coordinator_->failure().empty()) {
+    fail_attempt(ErrorKind::kExternal, coordinator_->failure());
+    return;
+  }
   answer_checkpoint_requests();
 }
 
@@ -118,8 +122,15 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
     return;
   }
   slot_owner_ = owners;
+  attempt_stopped_ = true;  // nothing to stop until it is deployed
+  try {
+    start_coordinator(last_checkpoint);
+  } catch (const SluiceError& e) {
+    error_kind_ = e.kind();
+    end(JobState::kFailed, e.what());
+    return;
+  }
   attempt_stopped_ = false;
-  start_coordinator(last_checkpoint);
   send_deployment(owners, restore_path, last_checkpoint);
   state_ = JobState::kRunning;
   persist();
@@ -171,8 +182,11 @@ void ClusterJob::start_coordinator(int64_t last_checkpoint) {
     const PlannedTask& task = layout_.all_tasks[i];
     auto connection = cluster_.connection(slot_owner_.at(static_cast<size_t>(task.subtask)));
     mailboxes_.push_back(std::make_unique<RemoteTaskMailbox>(connection, id_, attempt_, i));
-    coordinator_->attach(mailboxes_.back().get(), task.is_source);
+    coordinator_->attach(mailboxes_.back().get(), task.source);
   }
+  // A restarted or restoring attempt runs the batches planned after its
+  // checkpoint again.
+  coordinator_->prepare_batches(attempt_ > 0 || !options_.restore.empty());
 }
 
 void ClusterJob::send_deployment(const std::vector<std::string>& owners,
@@ -240,6 +254,14 @@ void ClusterJob::on_checkpoint_ack(const std::string& task_manager, const pb::Ch
   if (!runs_on(static_cast<size_t>(ack.task()), task_manager)) return;
   coordinator_->acknowledge(from_checkpoint_ack(ack));
   last_checkpoint_ = coordinator_->last_completed();
+}
+
+void ClusterJob::on_batch_slices(const std::string& task_manager, const pb::BatchSlices& slices) {
+  if (slices.attempt() != attempt_ || !coordinator_) return;
+  if (!runs_on(static_cast<size_t>(slices.task()), task_manager)) return;
+  coordinator_->accept_slices(slices.batch(), static_cast<size_t>(slices.task()),
+                              slices_of(slices.slices()),
+                              static_cast<SourceInput>(slices.input()));
 }
 
 void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason,

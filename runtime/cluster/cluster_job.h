@@ -60,6 +60,7 @@ class ClusterJob {
   void step();
   void on_task_status(const std::string& task_manager, const pb::TaskStatus& status);
   void on_checkpoint_ack(const std::string& task_manager, const pb::CheckpointAck& ack);
+  void on_batch_slices(const std::string& task_manager, const pb::BatchSlices& slices);
   // `hold_off`: the next attempt starts no sooner than this from now (a
   // silent task manager may still be running until it fences itself).
   void on_task_manager_lost(const std::string& task_manager, const std::string& reason,

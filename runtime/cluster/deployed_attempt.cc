@@ -135,16 +135,26 @@ void DeployedAttempt::post_mail(int task, const pb::CheckpointMail& mail) {
                          job_, attempt_, task);
     return;
   }
-  MailKind kind = mail.kind() == pb::MAIL_TRIGGER    ? MailKind::kTriggerCheckpoint
-                  : mail.kind() == pb::MAIL_COMPLETE ? MailKind::kCheckpointComplete
-                                                     : MailKind::kCheckpointAborted;
-  mailbox->post(Mail{kind, mail.checkpoint()});
+  mailbox->post(mail_of(mail));
 }
 
 void DeployedAttempt::submit_snapshot(int64_t id, size_t task,
                                       std::vector<OperatorSnapshotBytes> operators,
-                                      DurationMs synchronous_ms) {
-  writer_->submit(id, task, std::move(operators), synchronous_ms);
+                                      const SnapshotReport& report) {
+  writer_->submit(id, task, std::move(operators), report);
+}
+
+void DeployedAttempt::submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
+                                    SourceInput input) {
+  pb::Envelope envelope;
+  pb::BatchSlices& m = *envelope.mutable_batch_slices();
+  m.set_job(job_);
+  m.set_attempt(attempt_);
+  m.set_task(static_cast<int32_t>(task));
+  m.set_batch(batch);
+  add_slices(slices, m.mutable_slices());
+  m.set_input(static_cast<int32_t>(input));
+  send_(envelope);
 }
 
 void DeployedAttempt::task_finished(size_t task) {

@@ -63,7 +63,9 @@ class DeployedAttempt final : public CheckpointParticipation {
 
   // CheckpointParticipation
   void submit_snapshot(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
-                       DurationMs synchronous_ms) override;
+                       const SnapshotReport& report) override;
+  void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
+                     SourceInput input) override;
   void task_finished(size_t task) override;
 
  private:

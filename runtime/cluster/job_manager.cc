@@ -158,6 +158,11 @@ class JobManager::Impl final : public ClusterView {
           job->on_checkpoint_ack(task_manager, e.checkpoint_ack());
         }
         return !task_manager.empty();
+      case pb::Envelope::kBatchSlices:
+        if (ClusterJob* job = find(e.batch_slices().job()); job && !task_manager.empty()) {
+          job->on_batch_slices(task_manager, e.batch_slices());
+        }
+        return !task_manager.empty();
       case pb::Envelope::kSubmitJob:
         submit(c, e.submit_job());
         return true;

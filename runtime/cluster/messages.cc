@@ -11,7 +11,9 @@ pb::CheckpointAck to_checkpoint_ack(const std::string& job, int attempt,
   ack.set_checkpoint(stored.id);
   ack.set_bytes_written(stored.bytes_written);
   ack.set_bytes_total(stored.bytes_total);
-  ack.set_synchronous_ms(stored.synchronous_ms);
+  ack.set_synchronous_ms(stored.report.synchronous_ms);
+  ack.set_input_rows(stored.report.input_rows);
+  ack.set_watermark(stored.report.watermark);
   ack.set_error(stored.error);
   for (const StoredOperatorState& op : stored.operators) {
     pb::StateHandle& h = *ack.add_operators();
@@ -32,7 +34,9 @@ StoredSnapshot from_checkpoint_ack(const pb::CheckpointAck& ack) {
   stored.task = static_cast<size_t>(ack.task());
   stored.bytes_written = ack.bytes_written();
   stored.bytes_total = ack.bytes_total();
-  stored.synchronous_ms = ack.synchronous_ms();
+  stored.report.synchronous_ms = ack.synchronous_ms();
+  stored.report.input_rows = ack.input_rows();
+  stored.report.watermark = ack.watermark();
   stored.error = ack.error();
   for (const pb::StateHandle& h : ack.operators()) {
     StoredOperatorState op;
@@ -50,6 +54,60 @@ StoredSnapshot from_checkpoint_ack(const pb::CheckpointAck& ack) {
 
 ErrorKind error_kind_of(const pb::TaskStatus& status) {
   return static_cast<ErrorKind>(status.error_kind());
+}
+
+void add_slices(const std::vector<SplitSlice>& slices,
+                google::protobuf::RepeatedPtrField<pb::SplitSlice>* out) {
+  out->Reserve(static_cast<int>(slices.size()));
+  for (const SplitSlice& slice : slices) {
+    pb::SplitSlice& m = *out->Add();
+    m.set_split(slice.split);
+    m.set_start(slice.start);
+    m.set_end(slice.end);
+    m.set_available(slice.available);
+    m.set_ended(slice.ended);
+  }
+}
+
+std::vector<SplitSlice> slices_of(const google::protobuf::RepeatedPtrField<pb::SplitSlice>& in) {
+  std::vector<SplitSlice> slices;
+  slices.reserve(static_cast<size_t>(in.size()));
+  for (const pb::SplitSlice& m : in) {
+    slices.push_back(SplitSlice{m.split(), m.start(), m.end(), m.available(), m.ended()});
+  }
+  return slices;
+}
+
+namespace {
+
+constexpr std::pair<MailKind, pb::MailKind> kMailKinds[] = {
+    {MailKind::kTriggerCheckpoint, pb::MAIL_TRIGGER},
+    {MailKind::kCheckpointComplete, pb::MAIL_COMPLETE},
+    {MailKind::kCheckpointAborted, pb::MAIL_ABORT},
+    {MailKind::kPlanBatch, pb::MAIL_PLAN_BATCH},
+    {MailKind::kRunBatch, pb::MAIL_RUN_BATCH},
+    {MailKind::kEndOfBatches, pb::MAIL_END_OF_BATCHES},
+};
+
+}  // namespace
+
+pb::MailKind mail_kind_message(MailKind kind) {
+  for (const auto& [runtime, message] : kMailKinds) {
+    if (runtime == kind) return message;
+  }
+  return pb::MAIL_ABORT;
+}
+
+Mail mail_of(const pb::CheckpointMail& message) {
+  Mail mail{MailKind::kCheckpointAborted, message.checkpoint()};
+  for (const auto& [runtime, kind] : kMailKinds) {
+    if (kind == message.kind()) mail.kind = runtime;
+  }
+  mail.max_records = message.max_records();
+  if (mail.kind == MailKind::kRunBatch) {
+    mail.slices = std::make_shared<const std::vector<SplitSlice>>(slices_of(message.slices()));
+  }
+  return mail;
 }
 
 }  // namespace sluice

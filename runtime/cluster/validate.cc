@@ -156,10 +156,31 @@ void check(const Fields& f, const pb::CancelTasks& m) {
   f.at_least("attempt", m.attempt(), 0);
 }
 
+// A slice's positions are the source's own; only their order is checked.
+void check(const Fields& f, const pb::SplitSlice& m) {
+  f.at_least("split", m.split(), 0);
+  f.at_least("end", m.end(), m.start());
+  f.at_least("available", m.available(), m.end());
+}
+
+template <class Message>
+void check_slices(const Fields& f, const Message& m) {
+  f.count("slices", m.slices_size(), kMaxSlicesPerSource);
+  for (int i = 0; i < m.slices_size(); ++i) check(Fields(f.nested("slices", i)), m.slices(i));
+}
+
 void check(const Fields& f, const pb::CheckpointMail& m) {
   check_task_fields(f, m);
   f.enum_value("kind", m.kind(), pb::MailKind_IsValid);
   f.at_least("checkpoint", m.checkpoint(), m.kind() == pb::MAIL_ABORT ? 0 : 1);
+  check_slices(f, m);
+}
+
+void check(const Fields& f, const pb::BatchSlices& m) {
+  check_task_fields(f, m);
+  f.at_least("batch", m.batch(), 1);
+  check_slices(f, m);
+  f.range("input", m.input(), 0, 2);
 }
 
 void check(const Fields& f, const pb::StateHandle& m) {
@@ -266,6 +287,8 @@ void validate_envelope(const pb::Envelope& e) {
       return check_body(e.checkpoint_mail());
     case E::kCheckpointAck:
       return check_body(e.checkpoint_ack());
+    case E::kBatchSlices:
+      return check_body(e.batch_slices());
     case E::kTaskStatus:
       return check_body(e.task_status());
     case E::kSubmitJob:

@@ -15,6 +15,8 @@
 //     peers, and names every peer once;
 //   - a StateHandle belongs to a subtask in [0, parallelism), parallelism
 //     at most kMaxMaxParallelism;
+//   - micro-batch slices: at most kMaxSlicesPerSource per message, each
+//     with start <= end <= available;
 //   - job arguments: at most kMaxJobArgs of at most kMaxJobArgChars each;
 //     paths at most kMaxPathChars; free text (messages, errors) is only
 //     bounded by the frame size.
@@ -37,6 +39,7 @@ inline constexpr int kMaxSlotsPerTaskManager = 1024;
 inline constexpr int kMaxSlots = 4096;  // slots of one job
 inline constexpr int kMaxJobArgs = 4096;
 inline constexpr size_t kMaxJobArgChars = 64 * 1024;
+inline constexpr int kMaxSlicesPerSource = 1 << 16;  // kMaxSplits
 
 // Throws InputError when any field of `envelope` breaks the rules above.
 void validate_envelope(const pb::Envelope& envelope);

@@ -32,7 +32,9 @@ class PlanBuilder {
     for (const auto& [head, members] : chains_) {
       plan_.chains.push_back(chain_name(members));
       for (int s = 0; s < p(head); ++s) {
-        plan_.all_tasks.push_back(PlannedTask{plan_.chains.back(), s, graph_.node(head).is_source});
+        const NodeSpec& head_node = graph_.node(head);
+        plan_.all_tasks.push_back(PlannedTask{plan_.chains.back(), s, head_node.is_source,
+                                              head_node.is_source ? head_node.name : ""});
         if (!placement().runs_here(s)) continue;
         build_task(members, s);
         plan_.task_index.push_back(plan_.all_tasks.size() - 1);
@@ -197,7 +199,7 @@ class PlanBuilder {
     }
     for (int id : members) {
       OperatorInstance& instance = instances[id];
-      if (instance.source != nullptr) task->set_source(instance.source);
+      if (instance.source != nullptr) task->set_source(instance.source, options_.micro_batch);
       task->add_operator(std::move(instance.op), restore_of(graph_.node(id).name));
     }
     connect_inputs(head, subtask, instances[head], *task);

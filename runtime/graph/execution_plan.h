@@ -50,6 +50,8 @@ struct PlanOptions {
   // State to resume from, by operator name (null: a fresh start).
   const std::map<std::string, OperatorRestore>* restore = nullptr;
   Placement placement;
+  // Micro-batch mode: sources read the slices batches hand them.
+  bool micro_batch = false;
 };
 
 // One task of the job, wherever it runs.
@@ -57,6 +59,7 @@ struct PlannedTask {
   std::string chain;
   int subtask = 0;
   bool is_source = false;
+  std::string source;  // a source task: the name of its source operator
 };
 
 struct ExecutionPlan {

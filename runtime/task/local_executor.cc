@@ -33,8 +33,9 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
     coordinator.emplace(options.checkpoint, options.plan.job_name, options.plan.max_parallelism,
                         options.last_checkpoint_id, *options.clock);
     for (size_t i = 0; i < plan.all_tasks.size(); ++i) {
-      coordinator->attach(attempt.mailbox(i), plan.all_tasks[i].is_source);
+      coordinator->attach(attempt.mailbox(i), plan.all_tasks[i].source);
     }
+    coordinator->prepare_batches(options.last_checkpoint_id > 0 || options.plan.restore != nullptr);
     checkpointing.emplace(*coordinator);
     attempt.attach_checkpoints(&*checkpointing);
   }
@@ -49,7 +50,11 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
       coordinator ? std::clamp<Timestamp>(coordinator->next_deadline() - options.clock->now_ms(), 1,
                                           poll_ms)
                   : poll_ms))) {
-    if (coordinator) coordinator->tick();
+    if (coordinator) {
+      coordinator->tick();
+      std::string failure = coordinator->failure();
+      if (!failure.empty()) control.fail(ErrorKind::kExternal, failure);
+    }
     size_t checkpoints = coordinator ? coordinator->completed_count() : 0;
     if (options.cancel_flag != nullptr && options.cancel_flag->load() && !cancelled_by_caller) {
       cancelled_by_caller = true;

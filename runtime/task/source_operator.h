@@ -3,6 +3,17 @@
 // whole, tracks watermarks per split and emits the combined watermark (design
 // section 5).
 //
+// Micro-batch mode (design section 10): the operator reads only the slices
+// a batch hands it (start_slices). While reading it emits records but no
+// watermark; at the slice's end it emits the watermark of the event times
+// seen so far, and poll() returns kSliceEnd so that the task emits the
+// batch's barrier. Between slices poll() waits. A source never ends on its
+// own in this mode: once its reader finished (found while reading, or by a
+// probe when planning finds every split at its end), the next slice ends
+// with watermark +inf, so the batch fires every window, and end_batches()
+// ends it after that. end_batches() before its input ended ends the source
+// without ending event time (a later run resumes the windows).
+//
 // Threading: on the source task's thread. The task calls poll() in a loop
 // and waits until `wait_until` when a poll asks it to.
 #pragma once
@@ -31,7 +42,7 @@ inline std::vector<SplitPosition> restored_positions(const OperatorRestore& rest
 
 class SourceOperatorBase : public OperatorBase {
  public:
-  enum class Step { kProgress, kWait, kFinished };
+  enum class Step { kProgress, kWait, kFinished, kSliceEnd };
   struct PollOutcome {
     Step step = Step::kProgress;
     Timestamp wait_until = kMaxTimestamp;
@@ -43,8 +54,26 @@ class SourceOperatorBase : public OperatorBase {
   // Sources have no input; their watermarks come from poll().
   void process_watermark(Timestamp) override {}
 
+  // Micro-batch mode, before open().
+  void enable_batches() { batches_ = true; }
+  virtual std::vector<SplitSlice> plan_slices(uint64_t max_records) = 0;
+  // Starts reading a slice; resets slice_rows().
+  virtual void start_slices(const std::vector<SplitSlice>& slices) = 0;
+  void end_batches() { batches_ended_ = true; }
+  SourceInput input() const { return input_; }
+  // Records emitted in the current (or last) slice.
+  int64_t slice_rows() const { return slice_rows_; }
+  // The watermark emitted last (kMinTimestamp before the first).
+  Timestamp emitted_watermark() const { return emitted_watermark_; }
+
  protected:
   bool idle_ = false;
+  bool batches_ = false;
+  bool in_slice_ = false;
+  bool batches_ended_ = false;
+  SourceInput input_ = SourceInput::kOpen;
+  int64_t slice_rows_ = 0;
+  Timestamp emitted_watermark_ = kMinTimestamp;
 };
 
 template <class T, class TimestampFn>
@@ -61,6 +90,7 @@ class SourceOperator final : public SourceOperatorBase {
 
   void open(OperatorContext& context) override {
     metrics_ = &context.metrics;
+    processing_time_ = &context.processing_time;
     SourceReaderContext reader_context;
     reader_context.subtask = info_.subtask;
     reader_context.parallelism = info_.parallelism;
@@ -74,6 +104,9 @@ class SourceOperator final : public SourceOperatorBase {
   }
 
   PollOutcome poll(Timestamp now) override {
+    if (batches_ended_) return {Step::kFinished};
+    if (batches_ && !in_slice_) return {Step::kWait, kMaxTimestamp};
+    if (batches_ && input_ != SourceInput::kOpen) return end_slice(now);
     recycle_batch();
     ReadResult result = reader_->read(batch_, kMaxBatchRecords, now);
     switch (result.status) {
@@ -81,20 +114,23 @@ class SourceOperator final : public SourceOperatorBase {
         emit_records(result.split, now);
         return {Step::kProgress};
       case ReadStatus::kNotYet:
-        advance_watermark(now);
-        return {Step::kWait, std::min(result.retry_at, splits_.next_idle_deadline())};
+        if (!batches_) advance_watermark(now);
+        return {Step::kWait, batches_ ? result.retry_at
+                                      : std::min(result.retry_at, splits_.next_idle_deadline())};
       case ReadStatus::kSplitFinished:
         splits_.on_split_finished(result.split);
-        advance_watermark(now);
+        if (!batches_) advance_watermark(now);
         return {Step::kProgress};
+      case ReadStatus::kSliceEnd:
+        return end_slice(now);
       case ReadStatus::kFinished:
         break;
     }
-    if (emitted_watermark_ < kMaxTimestamp) {
-      emitted_watermark_ = kMaxTimestamp;
-      output_.emit_watermark(kMaxTimestamp);
+    if (batches_) {
+      input_ = SourceInput::kEnding;
+      return end_slice(now);
     }
-    idle_ = false;
+    end_event_time();
     return {Step::kFinished};
   }
 
@@ -109,6 +145,21 @@ class SourceOperator final : public SourceOperatorBase {
     reader_->notify_checkpoint_complete(checkpoint_id);
   }
 
+  std::vector<SplitSlice> plan_slices(uint64_t max_records) override {
+    std::vector<SplitSlice> slices = reader_->plan_slices(max_records);
+    bool all_at_end = std::all_of(slices.begin(), slices.end(), [](const SplitSlice& s) {
+      return s.ended && s.start == s.available;
+    });
+    if (input_ == SourceInput::kOpen && all_at_end) probe_end();
+    return slices;
+  }
+
+  void start_slices(const std::vector<SplitSlice>& slices) override {
+    if (input_ == SourceInput::kOpen) reader_->start_slices(slices);
+    in_slice_ = true;
+    slice_rows_ = 0;
+  }
+
  private:
   void emit_records(int split, Timestamp now) {
     if (batch_.empty()) return;
@@ -120,8 +171,9 @@ class SourceOperator final : public SourceOperatorBase {
     const size_t count = batch_.size();  // emit_batch may swap the batch away
     output_.emit_batch(batch_);
     metrics_->records_in.fetch_add(count, std::memory_order_relaxed);
+    slice_rows_ += static_cast<int64_t>(count);
     splits_.on_records(split, max_ts, now);
-    advance_watermark(now);
+    if (!batches_) advance_watermark(now);
   }
 
   // Empties the batch before each read: this is the clearing emit_batch leaves
@@ -132,6 +184,42 @@ class SourceOperator final : public SourceOperatorBase {
   void recycle_batch() {
     batch_.clear();
     if (batch_.capacity() < kMaxBatchRecords) batch_.reserve(kMaxBatchRecords);
+  }
+
+  // A reader without anything left to read may have finished: one read of
+  // an empty slice tells (it reads no records).
+  void probe_end() {
+    reader_->start_slices({});
+    while (true) {
+      recycle_batch();
+      ReadResult result = reader_->read(batch_, kMaxBatchRecords, processing_time_->now());
+      if (result.status == ReadStatus::kSplitFinished) {
+        splits_.on_split_finished(result.split);
+        continue;
+      }
+      if (result.status == ReadStatus::kFinished) input_ = SourceInput::kEnding;
+      return;
+    }
+  }
+
+  // Micro-batch mode: the watermark at the slice's end; +inf at the input's.
+  PollOutcome end_slice(Timestamp now) {
+    in_slice_ = false;
+    if (input_ == SourceInput::kOpen) {
+      advance_watermark(now);
+    } else {
+      end_event_time();
+      input_ = SourceInput::kEnded;
+    }
+    return {Step::kSliceEnd};
+  }
+
+  void end_event_time() {
+    if (emitted_watermark_ < kMaxTimestamp) {
+      emitted_watermark_ = kMaxTimestamp;
+      output_.emit_watermark(kMaxTimestamp);
+    }
+    idle_ = false;
   }
 
   void advance_watermark(Timestamp now) {
@@ -148,8 +236,8 @@ class SourceOperator final : public SourceOperatorBase {
   SplitWatermarks splits_;
   Output<T> output_;
   Batch<T> batch_;  // reused by every poll
-  Timestamp emitted_watermark_ = kMinTimestamp;
   JobMetrics* metrics_ = nullptr;
+  ProcessingTimeService* processing_time_ = nullptr;
 };
 
 }  // namespace sluice

@@ -83,6 +83,7 @@ void Task::run_source_loop() {
     set_idle(source_->idle());
     if (outcome.step == SourceOperatorBase::Step::kFinished) return;
     if (outcome.step == SourceOperatorBase::Step::kWait) wait_for_work(outcome.wait_until);
+    if (outcome.step == SourceOperatorBase::Step::kSliceEnd) take_checkpoint(batch_);
   }
 }
 
@@ -235,7 +236,33 @@ void Task::process_mails() {
           barrier_seen_.assign(readers_.size(), false);
         }
         break;
+      case MailKind::kPlanBatch:
+      case MailKind::kRunBatch:
+      case MailKind::kEndOfBatches:
+        if (source_ != nullptr) on_batch_mail(mail);
+        break;
     }
+  }
+}
+
+// Micro-batch mode: planning, reading and ending, all at the source.
+void Task::on_batch_mail(const Mail& mail) {
+  try {
+    switch (mail.kind) {
+      case MailKind::kPlanBatch:
+        checkpoints_->submit_slices(mail.checkpoint, checkpoint_index_,
+                                    source_->plan_slices(mail.max_records), source_->input());
+        break;
+      case MailKind::kRunBatch:
+        batch_ = mail.checkpoint;
+        source_->start_slices(mail.slices ? *mail.slices : std::vector<SplitSlice>{});
+        break;
+      default:
+        source_->end_batches();
+        break;
+    }
+  } catch (...) {
+    rethrow_as_operator_failure(source_->info());
   }
 }
 
@@ -285,11 +312,16 @@ void Task::take_checkpoint(int64_t id) {
     bytes.files = std::move(snapshot.files);
     snapshots.push_back(std::move(bytes));
   }
-  auto synchronous = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started);
+  SnapshotReport report;
+  report.synchronous_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count();
+  if (source_ != nullptr) {
+    report.input_rows = source_->slice_rows();
+    report.watermark = source_->emitted_watermark();
+  }
   for (auto& writer : writers_) writer->send_barrier(id);
-  checkpoints_->submit_snapshot(id, checkpoint_index_, std::move(snapshots),
-                                synchronous.count());
+  checkpoints_->submit_snapshot(id, checkpoint_index_, std::move(snapshots), report);
 }
 
 void Task::notify_complete(int64_t id) {

@@ -43,7 +43,11 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
     checkpoint_index_ = index;
   }
   bool is_source() const { return source_ != nullptr; }
-  void set_source(SourceOperatorBase* source) { source_ = source; }
+  // `micro_batch`: the source reads the slices batches hand it.
+  void set_source(SourceOperatorBase* source, bool micro_batch) {
+    source_ = source;
+    if (micro_batch) source_->enable_batches();
+  }
   void add_reader(std::unique_ptr<ChannelReaderBase> reader) {
     readers_.push_back(std::move(reader));
   }
@@ -84,6 +88,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void on_barrier(size_t input, int64_t id);
   void check_alignment();
   void take_checkpoint(int64_t id);
+  void on_batch_mail(const Mail& mail);
   void notify_complete(int64_t id);
   bool blocked(size_t input) const { return aligning_ != 0 && barrier_seen_[input]; }
 
@@ -120,6 +125,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   std::vector<Mail> mails_;
   int64_t aligning_ = 0;      // the checkpoint whose barriers are being aligned
   int64_t last_barrier_ = 0;  // the newest checkpoint this task took part in
+  int64_t batch_ = 0;         // micro-batch: the batch whose slice the source reads
   std::vector<bool> barrier_seen_;
 };
 

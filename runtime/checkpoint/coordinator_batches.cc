@@ -185,6 +185,8 @@ void CheckpointCoordinator::run_batch_locked(const BatchPlan& plan, Timestamp pl
   p.replayed = replayed;
   pending_ = std::move(p);
   next_id_ = plan.id + 1;
+  log::runtime()->info("batch {} {}", plan.id,
+                       replayed ? "runs again with its logged slices" : "planned and logged");
   std::map<std::string, std::shared_ptr<const std::vector<SplitSlice>>> by_source;
   for (size_t i = 0; i < tasks_.size(); ++i) {
     const std::string& source = source_of_[i];

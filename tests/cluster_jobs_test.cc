@@ -139,6 +139,13 @@ std::vector<std::string> checkpointed_job(std::vector<std::string> more = {}) {
   return windowed_count("out", args);
 }
 
+// The same job in micro-batch mode: batches of at most 1000 lines per split.
+std::vector<std::string> micro_batch_job() {
+  return windowed_count("out", {"--set", "rate=15000", "--parallelism", "4", "--mode",
+                                "microbatch", "--max-records-per-batch", "1000",
+                                "--restart-delay", "100ms", "--state", "rocksdb"});
+}
+
 // The fault tests: throttled, checkpointed windowed-count on 40,000 events
 // in a cluster of real processes, whose committed output must equal the
 // reference exactly whatever is killed or stopped on the way.
@@ -148,9 +155,11 @@ class ClusterFault : public ::testing::Test {
 
   // `sluice submit --wait` of the checkpointed job, running in the background.
   std::unique_ptr<ChildProcess> submit_waiting(std::vector<std::string> more = {}) {
+    return submit_waiting_for(checkpointed_job(std::move(more)));
+  }
+  std::unique_ptr<ChildProcess> submit_waiting_for(std::vector<std::string> job) {
     return std::make_unique<ChildProcess>(
-        SLUICE_BINARY, cluster_.submit_args(with_wait(checkpointed_job(std::move(more)))),
-        dir_.path());
+        SLUICE_BINARY, cluster_.submit_args(with_wait(std::move(job))), dir_.path());
   }
 
   void expect_exact_output() {
@@ -181,6 +190,23 @@ TEST_F(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
   ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
   cluster_.start_taskmanager("tm-3", 2);
   ASSERT_TRUE(jm.wait_for_line("attempt 1: all 8 tasks running", 30000)) << jm.err();
+  EXPECT_EQ(submit->wait(), 0) << submit->err() << jm.err();
+  expect_exact_output();
+}
+
+// Micro-batch mode on the cluster: the replacement attempt runs the batch
+// the dead task manager was in again, with its logged slices.
+TEST_F(ClusterFault, MicroBatchJobSurvivesATaskManagerSigkill) {
+  ChildProcess& jm = cluster_.start_jobmanager();
+  cluster_.start_taskmanager("tm-1", 2);
+  ChildProcess& tm2 = cluster_.start_taskmanager("tm-2", 2);
+  std::unique_ptr<ChildProcess> submit = submit_waiting_for(micro_batch_job());
+  ASSERT_TRUE(jm.wait_for_line("batch 2:", 30000)) << jm.err();
+  ASSERT_TRUE(jm.wait_for_line("batch 3 planned", 30000)) << jm.err();
+  tm2.kill_hard();
+  ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
+  cluster_.start_taskmanager("tm-3", 2);
+  ASSERT_TRUE(jm.wait_for_line("batch 3 runs again with its logged slices", 30000)) << jm.err();
   EXPECT_EQ(submit->wait(), 0) << submit->err() << jm.err();
   expect_exact_output();
 }

@@ -50,6 +50,15 @@ pb::Peer* add_peer(pb::DeployTasks* d, const std::string& id, int port) {
   return p;
 }
 
+template <class Message>
+void add_slice(Message* m, int split, int64_t start, int64_t end, int64_t available) {
+  pb::SplitSlice* s = m->add_slices();
+  s->set_split(split);
+  s->set_start(start);
+  s->set_end(end);
+  s->set_available(available);
+}
+
 std::vector<pb::Envelope> valid_examples() {
   std::vector<pb::Envelope> out;
   auto next = [&] { return &out.emplace_back(); };
@@ -85,8 +94,19 @@ std::vector<pb::Envelope> valid_examples() {
     m->set_job("wordcount-1");
     m->set_attempt(2);
     m->set_task(5);
-    m->set_kind(pb::MAIL_TRIGGER);
+    m->set_kind(pb::MAIL_RUN_BATCH);
     m->set_checkpoint(4);
+    add_slice(m, 0, 100, 200, 250);
+    add_slice(m, 1, 7, 7, 7);
+  }
+  {
+    auto* m = next()->mutable_batch_slices();
+    m->set_job("wordcount-1");
+    m->set_attempt(2);
+    m->set_task(5);
+    m->set_batch(4);
+    m->set_input(1);
+    add_slice(m, 3, 0, 10, 10);
   }
   {
     auto* m = next()->mutable_checkpoint_ack();
@@ -196,6 +216,27 @@ void expect_rejected(const std::vector<Mutation>& mutations) {
 }
 
 using E = pb::Envelope;
+
+TEST(ValidateEnvelope, ChecksBatchSlices) {
+  expect_rejected({
+      {E::kCheckpointMail, [](E& e) { e.mutable_checkpoint_mail()->mutable_slices(0)->set_end(99); },
+       "CheckpointMail.slices[0].end"},
+      {E::kCheckpointMail,
+       [](E& e) { e.mutable_checkpoint_mail()->mutable_slices(1)->set_available(6); },
+       "CheckpointMail.slices[1].available"},
+      {E::kCheckpointMail,
+       [](E& e) { e.mutable_checkpoint_mail()->mutable_slices(0)->set_split(-1); },
+       "CheckpointMail.slices[0].split"},
+      {E::kBatchSlices, [](E& e) { e.mutable_batch_slices()->set_batch(0); }, "BatchSlices.batch"},
+      {E::kBatchSlices, [](E& e) { e.mutable_batch_slices()->set_input(3); }, "BatchSlices.input"},
+      {E::kBatchSlices, [](E& e) { e.mutable_batch_slices()->set_job("a/b"); }, "BatchSlices.job"},
+      {E::kBatchSlices,
+       [](E& e) {
+         for (int i = 0; i <= kMaxSlicesPerSource; ++i) e.mutable_batch_slices()->add_slices();
+       },
+       "BatchSlices.slices"},
+  });
+}
 
 TEST(ValidateEnvelope, RejectsAnEmptyEnvelope) {
   try {

@@ -33,13 +33,19 @@ const char* const kUsage =
     "  --parallelism P            default 1\n"
     "  --rate N                   events per second of event time (default 10000000)\n"
     "  --state memory|rocksdb     state backend (default memory)\n"
-    "  --checkpoint-interval D    take checkpoints (to a temporary directory) every D\n";
+    "  --checkpoint-interval D    take checkpoints (to a temporary directory) every D\n"
+    "  --throughput N             release N events per second (processing time); latency\n"
+    "                             then counts from each event's release\n"
+    "  --mode continuous|microbatch  execution mode (default continuous)\n"
+    "  --trigger D                microbatch: a batch every D (default: back to back)\n"
+    "  --max-records-per-batch N  microbatch: records per split and batch\n";
 
 struct BenchOptions {
   NexmarkJob job;
   int parallelism = 1;
   StateBackendKind state = StateBackendKind::kMemory;
   DurationMs checkpoint_interval = 0;  // 0: none
+  BatchConfig batches;
   bool help = false;
 };
 
@@ -80,11 +86,19 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args) {
         throw UsageError("--state: '" + value + "' is not a state backend (memory, rocksdb)");
       }
     } else if (arg == "--checkpoint-interval") {
-      std::optional<DurationMs> interval = parse_duration(value);
-      if (!interval || *interval <= 0) {
-        throw UsageError("--checkpoint-interval: '" + value + "' is not a positive duration");
+      options.checkpoint_interval = parse_positive_duration(arg, value);
+    } else if (arg == "--throughput") {
+      options.job.throughput = static_cast<double>(parse_positive_count(arg, value));
+    } else if (arg == "--mode") {
+      if (value != "continuous" && value != "microbatch") {
+        throw UsageError("--mode: '" + value + "' is not a mode (continuous, microbatch)");
       }
-      options.checkpoint_interval = *interval;
+      options.batches.enabled = value == "microbatch";
+    } else if (arg == "--trigger") {
+      options.batches.trigger = BatchTrigger::kInterval;
+      options.batches.interval = parse_positive_duration(arg, value);
+    } else if (arg == "--max-records-per-batch") {
+      options.batches.max_records = static_cast<uint64_t>(parse_positive_count(arg, value));
     } else {
       throw UsageError("bench nexmark: unknown option '" + arg + "'");
     }
@@ -93,6 +107,13 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args) {
     throw UsageError("bench nexmark needs --query and --events");
   }
   return options;
+}
+
+// "continuous", "microbatch" (back to back) or "microbatch-D".
+std::string mode_name(const BenchOptions& options) {
+  if (!options.batches.enabled) return "continuous";
+  if (options.batches.trigger != BatchTrigger::kInterval) return "microbatch";
+  return "microbatch-" + format_duration(options.batches.interval);
 }
 
 double cpu_seconds() {
@@ -126,9 +147,11 @@ int run_bench(const std::vector<std::string>& args) {
   run.plan.state_backend.kind = options.state;
   run.plan.state_backend.rocksdb.directory = state_dir.path();
   JobStateDirectory checkpoint_dir("");
-  if (options.checkpoint_interval > 0) {
+  if (options.checkpoint_interval > 0 || options.batches.enabled) {
     run.checkpoint.directory = checkpoint_dir.path();
     run.checkpoint.interval = options.checkpoint_interval;
+    run.checkpoint.batches = options.batches;
+    run.plan.micro_batch = options.batches.enabled;
   }
   double cpu_before = cpu_seconds();
   JobResult result = run_local(topology.graph(), run);
@@ -141,12 +164,12 @@ int run_bench(const std::vector<std::string>& args) {
   auto ms = [&](double q) { return static_cast<double>(latency.quantile_us(q)) / 1000.0; };
   auto events = static_cast<double>(options.job.events);
   fmt::print(
-      "{{\"query\":\"{}\",\"events\":{},\"parallelism\":{},\"state\":\"{}\","
+      "{{\"query\":\"{}\",\"events\":{},\"parallelism\":{},\"state\":\"{}\",\"mode\":\"{}\","
       "\"checkpoints\":{},\"wall_seconds\":{:.3f},\"events_per_second\":{:.0f},\"cpu_seconds\":{:.3f},"
       "\"events_per_cpu_second\":{:.0f},\"peak_rss_bytes\":{},\"results\":{},"
       "\"latency_ms\":{{\"p50\":{:.3f},\"p99\":{:.3f},\"p999\":{:.3f}}}}}\n",
       options.job.query, options.job.events, options.parallelism,
-      options.state == StateBackendKind::kRocksDb ? "rocksdb" : "memory",
+      options.state == StateBackendKind::kRocksDb ? "rocksdb" : "memory", mode_name(options),
       result.checkpoints_completed, result.wall_seconds,
       events / result.wall_seconds, cpu, events / cpu, peak_rss_bytes(), result.records_out,
       ms(0.5), ms(0.99), ms(0.999));

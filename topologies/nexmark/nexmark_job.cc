@@ -12,9 +12,18 @@ namespace {
 struct GenerateEvent {
   GeneratorConfig config;
   bool stamp_ingestion = false;
+  double throughput = 0;      // events released per second; 0: unthrottled
+  int64_t released_from_ns = 0;  // when event 0 is released
   Event operator()(uint64_t n, SplitRandom& rng) const {
     Event e = generate_event(config, n, rng);
-    if (stamp_ingestion) e.ingest_ns = steady_now_ns();
+    if (!stamp_ingestion) return e;
+    // Throttled: from its release, or from its making when a burst of the
+    // throttle made it earlier.
+    e.ingest_ns = steady_now_ns();
+    if (throughput > 0) {
+      auto released = static_cast<int64_t>(static_cast<double>(n) * 1e9 / throughput);
+      e.ingest_ns = std::min(e.ingest_ns, released_from_ns + released);
+    }
     return e;
   }
 };
@@ -53,7 +62,8 @@ Stream<Event> nexmark_events(Topology& topology, const NexmarkJob& job) {
   GeneratorOptions options;
   options.count = job.events;
   options.seed = job.generator.seed;
-  GenerateEvent generate{job.generator, stamp};
+  options.rate = job.throughput;
+  GenerateEvent generate{job.generator, stamp, job.throughput, steady_now_ns()};
   return topology.source<Event>(
       "events", std::make_shared<GeneratorSource<Event, GenerateEvent>>(options, generate),
       strategy);

@@ -25,6 +25,11 @@ struct NexmarkJob {
   GeneratorConfig generator;
   DurationMs out_of_orderness = 4000;
   std::shared_ptr<LatencyRecorder> latency;  // set to measure latency
+  // Generator events released per second of processing time (0: as fast
+  // as they are taken). With latency measured, an event's latency then
+  // counts from its release, the moment it became available to read (or
+  // from its making, when the throttle made it earlier).
+  double throughput = 0;
 };
 
 // Reads the generator parameters (events, rate, seed, base-time).

@@ -94,10 +94,11 @@ void CheckpointCoordinator::task_finished(size_t task) {
   std::lock_guard lock(mutex_);
   stopped_ = true;
   if (config_.batches.enabled) {
-    // The end of the input: sinks publish the rest as they finish.
-    if (pending_ || planning_) {
-      log::runtime()->info("batch {} ends with the input",
-                           pending_ ? pending_->id : planning_->id);
+    // A source ends only after kEndOfBatches, unless the attempt is going
+    // down; a batch in flight then runs again after the restart.
+    if (pending_) {
+      std::error_code ec;
+      std::filesystem::remove_all(storage_.checkpoint_dir(pending_->id), ec);
     }
     pending_.reset();
     planning_.reset();

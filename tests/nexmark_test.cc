@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -268,9 +269,53 @@ Lines reference_q11(const std::vector<Event>& events) {
 }
 
 // ---------------------------------------------------------------------------
-// Each query through the binary, on a dump of the same events.
+// Each query through the binary, on a dump of the same events, in both
+// modes: continuous, and micro-batch with batches capped so that each of the
+// two splits of the dump (about 15000 lines each) takes six or seven.
 
-class NexmarkQueryTest : public ::testing::TestWithParam<std::string> {
+enum class Mode { kContinuous, kMicroBatch };
+
+constexpr const char* kLinesPerBatch = "2500";
+
+struct QueryCase {
+  std::string query;
+  Mode mode;
+};
+
+void PrintTo(const QueryCase& c, std::ostream* os) {
+  *os << c.query << (c.mode == Mode::kContinuous ? " continuous" : " microbatch");
+}
+
+std::string case_name(const ::testing::TestParamInfo<QueryCase>& info) {
+  return info.param.query + (info.param.mode == Mode::kContinuous ? "_continuous" : "_microbatch");
+}
+
+// The part files of `dir` in the order their subtasks wrote them: by
+// subtask, then by part number ("part-S-N", or "part-S-R-N" with
+// checkpoints).
+std::vector<std::string> part_files_in_order(const std::string& dir) {
+  std::vector<std::pair<std::pair<int, uint64_t>, std::string>> parts;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("part-", 0) != 0) continue;
+    int subtask = std::stoi(name.substr(5));
+    uint64_t number = std::stoull(name.substr(name.rfind('-') + 1));
+    parts.push_back({{subtask, number}, entry.path().string()});
+  }
+  std::sort(parts.begin(), parts.end());
+  std::vector<std::string> paths;
+  for (const auto& part : parts) paths.push_back(part.second);
+  return paths;
+}
+
+// The integer after the first `"key":` of a JSON line, or nullopt.
+std::optional<int64_t> json_int(const std::string& line, const std::string& key) {
+  size_t at = line.find("\"" + key + "\":");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoll(line.substr(at + key.size() + 3));
+}
+
+class NexmarkQueryTest : public ::testing::TestWithParam<QueryCase> {
  protected:
   static void SetUpTestSuite() {
     events_ = new std::vector<Event>(generate(kEvents));
@@ -286,13 +331,48 @@ class NexmarkQueryTest : public ::testing::TestWithParam<std::string> {
     delete events_;
     delete dir_;
   }
-  Lines run_query(const std::string& query) {
-    ProcessResult r = sluice_run({"run", "nexmark", "--set", "query=" + query, "--set",
-                                  "input=events.json", "--set", "output=out-" + query,
-                                  "--parallelism", "2"},
-                                 dir_->path());
+  // Runs `query` in `mode` at parallelism 2; returns its output directory
+  // (in micro-batch mode, its checkpoints go to ck-QUERY).
+  std::string run_query(const std::string& query, Mode mode) {
+    std::string output = "out-" + query + (mode == Mode::kMicroBatch ? "-microbatch" : "");
+    std::vector<std::string> args = {"run", "nexmark", "--set", "query=" + query, "--set",
+                                     "input=events.json", "--set", "output=" + output,
+                                     "--parallelism", "2"};
+    if (mode == Mode::kMicroBatch) {
+      args.insert(args.end(), {"--mode", "microbatch", "--checkpoint-dir", "ck-" + query,
+                               "--max-records-per-batch", kLinesPerBatch});
+    }
+    ProcessResult r = sluice_run(args, dir_->path());
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return committed_lines(dir_->file("out-" + query));
+    return dir_->file(output);
+  }
+  // The progress file of `query`'s micro-batch run: one JSON line per
+  // committed batch (commits/ holds one entry each), batch ids increasing,
+  // and the rows of all batches add up to the dump's events, each read once.
+  void expect_progress_of_every_event(const std::string& query) {
+    const std::string job = dir_->file("ck-" + query + "/nexmark");
+    size_t commits = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator(job + "/commits")) {
+      ++commits;
+    }
+    std::istringstream in(read_file(job + "/progress/batches.jsonl"));
+    std::vector<int64_t> batches;
+    int64_t rows = 0;
+    for (std::string line; std::getline(in, line);) {
+      std::optional<int64_t> batch = json_int(line, "batch");
+      std::optional<int64_t> input_rows = json_int(line, "input_rows");  // the batch's total
+      ASSERT_TRUE(batch && input_rows) << line;
+      if (!batches.empty()) {
+        EXPECT_GT(*batch, batches.back()) << line;
+      }
+      batches.push_back(*batch);
+      rows += *input_rows;
+    }
+    // At least ceil(15000 / 2500) batches.
+    EXPECT_GE(batches.size(), 6u);
+    EXPECT_EQ(batches.size(), commits);
+    EXPECT_EQ(rows, static_cast<int64_t>(kEvents));
   }
   static std::vector<Event>* events_;
   static TempDir* dir_;
@@ -302,7 +382,7 @@ std::vector<Event>* NexmarkQueryTest::events_ = nullptr;
 TempDir* NexmarkQueryTest::dir_ = nullptr;
 
 TEST_P(NexmarkQueryTest, MatchesReference) {
-  const std::string& q = GetParam();
+  const std::string& q = GetParam().query;
   const std::vector<Event>& events = *events_;
   Lines expected;
   if (q == "q0") expected = reference_q0_q1(events, false);
@@ -314,28 +394,35 @@ TEST_P(NexmarkQueryTest, MatchesReference) {
   if (q == "q8") expected = reference_q8(events);
   if (q == "q11") expected = reference_q11(events);
   ASSERT_FALSE(expected.empty()) << "the reference for " << q << " found nothing to check";
-  EXPECT_EQ(run_query(q), expected);
+  EXPECT_EQ(committed_lines(run_query(q, GetParam().mode)), expected);
+  if (GetParam().mode == Mode::kMicroBatch) expect_progress_of_every_event(q);
+}
+
+std::vector<QueryCase> every_query_in_both_modes() {
+  std::vector<QueryCase> cases;
+  for (const char* q : {"q0", "q1", "q2", "q3", "q5", "q7", "q8", "q11"}) {
+    for (Mode mode : {Mode::kContinuous, Mode::kMicroBatch}) cases.push_back({q, mode});
+  }
+  return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Queries, NexmarkQueryTest,
-                         ::testing::Values("q0", "q1", "q2", "q3", "q5", "q7", "q8", "q11"));
+                         ::testing::ValuesIn(every_query_in_both_modes()), case_name);
 
 // q4 emits a line whenever a category's average changes; the last line of
 // each category is its final average. A category's lines come from one
-// subtask, in order, so its last line is the last in its part file.
-TEST_F(NexmarkQueryTest, Q4FinalAveragesMatchReference) {
+// subtask, in order, so its last line is the last in that subtask's part
+// files (in micro-batch mode, one or more per batch).
+class NexmarkQ4Test : public NexmarkQueryTest {};
+
+TEST_P(NexmarkQ4Test, FinalAveragesMatchReference) {
   std::map<int64_t, int64_t> expected = reference_q4_final(*events_);
   ASSERT_EQ(expected.size(), 5u);
-  ProcessResult r = sluice_run({"run", "nexmark", "--set", "query=q4", "--set",
-                                "input=events.json", "--set", "output=out-q4", "--parallelism",
-                                "2"},
-                               dir_->path());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string output = run_query("q4", GetParam().mode);
   std::map<int64_t, int64_t> last;
   std::map<int64_t, int64_t> previous;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_->file("out-q4"))) {
-    if (entry.path().filename().string()[0] == '.') continue;
-    std::istringstream in(read_file(entry.path().string()));
+  for (const std::string& part : part_files_in_order(output)) {
+    std::istringstream in(read_file(part));
     for (std::string line; std::getline(in, line);) {
       int64_t category = std::stoll(line.substr(0, line.find(',')));
       int64_t average = std::stoll(line.substr(line.find(',') + 1));
@@ -348,6 +435,11 @@ TEST_F(NexmarkQueryTest, Q4FinalAveragesMatchReference) {
   }
   EXPECT_EQ(last, expected);
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, NexmarkQ4Test,
+                         ::testing::Values(QueryCase{"q4", Mode::kContinuous},
+                                           QueryCase{"q4", Mode::kMicroBatch}),
+                         case_name);
 
 }  // namespace
 }  // namespace sluice::nexmark

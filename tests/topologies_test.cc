@@ -1,6 +1,7 @@
 // End-to-end tests of the sluice binary: windowed-count at parallelism 1 and
 // 4 for every window kind against an independent reference computation,
-// late data and allowed lateness, wordcount, bad input and bad command lines.
+// late data and allowed lateness, wordcount, bad input and bad command lines
+// (the micro-batch options' too).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -273,7 +274,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
                     "--set", "on-error=ignore"},
                    "parameter 'on-error': "},
-        BadCommand{{"run", "windowed-count", "--set", "noequals"}, "--set expects KEY=VALUE"}));
+        BadCommand{{"run", "windowed-count", "--set", "noequals"}, "--set expects KEY=VALUE"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
+                    "--trigger", "1s"},
+                   "--trigger needs --mode microbatch"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
+                    "--mode", "microbatch"},
+                   "--mode microbatch needs --checkpoint-dir"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
+                    "--mode", "batch"},
+                   "--mode: 'batch' is not a mode"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
+                    "--mode", "microbatch", "--checkpoint-dir", "ck", "--trigger", "soon"},
+                   "--trigger: 'soon' is not"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
+                    "--mode", "microbatch", "--checkpoint-dir", "ck",
+                    "--max-records-per-batch", "0"},
+                   "--max-records-per-batch: '0' is not a positive integer"}));
 
 TEST(Cli, MissingInputFileIsAClearErrorNotACrash) {
   TempDir dir;

@@ -84,6 +84,8 @@ enum class MailKind {
 };
 
 struct Mail {
+  Mail(MailKind kind, int64_t checkpoint) : kind(kind), checkpoint(checkpoint) {}
+
   MailKind kind;
   int64_t checkpoint;  // the checkpoint, or the batch (a batch is a checkpoint)
   uint64_t max_records = 0;  // kPlanBatch

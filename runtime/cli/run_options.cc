@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <optional>
 
 #include "runtime/core/errors.h"
 
@@ -67,8 +68,13 @@ bool parse_batch_option(const std::string& option, const std::string& arg, ArgCu
     } else if (trigger == "available-now") {
       batches.trigger = BatchTrigger::kAvailableNow;
     } else {
+      std::optional<DurationMs> interval = parse_duration(trigger);
+      if (!interval || *interval <= 0) {
+        throw UsageError("--trigger: '" + trigger +
+                         "' is not a positive duration (like 1s), once or available-now");
+      }
       batches.trigger = BatchTrigger::kInterval;
-      batches.interval = parse_positive_duration(option, trigger);
+      batches.interval = *interval;
     }
   } else if (option == "--max-records-per-batch") {
     batches.max_records = static_cast<uint64_t>(parse_positive_count(option, cursor.value(option, arg)));

@@ -172,7 +172,10 @@ void check_slices(const Fields& f, const Message& m) {
 void check(const Fields& f, const pb::CheckpointMail& m) {
   check_task_fields(f, m);
   f.enum_value("kind", m.kind(), pb::MailKind_IsValid);
-  f.at_least("checkpoint", m.checkpoint(), m.kind() == pb::MAIL_ABORT ? 0 : 1);
+  // An abort may name no checkpoint; the end of batches names the last
+  // committed one, none when nothing was read.
+  bool may_be_zero = m.kind() == pb::MAIL_ABORT || m.kind() == pb::MAIL_END_OF_BATCHES;
+  f.at_least("checkpoint", m.checkpoint(), may_be_zero ? 0 : 1);
   check_slices(f, m);
 }
 

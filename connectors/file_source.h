@@ -15,6 +15,14 @@
 // connectors/file_split.h); subtask i reads splits k with k % parallelism == i,
 // one after the other, and reports each split's end (kSplitFinished).
 //
+// Micro-batch slices: a split's position is the absolute 1-based number of
+// its next line; everything up to the split's end is available (a file does
+// not grow), so a plan reaches the end unless max_records, a number of lines,
+// caps it. A slice reads its owned splits in turn, each up to its slice's
+// end line, and returns kSliceEnd once none has lines left in its slice; a
+// split whose slice reaches its last line reports kSplitFinished first. The
+// next slice goes on from the first unfinished split.
+//
 // Checkpoints: a split's position is its next byte offset, the number of the
 // line starting there and whether the split has finished (FileSplitPosition in
 // connectors/file_split.h). A restored reader keeps its checkpoint's split
@@ -29,7 +37,9 @@
 // close.
 #pragma once
 
+#include <algorithm>
 #include <concepts>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +51,7 @@
 #include "connectors/file_source_support.h"
 #include "connectors/file_split.h"
 #include "connectors/line_reader.h"
+#include "connectors/slice_plan.h"
 #include "connectors/split_assignment.h"
 #include "connectors/split_positions.h"
 #include "connectors/throttle.h"
@@ -88,20 +99,29 @@ class FileSourceReader final : public SourceReader<T> {
 
   std::vector<int> splits() const override { return split_ids_; }
 
+  // Without slices each call returns records (or a split's end); with
+  // slices, a split that reached its slice's end without records gives way
+  // to the next in the same call.
   ReadResult read(Batch<T>& out, size_t max_records, Timestamp now) override {
     open_file();
-    if (split_done_) return finish_split();
-    if (!in_split_ && !start_next_split()) return finish_reading();
-    if (split_done_) return finish_split();  // restored as finished
-    size_t allowed = throttle_.allowance(max_records, now);
-    if (allowed == 0) return {ReadStatus::kNotYet, current_split(), throttle_.next_allowed(now)};
-    size_t before = out.size();
-    split_done_ = !parse_lines(out, allowed);
-    size_t produced = out.size() - before;
-    throttle_.consume(produced);
-    report_skipped();
-    if (produced > 0) return {ReadStatus::kRecords, current_split()};
-    return finish_split();
+    for (;;) {
+      if (split_done_) return finish_split();
+      if (!in_split_ && !start_next_split()) return finish_reading();
+      if (split_done_) return finish_split();  // restored as finished, or at its end
+      if (slice_reached()) {
+        leave_split();
+        continue;
+      }
+      size_t allowed = throttle_.allowance(max_records, now);
+      if (allowed == 0) return {ReadStatus::kNotYet, current_split(), throttle_.next_allowed(now)};
+      size_t before = out.size();
+      split_done_ = !parse_lines(out, allowed) || at_split_end();
+      size_t produced = out.size() - before;
+      throttle_.consume(produced);
+      report_skipped();
+      if (produced > 0) return {ReadStatus::kRecords, current_split()};
+      if (split_done_) return finish_split();
+    }
   }
 
   void close() override {
@@ -119,6 +139,38 @@ class FileSourceReader final : public SourceReader<T> {
           file_split_position(split_count_, (*plan_)[split_ids_[i]], cursor.at, cursor.state));
     }
     return positions;
+  }
+
+  // Finished splits stand at their end: start = end = available.
+  std::vector<SplitSlice> plan_slices(uint64_t max_records) override {
+    ensure_planned();
+    std::vector<SplitSlice> slices;
+    for (size_t i = 0; i < cursors_.size(); ++i) {
+      const FileSplit& split = (*plan_)[split_ids_[i]];
+      const SplitCursor cursor = i == next_ && in_split_ ? current_cursor() : cursors_[i];
+      const int64_t available = to_slice_position(split.end_line);
+      SplitSlice slice{split.id, available, available, available, true};
+      if (cursor.state != SplitState::kFinished) {
+        slice.start = std::min(to_slice_position(cursor.at.line), available);
+        slice.end = capped_slice_end(slice.start, available, max_records);
+      }
+      slices.push_back(slice);
+    }
+    return slices;
+  }
+
+  void start_slices(const std::vector<SplitSlice>& slices) override {
+    ensure_planned();
+    if (in_split_) leave_split();
+    slicing_ = true;
+    slice_ends_.clear();
+    for (const SplitCursor& cursor : cursors_) slice_ends_.push_back(cursor.at.line);
+    for (const SplitSlice& slice : slices) {
+      auto owned = std::lower_bound(split_ids_.begin(), split_ids_.end(), slice.split);
+      if (owned == split_ids_.end() || *owned != slice.split) continue;
+      slice_ends_[static_cast<size_t>(owned - split_ids_.begin())] = from_slice_position(slice.end);
+    }
+    next_ = 0;
   }
 
   void restore_positions(const std::vector<SplitPosition>& positions) override {
@@ -142,15 +194,21 @@ class FileSourceReader final : public SourceReader<T> {
   struct SplitCursor {
     LinePosition at;
     SplitState state = SplitState::kReading;
+    bool reported = false;  // finished, and this reader returned kSplitFinished
   };
+  static constexpr size_t kNoSplit = std::numeric_limits<size_t>::max();
 
   void open_file() {
     if (lines_) return;
-    if (!plan_) {
-      plan_ = plans_->get(split_count_);
-      reset_cursors();
-    }
+    ensure_planned();
     lines_.emplace(options_.path, options_.read_buffer_bytes);
+    positioned_ = kNoSplit;
+  }
+
+  void ensure_planned() {
+    if (plan_) return;
+    plan_ = plans_->get(split_count_);
+    reset_cursors();
   }
 
   void reset_cursors() {
@@ -160,7 +218,10 @@ class FileSourceReader final : public SourceReader<T> {
       cursors_.push_back({LinePosition{split.begin, split.first_line}});
     }
     next_ = 0;
+    positioned_ = kNoSplit;
     split_done_ = in_split_ = false;
+    slicing_ = false;
+    slice_ends_.clear();
   }
 
   // The started split's position: after the last line returned.
@@ -170,25 +231,66 @@ class FileSourceReader final : public SourceReader<T> {
 
   int current_split() const { return in_split_ ? split_ids_[next_] : 0; }
 
+  // With slices, splits with nothing to do in this slice are passed over: a
+  // finished split already reported, or one at its slice's end (unless that
+  // is the split's end, still to be reported).
+  bool has_work(size_t i) const {
+    if (!slicing_) return true;
+    const SplitCursor& cursor = cursors_[i];
+    if (cursor.state == SplitState::kFinished) return !cursor.reported;
+    return cursor.at.line < slice_ends_[i] || cursor.at.line >= (*plan_)[split_ids_[i]].end_line;
+  }
+
   bool start_next_split() {
+    while (next_ < split_ids_.size() && !has_work(next_)) ++next_;
     if (next_ == split_ids_.size()) return false;
     const SplitCursor& cursor = cursors_[next_];
-    lines_->resume((*plan_)[split_ids_[next_]], cursor.at);
+    const FileSplit& split = (*plan_)[split_ids_[next_]];
+    // The next slice of the split last read keeps what the buffer holds.
+    if (positioned_ != next_ || lines_->position().offset != cursor.at.offset) {
+      lines_->resume(split, cursor.at);
+    }
+    positioned_ = next_;
     in_split_ = true;
-    split_done_ = cursor.state == SplitState::kFinished;
+    split_done_ =
+        cursor.state == SplitState::kFinished || (slicing_ && cursor.at.line >= split.end_line);
     return true;
   }
 
   ReadResult finish_split() {
     int split = split_ids_[next_];
     log_split_finished(task_name_, options_.path, (*plan_)[split]);
-    cursors_[next_] = {lines_->position(), SplitState::kFinished};
+    cursors_[next_] = {lines_->position(), SplitState::kFinished, true};
     split_done_ = in_split_ = false;
     ++next_;
     return {ReadStatus::kSplitFinished, split};
   }
 
+  // The started split reached its slice's end: the next one goes on.
+  void leave_split() {
+    cursors_[next_] = current_cursor();
+    split_done_ = in_split_ = false;
+    ++next_;
+  }
+
+  // With slices, the started split has no lines left in its slice.
+  bool slice_reached() const { return slicing_ && lines_->position().line >= slice_ends_[next_]; }
+  // With slices, the started split stands at its end (its last line was read).
+  bool at_split_end() const {
+    return slicing_ && lines_->position().line >= (*plan_)[split_ids_[next_]].end_line;
+  }
+  // The line before which the started split stops: its slice's end.
+  uint64_t stop_line() const {
+    return slicing_ ? slice_ends_[next_] : std::numeric_limits<uint64_t>::max();
+  }
+
+  // Every owned split passed: the end of the input or of the slice.
   ReadResult finish_reading() {
+    if (slicing_) {
+      for (const SplitCursor& cursor : cursors_) {
+        if (cursor.state != SplitState::kFinished) return {ReadStatus::kSliceEnd};
+      }
+    }
     if (!finished_) {
       finished_ = true;
       std::string note = malformed_.note(options_.path);
@@ -197,12 +299,13 @@ class FileSourceReader final : public SourceReader<T> {
     return {ReadStatus::kFinished};
   }
 
-  // Parses lines into `out` until `limit` more records or the split's end;
-  // false at the split's end.
+  // Parses lines into `out` until `limit` more records, the slice's end or
+  // the split's end; false at the split's end.
   bool parse_lines(Batch<T>& out, size_t limit) {
     const size_t goal = out.size() + limit;
+    const uint64_t stop = stop_line();
     std::string_view line;
-    while (out.size() < goal) {
+    while (out.size() < goal && lines_->line_number() + 1 < stop) {
       if (!lines_->next(line)) return false;
       where_.line = lines_->line_number();
       parse_line(line, out);
@@ -241,11 +344,14 @@ class FileSourceReader final : public SourceReader<T> {
   JobMetrics* metrics_ = nullptr;
   SplitPlanCache::Plan plan_;
   std::vector<SplitCursor> cursors_;  // one per split in split_ids_, once planned
+  std::vector<uint64_t> slice_ends_;  // with slices: the end line per split in split_ids_
   std::optional<SplitLineReader> lines_;
-  size_t next_ = 0;          // index in split_ids_ of the split being read
-  bool in_split_ = false;    // a split is started
-  bool split_done_ = false;  // the started split has no more lines
+  size_t next_ = 0;               // index in split_ids_ of the split being read
+  size_t positioned_ = kNoSplit;  // index in split_ids_ of the split lines_ stands in
+  bool in_split_ = false;         // a split is started
+  bool split_done_ = false;       // the started split has no more lines
   bool finished_ = false;
+  bool slicing_ = false;  // start_slices was called: read only up to slice_ends_
 };
 
 template <class T, LineParser<T> ParseFn>

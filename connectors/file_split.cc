@@ -23,32 +23,46 @@ uint64_t target_offset(uint64_t size, int k, int count) {
 class BoundaryFinder {
  public:
   BoundaryFinder(std::vector<FileSplit>& splits, uint64_t size) : splits_(splits), size_(size) {
-    splits_[0] = FileSplit{0, 0, 0, 1};
+    splits_[0] = FileSplit{0, 0, 0, 1, 1};
     place_at(0, 1);  // later splits whose target is 0 also start at 0
   }
 
   // A line starts at `offset` with 1-based number `line`.
   void place_at(uint64_t offset, uint64_t line) {
     while (next_ < splits_.size() && target(next_) <= offset) {
-      splits_[next_] = FileSplit{static_cast<int>(next_), offset, 0, line};
+      splits_[next_] = FileSplit{static_cast<int>(next_), offset, 0, line, line};
       ++next_;
     }
   }
   bool done() const { return next_ == splits_.size(); }
 
   // Splits with no line start at or after their target begin at the end.
-  void finish(uint64_t lines_at_end) {
-    while (!done()) place_at_end(lines_at_end);
-    for (size_t k = 0; k + 1 < splits_.size(); ++k) splits_[k].end = splits_[k + 1].begin;
-    splits_.back().end = size_;
+  // The file has `newlines` '\n's and `lines` lines (an unterminated last
+  // line included).
+  void finish(uint64_t newlines, uint64_t lines) {
+    while (!done()) place_at_end(newlines);
+    for (size_t k = 0; k < splits_.size(); ++k) {
+      FileSplit& split = splits_[k];
+      split.end = k + 1 < splits_.size() ? splits_[k + 1].begin : size_;
+      split.end_line = end_line(k, lines);
+    }
   }
 
  private:
+  // A split that ends before the file's end ends where the next one starts,
+  // at a line start with its number.
+  uint64_t end_line(size_t k, uint64_t lines) const {
+    const FileSplit& split = splits_[k];
+    if (split.begin == split.end) return split.first_line;
+    if (split.end < size_) return splits_[k + 1].first_line;
+    return lines + 1;
+  }
   uint64_t target(size_t k) const {
     return target_offset(size_, static_cast<int>(k), static_cast<int>(splits_.size()));
   }
-  void place_at_end(uint64_t lines_at_end) {
-    splits_[next_] = FileSplit{static_cast<int>(next_), size_, 0, lines_at_end + 1};
+  void place_at_end(uint64_t newlines) {
+    const uint64_t line = newlines + 1;
+    splits_[next_] = FileSplit{static_cast<int>(next_), size_, 0, line, line};
     ++next_;
   }
 
@@ -65,11 +79,12 @@ std::vector<FileSplit> plan_file_splits(const std::string& path, int count) {
   const uint64_t size = file.size();
   std::vector<FileSplit> splits(static_cast<size_t>(count));
   BoundaryFinder finder(splits, size);
-  // Only the lines before the last split's start matter; stop counting there.
+  // Past the last split's start, only the number of lines matters.
   std::vector<char> chunk(kScanChunkBytes);
   uint64_t offset = 0;
   uint64_t newlines = 0;
-  while (offset < size && !finder.done()) {
+  char last_byte = '\n';
+  while (offset < size) {
     size_t got =
         file.read_at(chunk.data(), std::min<uint64_t>(chunk.size(), size - offset), offset);
     if (got == 0) throw ExternalError("file source: " + path + " shrank while it was planned");
@@ -83,9 +98,11 @@ std::vector<FileSplit> plan_file_splits(const std::string& path, int count) {
       finder.place_at(offset + static_cast<uint64_t>(newline - chunk.data()) + 1, newlines + 1);
       p = newline + 1;
     }
+    newlines += static_cast<uint64_t>(std::count(p, end, '\n'));
+    last_byte = end[-1];
     offset += got;
   }
-  finder.finish(newlines);
+  finder.finish(newlines, last_byte == '\n' ? newlines : newlines + 1);
   return splits;
 }
 

@@ -1,7 +1,8 @@
 // File splits: a newline-delimited text file divided into contiguous byte
 // ranges that start at line starts, so that several subtasks can read one file
 // and every error message can still carry the absolute line number; and the
-// position of a split as a checkpoint stores it.
+// position of a split as a checkpoint stores it. A split also knows the line
+// number at its end, the end of a micro-batch slice that reads it to the end.
 //
 // Threading: plan_file_splits is a pure function of the file's bytes and may
 // run on any thread; a SplitPlanCache is shared by all readers of a source and
@@ -27,6 +28,10 @@ struct FileSplit {
   uint64_t begin = 0;       // offset of the split's first byte (a line start)
   uint64_t end = 0;         // one past its last byte: a line start or the file size
   uint64_t first_line = 1;  // 1-based line number of the line starting at `begin`
+  // The number the reader gives the position at `end`: one past the split's
+  // last line (an unterminated last line of the file counts); `first_line`
+  // for an empty split.
+  uint64_t end_line = 1;
 
   bool operator==(const FileSplit&) const = default;
 };
@@ -61,10 +66,11 @@ SplitPosition file_split_position(int split_count, const FileSplit& split, LineP
 LinePosition resume_position(const std::string& source, const FileSplit& split,
                              const FileSplitPosition& stored);
 
-// Divides the file at `path` into exactly `count` splits, scanning it once.
-// Split k starts at the first line start at or after size * k / count, so
-// every byte belongs to exactly one split and no line is cut. A split may be
-// empty (begin == end): a tiny file, or a line longer than size / count.
+// Divides the file at `path` into exactly `count` splits, scanning it once
+// to its end (the line count gives the last split's `end_line`). Split k
+// starts at the first line start at or after size * k / count, so every byte
+// belongs to exactly one split and no line is cut. A split may be empty
+// (begin == end): a tiny file, or a line longer than size / count.
 // Throws ExternalError "file source: cannot open PATH: REASON" when the file
 // cannot be read, and UsageError when count < 1.
 std::vector<FileSplit> plan_file_splits(const std::string& path, int count);

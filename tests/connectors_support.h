@@ -136,6 +136,9 @@ Drained<T> drain(SourceReader<T>& reader, size_t max_records, Timestamp now = 0)
       case ReadStatus::kNotYet:
         ADD_FAILURE() << "an unthrottled reader returned kNotYet";
         return drained;
+      case ReadStatus::kSliceEnd:
+        ADD_FAILURE() << "a reader without slices returned kSliceEnd";
+        return drained;
       case ReadStatus::kFinished:
         EXPECT_TRUE(out.empty());
         EXPECT_EQ(reader.read(out, max_records, now).status, ReadStatus::kFinished);

@@ -88,7 +88,7 @@ kafka::KafkaSinkOptions kafka_sink_options(const Params& params, const std::stri
   if (params.checkpoint_interval() <= 0) {
     throw UsageError(
         "kafka.guarantee=exactly-once needs checkpoints (--checkpoint-dir and "
-        "--checkpoint-interval)");
+        "--checkpoint-interval, or --mode microbatch)");
   }
   options.checkpoint_interval_ms = params.checkpoint_interval();
   options.transactional_id_prefix =

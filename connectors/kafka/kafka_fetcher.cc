@@ -6,6 +6,7 @@
 #include <cstring>
 #include <set>
 
+#include "connectors/slice_plan.h"
 #include "connectors/split_positions.h"
 #include "runtime/core/logging.h"
 
@@ -221,17 +222,23 @@ KafkaFetcher::Next KafkaFetcher::next(Timestamp now) {
   if (!assigned_) assign_all();
   if (now >= next_discovery_) discover(now);
   for (int round = 0; round < 2; ++round) {
-    if (round == 1) poll_messages(kPollBatch);
+    if (round == 1) {
+      if (slicing_ && slice_reached()) break;  // what comes now is for later slices
+      poll_messages(kPollBatch);
+    }
     if (OwnedPartition* p = take_finished()) return {Status::kSplitFinished, p};
     if (OwnedPartition* p = next_ready()) return {Status::kRecords, p};
   }
   if (bounded_ && all_reported()) return {Status::kFinished};
+  if (slicing_ && slice_reached()) return {Status::kSliceEnd};
   return {Status::kNotYet, nullptr, now + options_.poll_interval};
 }
 
 rd_kafka_message_t* KafkaFetcher::peek(OwnedPartition& partition) {
   apply_end_events(partition);
-  return partition.fetched.empty() ? nullptr : partition.fetched.front().get();
+  if (partition.fetched.empty()) return nullptr;
+  if (slicing_ && !below_slice_end(partition)) return nullptr;
+  return partition.fetched.front().get();
 }
 
 void KafkaFetcher::pop(OwnedPartition& partition) {
@@ -240,12 +247,18 @@ void KafkaFetcher::pop(OwnedPartition& partition) {
 }
 
 // An end-of-partition event at the front (every record before it consumed)
-// moves the position to the partition's end, past any gap.
+// moves the position to the partition's end, past any gap. With slices, an
+// event past the slice's end moves it to the slice's end only and stays for
+// the next slice.
 void KafkaFetcher::apply_end_events(OwnedPartition& partition) {
   while (!partition.fetched.empty() &&
          partition.fetched.front()->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     int64_t end = partition.fetched.front()->offset;
     if (partition.stop_offset >= 0) end = std::min(end, partition.stop_offset);
+    if (slicing_ && end > partition.slice_end) {
+      partition.next_offset = std::max(partition.next_offset, partition.slice_end);
+      return;
+    }
     partition.next_offset = std::max(partition.next_offset, end);
     partition.fetched.pop_front();
   }
@@ -271,6 +284,9 @@ void KafkaFetcher::file_message(KafkaMessage message) {
   if (p == nullptr || p->finished()) return;  // not ours, or past a bounded end
   bool record = message->err == RD_KAFKA_RESP_ERR_NO_ERROR;
   if (record && p->stop_offset >= 0 && message->offset >= p->stop_offset) return;
+  // With slices, a plan may have resolved a symbolic start after the
+  // consumer did: records before the position are not the slice's.
+  if (record && slicing_ && p->next_offset >= 0 && message->offset < p->next_offset) return;
   p->fetched.push_back(std::move(message));
 }
 
@@ -302,6 +318,71 @@ OwnedPartition* KafkaFetcher::next_ready() {
 bool KafkaFetcher::all_reported() const {
   return std::all_of(partitions_.begin(), partitions_.end(),
                      [](const OwnedPartition& p) { return p.finish_reported; });
+}
+
+// ---------------------------------------------------------------------------
+// Micro-batch slices.
+
+std::vector<SplitSlice> KafkaFetcher::plan_slices(uint64_t max_records) {
+  if (!client_) throw SluiceError(ErrorKind::kInternal, name_ + ": slices planned before open");
+  std::vector<OwnedPartition*> unfinished;
+  for (OwnedPartition& p : partitions_) {
+    if (!p.finished()) unfinished.push_back(&p);
+  }
+  const std::vector<Watermarks> watermarks = query_watermarks(unfinished);
+  std::vector<SplitSlice> slices;
+  size_t looked_up = 0;
+  for (OwnedPartition& p : partitions_) {
+    if (p.finished()) {  // at its end: start = end = available
+      slices.push_back({p.split, p.next_offset, p.next_offset, p.next_offset, true});
+    } else {
+      slices.push_back(plan_slice(p, watermarks[looked_up++], max_records));
+    }
+  }
+  return slices;
+}
+
+SplitSlice KafkaFetcher::plan_slice(OwnedPartition& p, Watermarks watermarks,
+                                    uint64_t max_records) {
+  if (p.next_offset < 0) p.next_offset = resolve_position(p, watermarks);
+  int64_t available = bounded_ ? std::min(watermarks.high, p.stop_offset) : watermarks.high;
+  available = std::max(available, p.next_offset);
+  const bool ended = bounded_ && available == p.stop_offset;
+  return {p.split, p.next_offset, capped_slice_end(p.next_offset, available, max_records),
+          available, ended};
+}
+
+// A partition without a slice reads nothing. A position still symbolic (a
+// restored reader replaying a planned slice) starts where the plan resolved it.
+void KafkaFetcher::start_slices(const std::vector<SplitSlice>& slices) {
+  slicing_ = true;
+  for (OwnedPartition& p : partitions_) p.slice_end = std::numeric_limits<int64_t>::min();
+  for (const SplitSlice& slice : slices) {
+    auto found = by_split_.find(slice.split);
+    if (found == by_split_.end()) continue;
+    OwnedPartition& p = partitions_[found->second];
+    if (p.next_offset < 0) p.next_offset = slice.start;
+    p.slice_end = slice.end;
+  }
+}
+
+// The front of a non-empty stash is a record before the slice's end. A
+// record at or past the end follows every record left below it: the
+// position moves to the end.
+bool KafkaFetcher::below_slice_end(OwnedPartition& p) {
+  if (p.next_offset >= p.slice_end) return false;
+  if (p.fetched.front()->offset < p.slice_end) return true;
+  p.next_offset = p.slice_end;
+  return false;
+}
+
+bool KafkaFetcher::at_slice_end(OwnedPartition& p) {
+  return peek(p) == nullptr && p.next_offset >= p.slice_end;
+}
+
+bool KafkaFetcher::slice_reached() {
+  return std::all_of(partitions_.begin(), partitions_.end(),
+                     [&](OwnedPartition& p) { return p.finish_reported || at_slice_end(p); });
 }
 
 // ---------------------------------------------------------------------------

@@ -15,6 +15,20 @@
 // markers, compaction). Stashed messages not yet consumed are not part of
 // the position, so a snapshot never covers records nobody read.
 //
+// Micro-batch slices: a partition's position is its next offset; what is
+// available is its high watermark (capped by the stop offset when bounded),
+// looked up when a slice is planned; a symbolic position (earliest, latest,
+// the group's offset) is resolved to an offset then. Within a slice, peek()
+// never returns a record at or past the partition's slice end: fetched
+// records beyond it stay stashed for the next slice. A partition reaches its
+// end by consuming the records below it, or when what follows them (a record
+// at or past the end, an end-of-partition event) shows that no record is left
+// below it: the position then moves to the end exactly, and an
+// end-of-partition event past the end stays stashed for the next slice (it
+// is not sent again). A partition at its end is not paused: until every
+// partition reached its end, what it still fetches waits in the stash; once
+// all did, next() stops polling.
+//
 // Errors: open() retries unreachable brokers with backoff for
 // start_timeout, then throws ExternalError "kafka source 'NAME': cannot
 // reach bootstrap servers X: WHY". During the run, transient consumer
@@ -29,10 +43,12 @@
 // own threads only log.
 // Lifecycle: construct -> open (blocks up to start_timeout: metadata and
 // start offsets) -> restore (optional) -> next/peek/pop, snapshot and
-// commit_last_snapshot between them -> close (also from the destructor).
+// commit_last_snapshot between them, and in micro-batch mode plan_slices
+// and start_slices between slices -> close (also from the destructor).
 #pragma once
 
 #include <deque>
+#include <limits>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -52,6 +68,9 @@ struct OwnedPartition {
   int64_t next_offset = RD_KAFKA_OFFSET_BEGINNING;
   int64_t stop_offset = -1;  // bounded: where it ends; -1 unbounded
   bool finish_reported = false;
+  // With slices: the offset before which this slice stops; the minimum for
+  // a partition without a slice (one discovered since the plan).
+  int64_t slice_end = std::numeric_limits<int64_t>::min();
   // Fetched and not yet consumed, in offset order: records and
   // end-of-partition events.
   std::deque<KafkaMessage> fetched;
@@ -66,6 +85,7 @@ class KafkaFetcher {
     kSplitFinished,  // `partition` reached its stop offset (reported once)
     kNotYet,         // nothing fetched; ask again at `retry_at`
     kFinished,       // bounded, and every owned partition has finished
+    kSliceEnd,       // with slices: every unfinished partition is at its slice end
   };
   struct Next {
     Status status = Status::kNotYet;
@@ -96,6 +116,15 @@ class KafkaFetcher {
   // The record peek() returned was consumed: the position moves past it.
   void pop(OwnedPartition& partition);
 
+  // Micro-batch mode (SourceReader::plan_slices and start_slices). Planning
+  // looks up the watermarks of all unfinished partitions in one attempt
+  // bounded by min(start_timeout, kMaxPlanLookupMs) (a failure throws
+  // ExternalError naming a topic and partition), and resolves symbolic
+  // positions.
+  std::vector<SplitSlice> plan_slices(uint64_t max_records);
+  void start_slices(const std::vector<SplitSlice>& slices);
+  static constexpr DurationMs kMaxPlanLookupMs = 5'000;
+
   // The position of every owned partition; remembered for
   // commit_last_snapshot().
   std::vector<SplitPosition> snapshot() const;
@@ -118,6 +147,20 @@ class KafkaFetcher {
   void timestamp_offsets(int timeout_ms);
   template <class Attempt>
   void retry_until_deadline(const std::string& what, Attempt attempt);
+
+  // Slices: planning lookups (kafka_fetcher_start.cc) and reading.
+  struct Watermarks {
+    int64_t low = 0;
+    int64_t high = 0;
+  };
+  std::vector<Watermarks> query_watermarks(const std::vector<OwnedPartition*>& partitions);
+  int64_t resolve_position(const OwnedPartition& partition, Watermarks watermarks);
+  int64_t committed_offset(const OwnedPartition& partition, int64_t fallback);
+  int plan_lookup_timeout_ms() const;
+  SplitSlice plan_slice(OwnedPartition& partition, Watermarks watermarks, uint64_t max_records);
+  bool below_slice_end(OwnedPartition& partition);
+  bool at_slice_end(OwnedPartition& partition);
+  bool slice_reached();
 
   // Partitions.
   void take_partitions(int topic_index, int from, int to, int64_t start_offset);
@@ -155,6 +198,7 @@ class KafkaFetcher {
   Timestamp next_discovery_ = kMaxTimestamp;
   size_t turn_ = 0;  // round robin over partitions_
   bool assigned_ = false;
+  bool slicing_ = false;  // start_slices was called: read only up to each slice_end
 };
 
 }  // namespace sluice::kafka

@@ -1,5 +1,6 @@
 // KafkaFetcher's start: metadata and start/stop offsets, each retried with
-// backoff until start_timeout (see kafka_fetcher.h).
+// backoff until start_timeout (see kafka_fetcher.h); and the lookups of a
+// micro-batch plan, tried once each.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -197,6 +198,76 @@ void KafkaFetcher::timestamp_offsets(int timeout_ms) {
       partitions_[i].next_offset = high;
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Micro-batch planning: one attempt each; the planner fails the batch.
+
+int KafkaFetcher::plan_lookup_timeout_ms() const {
+  return static_cast<int>(std::clamp<DurationMs>(options_.start_timeout, 1, kMaxPlanLookupMs));
+}
+
+// ListOffsets with the timestamps "earliest" and "latest" gives the
+// watermarks (the high one is the last stable offset under read_committed,
+// as the consumer reads). rd_kafka_query_watermark_offsets would too, but in
+// librdkafka 2.0 it waits past its timeout while the leader is unreachable;
+// offsets_for_times keeps to it, and asks for all partitions at once.
+std::vector<KafkaFetcher::Watermarks> KafkaFetcher::query_watermarks(
+    const std::vector<OwnedPartition*>& partitions) {
+  std::vector<Watermarks> watermarks(partitions.size());
+  if (partitions.empty()) return watermarks;
+  for (int64_t which : {RD_KAFKA_OFFSET_BEGINNING, RD_KAFKA_OFFSET_END}) {
+    TopicPartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+    for (const OwnedPartition* p : partitions) {
+      rd_kafka_topic_partition_list_add(list.get(), topic(p->topic_index).c_str(), p->partition)
+          ->offset = which;
+    }
+    rd_kafka_resp_err_t result =
+        rd_kafka_offsets_for_times(client_.get(), list.get(), plan_lookup_timeout_ms());
+    for (int i = 0; i < list->cnt; ++i) {
+      const rd_kafka_topic_partition_t& entry = list->elems[i];
+      rd_kafka_resp_err_t error = result != RD_KAFKA_RESP_ERR_NO_ERROR ? result : entry.err;
+      if (error != RD_KAFKA_RESP_ERR_NO_ERROR || entry.offset < 0) {
+        throw ExternalError(
+            fmt::format("{}: cannot look up the offsets of topic {} partition {}: {}", name_,
+                        entry.topic, entry.partition,
+                        error != RD_KAFKA_RESP_ERR_NO_ERROR
+                            ? error_text(error)
+                            : fmt::format("no answer within {} ms", plan_lookup_timeout_ms())));
+      }
+      (which == RD_KAFKA_OFFSET_BEGINNING ? watermarks[i].low : watermarks[i].high) = entry.offset;
+    }
+  }
+  return watermarks;
+}
+
+// The offset a symbolic position stands for. Once the consumer fetched
+// from it, its first fetched message says; otherwise the watermarks do, as
+// auto.offset.reset=earliest would for anything else.
+int64_t KafkaFetcher::resolve_position(const OwnedPartition& p, Watermarks watermarks) {
+  if (!p.fetched.empty()) return p.fetched.front()->offset;
+  if (p.next_offset == RD_KAFKA_OFFSET_END) return watermarks.high;
+  if (p.next_offset == RD_KAFKA_OFFSET_STORED) return committed_offset(p, watermarks.low);
+  if (p.next_offset <= RD_KAFKA_OFFSET_TAIL_BASE) {
+    int64_t tail = RD_KAFKA_OFFSET_TAIL_BASE - p.next_offset;
+    return std::max(watermarks.low, watermarks.high - std::min(tail, watermarks.high));
+  }
+  return watermarks.low;
+}
+
+// The consumer group's committed offset of `p`; `fallback` when it has none.
+int64_t KafkaFetcher::committed_offset(const OwnedPartition& p, int64_t fallback) {
+  TopicPartitionList list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), topic(p.topic_index).c_str(), p.partition);
+  rd_kafka_resp_err_t result =
+      rd_kafka_committed(client_.get(), list.get(), plan_lookup_timeout_ms());
+  if (result == RD_KAFKA_RESP_ERR_NO_ERROR) result = list->elems[0].err;
+  if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw ExternalError(
+        fmt::format("{}: cannot read the group's committed offset of topic {} partition {}: {}",
+                    name_, topic(p.topic_index), p.partition, error_text(result)));
+  }
+  return list->elems[0].offset >= 0 ? list->elems[0].offset : fallback;
 }
 
 }  // namespace sluice::kafka

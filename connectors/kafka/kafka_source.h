@@ -34,13 +34,22 @@
 // of the partitions it owns now. The consumer group's committed offsets are
 // only written for monitoring (commit_offsets_on_checkpoint).
 //
+// Micro-batch slices: a partition's position is its next offset, what is
+// available its high watermark when the slice is planned (capped by the
+// stop offset when bounded, where it has ended), so a slice of n records
+// ends n offsets further (fewer records where offsets hold transaction
+// markers). A slice never returns a record at or past a partition's end and
+// always reaches the end, gaps included (see kafka_fetcher.h). Partitions
+// discovered during a slice read nothing until the next plan takes them in.
+//
 // Threading: the KafkaSource is the plan, shared by all subtasks
 // (create_reader may be called from any thread); each reader, with its own
 // consumer and copy of the deserializer, is used only by its task's thread.
 // Lifecycle: create_reader -> open (connects; blocks up to start_timeout,
 // then throws ExternalError "kafka source 'NAME': cannot reach bootstrap
 // servers X: WHY") -> restore_positions (after a restore) -> read* (until
-// kFinished when bounded) with snapshot_positions and
+// kFinished when bounded; in micro-batch mode plan_slices, start_slices,
+// read* until kSliceEnd, repeated) with snapshot_positions and
 // notify_checkpoint_complete between reads -> close.
 #pragma once
 
@@ -131,6 +140,8 @@ class KafkaSourceReader final : public SourceReader<T> {
         return {ReadStatus::kSplitFinished, next.partition->split};
       case KafkaFetcher::Status::kNotYet:
         return {ReadStatus::kNotYet, 0, next.retry_at};
+      case KafkaFetcher::Status::kSliceEnd:
+        return {ReadStatus::kSliceEnd};
       case KafkaFetcher::Status::kFinished:
         break;
     }
@@ -155,6 +166,15 @@ class KafkaSourceReader final : public SourceReader<T> {
   }
 
   void notify_checkpoint_complete(int64_t) override { fetcher_.commit_last_snapshot(); }
+
+  // Blocks on the partitions' watermark lookup (see KafkaFetcher).
+  std::vector<SplitSlice> plan_slices(uint64_t max_records) override {
+    return fetcher_.plan_slices(max_records);
+  }
+
+  void start_slices(const std::vector<SplitSlice>& slices) override {
+    fetcher_.start_slices(slices);
+  }
 
   uint64_t skipped() const { return malformed_.skipped(); }
 

@@ -41,7 +41,9 @@ class Params {
   // The job's default parallelism (from --parallelism).
   int parallelism() const { return parallelism_; }
   void set_parallelism(int p) { parallelism_ = p; }
-  // The job's checkpoint interval (from --checkpoint-interval); 0: none.
+  // How often the job commits: --checkpoint-interval, or in micro-batch
+  // mode the --trigger interval (a minute for back-to-back batches); 0:
+  // no checkpoints.
   DurationMs checkpoint_interval() const { return checkpoint_interval_; }
   void set_checkpoint_interval(DurationMs interval) { checkpoint_interval_ = interval; }
 

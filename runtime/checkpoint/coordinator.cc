@@ -7,6 +7,12 @@
 #include "runtime/core/logging.h"
 
 namespace sluice {
+namespace {
+
+// Batches whose log entries are kept, beyond the retained checkpoints.
+constexpr int64_t kBatchesLoggedBeyondCheckpoints = 100;
+
+}  // namespace
 
 CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, std::string job,
                                              int max_parallelism, int64_t last_checkpoint_id,
@@ -170,24 +176,35 @@ void CheckpointCoordinator::complete_locked() {
     next_trigger_ = clock_.now_ms() + config_.interval;
     return;
   }
-  if (config_.batches.enabled) {
-    commit_batch_locked(done, commit_started);
-    return;
-  }
   last_completed_ = done.id;
   ++completed_;
-  log::runtime()->info(
-      "checkpoint {} complete in {} ms (synchronous part at most {} ms): {} bytes written, {} "
-      "bytes in all",
-      done.id, done.metadata.completed_at - done.started_at, done.longest_synchronous,
-      done.bytes_written, done.bytes_total);
+  if (config_.batches.enabled) write_commit_record_locked(done.id);
   post_all(Mail{MailKind::kCheckpointComplete, done.id});
+  if (config_.batches.enabled) {
+    report_batch_locked(done, commit_started);
+  } else {
+    log::runtime()->info(
+        "checkpoint {} complete in {} ms (synchronous part at most {} ms): {} bytes written, {} "
+        "bytes in all",
+        done.id, done.metadata.completed_at - done.started_at, done.longest_synchronous,
+        done.bytes_written, done.bytes_total);
+  }
+  retain_locked();
+  next_trigger_ = config_.batches.enabled ? next_batch_time(done.planning_started_at)
+                                          : done.started_at + config_.interval;
+}
+
+// Keeps the retained checkpoints, and the batch log entries of the batches
+// since a while before the oldest of them.
+void CheckpointCoordinator::retain_locked() {
   try {
     storage_.retain(config_.retained);
+    if (!batch_log_) return;
+    std::vector<int64_t> kept = storage_.complete_ids();
+    if (!kept.empty()) batch_log_->discard_before(kept.front() - kBatchesLoggedBeyondCheckpoints);
   } catch (const std::exception& e) {
     log::runtime()->warn("checkpoint retention: {}", e.what());
   }
-  next_trigger_ = done.started_at + config_.interval;
 }
 
 void CheckpointCoordinator::abort_locked(const std::string& why) {

@@ -197,6 +197,7 @@ class CheckpointCoordinator {
   void abort_locked(const std::string& why);
   void post_all(Mail mail);
   void post_sources(const Mail& mail);
+  void retain_locked();
   void record_batch_report(Pending& pending, size_t task, const SnapshotReport& report);
 
   // Micro-batch mode (coordinator_batches.cc).
@@ -206,7 +207,8 @@ class CheckpointCoordinator {
   BatchPlan merge_replies_locked(Timestamp now);
   void cap_to_targets_locked(BatchPlan& plan);
   void run_batch_locked(const BatchPlan& plan, Timestamp planning_started, bool replayed);
-  void commit_batch_locked(const Pending& done, Timestamp commit_started);
+  void write_commit_record_locked(int64_t id);
+  void report_batch_locked(const Pending& done, Timestamp commit_started);
   void end_batches_locked(const std::string& why);
   void fail_batch_locked(const std::string& why);
   Timestamp next_batch_time(Timestamp planning_started) const;

@@ -14,9 +14,6 @@ namespace {
 // plan that found nothing to read.
 constexpr DurationMs kEmptyPlanPauseMs = 100;
 
-// Batches whose log entries are kept, beyond the retained checkpoints.
-constexpr int64_t kBatchesLoggedBeyondCheckpoints = 100;
-
 const char* trigger_name(BatchTrigger trigger) {
   switch (trigger) {
     case BatchTrigger::kBackToBack: return "back to back";
@@ -213,17 +210,17 @@ void CheckpointCoordinator::record_batch_report(Pending& pending, size_t task,
   }
 }
 
-void CheckpointCoordinator::commit_batch_locked(const Pending& done, Timestamp commit_started) {
+void CheckpointCoordinator::write_commit_record_locked(int64_t id) {
   try {
-    batch_log_->write_commit(BatchCommit{done.id, clock_.now_ms()});
+    batch_log_->write_commit(BatchCommit{id, clock_.now_ms()});
   } catch (const SluiceError& e) {
     // The checkpoint is complete, so the batch is committed: a restore
     // starts after it whatever the commit log says.
-    log::runtime()->warn("batch {}: commit record not written: {}", done.id, e.what());
+    log::runtime()->warn("batch {}: commit record not written: {}", id, e.what());
   }
-  last_completed_ = done.id;
-  ++completed_;
-  post_all(Mail{MailKind::kCheckpointComplete, done.id});
+}
+
+void CheckpointCoordinator::report_batch_locked(const Pending& done, Timestamp commit_started) {
   Timestamp now = clock_.now_ms();
   BatchProgress progress;
   progress.batch = done.id;
@@ -238,13 +235,9 @@ void CheckpointCoordinator::commit_batch_locked(const Pending& done, Timestamp c
   log::runtime()->info("{}", progress.to_log_line());
   try {
     batch_log_->append_progress(progress.to_json());
-    storage_.retain(config_.retained);
-    std::vector<int64_t> kept = storage_.complete_ids();
-    if (!kept.empty()) batch_log_->discard_before(kept.front() - kBatchesLoggedBeyondCheckpoints);
-  } catch (const std::exception& e) {
-    log::runtime()->warn("batch {}: progress or retention: {}", done.id, e.what());
+  } catch (const SluiceError& e) {
+    log::runtime()->warn("batch {}: progress not written: {}", done.id, e.what());
   }
-  next_trigger_ = next_batch_time(done.planning_started_at);
 }
 
 Timestamp CheckpointCoordinator::next_batch_time(Timestamp planning_started) const {

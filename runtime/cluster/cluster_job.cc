@@ -96,8 +96,8 @@ void ClusterJob::step() {
                                       : std::string());
   }
   if (coordinator_ && all_running_logged_) coordinator_->tick();
-  if (coordinator_ && !coordinator_->failure().empty()) {
-    fail_attempt(ErrorKind::kExternal, coordinator_->failure());
+  if (std::string failure = coordinator_ ? coordinator_->failure() : ""; !failure.empty()) {
+    fail_attempt(ErrorKind::kExternal, failure);
     return;
   }
   answer_checkpoint_requests();

@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev
   librdkafka-dev librocksdb-dev libboost-dev libboost-system-dev
   protobuf-compiler libprotobuf-dev libspdlog-dev libfmt-dev
-  kcat
+  kcat docker-compose
 )
 
 missing=()

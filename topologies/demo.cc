@@ -1,7 +1,8 @@
 // demo: the job `make demo` runs. A seeded generator produces page-view
 // events (page, dwell time in ms) in real time with some disorder; the job
 // counts views and sums dwell time per page in tumbling event-time windows,
-// writes every result into part files and prints a sample to stdout.
+// writes every result into part files or a Kafka topic and prints a sample
+// to stdout.
 #include "connectors/generator_source.h"
 #include "connectors/stdout_sink.h"
 #include "runtime/cli/registry.h"
@@ -47,7 +48,7 @@ void build(Topology& topology, const Params& params) {
   std::visit(
       [&](auto assigner) {
         Stream<WindowCount> counts = count_per_window(events, assigner, WindowCountOptions{});
-        counts.sink("output", window_count_files(params.get("output")));
+        write_window_counts(counts, params, "demo");
         counts.filter("popular", [](const WindowCount& w) { return is_popular(w.key); })
             .sink("sample", std::make_shared<StdoutSink<WindowCount, decltype(print)>>(print,
                                                                                       sample))
@@ -68,7 +69,10 @@ SLUICE_TOPOLOGY(TopologySpec{
          "2s"},
         {"on-error", "malformed input: fail or skip", "fail"},
         {"window", "tumbling:SIZE, sliding:SIZE:SLIDE or session:GAP", "tumbling:2s"},
-        {"output", "output directory for part files", "demo-output"},
+        {"output",
+         "window_start,window_end,page,views,dwell_ms_sum lines: part files in a directory, "
+         "or kafka:TOPIC (keyed by the page)",
+         "demo-output"},
         {"sample", "result lines printed to stdout", "12"},
         {"seed", "generator seed", "7"},
     }),

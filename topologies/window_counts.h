@@ -1,6 +1,6 @@
 // The pipeline shared by windowed-count and the demo: key CSV events by key,
 // window them, and count and sum per key and window; late input lines go to
-// a text file when one is given.
+// a text file when one is given. The counts go to part files or to Kafka.
 #pragma once
 
 #include <memory>
@@ -10,6 +10,7 @@
 #include "connectors/file_sink.h"
 #include "runtime/api/topology.h"
 #include "topologies/csv_events.h"
+#include "topologies/kafka_endpoints.h"
 
 namespace sluice::topologies {
 
@@ -60,6 +61,24 @@ inline std::shared_ptr<const Sink<WindowCount>> window_count_files(const std::st
   options.directory = directory;
   return std::make_shared<FileSink<WindowCount, decltype(&format_window_count)>>(
       options, &format_window_count);
+}
+
+// The `output` parameter: part files in a directory, or "kafka:TOPIC"
+// (messages keyed by the key, with the kafka.* guarantee) for topology `job`.
+inline void write_window_counts(const Stream<WindowCount>& counts, const Params& params,
+                                const std::string& job) {
+  std::string output = params.get("output");
+  auto topic = kafka_topic("output", output);
+  if (!topic) {
+    counts.sink("output", window_count_files(output));
+    return;
+  }
+  auto serialize = [](const WindowCount& w, kafka::KafkaOutMessage& message) {
+    message.set_key(w.key);
+    format_window_count(w, message.value_buffer());
+  };
+  counts.sink("output",
+              kafka::make_kafka_sink<WindowCount>(kafka_sink_options(params, *topic, job), serialize));
 }
 
 }  // namespace sluice::topologies

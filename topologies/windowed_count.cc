@@ -8,28 +8,11 @@
 #include "runtime/cli/registry.h"
 #include "topologies/csv_events.h"
 #include "topologies/csv_input.h"
-#include "topologies/kafka_endpoints.h"
 #include "topologies/window_counts.h"
 #include "topologies/window_spec.h"
 
 namespace sluice::topologies {
 namespace {
-
-// Part files in a directory, or messages keyed by the key in a Kafka topic.
-void write_counts(const Stream<WindowCount>& counts, const Params& params) {
-  std::string output = params.get("output");
-  auto topic = kafka_topic("output", output);
-  if (!topic) {
-    counts.sink("output", window_count_files(output));
-    return;
-  }
-  auto serialize = [](const WindowCount& w, kafka::KafkaOutMessage& message) {
-    message.set_key(w.key);
-    format_window_count(w, message.value_buffer());
-  };
-  counts.sink("output", kafka::make_kafka_sink<WindowCount>(
-                            kafka_sink_options(params, *topic, "windowed-count"), serialize));
-}
 
 void build(Topology& topology, const Params& params) {
   WindowSpec window = parse_window_spec("window", params.get("window"));
@@ -42,7 +25,9 @@ void build(Topology& topology, const Params& params) {
   options.allowed_lateness = params.get_duration("allowed-lateness");
   if (params.has("late-output")) options.late_output = params.get("late-output");
   std::visit(
-      [&](auto assigner) { write_counts(count_per_window(events, assigner, options), params); },
+      [&](auto assigner) {
+        write_window_counts(count_per_window(events, assigner, options), params, "windowed-count");
+      },
       window);
 }
 

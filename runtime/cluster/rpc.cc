@@ -1,10 +1,10 @@
 #include "runtime/cluster/rpc.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <future>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "runtime/cluster/validate.h"
 #include "runtime/core/errors.h"
@@ -205,9 +205,14 @@ void RpcConnection::shut(CloseCause cause, const std::string& reason) {
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  spdlog::level::level_enum level = cause == CloseCause::kError      ? spdlog::level::warn
-                                    : cause == CloseCause::kPeerLeft ? spdlog::level::info
-                                                                     : spdlog::level::debug;
+  // A server's clients (`sluice list`, say) come and go: their leaving is
+  // routine. A lost task manager is reported where it is handled.
+  spdlog::level::level_enum level = spdlog::level::debug;
+  if (cause == CloseCause::kError) {
+    level = spdlog::level::warn;
+  } else if (cause == CloseCause::kPeerLeft && side_ != RpcSide::kAccepted) {
+    level = spdlog::level::info;
+  }
   log::cluster()->log(level, "rpc: closing connection {} {}: {}",
                       side_ == RpcSide::kAccepted ? "from" : "to", peer_, reason);
   if (handlers_.on_close) {

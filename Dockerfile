@@ -1,0 +1,30 @@
+# The Sluice image: `sluice` on a slim Debian 12 with only the runtime
+# libraries, run as the unprivileged user `sluice`. docker-compose.yml runs
+# the demo stack from it; `docker run IMAGE topologies` lists what it bundles.
+
+# Build on Debian 12 with the packages `make deps` installs.
+FROM debian:12 AS build
+WORKDIR /src
+COPY scripts/install-deps.sh scripts/
+RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF \
+ && cmake --build /build --target sluice
+
+FROM debian:12-slim
+# The shared libraries `sluice` links (tests/image_libraries_test.sh checks
+# this list against the binary), and kcat for the demo stack's reader and
+# output check.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      librdkafka1 librocksdb7.8 libprotobuf32 libspdlog1.10 libfmt9 kcat \
+ && rm -rf /var/lib/apt/lists/*
+RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/sluice sluice \
+ && mkdir /checkpoints && chown sluice:sluice /checkpoints
+COPY --from=build /build/sluice /usr/local/bin/sluice
+COPY scripts/stack.sh scripts/check-output.sh /usr/local/lib/sluice/
+RUN ln -s /usr/local/lib/sluice/stack.sh /usr/local/bin/sluice-stack
+USER sluice
+WORKDIR /var/lib/sluice
+ENTRYPOINT ["sluice"]
+CMD ["--help"]

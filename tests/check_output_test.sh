@@ -49,22 +49,14 @@ produce wrong 1000,2000,page-a,3,30 "${right[1]}" "${right[2]}"
 produce malformed "${right[@]}" 2000,2500,page-a,1,1
 produce open "${right[@]}"
 
-check() {  # check OUTPUT [options]: the checker's exit code; its report in $work/report
-  local output=$1
-  shift
-  set +e
+expect() {  # expect STATUS PATTERN OUTPUT [options]: the checker's exit code and a report line
+  local status=$1 pattern=$2 output=$3 actual=0
+  shift 3
   bash "$here/../scripts/check-output.sh" --bootstrap "$bootstrap" --input in --output "$output" \
-    --window 1s --wait 0 "$@" >"$work/report" 2>&1
-  local status=$?
-  set -e
-  return $status
-}
-expect() {  # expect STATUS PATTERN OUTPUT [options]
-  local status=$1 pattern=$2 actual=0
-  shift 2
-  check "$@" || actual=$?
-  [ "$actual" -eq "$status" ] || fail "$*: exit $actual, expected $status: $(cat "$work/report")"
-  grep -q -- "$pattern" "$work/report" || fail "$*: no line matching '$pattern' in: $(cat "$work/report")"
+    --window 1s --wait 0 "$@" >"$work/report" 2>&1 || actual=$?
+  [ "$actual" -eq "$status" ] || fail "$output $*: exit $actual, expected $status: $(cat "$work/report")"
+  grep -q -- "$pattern" "$work/report" ||
+    fail "$output $*: no line matching '$pattern' in: $(cat "$work/report")"
 }
 
 expect 0 '^OK: nothing lost, nothing twice$' right

@@ -42,6 +42,14 @@ restarted_past() { [ "$(status_field 3)" -ge 1 ] 2>/dev/null && checkpoints_past
 # 24 s of page views; the job takes a checkpoint every 3 s.
 start_stack GENERATOR_RATE=2000 GENERATOR_DURATION=24s
 
+# The submitter runs again whenever the stack starts; it must not submit a
+# second job while the first runs.
+start_role demo-job demo-job-again
+wait "${stack_pids[demo-job-again]}" || fail "the second submitter failed"
+grep -q 'already running' "$WORK/demo-job-again.out" || fail "a second demo job was submitted"
+[ "$("$SLUICE" list --jobmanager "$(jobmanager_address)" | grep -c '^demo-')" -eq 1 ] ||
+  fail "not exactly one demo job: $("$SLUICE" list --jobmanager "$(jobmanager_address)")"
+
 # Two checkpoints committed, then a task manager dies mid-epoch.
 wait_until "two checkpoints" 60 checkpoints_past 2
 killed_after=$(status_field 4)

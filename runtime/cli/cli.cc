@@ -22,11 +22,6 @@
 namespace sluice {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitJobFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInterrupted = 130;
-
 std::string main_usage() {
   std::string usage =
       "usage: sluice COMMAND [options]\n"

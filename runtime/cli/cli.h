@@ -7,6 +7,12 @@
 
 namespace sluice {
 
+// The exit codes of every command (a contract that scripts rely on).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitJobFailed = 1;  // also: a client command that failed
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInterrupted = 130;
+
 int cli_main(int argc, char** argv);
 
 }  // namespace sluice

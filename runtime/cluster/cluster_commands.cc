@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/cli/cli.h"
 #include "runtime/cli/registry.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/cluster.pb.h"
@@ -18,8 +19,6 @@
 namespace sluice {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
 constexpr std::chrono::milliseconds kClientTimeout{10000};
 
 std::atomic<bool> g_stop{false};
@@ -192,7 +191,7 @@ void throw_if_refused(const pb::Envelope& reply) {
 
 int report_end(const std::string& job, const std::string& state, const std::string& message) {
   fmt::print(stderr, "job {} {}{}\n", job, state, message.empty() ? "" : ": " + message);
-  return state == "finished" ? kExitOk : kExitFailed;
+  return state == "finished" ? kExitOk : kExitJobFailed;
 }
 
 // After the job manager went away: asks it (once it is back, as a restarted
@@ -331,7 +330,7 @@ int checkpoint_command(const std::vector<std::string>& args) {
   throw_if_refused(reply);
   if (!reply.checkpoint_reply().error().empty()) {
     fmt::print(stderr, "sluice: checkpoint: {}\n", reply.checkpoint_reply().error());
-    return kExitFailed;
+    return kExitJobFailed;
   }
   fmt::print("{}\n", reply.checkpoint_reply().path());
   return kExitOk;

@@ -11,17 +11,13 @@
 
 #include "runtime/cli/job_setup.h"
 #include "runtime/cli/registry.h"
+#include "runtime/cli/cli.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/local_cluster.h"
 #include "runtime/core/logging.h"
 
 namespace sluice {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitJobFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitInterrupted = 130;
 
 std::atomic<bool> g_interrupted{false};
 

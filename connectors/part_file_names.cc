@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "runtime/core/errors.h"
+#include "runtime/core/fault_injection.h"
+#include "runtime/core/file_io.h"
 
 namespace sluice {
 
@@ -20,17 +22,23 @@ std::string new_run_token() {
 
 void commit_renames(const std::string& directory,
                     const std::vector<std::pair<std::string, std::string>>& renames) {
+  bool renamed = false;
   for (const auto& [pending, final_name] : renames) {
     std::string from = directory + "/" + pending;
     std::string to = directory + "/" + final_name;
     std::error_code ec;
     if (fs::exists(from, ec)) {
-      fs::rename(from, to, ec);
-      if (ec) throw ExternalError("file sink: cannot commit " + from + ": " + ec.message());
+      if (renamed) SLUICE_FAULT_POINT("file-sink.part-renamed-next-not");
+      if (int error = file_io::rename(from, to)) {
+        file_io::throw_error("file sink", "commit", from, error);
+      }
+      renamed = true;
     } else if (!fs::exists(to, ec)) {
       throw ExternalError("file sink: " + from + " was prepared but is missing");
     }
   }
+  // The renames are durable once the directory is.
+  if (renamed) file_io::sync_directory_or_throw(directory, "file sink");
 }
 
 int subtask_of_part(const std::string& name) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "runtime/core/errors.h"
+#include "runtime/core/file_io.h"
 
 namespace sluice {
 
@@ -25,8 +26,8 @@ PosixFile PosixFile::open_for_reading(const std::string& path, const char* who) 
 }
 
 PosixFile PosixFile::create_for_writing(const std::string& path, const char* who) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw_io_error(who, "create", path, errno);
+  int fd = -1;
+  if (int error = file_io::create(path, fd)) throw_io_error(who, "create", path, error);
   return PosixFile(fd, path, who);
 }
 
@@ -66,14 +67,11 @@ size_t PosixFile::read_at(char* data, size_t n, uint64_t offset) const {
 }
 
 void PosixFile::write_all(std::string_view data) {
-  while (!data.empty()) {
-    ssize_t put = ::write(fd_, data.data(), data.size());
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      fail("write");
-    }
-    data.remove_prefix(static_cast<size_t>(put));
-  }
+  if (int error = file_io::write_all(fd_, data, path_)) throw_io_error(who_, "write", path_, error);
+}
+
+void PosixFile::sync() {
+  if (int error = file_io::sync(fd_, path_)) throw_io_error(who_, "sync", path_, error);
 }
 
 void PosixFile::close() {

@@ -4,7 +4,7 @@
 //
 // Threading: one owner thread at a time; movable, not copyable.
 // Lifecycle: open_for_reading / create_for_writing -> read_at / write_all* ->
-// close() (reports errors) or destruction (closes silently).
+// sync? -> close() (reports errors) or destruction (closes silently).
 #pragma once
 
 #include <cstddef>
@@ -34,6 +34,8 @@ class PosixFile {
   size_t read_at(char* data, size_t n, uint64_t offset) const;
   // Writes all of `data` at the current position.
   void write_all(std::string_view data);
+  // Makes what was written durable (fsync).
+  void sync();
   // Closes the descriptor; a failure (e.g. a deferred write error) throws.
   void close();
 

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "runtime/core/errors.h"
+#include "runtime/core/file_io.h"
 #include "runtime/core/logging.h"
 
 namespace sluice {
@@ -23,10 +24,9 @@ void StagedFile::flush() {
 
 void StagedFile::publish(const std::string& final_path) {
   flush();
+  file_.sync();
   file_.close();
-  if (std::rename(file_.path().c_str(), final_path.c_str()) != 0) {
-    throw_io_error(who_, "publish", file_.path() + " as " + final_path, errno);
-  }
+  file_io::rename_durably(file_.path(), final_path, who_);
 }
 
 void StagedFile::abandon() {

@@ -31,7 +31,8 @@ class StagedFile {
   // Bytes in the file so far, buffered ones included.
   uint64_t size() const { return written_ + buffer_.size(); }
 
-  // Writes the buffer, closes the file and renames it to `final_path`.
+  // Writes the buffer, syncs and closes the file and renames it to
+  // `final_path`, durably (the directory is synced too).
   void publish(const std::string& final_path);
   // Closes the file and leaves it under its hidden name.
   void abandon();

@@ -328,6 +328,25 @@ TEST(ClusterCommands, BadSubmissionsGetOneLineErrors) {
   EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
 }
 
+// A job that a restarted job manager could not resume is not accepted: when
+// its record cannot be written, the submission fails and says why.
+TEST(ClusterCommands, ASubmissionFailsWhenTheJobCannotBeRecorded) {
+  TempDir dir;
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  {
+    testing::FaultsInChildren faults("fs.create:_job=eio*0");
+    cluster.start_jobmanager();
+  }
+  cluster.start_taskmanager("tm-1", 1);
+  testing::ProcessResult refused = cluster.submit_and_wait(windowed_count("out", {}));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("cannot record the job"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("Input/output error"), std::string::npos) << refused.err;
+  testing::ProcessResult listed = testing::run_process(
+      SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
+  EXPECT_EQ(listed.out.find("windowed-count"), std::string::npos) << listed.out;
+}
+
 TEST(ClusterCommands, CheckpointOnDemandAndCancel) {
   TempDir dir;
   testing::WindowedCountCase c = testing::tumbling_case(40000, 100);

@@ -37,6 +37,12 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
   _exit(127);
 }
 
+FaultsInChildren::FaultsInChildren(const std::string& spec) {
+  setenv("SLUICE_FAULTS", spec.c_str(), 1);
+}
+
+FaultsInChildren::~FaultsInChildren() { unsetenv("SLUICE_FAULTS"); }
+
 int exit_code_of(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -43,6 +43,16 @@ class ChildProcess {
   int exit_code_ = -1;
 };
 
+// Arms faults (runtime/core/fault_injection.h, the SLUICE_FAULTS grammar)
+// in the child processes started while it lives.
+class FaultsInChildren {
+ public:
+  explicit FaultsInChildren(const std::string& spec);
+  ~FaultsInChildren();
+  FaultsInChildren(const FaultsInChildren&) = delete;
+  FaultsInChildren& operator=(const FaultsInChildren&) = delete;
+};
+
 // The lines of every committed output file in `dir` (names starting with
 // neither '.' nor '_'), sorted.
 std::vector<std::string> committed_lines(const std::string& dir);

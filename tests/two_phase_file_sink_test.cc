@@ -4,9 +4,12 @@
 // the rest.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <filesystem>
 
 #include "connectors/file_sink.h"
+#include "runtime/core/errors.h"
+#include "runtime/core/fault_injection.h"
 #include "tests/process_runner.h"
 
 namespace sluice {
@@ -143,6 +146,34 @@ TEST(TwoPhaseFileSink, ResumingFromAnOlderCheckpointRemovesWhatCameAfterIt) {
   open_writer(dir.path())->recover({prepared_2});
   EXPECT_EQ(committed_lines(dir.path()), lines({1, 2}));
   EXPECT_EQ(hidden_files(dir.path()), 0u);
+}
+
+// Durability: a prepared part is synced before the checkpoint can name it,
+// and the renames that commit parts are durable only with their directory
+// synced; a failure of either fails the step instead of passing silently.
+TEST(TwoPhaseFileSink, PreparingSyncsThePartAndCommittingSyncsTheDirectory) {
+  TempDir dir;
+  auto w = open_writer(dir.path());
+  write(*w, {1});
+  fault::FileFault file_sync;
+  file_sync.op = fault::FileOp::kSync;
+  file_sync.path_contains = ".inprogress";
+  file_sync.error = EIO;
+  fault::arm_file_fault(file_sync);
+  EXPECT_THROW(w->prepare_commit(1), ExternalError);
+  fault::disarm_all();
+
+  auto again = open_writer(dir.path());
+  write(*again, {2});
+  again->prepare_commit(1);
+  fault::FileFault directory_sync;
+  directory_sync.op = fault::FileOp::kSyncDirectory;
+  directory_sync.error = EIO;
+  fault::arm_file_fault(directory_sync);
+  EXPECT_THROW(again->commit(1), ExternalError);
+  fault::disarm_all();
+  again->commit(1);  // idempotent: the rename happened, the sync now passes
+  EXPECT_EQ(committed_lines(dir.path()), lines({2}));
 }
 
 }  // namespace

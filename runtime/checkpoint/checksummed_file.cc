@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
+#include "runtime/core/fault_injection.h"
+#include "runtime/core/file_io.h"
 #include "runtime/core/hash.h"
 
 namespace sluice {
@@ -22,44 +25,43 @@ constexpr std::string_view kMagic = "SLUICE01";
 }
 
 void write_all(int fd, std::string_view bytes, const std::string& path) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail_io("cannot write", path);
-    done += static_cast<size_t>(n);
-  }
+  if (int error = file_io::write_all(fd, bytes, path)) file_io::throw_error("", "write", path, error);
 }
 
 // Writes `path` under a temporary name through `fill(fd, temporary)`,
-// syncs it and renames it into place.
+// syncs it, renames it into place and syncs the directory: after a crash
+// (or a power cut) the file is there whole or not at all.
+// `before_rename` names a fault point hit between the sync and the rename.
 template <class Fill>
-void write_durably(const std::string& path, Fill fill) {
+void write_durably(const std::string& path, Fill fill, const char* before_rename = nullptr) {
   std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_io("cannot create", temporary);
+  int fd = -1;
+  if (int error = file_io::create(temporary, fd)) file_io::throw_error("", "create", temporary, error);
   try {
     fill(fd, temporary);
-    if (::fsync(fd) != 0) fail_io("cannot sync", temporary);
+    if (int error = file_io::sync(fd, temporary)) file_io::throw_error("", "sync", temporary, error);
   } catch (...) {
     ::close(fd);
+    std::remove(temporary.c_str());
     throw;
   }
   if (::close(fd) != 0) fail_io("cannot close", temporary);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) fail_io("cannot rename to", path);
+  if (before_rename != nullptr) SLUICE_FAULT_POINT(before_rename);
+  file_io::rename_durably(temporary, path);
 }
 
 }  // namespace
 
-void write_checksummed_file(const std::string& path, std::string_view payload) {
+void write_checksummed_file(const std::string& path, std::string_view payload,
+                            const char* before_rename) {
   std::string bytes(kMagic);
   ByteWriter writer(bytes);
   Codec<uint64_t>::encode(payload.size(), writer);
   bytes.append(payload);
   Codec<uint64_t>::encode(hash_bytes(payload), writer);
-  write_durably(path, [&](int fd, const std::string& temporary) {
-    write_all(fd, bytes, temporary);
-  });
+  write_durably(
+      path, [&](int fd, const std::string& temporary) { write_all(fd, bytes, temporary); },
+      before_rename);
 }
 
 void copy_file_durably(const std::string& source, const std::string& path) {

@@ -1,7 +1,8 @@
 // Files that detect their own corruption: an 8-byte magic, the payload's
 // length, the payload and a 64-bit checksum. Writes go to a temporary name,
-// are synced, then renamed into place, so a reader sees the whole file or
-// none of it. copy_file_durably publishes a copy of any file the same way.
+// are synced, then renamed into place and the directory synced, so a reader
+// sees the whole file or none of it, also after a power cut. copy_file_durably publishes a copy of any file
+// the same way.
 // Pure functions over paths; safe from any thread for different paths.
 #pragma once
 
@@ -10,8 +11,11 @@
 
 namespace sluice {
 
-// Writes `payload` to `path` atomically. Throws ExternalError on I/O errors.
-void write_checksummed_file(const std::string& path, std::string_view payload);
+// Writes `payload` to `path` atomically and durably (temporary name, file
+// sync, rename, directory sync). `before_rename` names a fault point
+// between the sync and the rename. Throws ExternalError on I/O errors.
+void write_checksummed_file(const std::string& path, std::string_view payload,
+                            const char* before_rename = nullptr);
 
 // Reads and verifies a file written by write_checksummed_file. Throws
 // InputError "PATH: ..." when it is truncated, corrupt or not such a file,

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/core/fault_injection.h"
 #include "runtime/core/logging.h"
 
 namespace sluice {
@@ -179,6 +180,7 @@ void CheckpointCoordinator::complete_locked() {
   last_completed_ = done.id;
   ++completed_;
   if (config_.batches.enabled) write_commit_record_locked(done.id);
+  SLUICE_FAULT_POINT("checkpoint.complete-tasks-not-notified");
   post_all(Mail{MailKind::kCheckpointComplete, done.id});
   if (config_.batches.enabled) {
     report_batch_locked(done, commit_started);

@@ -5,6 +5,7 @@
 
 #include "runtime/checkpoint/batch_progress.h"
 #include "runtime/checkpoint/coordinator.h"
+#include "runtime/core/fault_injection.h"
 #include "runtime/core/logging.h"
 
 namespace sluice {
@@ -125,6 +126,7 @@ void CheckpointCoordinator::finish_planning_locked(Timestamp now) {
     return;
   }
   last_batch_started_ = true;
+  SLUICE_FAULT_POINT("batch.planned-not-run");
   run_batch_locked(plan, started, /*replayed=*/false);
 }
 

@@ -66,7 +66,7 @@ std::string CheckpointStorage::read_state_file(const std::string& checkpoint_dir
 
 void CheckpointStorage::complete(const CheckpointMetadata& metadata) const {
   write_checksummed_file(checkpoint_dir(metadata.id) + "/" + kMetadata,
-                         encode_to_string(metadata));
+                         encode_to_string(metadata), "checkpoint.metadata-written-not-renamed");
 }
 
 std::vector<int64_t> CheckpointStorage::complete_ids() const {

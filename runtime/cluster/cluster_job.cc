@@ -124,6 +124,13 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
   slot_owner_ = owners;
   attempt_stopped_ = true;  // nothing to stop until it is deployed
   try {
+    // A restarted job manager must not reuse this attempt's number.
+    record();
+  } catch (const SluiceError& e) {
+    fail_attempt(e.kind(), e.what());
+    return;
+  }
+  try {
     start_coordinator(last_checkpoint);
   } catch (const SluiceError& e) {
     error_kind_ = e.kind();
@@ -133,7 +140,6 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
   attempt_stopped_ = false;
   send_deployment(owners, restore_path, last_checkpoint);
   state_ = JobState::kRunning;
-  persist();
 }
 
 // The first attempt restores what the job was submitted to restore; later
@@ -343,7 +349,13 @@ void ClusterJob::end(JobState state, const std::string& message) {
                        message.empty() ? std::string() : ": " + message);
   for (const auto& client : waiters_) send_job_status(client, status());
   waiters_.clear();
-  persist();
+  try {
+    record();
+  } catch (const SluiceError& e) {
+    // The job has ended either way; a restarted job manager would resume it
+    // from its latest checkpoint, whose sources have ended too.
+    log::cluster()->error("{}; a restarted job manager would resume it", e.what());
+  }
 }
 
 void ClusterJob::request_checkpoint(const std::shared_ptr<ControlConnection>& client) {
@@ -418,7 +430,7 @@ pb::JobInfo ClusterJob::info() const {
   return info;
 }
 
-void ClusterJob::persist() {
+void ClusterJob::record() {
   pb::StoredJob stored;
   stored.set_job(id_);
   stored.set_job_number(number_);

@@ -40,7 +40,8 @@ class ClusterView {
   // The connection and data address of a live task manager, or null.
   virtual std::shared_ptr<ControlConnection> connection(const std::string& task_manager) const = 0;
   virtual pb::Peer peer(const std::string& task_manager) const = 0;
-  // Records the job in checkpoint storage so a restarted job manager resumes it.
+  // Records the job in checkpoint storage, durably, so a restarted job
+  // manager resumes it. Throws ExternalError when it cannot.
   virtual void persist(const pb::StoredJob& job) = 0;
 };
 
@@ -52,6 +53,9 @@ class ClusterJob {
              ClusterView& cluster);
   ~ClusterJob();
 
+  // Records the job (ClusterView::persist); throws ExternalError when it
+  // cannot, and the submission must then fail.
+  void record();
   // Resumes a job a previous job manager ran (attempt `attempt`).
   void resume_after(int attempt);
 
@@ -96,7 +100,6 @@ class ClusterJob {
   void refuse_checkpoint_requests(const std::string& why);
   // Task `task` of the current attempt runs on `task_manager`.
   bool runs_on(size_t task, const std::string& task_manager) const;
-  void persist();
 
   std::string id_;
   uint32_t number_;

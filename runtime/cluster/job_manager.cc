@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "runtime/checkpoint/checksummed_file.h"
+#include "runtime/checkpoint/storage.h"
 #include "runtime/cluster/cluster_job.h"
 #include "runtime/cluster/local_link.h"
 #include "runtime/cluster/rpc.h"
@@ -111,10 +112,11 @@ class JobManager::Impl final : public ClusterView {
     if (options_.checkpoint_dir.empty() || !options_.record_jobs) return;
     std::string dir = options_.checkpoint_dir + "/" + job.job();
     try {
-      std::filesystem::create_directories(dir);
+      make_directories(dir);
       write_checksummed_file(dir + "/" + kJobRecord, job.SerializeAsString());
-    } catch (const std::exception& e) {
-      log::cluster()->error("job {}: cannot record the job in {}: {}", job.job(), dir, e.what());
+    } catch (const SluiceError& e) {
+      throw ExternalError(fmt::format("job {}: cannot record the job in {}: {}", job.job(), dir,
+                                      e.what()));
     }
   }
 
@@ -274,6 +276,7 @@ class JobManager::Impl final : public ClusterView {
     try {
       if (find(id) != nullptr) throw UsageError(fmt::format("a job named '{}' exists already", id));
       auto job = std::make_unique<ClusterJob>(id, number, submit.spec(), options_.checkpoint_dir, *this);
+      job->record();  // a job that a restarted job manager could not resume is not accepted
       ++next_job_number_;
       if (submit.wait()) job->add_waiter(c);
       jobs_[id] = std::move(job);

@@ -1,0 +1,100 @@
+#include "runtime/core/file_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "runtime/core/errors.h"
+#include "runtime/core/fault_injection.h"
+
+namespace sluice::file_io {
+namespace {
+
+// The errno an armed file fault wants this call to fail with, or 0.
+int injected(fault::FileOp op, const std::string& path, size_t* bytes = nullptr) {
+#ifdef SLUICE_FAULT_INJECTION
+  return fault::file_call(op, path, bytes);
+#else
+  return 0;
+#endif
+}
+
+int write_some(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int create(const std::string& path, int& fd) {
+  if (int error = injected(fault::FileOp::kCreate, path)) return error;
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  return fd < 0 ? errno : 0;
+}
+
+int write_all(int fd, std::string_view bytes, const std::string& path) {
+  size_t torn = bytes.size();
+  int error = injected(fault::FileOp::kWrite, path, &torn);
+  if (error == -1) {
+    write_some(fd, bytes.substr(0, torn));
+    fault::crash_now("torn write of " + path);
+  }
+  if (error != 0) return error;
+  return write_some(fd, bytes);
+}
+
+int sync(int fd, const std::string& path) {
+  if (int error = injected(fault::FileOp::kSync, path)) return error;
+  return ::fsync(fd) == 0 ? 0 : errno;
+}
+
+int rename(const std::string& from, const std::string& to) {
+  if (int error = injected(fault::FileOp::kRename, to)) return error;
+  return std::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+
+int sync_directory(const std::string& dir) {
+  if (int error = injected(fault::FileOp::kSyncDirectory, dir)) return error;
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int error = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return error;
+}
+
+std::string directory_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+void throw_error(const char* who, const char* action, const std::string& path,
+                 int error_number) {
+  std::string message = *who != '\0' ? std::string(who) + ": " : std::string();
+  throw ExternalError(message + "cannot " + action + " " + path + ": " +
+                      std::strerror(error_number));
+}
+
+void sync_directory_or_throw(const std::string& dir, const char* who) {
+  if (int error = sync_directory(dir)) throw_error(who, "sync directory", dir, error);
+}
+
+void rename_durably(const std::string& from, const std::string& to, const char* who) {
+  if (int error = rename(from, to)) throw_error(who, "rename", from + " to " + to, error);
+  std::string to_dir = directory_of(to);
+  sync_directory_or_throw(to_dir, who);
+  if (std::string from_dir = directory_of(from); from_dir != to_dir) {
+    sync_directory_or_throw(from_dir, who);
+  }
+}
+
+}  // namespace sluice::file_io

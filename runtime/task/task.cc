@@ -231,6 +231,7 @@ void Task::process_mails() {
         notify_complete(mail.checkpoint);
         break;
       case MailKind::kCheckpointAborted:
+        highest_aborted_ = std::max(highest_aborted_, mail.checkpoint);
         if (aligning_ == mail.checkpoint) {
           aligning_ = 0;
           barrier_seen_.assign(readers_.size(), false);
@@ -269,7 +270,9 @@ void Task::on_batch_mail(const Mail& mail) {
 // Exactly-once alignment: an input that delivered barrier `id` is held back
 // until every input that has not ended delivered it too.
 void Task::on_barrier(size_t input, int64_t id) {
-  if (id <= last_barrier_) return;  // of an aborted checkpoint, already passed
+  // Of a checkpoint this task already took, or of an aborted one: a late
+  // barrier must not hold its input back, since nothing will complete it.
+  if (id <= last_barrier_ || id <= highest_aborted_) return;
   if (id != aligning_) {
     aligning_ = id;  // a newer checkpoint supersedes one that was aborted
     barrier_seen_.assign(readers_.size(), false);

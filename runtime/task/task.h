@@ -125,6 +125,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   std::vector<Mail> mails_;
   int64_t aligning_ = 0;      // the checkpoint whose barriers are being aligned
   int64_t last_barrier_ = 0;  // the newest checkpoint this task took part in
+  int64_t highest_aborted_ = 0;  // checkpoint ids up to it were aborted (ids only grow)
   int64_t batch_ = 0;         // micro-batch: the batch whose slice the source reads
   std::vector<bool> barrier_seen_;
 };

@@ -1,0 +1,145 @@
+// A task's mailbox loop driven directly: two input channels into a
+// recording operator, checkpoint mails posted by the test in place of the
+// coordinator, and what the task snapshots and forwards observed.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "runtime/task/task.h"
+
+namespace sluice {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Takes the coordinator's place: records the checkpoints the task took.
+class RecordedCheckpoints final : public CheckpointParticipation {
+ public:
+  void submit_snapshot(int64_t id, size_t, std::vector<OperatorSnapshotBytes>,
+                       const SnapshotReport&) override {
+    std::lock_guard lock(mutex_);
+    taken_.push_back(id);
+    changed_.notify_all();
+  }
+  void submit_slices(int64_t, size_t, std::vector<SplitSlice>, SourceInput) override {}
+  void task_finished(size_t) override {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    changed_.notify_all();
+  }
+  bool wait_for_checkpoint(int64_t id) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] {
+      return std::find(taken_.begin(), taken_.end(), id) != taken_.end();
+    });
+  }
+  std::vector<int64_t> taken() {
+    std::lock_guard lock(mutex_);
+    return taken_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<int64_t> taken_;
+  bool finished_ = false;
+};
+
+// The task's only operator: keeps every value it receives.
+class Recorder final : public InputOperator<int64_t> {
+ public:
+  void process_batch(Batch<int64_t>& batch) override {
+    std::lock_guard lock(mutex_);
+    for (const Record<int64_t>& r : batch) values_.push_back(r.value);
+    changed_.notify_all();
+  }
+  void process_watermark(Timestamp) override {}
+  bool wait_for_value(int64_t value) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] {
+      return std::find(values_.begin(), values_.end(), value) != values_.end();
+    });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<int64_t> values_;
+};
+
+// One task reading channels `a` and `b` into a Recorder, on its own thread.
+class TwoInputTask : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    task_ = std::make_unique<Task>("job/v/0", control_, metrics_, SystemClock::instance(),
+                                   StateBackendConfig{});
+    auto recorder = std::make_unique<Recorder>();
+    recorder_ = recorder.get();
+    recorder->set_info(OperatorInfo{"recorder", "job/v/0", 0, 1});
+    task_->add_operator(std::move(recorder));
+    for (Channel<int64_t>* channel : {&a_, &b_}) {
+      channel->set_consumer(&task_->wakeup());
+      task_->add_reader(std::make_unique<ChannelReader<int64_t>>(channel, recorder_));
+    }
+    task_->attach(&checkpoints_, 0);
+    control_.expect_tasks(1);
+    thread_ = std::thread([this] { task_->run(); });
+  }
+  void TearDown() override {
+    control_.cancel();
+    thread_.join();
+  }
+
+  static Element<int64_t> barrier(int64_t id) {
+    Element<int64_t> e;
+    e.kind = ElementKind::kBarrier;
+    e.checkpoint = id;
+    return e;
+  }
+  static Element<int64_t> values(std::vector<int64_t> v) {
+    Element<int64_t> e;
+    for (int64_t x : v) e.batch.push_back(Record<int64_t>{x, 0});
+    return e;
+  }
+
+  JobControl control_;
+  JobMetrics metrics_;
+  Channel<int64_t> a_{8};
+  Channel<int64_t> b_{8};
+  RecordedCheckpoints checkpoints_;
+  Recorder* recorder_ = nullptr;
+  std::unique_ptr<Task> task_;
+  std::thread thread_;
+};
+
+TEST_F(TwoInputTask, AlignsBarriersOfBothInputsBeforeTheSnapshot) {
+  a_.push(barrier(1));
+  a_.push(values({10}));  // after the barrier on a: held back until b's barrier
+  b_.push(values({20}));
+  ASSERT_TRUE(recorder_->wait_for_value(20));
+  b_.push(barrier(1));
+  ASSERT_TRUE(checkpoints_.wait_for_checkpoint(1));
+  ASSERT_TRUE(recorder_->wait_for_value(10));
+}
+
+// A barrier that arrives after its checkpoint was aborted must not block
+// its input: nothing else will ever complete that alignment.
+TEST_F(TwoInputTask, ALateBarrierOfAnAbortedCheckpointDoesNotBlockItsInput) {
+  a_.push(barrier(1));
+  task_->post(Mail{MailKind::kCheckpointAborted, 1});
+  a_.push(values({10}));
+  ASSERT_TRUE(recorder_->wait_for_value(10)) << "the abort did not release input a";
+  b_.push(barrier(1));  // late, of the aborted checkpoint
+  b_.push(values({20}));
+  EXPECT_TRUE(recorder_->wait_for_value(20)) << "the late barrier blocked input b";
+  // The next checkpoint aligns as usual.
+  a_.push(barrier(2));
+  b_.push(barrier(2));
+  ASSERT_TRUE(checkpoints_.wait_for_checkpoint(2));
+  EXPECT_EQ(checkpoints_.taken(), std::vector<int64_t>{2});
+}
+
+}  // namespace
+}  // namespace sluice

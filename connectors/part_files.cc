@@ -41,12 +41,9 @@ void PartFileSequence::on_time(Timestamp now) {
 }
 
 void PartFileSequence::finish() {
+  // In two-phase mode this stages the last part: the job's final
+  // checkpoint prepares it and commits it when it completes.
   if (current_) publish_part();
-  if (two_phase_) {  // the end of input: what is staged or prepared is final
-    commit(INT64_MAX);
-    commit_renames(options_.directory, staged_);
-    staged_.clear();
-  }
 }
 
 // A sink subtask's checkpoint state in two-phase mode.

@@ -18,8 +18,8 @@
 //
 // Threading: owned by one sink writer, on its task's thread.
 // Lifecycle: construct -> open(subtask) -> [recover] -> (on_time | begin_line,
-// end_line | prepare | commit)* -> finish() (publishes) -> close(); close()
-// without finish() publishes nothing and leaves its files hidden.
+// end_line | prepare | commit)* -> finish() -> (prepare | commit)* ->
+// close(); close() publishes nothing and leaves uncommitted files hidden.
 #pragma once
 
 #include <cstdint>
@@ -80,7 +80,8 @@ class PartFileSequence {
     current_->flush_if_full();
     if (current_->size() >= options_.max_file_bytes) publish_part();
   }
-  // End of input: publishes the open part.
+  // End of input: publishes the open part (two-phase mode: stages it for
+  // the final checkpoint).
   void finish();
   // Abandons an open part (after a failure); publishes nothing.
   void close();

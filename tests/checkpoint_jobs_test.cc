@@ -15,81 +15,15 @@
 #include "runtime/task/local_executor.h"
 #include "runtime/task/restarts.h"
 #include "tests/process_runner.h"
+#include "tests/two_phase_test_sink.h"
 
 namespace sluice {
 namespace {
 
 // window start, key, count, sum
 using Row = std::tuple<int64_t, int64_t, int64_t, int64_t>;
-
-// Committed output shared by every writer of every run.
-struct CommitLog {
-  std::mutex mutex;
-  std::vector<Row> rows;
-  std::set<std::pair<int64_t, int32_t>> committed;  // (checkpoint, subtask) already applied
-};
-
-// A two-phase sink for tests: rows since the last barrier are staged; the
-// barrier moves them into the prepared state; completion commits them
-// once, keyed by (checkpoint, subtask), so a repeated commit is a no-op.
-class TwoPhaseSink final : public Sink<Row> {
- public:
-  explicit TwoPhaseSink(std::shared_ptr<CommitLog> log) : log_(std::move(log)) {}
-  std::unique_ptr<SinkWriter<Row>> create_writer() const override {
-    return std::make_unique<Writer>(log_);
-  }
-
- private:
-  struct Prepared {
-    int64_t checkpoint = 0;
-    int32_t subtask = 0;
-    std::vector<Row> rows;
-    SLUICE_FIELDS(checkpoint, subtask, rows)
-  };
-
-  class Writer final : public SinkWriter<Row> {
-   public:
-    explicit Writer(std::shared_ptr<CommitLog> log) : log_(std::move(log)) {}
-    void open(const SinkContext& context) override { subtask_ = context.subtask; }
-    void write(Batch<Row>& batch) override {
-      for (auto& r : batch) staged_.push_back(r.value);
-    }
-    std::string prepare_commit(int64_t id) override {
-      Prepared p{id, subtask_, std::move(staged_)};
-      staged_.clear();
-      std::string bytes = encode_to_string(p);
-      prepared_[id] = p;
-      return bytes;
-    }
-    void commit(int64_t id) override {
-      for (auto it = prepared_.begin(); it != prepared_.end() && it->first <= id;) {
-        apply(it->second);
-        it = prepared_.erase(it);
-      }
-    }
-    void recover(const std::vector<std::string>& prepared) override {
-      for (const std::string& bytes : prepared) {
-        if (!bytes.empty()) apply(decode_from_string<Prepared>(bytes));
-      }
-    }
-    void finish() override {
-      commit(INT64_MAX);
-      apply(Prepared{INT64_MAX, subtask_, std::move(staged_)});
-    }
-
-   private:
-    void apply(const Prepared& p) {
-      std::lock_guard lock(log_->mutex);
-      if (!log_->committed.insert({p.checkpoint, p.subtask}).second) return;
-      log_->rows.insert(log_->rows.end(), p.rows.begin(), p.rows.end());
-    }
-    std::shared_ptr<CommitLog> log_;
-    int32_t subtask_ = 0;
-    std::vector<Row> staged_;
-    std::map<int64_t, Prepared> prepared_;
-  };
-  std::shared_ptr<CommitLog> log_;
-};
+using CommitLog = testing::CommitLog<Row>;
+using TwoPhaseSink = testing::TwoPhaseSink<Row>;
 
 constexpr uint64_t kEvents = 40000;
 constexpr int64_t kKeys = 13;

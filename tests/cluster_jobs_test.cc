@@ -211,6 +211,27 @@ TEST_F(ClusterFault, MicroBatchJobSurvivesATaskManagerSigkill) {
   expect_exact_output();
 }
 
+// Final checkpoints on the cluster: the task manager dies just after one of
+// its tasks finished its input (before the job's final checkpoint). The
+// job restarts from its latest checkpoint on a new task manager; the sinks
+// committed nothing outside checkpoints, so the output is exact, and the
+// job ends with a final checkpoint.
+TEST_F(ClusterFault, TaskManagerKilledAfterATaskFinishedItsInput) {
+  ChildProcess& jm = cluster_.start_jobmanager();
+  cluster_.start_taskmanager("tm-1", 2);
+  {
+    testing::FaultsInChildren faults("task.input-ended=crash");
+    cluster_.start_taskmanager("tm-2", 2);
+  }
+  std::unique_ptr<ChildProcess> submit = submit_waiting();
+  ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 60000)) << jm.err();
+  cluster_.start_taskmanager("tm-3", 2);
+  ASSERT_TRUE(jm.wait_for_line("attempt 1: all 8 tasks running", 30000)) << jm.err();
+  EXPECT_TRUE(jm.wait_for_line("final checkpoint", 60000)) << jm.err();
+  EXPECT_EQ(submit->wait(), 0) << submit->err() << jm.err();
+  expect_exact_output();
+}
+
 // A task manager that stops answering (SIGSTOP: its sockets stay open) is
 // lost by heartbeat timeout; the job moves to a new task manager.
 TEST_F(ClusterFault, SilentTaskManagerIsLostByHeartbeatTimeout) {

@@ -72,7 +72,7 @@ TEST(DataPlaneCodec, RejectsMalformedBytes) {
     return false;
   };
   EXPECT_TRUE(rejects(""));
-  EXPECT_TRUE(rejects(std::string(1, '\x06')));  // one past kEnd
+  EXPECT_TRUE(rejects(std::string(1, '\x07')));  // one past kEndOfData
   EXPECT_TRUE(rejects(std::string(1, '\xff')));
   EXPECT_TRUE(rejects(std::string("\x05\x00", 2)));  // end with a trailing byte
 

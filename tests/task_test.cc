@@ -24,11 +24,12 @@ class RecordedCheckpoints final : public CheckpointParticipation {
     changed_.notify_all();
   }
   void submit_slices(int64_t, size_t, std::vector<SplitSlice>, SourceInput) override {}
-  void task_finished(size_t) override {
+  void input_ended(size_t) override {
     std::lock_guard lock(mutex_);
-    finished_ = true;
+    input_ended_ = true;
     changed_.notify_all();
   }
+  void task_finished(size_t) override {}
   bool wait_for_checkpoint(int64_t id) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, 10s, [&] {
@@ -44,7 +45,7 @@ class RecordedCheckpoints final : public CheckpointParticipation {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<int64_t> taken_;
-  bool finished_ = false;
+  bool input_ended_ = false;
 };
 
 // The task's only operator: keeps every value it receives.

@@ -67,7 +67,11 @@ TEST(TwoPhaseFileSink, VisibleOnlyOnceItsCheckpointCompletes) {
   w->commit(2);  // again: nothing changes
   EXPECT_EQ(committed_lines(dir.path()), lines({1, 2, 3}));
   write(*w, {4});
-  w->finish();  // end of input: final
+  w->finish();  // end of input: staged, published only by the final checkpoint
+  EXPECT_EQ(committed_lines(dir.path()), lines({1, 2, 3}));
+  w->prepare_commit(3);
+  EXPECT_EQ(committed_lines(dir.path()), lines({1, 2, 3}));
+  w->commit(3);
   EXPECT_EQ(committed_lines(dir.path()), lines({1, 2, 3, 4}));
   EXPECT_EQ(hidden_files(dir.path()), 0u);
 }

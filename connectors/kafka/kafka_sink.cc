@@ -259,25 +259,17 @@ void KafkaSinkCore::finish() {
       check_deliveries(*plain_, "the end of input");
       break;
     case KafkaGuarantee::kExactlyOnce:
-      // The end of input: everything prepared or written is final.
-      commit(kFinalEpoch - 1);
-      if (current_) {
-        SinkProducer& producer = *slots_[current_->slot];
-        producer.flush();
-        check_deliveries(producer, "the end of input");
-        commit_epoch(kFinalEpoch, *current_);
-        current_.reset();
-      }
+      // The open epoch is prepared by the job's final checkpoint and
+      // committed when it completes, like every other epoch.
       break;
   }
-  finished_ = true;
 }
 
 void KafkaSinkCore::close() {
-  if (!finished_) {
-    for (auto& producer : slots_) {
-      if (producer) producer->abort_transaction();
-    }
+  // Whatever is still in a transaction was not committed through a
+  // checkpoint: abort it (a restore publishes prepared epochs again).
+  for (auto& producer : slots_) {
+    if (producer) producer->abort_transaction();
   }
   for (auto& producer : slots_) {
     if (!producer) continue;

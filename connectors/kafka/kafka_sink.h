@@ -83,8 +83,9 @@
 // its own serializer copy) runs on its task's thread.
 // Lifecycle: create_writer -> open (reaches the brokers, bounded) ->
 // [recover] -> write* / prepare_commit / commit -> finish (end of input:
-// flushes, or commits everything in exactly-once mode) -> close. close()
-// after a failure publishes nothing (aborts open transactions).
+// flushes; in exactly-once mode the last epoch is prepared and committed
+// by the job's final checkpoint) -> close. close() aborts whatever no
+// checkpoint committed.
 #pragma once
 
 #include <cstdint>
@@ -215,7 +216,6 @@ class KafkaSinkCore {
   uint64_t retired_failed_ = 0;
   uint64_t pending_failures_ = 0;  // guarantee none: not yet in a note
   std::string pending_first_failure_;
-  bool finished_ = false;
   KafkaRecoveryStats recovery_;
 };
 

@@ -40,9 +40,6 @@ struct KafkaSinkState {
   SLUICE_FIELDS(format, run_token, subtask, pool_size, epochs)
 };
 
-// The marker of the final epoch at the end of input (no checkpoint id).
-inline constexpr int64_t kFinalEpoch = INT64_MAX;
-
 // "<prefix>-<subtask>-<slot>".
 std::string transactional_id_of(const std::string& prefix, int subtask, int slot);
 // "<prefix>-<subtask>-<run token>".

@@ -2,9 +2,12 @@
 // creates one SinkWriter<T> per subtask.
 //
 // Threading: a writer is used only on its task's thread.
-// Lifecycle: create_writer -> open -> write* (with on_watermark between) ->
-// finish (end of input: flush and publish everything) -> close. close() also
-// runs after a failure, without finish(); it must then not publish.
+// Lifecycle: create_writer -> open -> [recover] -> write* (with on_watermark,
+// prepare_commit and commit between) -> finish (end of input: flush) ->
+// with checkpoints, prepare_commit and commit of the job's final
+// checkpoint (a two-phase sink publishes its last output only through it)
+// -> close. close() also runs after a failure, without finish(); it must
+// not publish what no completed checkpoint committed.
 #pragma once
 
 #include <memory>
@@ -35,6 +38,9 @@ class SinkWriter {
   virtual void open(const SinkContext& context) {}
   virtual void write(Batch<T>& batch) = 0;
   virtual void on_watermark(Timestamp watermark) {}
+  // End of input. Without checkpoints: flush and publish everything. With
+  // checkpoints: flush; the final checkpoint's prepare_commit and commit
+  // follow.
   virtual void finish() {}
   virtual void close() {}
 

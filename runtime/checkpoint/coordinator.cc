@@ -32,6 +32,7 @@ size_t CheckpointCoordinator::attach(TaskMailbox* task, const std::string& sourc
   std::lock_guard lock(mutex_);
   tasks_.push_back(task);
   source_of_.push_back(source);
+  input_ended_.push_back(false);
   return tasks_.size() - 1;
 }
 
@@ -40,12 +41,18 @@ Timestamp CheckpointCoordinator::next_deadline() const {
   if (stopped_ || !failure_.empty()) return kMaxTimestamp;
   if (pending_) return pending_->started_at + config_.timeout;
   if (planning_) return planning_->started_at + config_.timeout;
+  // After kEndOfBatches nothing happens until every task's input ended.
+  if (batches_ended_ && !all_inputs_ended_locked()) return kMaxTimestamp;
   return next_trigger_;
 }
 
 void CheckpointCoordinator::tick() {
   std::lock_guard lock(mutex_);
   Timestamp now = clock_.now_ms();
+  if (all_inputs_ended_locked()) {
+    tick_final_locked(now);
+    return;
+  }
   if (config_.batches.enabled) {
     tick_batches(now);
     return;
@@ -58,6 +65,19 @@ void CheckpointCoordinator::tick() {
   }
   if (stopped_ || now < next_trigger_) return;
   start_locked(now);
+}
+
+// Every task's input ended: checkpoints go on (in micro-batch mode too)
+// until one holds every task's final state.
+void CheckpointCoordinator::tick_final_locked(Timestamp now) {
+  if (stopped_ || !failure_.empty()) return;
+  if (pending_) {
+    if (now >= pending_->started_at + config_.timeout) {
+      abort_locked("timed out after " + format_duration(config_.timeout));
+    }
+    return;
+  }
+  if (now >= next_trigger_) start_locked(now);
 }
 
 int64_t CheckpointCoordinator::trigger_now() {
@@ -97,21 +117,30 @@ void CheckpointCoordinator::on_abort(std::function<void(int64_t)> listener) {
   abort_listener_ = std::move(listener);
 }
 
+void CheckpointCoordinator::input_ended(size_t task) {
+  std::lock_guard lock(mutex_);
+  if (task >= tasks_.size() || input_ended_[task]) return;
+  input_ended_[task] = true;
+  if (++input_ended_count_ == tasks_.size() && !pending_) next_trigger_ = clock_.now_ms();
+}
+
 void CheckpointCoordinator::task_finished(size_t task) {
   std::lock_guard lock(mutex_);
+  if (final_completed_) return;
+  // Before the final checkpoint a task ends only when the attempt goes
+  // down; a checkpoint or batch in flight then runs again after a restart.
   stopped_ = true;
-  if (config_.batches.enabled) {
-    // A source ends only after kEndOfBatches, unless the attempt is going
-    // down; a batch in flight then runs again after the restart.
-    if (pending_) {
-      std::error_code ec;
-      std::filesystem::remove_all(storage_.checkpoint_dir(pending_->id), ec);
-    }
-    pending_.reset();
-    planning_.reset();
-    return;
+  if (pending_) {
+    std::error_code ec;
+    std::filesystem::remove_all(storage_.checkpoint_dir(pending_->id), ec);
   }
-  if (pending_ && !pending_->acked[task]) abort_locked("a task finished before acknowledging");
+  pending_.reset();
+  planning_.reset();
+}
+
+bool CheckpointCoordinator::final_checkpoint_completed() const {
+  std::lock_guard lock(mutex_);
+  return final_completed_;
 }
 
 std::string CheckpointCoordinator::failure() const {
@@ -141,6 +170,7 @@ void CheckpointCoordinator::acknowledge(StoredSnapshot&& stored) {
   }
   pending_->acked[stored.task] = true;
   ++pending_->acks;
+  pending_->final &= stored.report.input_ended;
   pending_->bytes_written += stored.bytes_written;
   pending_->bytes_total += stored.bytes_total;
   pending_->longest_synchronous =
@@ -179,21 +209,32 @@ void CheckpointCoordinator::complete_locked() {
   }
   last_completed_ = done.id;
   ++completed_;
-  if (config_.batches.enabled) write_commit_record_locked(done.id);
+  // A final checkpoint is no batch: it reads nothing and has no plan.
+  if (config_.batches.enabled && !done.final) write_commit_record_locked(done.id);
   SLUICE_FAULT_POINT("checkpoint.complete-tasks-not-notified");
-  post_all(Mail{MailKind::kCheckpointComplete, done.id});
-  if (config_.batches.enabled) {
+  if (done.final) {
+    final_completed_ = true;
+    stopped_ = true;
+  }
+  post_all(Mail{done.final ? MailKind::kFinalCheckpointComplete : MailKind::kCheckpointComplete,
+                done.id});
+  if (config_.batches.enabled && !done.final) {
     report_batch_locked(done, commit_started);
   } else {
     log::runtime()->info(
-        "checkpoint {} complete in {} ms (synchronous part at most {} ms): {} bytes written, {} "
-        "bytes in all",
-        done.id, done.metadata.completed_at - done.started_at, done.longest_synchronous,
-        done.bytes_written, done.bytes_total);
+        "{}checkpoint {} complete in {} ms (synchronous part at most {} ms): {} bytes written, {} "
+        "bytes in all{}",
+        done.final ? "final " : "", done.id, done.metadata.completed_at - done.started_at,
+        done.longest_synchronous, done.bytes_written, done.bytes_total,
+        done.final ? "; the job's output is committed and its tasks end" : "");
   }
   retain_locked();
-  next_trigger_ = config_.batches.enabled ? next_batch_time(done.planning_started_at)
-                                          : done.started_at + config_.interval;
+  if (all_inputs_ended_locked()) {
+    next_trigger_ = clock_.now_ms();  // the final checkpoint, at once
+  } else {
+    next_trigger_ = config_.batches.enabled ? next_batch_time(done.planning_started_at)
+                                            : done.started_at + config_.interval;
+  }
 }
 
 // Keeps the retained checkpoints, and the batch log entries of the batches

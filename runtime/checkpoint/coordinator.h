@@ -7,10 +7,17 @@
 // and acknowledged here. With every task acknowledged, the coordinator
 // writes N's metadata, tells every task N is complete (two-phase sinks
 // commit then) and drops checkpoints beyond the retained ones. A checkpoint
-// that times out, fails to store, or that a finished task can no longer
-// acknowledge, is aborted and the job goes on. At most one checkpoint is in
-// flight. Tasks may live in this process or in task managers: the
-// coordinator sees them only as mailboxes.
+// that times out or fails to store is aborted and the job goes on. At most
+// one checkpoint is in flight. Tasks may live in this process or in task
+// managers: the coordinator sees them only as mailboxes.
+//
+// Final checkpoints (design section 13, Flink's FLIP-147): checkpoints go
+// on while tasks finish their input; a finished task stays, takes part in
+// every checkpoint with its final state, and waits. A checkpoint in which
+// every task's part was taken after its input ended is the job's final
+// one: its completion (kFinalCheckpointComplete) commits the sinks' last
+// output and ends the tasks. Once every task's input ended, the next
+// checkpoint starts at once instead of after the interval.
 //
 // Micro-batch mode (design section 10): the coordinator runs the job as
 // batches instead. At each trigger it asks every source task for its
@@ -78,6 +85,9 @@ enum class MailKind {
   kTriggerCheckpoint,
   kCheckpointComplete,
   kCheckpointAborted,
+  // The job's final checkpoint completed (every task's part of it was taken
+  // after the task's input ended): commit, then end.
+  kFinalCheckpointComplete,
   kPlanBatch,      // a source reports its splits' slices (submit_slices)
   kRunBatch,       // a source reads `slices`, then emits the batch's barrier
   kEndOfBatches,   // a source ends without ending event time
@@ -111,7 +121,11 @@ class CheckpointParticipation {
   // A source task's answer to kPlanBatch.
   virtual void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
                              SourceInput input) = 0;
-  // A finished task acknowledges nothing more.
+  // The task finished its input; it takes part in checkpoints until the
+  // job's final checkpoint (kFinalCheckpointComplete).
+  virtual void input_ended(size_t task) = 0;
+  // The task's thread ended: after the final checkpoint, or because the
+  // attempt is going down. It acknowledges nothing more.
   virtual void task_finished(size_t task) = 0;
 };
 
@@ -147,8 +161,13 @@ class CheckpointCoordinator {
   // input stands. Stale ones are ignored.
   void accept_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
                      SourceInput input);
-  // A finished task acknowledges nothing more: no new checkpoints start.
+  // Task `task` finished its input and waits for the final checkpoint.
+  void input_ended(size_t task);
+  // A task's thread ended. Before the final checkpoint this means the
+  // attempt is going down: no new checkpoints start.
   void task_finished(size_t task);
+  // The job's final checkpoint completed.
+  bool final_checkpoint_completed() const;
   // Called, under the coordinator's lock, with the id of every aborted
   // checkpoint.
   void on_abort(std::function<void(int64_t)> listener);
@@ -174,6 +193,7 @@ class CheckpointCoordinator {
     uint64_t bytes_total = 0;
     DurationMs longest_synchronous = 0;  // over the tasks
     size_t acks = 0;
+    bool final = true;  // every part so far was taken after its task's input ended
     CheckpointMetadata metadata;
     // A batch: rows read per source, the lowest source watermark, and when
     // its planning started.
@@ -193,6 +213,8 @@ class CheckpointCoordinator {
 
   Pending make_pending(int64_t id, Timestamp now) const;
   bool start_locked(Timestamp now);
+  bool all_inputs_ended_locked() const { return input_ended_count_ == tasks_.size(); }
+  void tick_final_locked(Timestamp now);
   void complete_locked();
   void abort_locked(const std::string& why);
   void post_all(Mail mail);
@@ -226,7 +248,10 @@ class CheckpointCoordinator {
   int64_t last_completed_;
   size_t completed_ = 0;
   Timestamp next_trigger_;
-  bool stopped_ = false;
+  bool stopped_ = false;  // no checkpoint starts any more
+  std::vector<bool> input_ended_;  // per task
+  size_t input_ended_count_ = 0;
+  bool final_completed_ = false;
 
   // Micro-batch mode.
   std::optional<BatchLog> batch_log_;
@@ -236,6 +261,7 @@ class CheckpointCoordinator {
   // and split.
   std::optional<std::map<std::string, std::map<int32_t, int64_t>>> targets_;
   bool last_batch_started_ = false;  // once: the one new batch has started
+  bool batches_ended_ = false;       // kEndOfBatches went out
   std::string failure_;
 
   std::function<void(int64_t)> abort_listener_;

@@ -42,7 +42,7 @@ void CheckpointCoordinator::prepare_batches(bool resume) {
 }
 
 void CheckpointCoordinator::tick_batches(Timestamp now) {
-  if (stopped_ || !failure_.empty()) return;
+  if (stopped_ || batches_ended_ || !failure_.empty()) return;
   if (pending_ || planning_) {
     Timestamp started = pending_ ? pending_->started_at : planning_->started_at;
     if (now >= started + config_.timeout) {
@@ -250,7 +250,7 @@ Timestamp CheckpointCoordinator::next_batch_time(Timestamp planning_started) con
 }
 
 void CheckpointCoordinator::end_batches_locked(const std::string& why) {
-  stopped_ = true;
+  batches_ended_ = true;
   log::runtime()->info("trigger {}: {}; the job ends after batch {}",
                        trigger_name(config_.batches.trigger), why, last_completed_);
   post_sources(Mail{MailKind::kEndOfBatches, last_completed_});

@@ -29,6 +29,7 @@ class LocalCheckpointing final : public CheckpointParticipation {
                      SourceInput input) override {
     coordinator_.accept_slices(batch, task, std::move(slices), input);
   }
+  void input_ended(size_t task) override { coordinator_.input_ended(task); }
   void task_finished(size_t task) override { coordinator_.task_finished(task); }
 
  private:

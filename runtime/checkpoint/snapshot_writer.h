@@ -47,6 +47,8 @@ struct StoredOperatorState {
 // What a task tells about its part of a checkpoint besides its state.
 struct SnapshotReport {
   DurationMs synchronous_ms = 0;  // how long the snapshot held up the task's thread
+  // Taken after the task's input ended: the task's final state and output.
+  bool input_ended = false;
   // A source task in micro-batch mode: the records it read in the batch,
   // and its watermark at the batch's end.
   int64_t input_rows = 0;

@@ -241,6 +241,10 @@ void ClusterJob::on_task_status(const std::string& task_manager, const pb::TaskS
     case pb::TASK_RUNNING:
       started_.insert(task);
       break;
+    case pb::TASK_INPUT_ENDED:
+      started_.insert(task);
+      if (coordinator_) coordinator_->input_ended(task);
+      break;
     case pb::TASK_FINISHED:
       started_.insert(task);
       if (finished_.insert(task).second && coordinator_) coordinator_->task_finished(task);

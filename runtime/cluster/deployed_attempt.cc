@@ -157,6 +157,8 @@ void DeployedAttempt::submit_slices(int64_t batch, size_t task, std::vector<Spli
   send_(envelope);
 }
 
+void DeployedAttempt::input_ended(size_t task) { send_status(task, pb::TASK_INPUT_ENDED); }
+
 void DeployedAttempt::task_finished(size_t task) {
   // Cancelled or failed tasks are reported with the attempt's outcome.
   if (!tasks_->control().cancelled()) send_status(task, pb::TASK_FINISHED);

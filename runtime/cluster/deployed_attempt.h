@@ -66,6 +66,7 @@ class DeployedAttempt final : public CheckpointParticipation {
                        const SnapshotReport& report) override;
   void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
                      SourceInput input) override;
+  void input_ended(size_t task) override;
   void task_finished(size_t task) override;
 
  private:

@@ -14,6 +14,7 @@ pb::CheckpointAck to_checkpoint_ack(const std::string& job, int attempt,
   ack.set_synchronous_ms(stored.report.synchronous_ms);
   ack.set_input_rows(stored.report.input_rows);
   ack.set_watermark(stored.report.watermark);
+  ack.set_input_ended(stored.report.input_ended);
   ack.set_error(stored.error);
   for (const StoredOperatorState& op : stored.operators) {
     pb::StateHandle& h = *ack.add_operators();
@@ -37,6 +38,7 @@ StoredSnapshot from_checkpoint_ack(const pb::CheckpointAck& ack) {
   stored.report.synchronous_ms = ack.synchronous_ms();
   stored.report.input_rows = ack.input_rows();
   stored.report.watermark = ack.watermark();
+  stored.report.input_ended = ack.input_ended();
   stored.error = ack.error();
   for (const pb::StateHandle& h : ack.operators()) {
     StoredOperatorState op;
@@ -87,6 +89,7 @@ constexpr std::pair<MailKind, pb::MailKind> kMailKinds[] = {
     {MailKind::kPlanBatch, pb::MAIL_PLAN_BATCH},
     {MailKind::kRunBatch, pb::MAIL_RUN_BATCH},
     {MailKind::kEndOfBatches, pb::MAIL_END_OF_BATCHES},
+    {MailKind::kFinalCheckpointComplete, pb::MAIL_FINAL_COMPLETE},
 };
 
 }  // namespace

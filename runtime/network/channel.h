@@ -35,7 +35,9 @@ enum class ElementKind : uint8_t {
   kIdle,     // the producer has no active input: do not wait for its watermark
   kActive,   // the producer is active again
   kBarrier,  // checkpoint barrier: everything before it belongs to the checkpoint
-  kEnd       // the producer will send nothing more
+  kEnd,      // the producer will send nothing more (implies kEndOfData)
+  kEndOfData // no more records or watermarks; barriers and kEnd still follow
+             // (the producer waits for the job's final checkpoint)
 };
 
 template <class T>

@@ -12,7 +12,7 @@
 //                            record's timestamp (the first: to 0)
 //   kWatermark: i64 watermark
 //   kBarrier:   i64 checkpoint id
-//   kIdle, kActive, kEnd: nothing more
+//   kIdle, kActive, kEnd, kEndOfData: nothing more
 //
 // A batch larger than kMaxWireBatchRecords records or kWireBatchSplitBytes
 // bytes goes out as several consecutive batch elements, so a frame stays
@@ -171,7 +171,7 @@ Element<T> decode_element(std::string_view bytes) {
   ByteReader r(bytes);
   Element<T> element;
   uint8_t kind = Codec<uint8_t>::decode(r);
-  if (kind > static_cast<uint8_t>(ElementKind::kEnd)) {
+  if (kind > static_cast<uint8_t>(ElementKind::kEndOfData)) {
     throw InputError(fmt::format("element: unknown kind {}", kind));
   }
   element.kind = static_cast<ElementKind>(kind);

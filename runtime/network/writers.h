@@ -29,6 +29,9 @@ class NetworkWriterBase {
   virtual void send_idle(bool idle) = 0;
   // Flushes and tells every consumer that this producer has ended.
   virtual void send_end() = 0;
+  // Flushes and tells every consumer that no records or watermarks follow;
+  // barriers still do, until send_end().
+  virtual void send_end_of_data() = 0;
   // Flushes and sends checkpoint `id`'s barrier to every consumer.
   virtual void send_barrier(int64_t id) = 0;
 };
@@ -55,6 +58,10 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
   void send_end() override {
     flush();
     broadcast_control(ElementKind::kEnd, 0);
+  }
+  void send_end_of_data() override {
+    flush();
+    broadcast_control(ElementKind::kEndOfData, 0);
   }
   void send_barrier(int64_t id) override {
     flush();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "runtime/core/fault_injection.h"
 #include "runtime/core/logging.h"
 
 namespace sluice {
@@ -37,6 +38,7 @@ void Task::run() {
       run_input_loop();
     }
     finish_operators();
+    if (checkpoints_ != nullptr) await_final_checkpoint();
     for (auto& writer : writers_) writer->send_end();
   } catch (const CancelledError&) {
     // The job is going down for another reason; nothing to report.
@@ -48,6 +50,25 @@ void Task::run() {
   close_operators();
   if (checkpoints_ != nullptr) checkpoints_->task_finished(checkpoint_index_);
   control_.task_done();
+}
+
+// With checkpoints, the end of input is not the end of the task (design
+// section 13, Flink's FLIP-147): what the operators emitted at finish() is
+// committed only through a checkpoint taken after it. The task tells
+// downstream that no data follows, takes part in checkpoints (a source is
+// still triggered, inputs still deliver barriers) and ends once the job's
+// final checkpoint completed and every input ended.
+void Task::await_final_checkpoint() {
+  for (auto& writer : writers_) writer->send_end_of_data();
+  input_ended_ = true;
+  timers_ = {};  // fired at finish() or never: no output after the end of data
+  checkpoints_->input_ended(checkpoint_index_);
+  SLUICE_FAULT_POINT("task.input-ended");
+  while (!final_checkpoint_complete_ || ended_count_ < readers_.size()) {
+    check_cancelled();
+    process_mails();
+    if (!poll_inputs()) wait_for_work(kMaxTimestamp);
+  }
 }
 
 void Task::open_operators() {
@@ -65,6 +86,7 @@ void Task::open_operators() {
   }
   valve_ = std::make_unique<WatermarkValve>(static_cast<int>(readers_.size()));
   ended_.assign(readers_.size(), false);
+  data_ended_.assign(readers_.size(), false);
   barrier_seen_.assign(readers_.size(), false);
 }
 
@@ -88,7 +110,7 @@ void Task::run_source_loop() {
 }
 
 void Task::run_input_loop() {
-  while (ended_count_ < readers_.size()) {
+  while (data_ended_count_ < readers_.size()) {
     check_cancelled();
     process_mails();
     fire_due_timers();
@@ -127,8 +149,11 @@ void Task::on_control(const Polled& polled, size_t input) {
     case ElementKind::kEnd:
       ended_[input] = true;
       ++ended_count_;
-      advance_watermark(valve_->on_end(index));
-      check_alignment();
+      end_data(input);
+      check_alignment();  // an ended input delivers no more barriers
+      break;
+    case ElementKind::kEndOfData:
+      end_data(input);
       break;
     case ElementKind::kBarrier:
       on_barrier(input, polled.checkpoint);
@@ -137,6 +162,14 @@ void Task::on_control(const Polled& polled, size_t input) {
       break;
   }
   set_idle(valve_->all_idle());
+}
+
+// No records or watermarks come from `input` any more.
+void Task::end_data(size_t input) {
+  if (data_ended_[input]) return;
+  data_ended_[input] = true;
+  ++data_ended_count_;
+  advance_watermark(valve_->on_end(static_cast<int>(input)));
 }
 
 void Task::advance_watermark(std::optional<Timestamp> watermark) {
@@ -150,7 +183,7 @@ void Task::advance_watermark(std::optional<Timestamp> watermark) {
 }
 
 void Task::set_idle(bool idle) {
-  if (idle == idle_) return;
+  if (idle == idle_ || input_ended_) return;  // nothing but barriers after the end of data
   idle_ = idle;
   for (auto& writer : writers_) writer->send_idle(idle);
 }
@@ -229,6 +262,10 @@ void Task::process_mails() {
         break;
       case MailKind::kCheckpointComplete:
         notify_complete(mail.checkpoint);
+        break;
+      case MailKind::kFinalCheckpointComplete:
+        notify_complete(mail.checkpoint);
+        final_checkpoint_complete_ = true;
         break;
       case MailKind::kCheckpointAborted:
         highest_aborted_ = std::max(highest_aborted_, mail.checkpoint);
@@ -319,6 +356,7 @@ void Task::take_checkpoint(int64_t id) {
   report.synchronous_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
+  report.input_ended = input_ended_;
   if (source_ != nullptr) {
     report.input_rows = source_->slice_rows();
     report.watermark = source_->emitted_watermark();

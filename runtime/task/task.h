@@ -5,10 +5,13 @@
 // writers. Operators never lock: everything they see runs on this thread.
 //
 // Lifecycle: built by the execution plan -> run() on its own thread:
-// open operators (tail first) -> loop until every input ended or the source
-// finished -> finish operators (head first) -> send end downstream -> close.
-// Any exception fails the job through JobControl; cancellation makes run()
-// return early (operators are still closed, never finished).
+// open operators (tail first) -> loop until every input ended its data or
+// the source finished -> finish operators (head first) -> with checkpoints:
+// send end-of-data downstream and take part in checkpoints until the job's
+// final checkpoint completed (sinks commit their last output through it)
+// and every input ended -> send end downstream -> close. Any exception
+// fails the job through JobControl; cancellation makes run() return early
+// (operators are still closed, never finished).
 #pragma once
 
 #include <memory>
@@ -74,6 +77,8 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void open_operators();
   void run_source_loop();
   void run_input_loop();
+  void await_final_checkpoint();
+  void end_data(size_t input);
   bool poll_inputs();
   void on_control(const Polled& polled, size_t input);
   void advance_watermark(std::optional<Timestamp> watermark);
@@ -112,8 +117,10 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   std::vector<std::unique_ptr<DownstreamBase>> pieces_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::unique_ptr<WatermarkValve> valve_;
-  std::vector<bool> ended_;
+  std::vector<bool> ended_;       // inputs that sent kEnd
   size_t ended_count_ = 0;
+  std::vector<bool> data_ended_;  // inputs that sent kEndOfData or kEnd
+  size_t data_ended_count_ = 0;
   size_t next_input_ = 0;
   bool idle_ = false;
   TaskWakeup wakeup_;
@@ -127,6 +134,8 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   int64_t last_barrier_ = 0;  // the newest checkpoint this task took part in
   int64_t highest_aborted_ = 0;  // checkpoint ids up to it were aborted (ids only grow)
   int64_t batch_ = 0;         // micro-batch: the batch whose slice the source reads
+  bool input_ended_ = false;  // finished: snapshots from now on hold the final state
+  bool final_checkpoint_complete_ = false;
   std::vector<bool> barrier_seen_;
 };
 

@@ -98,6 +98,8 @@ class BatchCoordinatorTest : public ::testing::Test {
       }
       c.acknowledge(std::move(stored));
     }
+    // Retention runs in the background; the next batch waits for it.
+    ASSERT_TRUE(c.wait_for_background_work(std::chrono::seconds(10)));
   }
 
   std::vector<std::string> progress_lines() const {

@@ -133,5 +133,54 @@ TEST(CheckpointStorage, RetentionKeepsTheNewestAndTheirSharedFiles) {
   EXPECT_FALSE(fs::exists(dir.file("job/shared/two.sst")));
 }
 
+// Retention reads only metadata: a kept checkpoint with a damaged state
+// file still protects the shared files it references (restore would skip
+// it, and the checkpoint before it needs them too).
+TEST(CheckpointStorage, RetentionReadsOnlyMetadata) {
+  TempDir dir;
+  CheckpointStorage storage(dir.path(), "job");
+  write_checkpoint(storage, 1, "one.sst");
+  write_checkpoint(storage, 2, "two.sst");
+  testing::write_file(dir.file("job/chk-2/op-0.keyed"), "damaged");
+  RetentionReport report = storage.retain(1);
+  EXPECT_TRUE(report.unreadable.empty());
+  EXPECT_TRUE(fs::exists(dir.file("job/shared/two.sst"))) << "a kept checkpoint lost its file";
+  EXPECT_FALSE(fs::exists(dir.file("job/shared/one.sst")));
+  EXPECT_EQ(report.checkpoints_deleted, 1u);
+}
+
+// A kept checkpoint whose metadata cannot be read might reference any
+// shared file: none is deleted, and the readable checkpoint before it is
+// kept as well, so that a restore has something to fall back on.
+TEST(CheckpointStorage, AnUnreadableKeptCheckpointKeepsEverySharedFile) {
+  TempDir dir;
+  CheckpointStorage storage(dir.path(), "job");
+  write_checkpoint(storage, 1, "one.sst");
+  write_checkpoint(storage, 2, "two.sst");
+  write_checkpoint(storage, 3, "three.sst");
+  std::string meta = testing::read_file(dir.file("job/chk-3/_metadata"));
+  meta[meta.size() / 2] ^= 1;
+  testing::write_file(dir.file("job/chk-3/_metadata"), meta);
+  RetentionReport report = storage.retain(1);
+  ASSERT_EQ(report.unreadable.size(), 1u);
+  EXPECT_NE(report.unreadable[0].find("checkpoint 3"), std::string::npos) << report.unreadable[0];
+  EXPECT_EQ(storage.complete_ids(), (std::vector<int64_t>{2, 3}));
+  for (const char* file : {"one.sst", "two.sst", "three.sst"}) {
+    EXPECT_TRUE(fs::exists(dir.file(std::string("job/shared/") + file))) << file;
+  }
+  EXPECT_EQ(report.shared_files_deleted, 0u);
+}
+
+// A checkpoint newer than the newest complete one may be in progress: its
+// directory stays.
+TEST(CheckpointStorage, RetentionLeavesCheckpointsInProgress) {
+  TempDir dir;
+  CheckpointStorage storage(dir.path(), "job");
+  write_checkpoint(storage, 1);
+  storage.prepare(2);
+  storage.retain(1);
+  EXPECT_TRUE(fs::exists(dir.file("job/chk-2")));
+}
+
 }  // namespace
 }  // namespace sluice

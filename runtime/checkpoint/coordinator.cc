@@ -99,6 +99,7 @@ CheckpointCoordinator::Pending CheckpointCoordinator::make_pending(int64_t id,
 }
 
 bool CheckpointCoordinator::start_locked(Timestamp now) {
+  if (retention_running_) return false;  // tick() tries again
   Pending p = make_pending(next_id_++, now);
   try {
     storage_.prepare(p.id);
@@ -130,10 +131,7 @@ void CheckpointCoordinator::task_finished(size_t task) {
   // Before the final checkpoint a task ends only when the attempt goes
   // down; a checkpoint or batch in flight then runs again after a restart.
   stopped_ = true;
-  if (pending_) {
-    std::error_code ec;
-    std::filesystem::remove_all(storage_.checkpoint_dir(pending_->id), ec);
-  }
+  if (pending_) remove_checkpoint_dir_locked(pending_->id);
   pending_.reset();
   planning_.reset();
 }
@@ -238,16 +236,33 @@ void CheckpointCoordinator::complete_locked() {
 }
 
 // Keeps the retained checkpoints, and the batch log entries of the batches
-// since a while before the oldest of them.
+// since a while before the oldest of them, on the background thread.
 void CheckpointCoordinator::retain_locked() {
-  try {
-    storage_.retain(config_.retained);
-    if (!batch_log_) return;
-    std::vector<int64_t> kept = storage_.complete_ids();
-    if (!kept.empty()) batch_log_->discard_before(kept.front() - kBatchesLoggedBeyondCheckpoints);
-  } catch (const std::exception& e) {
-    log::runtime()->warn("checkpoint retention: {}", e.what());
-  }
+  retention_running_ = true;
+  background_.post([this, keep = config_.retained] {
+    try {
+      SLUICE_FAULT_POINT("checkpoint.retention");
+      RetentionReport report = storage_.retain(keep);
+      for (const std::string& why : report.unreadable) {
+        log::runtime()->warn("checkpoint retention keeps every shared file: {}", why);
+      }
+      if (batch_log_) {
+        std::vector<int64_t> kept = storage_.complete_ids();
+        if (!kept.empty()) batch_log_->discard_before(kept.front() - kBatchesLoggedBeyondCheckpoints);
+      }
+    } catch (const std::exception& e) {
+      log::runtime()->warn("checkpoint retention: {}", e.what());
+    }
+    std::lock_guard lock(mutex_);
+    retention_running_ = false;
+  });
+}
+
+void CheckpointCoordinator::remove_checkpoint_dir_locked(int64_t id) {
+  background_.post([dir = storage_.checkpoint_dir(id)] {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
 }
 
 void CheckpointCoordinator::abort_locked(const std::string& why) {
@@ -260,8 +275,7 @@ void CheckpointCoordinator::abort_locked(const std::string& why) {
   log::runtime()->warn("checkpoint {} aborted: {}", id, why);
   if (abort_listener_) abort_listener_(id);
   post_all(Mail{MailKind::kCheckpointAborted, id});
-  std::error_code ec;
-  std::filesystem::remove_all(storage_.checkpoint_dir(id), ec);
+  remove_checkpoint_dir_locked(id);
   next_trigger_ = clock_.now_ms() + config_.interval;
 }
 

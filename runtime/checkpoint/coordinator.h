@@ -31,11 +31,17 @@
 // run again as they were planned. `--trigger once` and `available-now`
 // end the job with kEndOfBatches once their input is committed.
 //
+// Retention (keeping the newest checkpoints, deleting what no kept one
+// references) and the removal of aborted checkpoints run on a thread of the
+// coordinator's own (BackgroundWork), outside its lock; no checkpoint
+// starts while a retention pass runs, since a checkpoint in progress
+// references shared files that no metadata names yet.
+//
 // Threading: tick(), prepare_batches() and trigger_now() on the owner's
-// thread; acknowledge(), accept_slices() and task_finished() from any
-// thread. All state is behind one
-// mutex; mails are posted under it, so a mailbox must not call back.
-// Lifecycle: construct -> attach tasks -> tick* -> destroy.
+// thread; acknowledge(), accept_slices(), input_ended() and task_finished()
+// from any thread. All state is behind one mutex; mails are posted under
+// it, so a mailbox must not call back. Lifecycle: construct -> attach tasks
+// -> tick* -> destroy (waits for a retention pass in progress).
 #pragma once
 
 #include <cstdint>
@@ -48,6 +54,7 @@
 #include <vector>
 
 #include "runtime/api/source.h"
+#include "runtime/checkpoint/background_work.h"
 #include "runtime/checkpoint/batch_log.h"
 #include "runtime/checkpoint/snapshot_writer.h"
 #include "runtime/checkpoint/storage.h"
@@ -181,6 +188,11 @@ class CheckpointCoordinator {
 
   int64_t last_completed() const;
   size_t completed_count() const;
+  // Waits until retention and checkpoint removals posted so far are done
+  // (tests, and owners that want the storage settled); false on timeout.
+  bool wait_for_background_work(std::chrono::milliseconds max_wait) {
+    return background_.wait_until_idle(max_wait);
+  }
 
  private:
   struct Pending {
@@ -220,6 +232,7 @@ class CheckpointCoordinator {
   void post_all(Mail mail);
   void post_sources(const Mail& mail);
   void retain_locked();
+  void remove_checkpoint_dir_locked(int64_t id);
   void record_batch_report(Pending& pending, size_t task, const SnapshotReport& report);
 
   // Micro-batch mode (coordinator_batches.cc).
@@ -265,6 +278,9 @@ class CheckpointCoordinator {
   std::string failure_;
 
   std::function<void(int64_t)> abort_listener_;
+  bool retention_running_ = false;  // no checkpoint starts meanwhile
+  // Last: destroyed first, so its chores finish while the rest is alive.
+  BackgroundWork background_{"checkpoint-gc"};
 };
 
 }  // namespace sluice

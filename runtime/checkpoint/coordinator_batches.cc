@@ -52,7 +52,7 @@ void CheckpointCoordinator::tick_batches(Timestamp now) {
     }
     return;
   }
-  if (now < next_trigger_) return;
+  if (now < next_trigger_ || retention_running_) return;
   if (!replays_.empty()) {
     BatchPlan plan = std::move(replays_.front());
     replays_.erase(replays_.begin());

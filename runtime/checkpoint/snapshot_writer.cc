@@ -5,26 +5,12 @@
 namespace sluice {
 
 SnapshotWriter::SnapshotWriter(CheckpointStorage storage, OnStored on_stored)
-    : storage_(std::move(storage)),
-      on_stored_(std::move(on_stored)),
-      thread_([this] { write_loop(); }) {}
-
-SnapshotWriter::~SnapshotWriter() {
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-  }
-  work_.notify_all();
-  thread_.join();
-}
+    : storage_(std::move(storage)), on_stored_(std::move(on_stored)) {}
 
 void SnapshotWriter::submit(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
                             const SnapshotReport& report) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(Job{id, task, std::move(operators), report});
-  }
-  work_.notify_one();
+  auto job = std::make_shared<const Job>(Job{id, task, std::move(operators), report});
+  thread_.post([this, job] { write(*job); });
 }
 
 void SnapshotWriter::abandon_up_to(int64_t id) {
@@ -32,19 +18,14 @@ void SnapshotWriter::abandon_up_to(int64_t id) {
   abandoned_up_to_ = std::max(abandoned_up_to_, id);
 }
 
-void SnapshotWriter::write_loop() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    work_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-    if (queue_.empty()) return;
-    Job job = std::move(queue_.front());
-    queue_.pop_front();
-    bool wanted = job.id > abandoned_up_to_;
-    lock.unlock();
-    if (wanted) on_stored_(store(job));
-    remove_scratch(job);
-    lock.lock();
+void SnapshotWriter::write(const Job& job) {
+  bool wanted;
+  {
+    std::lock_guard lock(mutex_);
+    wanted = job.id > abandoned_up_to_;
   }
+  if (wanted) on_stored_(store(job));
+  remove_scratch(job);
 }
 
 StoredSnapshot SnapshotWriter::store(const Job& job) const {

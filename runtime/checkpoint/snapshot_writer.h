@@ -5,21 +5,19 @@
 // `on_stored`, which acknowledges it to the checkpoint coordinator: by a
 // direct call on the local cluster, by a message from a task manager.
 //
-// Threading: submit() and abandon() from any thread; one writer thread
-// inside calls on_stored. Lifecycle: construct -> submit* -> destroy
-// (finishes what is queued, then joins).
+// Threading: submit() and abandon_up_to() from any thread; one writer
+// thread inside (a BackgroundWork) calls on_stored. Lifecycle: construct ->
+// submit* -> destroy (finishes what is queued, then joins).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "runtime/checkpoint/background_work.h"
 #include "runtime/checkpoint/metadata.h"
 #include "runtime/checkpoint/storage.h"
 #include "runtime/core/time.h"
@@ -70,7 +68,6 @@ class SnapshotWriter {
  public:
   using OnStored = std::function<void(StoredSnapshot&&)>;
   SnapshotWriter(CheckpointStorage storage, OnStored on_stored);
-  ~SnapshotWriter();
   SnapshotWriter(const SnapshotWriter&) = delete;
   SnapshotWriter& operator=(const SnapshotWriter&) = delete;
 
@@ -86,18 +83,17 @@ class SnapshotWriter {
     std::vector<OperatorSnapshotBytes> operators;
     SnapshotReport report;
   };
-  void write_loop();
+  void write(const Job& job);
   StoredSnapshot store(const Job& job) const;
   static void remove_scratch(const Job& job);
 
   CheckpointStorage storage_;
   OnStored on_stored_;
   std::mutex mutex_;
-  std::condition_variable work_;
-  std::deque<Job> queue_;
   int64_t abandoned_up_to_ = 0;
-  bool closing_ = false;
-  std::thread thread_;
+  // Last: destroyed first, so queued snapshots are written while the rest
+  // is alive.
+  BackgroundWork thread_{"snapshot-writer"};
 };
 
 }  // namespace sluice

@@ -124,36 +124,50 @@ std::optional<CheckpointMetadata> CheckpointStorage::latest(
   return std::nullopt;
 }
 
-void CheckpointStorage::retain(size_t keep) const {
+CheckpointMetadata CheckpointStorage::read_metadata(const std::string& checkpoint_dir) const {
+  return decode_from_string<CheckpointMetadata>(
+      read_checksummed_file(checkpoint_dir + "/" + kMetadata));
+}
+
+RetentionReport CheckpointStorage::retain(size_t keep) const {
+  RetentionReport report;
   std::vector<int64_t> complete = complete_ids();
+  // From the newest: keep until `keep` readable ones are kept. A checkpoint
+  // whose metadata cannot be read is kept too (it may be read again later)
+  // and, since nobody knows what it references, no shared file goes.
   std::set<int64_t> kept;
-  for (size_t i = complete.size() > keep ? complete.size() - keep : 0; i < complete.size(); ++i) {
-    kept.insert(complete[i]);
+  std::set<std::string> referenced;
+  size_t readable = 0;
+  for (auto it = complete.rbegin(); it != complete.rend() && readable < keep; ++it) {
+    kept.insert(*it);
+    try {
+      for (const OperatorStateHandle& op : read_metadata(checkpoint_dir(*it)).operators) {
+        for (const SubtaskStateHandle& s : op.subtasks) {
+          referenced.insert(s.shared_files.begin(), s.shared_files.end());
+        }
+      }
+      ++readable;
+    } catch (const SluiceError& e) {
+      report.unreadable.push_back("checkpoint " + std::to_string(*it) + ": " + e.what());
+    }
   }
   int64_t newest = complete.empty() ? -1 : complete.back();
   std::error_code ec;
-  std::set<std::string> referenced;
   for (const auto& entry : fs::directory_iterator(job_dir_, ec)) {
     int64_t id = checkpoint_id_of(entry.path());
-    if (id < 0) continue;
-    if (kept.count(id)) {
-      try {
-        for (const OperatorStateHandle& op : load(entry.path().string()).operators) {
-          for (const SubtaskStateHandle& s : op.subtasks) {
-            referenced.insert(s.shared_files.begin(), s.shared_files.end());
-          }
-        }
-      } catch (const SluiceError&) {
-        // A corrupt kept checkpoint references nothing worth keeping.
-      }
-      continue;
-    }
-    // Older than the newest complete one: finished or abandoned, not needed.
-    if (id < newest) fs::remove_all(entry.path(), ec);
+    // Older than the newest complete one and not kept: finished or
+    // abandoned. Newer ones may be in progress.
+    if (id < 0 || id >= newest || kept.count(id)) continue;
+    fs::remove_all(entry.path(), ec);
+    ++report.checkpoints_deleted;
   }
+  if (!report.unreadable.empty()) return report;
   for (const auto& entry : fs::directory_iterator(shared_dir(), ec)) {
-    if (!referenced.count(entry.path().filename().string())) fs::remove(entry.path(), ec);
+    if (referenced.count(entry.path().filename().string())) continue;
+    fs::remove(entry.path(), ec);
+    ++report.shared_files_deleted;
   }
+  return report;
 }
 
 }  // namespace sluice

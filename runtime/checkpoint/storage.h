@@ -27,6 +27,15 @@ namespace sluice {
 // Creates `dir` and its parents. Throws ExternalError.
 void make_directories(const std::string& dir);
 
+// What one retention pass did, for logs and tests.
+struct RetentionReport {
+  size_t checkpoints_deleted = 0;
+  size_t shared_files_deleted = 0;
+  // Kept checkpoints whose metadata could not be read, and why: while there
+  // are any, no shared file is deleted.
+  std::vector<std::string> unreadable;
+};
+
 class CheckpointStorage {
  public:
   CheckpointStorage(std::string root, std::string job);
@@ -57,12 +66,19 @@ class CheckpointStorage {
   // every file it references). Throws InputError when it is not intact.
   CheckpointMetadata load(const std::string& checkpoint_dir) const;
 
-  // Keeps the newest `keep` complete checkpoints; deletes older
-  // checkpoints, unfinished ones older than the newest complete one, and
-  // shared files no kept checkpoint references. Call it only while no
-  // checkpoint is in progress: an unfinished checkpoint's shared files are
-  // referenced by no metadata yet.
-  void retain(size_t keep) const;
+  // Reads and verifies checkpoint metadata only (not the files it names).
+  // Throws InputError when corrupt, ExternalError when unreadable.
+  CheckpointMetadata read_metadata(const std::string& checkpoint_dir) const;
+
+  // Keeps the newest `keep` complete checkpoints whose metadata is
+  // readable (and any newer ones whose metadata is not); deletes older
+  // checkpoints and unfinished ones older than the newest complete one;
+  // deletes the shared files no kept checkpoint references, unless a kept
+  // checkpoint's metadata is unreadable (it might reference any of them).
+  // Reads only metadata. Call it only while no checkpoint is in progress:
+  // an unfinished checkpoint's shared files are referenced by no metadata
+  // yet. I/O errors while deleting are ignored (the next pass retries).
+  RetentionReport retain(size_t keep) const;
 
  private:
   std::string job_dir_;

@@ -373,7 +373,7 @@ void ClusterJob::request_checkpoint(const std::shared_ptr<ControlConnection>& cl
                                   job_state_name(state_))
                     : fmt::format("job {} has no checkpoint storage and interval", id_));
   } else if ((id = coordinator_->trigger_now()) == 0) {
-    r.set_error(fmt::format("job {}: a checkpoint is in progress, or a task has finished", id_));
+    r.set_error(fmt::format("job {}: a checkpoint or its cleanup is in progress, or the job is ending", id_));
   } else {
     checkpoint_requests_.push_back(CheckpointRequest{id, client});
     return;

@@ -110,7 +110,7 @@ SplitPosition file_split_position(int split_count, const FileSplit& split, LineP
                                   SplitState state) {
   FileSplitPosition position{
       static_cast<int32_t>(split_count), split.begin, split.end, next.offset, next.line, state};
-  return SplitPosition{split.id, encode_to_string(position)};
+  return SplitPosition{split.id, encode_versioned(FileSplitPosition::kFormat, position)};
 }
 
 LinePosition resume_position(const std::string& source, const FileSplit& split,

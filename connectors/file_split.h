@@ -46,6 +46,7 @@ struct LinePosition {
 // Where reading one split stands, as a checkpoint stores it. The split's
 // planned range comes along so that a restore can tell that the file changed.
 struct FileSplitPosition {
+  static constexpr PersistedFormat kFormat{"file split position", 1};
   int32_t split_count = 0;  // splits in the plan
   uint64_t begin = 0;       // the split's range in that plan
   uint64_t end = 0;

@@ -67,6 +67,7 @@ void validate_generator_options(const GeneratorOptions& options);
 
 // Where one split of a generator stands, as a checkpoint stores it.
 struct GeneratorSplitPosition {
+  static constexpr PersistedFormat kFormat{"generator split position", 1};
   int32_t split_count = 0;  // splits in the plan: the stride of the indices
   uint64_t next = 0;        // the next index the split makes
   SplitState state = SplitState::kReading;
@@ -136,7 +137,7 @@ class GeneratorReader final : public SourceReader<T> {
     std::vector<SplitPosition> positions;
     for (const SplitCursor& split : splits_) {
       GeneratorSplitPosition position{static_cast<int32_t>(stride_), split.next, split.state};
-      positions.push_back({split.id, encode_to_string(position)});
+      positions.push_back({split.id, encode_versioned(GeneratorSplitPosition::kFormat, position)});
     }
     return positions;
   }

@@ -5,6 +5,7 @@
 
 #include "connectors/part_file_names.h"
 #include "runtime/core/codec.h"
+#include "runtime/core/versioned.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"
 
@@ -48,6 +49,7 @@ void PartFileSequence::finish() {
 
 // A sink subtask's checkpoint state in two-phase mode.
 struct PreparedParts {
+  static constexpr PersistedFormat kFormat{"file sink state", 1};
   std::string run_token;
   int32_t subtask = 0;
   uint64_t next_part = 0;  // parts numbered from here on came after the checkpoint
@@ -65,7 +67,8 @@ std::string PartFileSequence::prepare(int64_t id) {
   for (const auto& [checkpoint, renames] : prepared_) {
     uncommitted.insert(uncommitted.end(), renames.begin(), renames.end());
   }
-  return encode_to_string(PreparedParts{run_token_, subtask_, next_part_, std::move(uncommitted)});
+  return encode_versioned(PreparedParts::kFormat,
+                          PreparedParts{run_token_, subtask_, next_part_, std::move(uncommitted)});
 }
 
 void PartFileSequence::commit(int64_t id) {
@@ -79,7 +82,7 @@ void PartFileSequence::recover(const std::vector<std::string>& prepared) {
   std::vector<std::string> listed;
   for (const std::string& bytes : prepared) {
     if (bytes.empty()) continue;
-    PreparedParts parts = decode_from_string<PreparedParts>(bytes);
+    PreparedParts parts = decode_versioned<PreparedParts>(PreparedParts::kFormat, bytes);
     if (subtask_ == 0) {
       commit_renames(options_.directory, parts.renames);
       delete_parts_after(options_.directory, parts.run_token, parts.subtask, parts.next_part);

@@ -24,10 +24,6 @@ void check_position_of_plan(const std::string& source, int split, int32_t split_
     throw corrupt_position(
         source, split, "a plan of " + std::to_string(split_count) + " splits has no such split");
   }
-  if (state != SplitState::kReading && state != SplitState::kFinished) {
-    throw corrupt_position(source, split,
-                           "unknown state " + std::to_string(static_cast<int>(state)));
-  }
 }
 
 int restored_split_count(const std::string& source, int configured, int checkpointed) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/api/source.h"
+#include "runtime/core/versioned.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
 
@@ -29,6 +30,7 @@ enum class SplitState : uint8_t {
   kReading = 0,   // records may follow
   kFinished = 1,  // no records follow; a restored reader still reports the end once
 };
+constexpr SplitState codec_enum_max(SplitState) { return SplitState::kFinished; }
 
 // InputError "SOURCE: corrupt checkpoint: position of split K: WHAT".
 InputError corrupt_position(const std::string& source, int split, const std::string& what);
@@ -51,8 +53,8 @@ struct RestoredPositions {
   std::map<int, P> by_split;
 };
 
-// Decodes every position with the codec of P, a struct with the fields
-// `int32_t split_count` and `SplitState state`, and checks that together they
+// Decodes every position in the versioned format P::kFormat of P, a struct
+// with the fields `int32_t split_count` and `SplitState state`, and checks that together they
 // describe one plan, each split at most once. Throws corrupt_position.
 template <class P>
 RestoredPositions<P> decode_positions(const std::string& source,
@@ -61,7 +63,7 @@ RestoredPositions<P> decode_positions(const std::string& source,
   for (const SplitPosition& stored : positions) {
     P position;
     try {
-      position = decode_from_string<P>(stored.position);
+      position = decode_versioned<P>(P::kFormat, stored.position);
     } catch (const InputError& error) {
       throw corrupt_position(source, stored.split, error.what());
     }

@@ -31,6 +31,9 @@ inline std::string instance_directory_name(const OperatorInfo& info) {
   return name + "-" + std::to_string(info.subtask);
 }
 
+// A keyed operator's checkpoint state besides its keyed state: its watermark.
+inline constexpr PersistedFormat kWatermarkFormat{"keyed operator watermark", 1};
+
 template <class In, class Out, class K, class KeyFn>
 class KeyedOperator : public OneInputOperator<In, Out> {
  public:
@@ -56,7 +59,8 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     snapshot.states.push_back(timer_entries(kProcessingTimers, processing_timers_));
     // The watermark too: sources replay exactly the records after the
     // barrier, and they must be judged late or not as they were.
-    return OperatorSnapshot{std::move(snapshot), encode_to_string(watermark_), std::move(files)};
+    return OperatorSnapshot{std::move(snapshot), encode_versioned(kWatermarkFormat, watermark_),
+                            std::move(files)};
   }
 
   void process_watermark(Timestamp watermark) override {
@@ -138,7 +142,8 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     // of their watermarks rejects nothing that any of them accepted.
     Timestamp watermark = kMaxTimestamp;
     for (const std::string& bytes : restore.operator_states) {
-      if (!bytes.empty()) watermark = std::min(watermark, decode_from_string<Timestamp>(bytes));
+      if (bytes.empty()) continue;
+      watermark = std::min(watermark, decode_versioned<Timestamp>(kWatermarkFormat, bytes));
     }
     if (watermark != kMaxTimestamp) watermark_ = watermark;
     backend_->restore(restore.keyed);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/core/codec.h"
+#include "runtime/core/versioned.h"
 
 namespace sluice {
 
@@ -57,6 +58,8 @@ struct RocksFiles {
 // The keyed state of one operator subtask: portable entries, plus, for an
 // incremental RocksDB snapshot, the instance's files.
 struct KeyedSnapshot {
+  // Also covers the layout of RocksDB keys and values in `rocks` files.
+  static constexpr PersistedFormat kFormat{"keyed state snapshot", 1};
   std::vector<StateEntries> states;
   std::optional<RocksFiles> rocks;
   SLUICE_FIELDS(states, rocks)

@@ -42,7 +42,7 @@ template <class T>
 std::map<int, FileSplitPosition> file_positions(const SourceReader<T>& reader) {
   std::map<int, FileSplitPosition> positions;
   for (const SplitPosition& p : reader.snapshot_positions()) {
-    positions[p.split] = decode_from_string<FileSplitPosition>(p.position);
+    positions[p.split] = decode_versioned<FileSplitPosition>(FileSplitPosition::kFormat, p.position);
   }
   return positions;
 }

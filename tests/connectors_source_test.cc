@@ -757,7 +757,7 @@ TEST(GeneratorSlices, CappedSlicesCoverEveryIndexOnceAcrossARestoreAtAnotherPara
       seen.insert(seen.end(), read.values.begin(), read.values.end());
     }
     for (const SplitPosition& p : reader->snapshot_positions()) {
-      auto position = decode_from_string<GeneratorSplitPosition>(p.position);
+      auto position = decode_versioned<GeneratorSplitPosition>(GeneratorSplitPosition::kFormat, p.position);
       EXPECT_EQ(static_cast<int64_t>(position.next), next[p.split]);
       checkpoint.push_back(p);
     }
@@ -867,7 +867,7 @@ TEST(GeneratorSlices, PlansSaturateInsteadOfOverflowing) {
   auto reader = source.create_reader(0, 1);
   reader->open(reader_context(0, 1));
   GeneratorSplitPosition near_the_end{1, static_cast<uint64_t>(kMax) - 3, SplitState::kReading};
-  reader->restore_positions({{0, encode_to_string(near_the_end)}});
+  reader->restore_positions({{0, encode_versioned(GeneratorSplitPosition::kFormat, near_the_end)}});
   EXPECT_EQ(reader->plan_slices(0), (std::vector<SplitSlice>{{0, kMax - 3, kMax, kMax, false}}));
   std::vector<SplitSlice> plan = reader->plan_slices(2);
   EXPECT_EQ(plan, (std::vector<SplitSlice>{{0, kMax - 3, kMax - 1, kMax, false}}));

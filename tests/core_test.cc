@@ -11,6 +11,7 @@
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
 #include "runtime/core/time.h"
+#include "runtime/core/versioned.h"
 
 namespace sluice {
 namespace {
@@ -109,6 +110,62 @@ TEST(Codec, HugeLengthPrefixIsRejectedWithoutAllocating) {
 TEST(Codec, TrailingBytesAreAnError) {
   std::string bytes = encode_to_string<int32_t>(5) + "x";
   EXPECT_THROW(decode_from_string<int32_t>(bytes), InputError);
+}
+
+enum class Colour : uint8_t { kRed, kGreen, kBlue };
+constexpr Colour codec_enum_max(Colour) { return Colour::kBlue; }
+
+// Bools and enums from untrusted bytes: a byte that is no value of the type
+// is corrupt input (an InputError), never undefined behaviour.
+TEST(Codec, BoolsAndEnumsRejectBytesOutsideTheirRange) {
+  EXPECT_EQ(decode_from_string<bool>(encode_to_string(true)), true);
+  EXPECT_EQ(decode_from_string<Colour>(encode_to_string(Colour::kBlue)), Colour::kBlue);
+  for (int byte = 2; byte < 256; ++byte) {
+    EXPECT_THROW(decode_from_string<bool>(std::string(1, static_cast<char>(byte))), InputError);
+  }
+  for (int byte = 3; byte < 256; ++byte) {
+    EXPECT_THROW(decode_from_string<Colour>(std::string(1, static_cast<char>(byte))), InputError);
+  }
+  EXPECT_THROW((decode_from_string<std::optional<bool>>(std::string("\x01\x07", 2))), InputError);
+}
+
+// A format evolves by its version: version 2 of a record adds a field; a
+// reader of version 2 still reads version 1 (the new field at its default),
+// and a reader of version 1 refuses version 2 with an error naming the
+// format instead of misreading it.
+struct RecordV1 {
+  static constexpr PersistedFormat kFormat{"test record", 1};
+  std::string name;
+  SLUICE_FIELDS(name)
+};
+struct RecordV2 {
+  static constexpr PersistedFormat kFormat{"test record", 2};
+  std::string name;
+  int64_t count = 7;
+  SLUICE_FIELDS(name, count)
+
+  static RecordV2 decode(std::string_view bytes) {
+    ByteReader reader(bytes);
+    if (read_version(reader, kFormat) == 1) return RecordV2{Codec<RecordV1>::decode(reader).name};
+    return Codec<RecordV2>::decode(reader);
+  }
+};
+
+TEST(Versioned, AFormatReadsItsOlderVersionsAndRefusesNewerOnes) {
+  std::string v1 = encode_versioned(RecordV1::kFormat, RecordV1{"old"});
+  RecordV2 upgraded = RecordV2::decode(v1);
+  EXPECT_EQ(upgraded.name, "old");
+  EXPECT_EQ(upgraded.count, 7);
+  std::string v2 = encode_versioned(RecordV2::kFormat, RecordV2{"new", 3});
+  EXPECT_EQ(RecordV2::decode(v2).count, 3);
+  try {
+    decode_versioned<RecordV1>(RecordV1::kFormat, v2);
+    ADD_FAILURE() << "a version 1 reader read version 2";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "test record: format version 2 is not readable here (this Sluice reads 1 to 1)");
+  }
+  EXPECT_THROW(decode_versioned<RecordV1>(RecordV1::kFormat, std::string(1, '\0')), InputError);
 }
 
 TEST(Hash, IsStableAcrossRuns) {

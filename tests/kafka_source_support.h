@@ -196,7 +196,7 @@ inline std::vector<kafka::KafkaPartitionPosition> decode_all(
     const std::vector<SplitPosition>& stored) {
   std::vector<kafka::KafkaPartitionPosition> positions;
   for (const SplitPosition& p : stored) {
-    positions.push_back(decode_from_string<kafka::KafkaPartitionPosition>(p.position));
+    positions.push_back(decode_versioned<kafka::KafkaPartitionPosition>(kafka::KafkaPartitionPosition::kFormat, p.position));
   }
   return positions;
 }

@@ -716,7 +716,7 @@ TEST(KafkaSlices, ASliceOfOffsetsThatHoldNoRecordsEndsAtTheNextRecord) {
   ASSERT_EQ(fresh.available, 64);
 
   kafka::KafkaPartitionPosition at_zero{"big", 0, 0, -1};
-  std::vector<SplitPosition> checkpoint = {{0, encode_to_string(at_zero)}};
+  std::vector<SplitPosition> checkpoint = {{0, encode_versioned(kafka::KafkaPartitionPosition::kFormat, at_zero)}};
   auto reader = open_reader(options, 0, 1, nullptr, &checkpoint);
   std::vector<SplitSlice> plan = reader->plan_slices(1);
   EXPECT_EQ(plan, (std::vector<SplitSlice>{{0, 0, 1, 64, false}}));
@@ -800,7 +800,7 @@ TEST(KafkaSlices, PlansResolveSymbolicPositions) {
   options.stop = StopAt::kNever;
   auto position = [](int32_t partition, int64_t next) {
     kafka::KafkaPartitionPosition p{"events", partition, next, -1};
-    return SplitPosition{partition, encode_to_string(p)};
+    return SplitPosition{partition, encode_versioned(kafka::KafkaPartitionPosition::kFormat, p)};
   };
   std::vector<SplitPosition> checkpoint = {position(0, RD_KAFKA_OFFSET_END),
                                            position(1, RD_KAFKA_OFFSET_BEGINNING),

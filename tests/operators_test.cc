@@ -378,7 +378,7 @@ std::pair<std::vector<Out>, std::vector<Out>> run_with_restore(const std::vector
   std::vector<Out> restored = before.output.take();
   OperatorSnapshot snapshot = before.snapshot(1);
   OperatorRestore restore;
-  restore.keyed.push_back(decode_from_string<KeyedSnapshot>(encode_to_string(*snapshot.keyed)));
+  restore.keyed.push_back(decode_versioned<KeyedSnapshot>(KeyedSnapshot::kFormat, encode_versioned(KeyedSnapshot::kFormat, *snapshot.keyed)));
   restore.operator_states.push_back(snapshot.operator_state);
 
   std::vector<std::unique_ptr<OperatorHarness<Event, Out>>> after;

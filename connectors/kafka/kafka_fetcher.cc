@@ -96,7 +96,8 @@ void KafkaFetcher::restore(const std::vector<SplitPosition>& positions) {
   for (const SplitPosition& stored : positions) {
     KafkaPartitionPosition position;
     try {
-      position = decode_from_string<KafkaPartitionPosition>(stored.position);
+      position = decode_versioned<KafkaPartitionPosition>(KafkaPartitionPosition::kFormat,
+                                                          stored.position);
     } catch (const InputError& error) {
       throw corrupt_position(name_, stored.split, error.what());
     }
@@ -395,7 +396,7 @@ std::vector<SplitPosition> KafkaFetcher::snapshot() const {
     const OwnedPartition& p = partitions_[i];
     KafkaPartitionPosition position{topic(p.topic_index), p.partition, p.next_offset,
                                     p.stop_offset};
-    positions.push_back({p.split, encode_to_string(position)});
+    positions.push_back({p.split, encode_versioned(KafkaPartitionPosition::kFormat, position)});
     last_snapshot_.emplace_back(i, p.next_offset);
   }
   return positions;

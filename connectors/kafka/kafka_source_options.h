@@ -21,6 +21,7 @@
 #include "connectors/file_source_support.h"
 #include "connectors/kafka/kafka_client.h"
 #include "runtime/core/codec.h"
+#include "runtime/core/versioned.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/time.h"
 
@@ -138,6 +139,7 @@ int owner_of(const std::string& topic, int32_t partition, int parallelism);
 
 // A partition's position as a checkpoint stores it (SplitPosition::position).
 struct KafkaPartitionPosition {
+  static constexpr PersistedFormat kFormat{"kafka partition position", 1};
   std::string topic;
   int32_t partition = 0;
   // The next offset to read; RD_KAFKA_OFFSET_BEGINNING (-2) for a partition

@@ -25,6 +25,7 @@
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/time.h"
+#include "runtime/core/versioned.h"
 
 namespace sluice {
 
@@ -57,9 +58,12 @@ struct ReadResult {
 // those of the splits it owns now (rescaling is a restore).
 struct SplitPosition {
   int32_t split = 0;
-  std::string position;  // the reader's own encoding
+  std::string position;  // the reader's own encoding, with a format version of its own
   SLUICE_FIELDS(split, position)
 };
+
+// A source operator's checkpoint state: the positions of its splits.
+inline constexpr PersistedFormat kSourcePositionsFormat{"source positions", 1};
 
 // Micro-batch mode (design section 10): each batch reads a planned slice of
 // every split. A slice is given in the split's own unit of position, a

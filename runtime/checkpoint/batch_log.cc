@@ -7,6 +7,7 @@
 
 #include "runtime/checkpoint/checksummed_file.h"
 #include "runtime/checkpoint/storage.h"
+#include "runtime/checkpoint/stored_formats.h"
 #include "runtime/core/errors.h"
 
 namespace sluice {
@@ -48,12 +49,12 @@ BatchLog::BatchLog(std::string job_dir)
 
 void BatchLog::write_plan(const BatchPlan& plan) const {
   make_directories(offsets_dir_);
-  write_checksummed_file(entry(offsets_dir_, plan.id), encode_to_string(plan));
+  write_checksummed_file(entry(offsets_dir_, plan.id), encode_batch_plan(plan));
 }
 
 void BatchLog::write_commit(const BatchCommit& commit) const {
   make_directories(commits_dir_);
-  write_checksummed_file(entry(commits_dir_, commit.id), encode_to_string(commit));
+  write_checksummed_file(entry(commits_dir_, commit.id), encode_batch_commit(commit));
 }
 
 void BatchLog::append_progress(const std::string& json_line) const {
@@ -67,12 +68,7 @@ void BatchLog::append_progress(const std::string& json_line) const {
 std::optional<BatchPlan> BatchLog::read_plan(int64_t id) const {
   std::string path = entry(offsets_dir_, id);
   if (!fs::exists(path)) return std::nullopt;
-  BatchPlan plan;
-  try {
-    plan = decode_from_string<BatchPlan>(read_checksummed_file(path));
-  } catch (const InputError& e) {
-    throw InputError(path + ": corrupt batch plan: " + e.what());
-  }
+  BatchPlan plan = decode_batch_plan(read_checksummed_file(path), path);
   if (plan.id != id) throw InputError(path + ": holds the plan of batch " + std::to_string(plan.id));
   return plan;
 }

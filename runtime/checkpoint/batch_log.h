@@ -29,14 +29,12 @@ namespace sluice {
 struct SourceSlices {
   std::string source;  // the source operator's name
   std::vector<SplitSlice> slices;
-  SLUICE_FIELDS(source, slices)
 };
 
 struct BatchPlan {
   int64_t id = 0;
   Timestamp planned_at = 0;
   std::vector<SourceSlices> sources;
-  SLUICE_FIELDS(id, planned_at, sources)
 
   // The slices of `source`, or null when the plan has none.
   const std::vector<SplitSlice>* slices_of(const std::string& source) const;
@@ -47,7 +45,6 @@ struct BatchPlan {
 struct BatchCommit {
   int64_t id = 0;
   Timestamp committed_at = 0;
-  SLUICE_FIELDS(id, committed_at)
 };
 
 class BatchLog {

@@ -18,7 +18,10 @@
 namespace sluice {
 namespace {
 
-constexpr std::string_view kMagic = "SLUICE01";
+// The file format's version is in its magic: SLUICE01 files came before
+// every stored format carried a version of its own, and are not read.
+constexpr std::string_view kMagic = "SLUICE02";
+constexpr std::string_view kUnversionedMagic = "SLUICE01";
 
 [[noreturn]] void fail_io(const std::string& what, const std::string& path) {
   throw ExternalError(what + " " + path + ": " + std::strerror(errno));
@@ -91,6 +94,11 @@ std::string read_checksummed_file(const std::string& path) {
   std::ostringstream content;
   content << in.rdbuf();
   std::string bytes = content.str();
+  if (std::string_view(bytes).substr(0, 8) == kUnversionedMagic) {
+    throw InputError(path +
+                     ": written by a Sluice before its stored formats had versions; this "
+                     "version cannot read it");
+  }
   if (bytes.size() < kMagic.size() + 16 || std::string_view(bytes).substr(0, 8) != kMagic) {
     throw InputError(path + ": not a checkpoint file or truncated");
   }

@@ -2,14 +2,14 @@
 // files of each of its subtasks (paths relative to the checkpoint's
 // directory, or to the job's shared area for files several checkpoints
 // reference). Written once, when every task acknowledged, as the
-// checkpoint's _metadata file. Plain values with codecs.
+// checkpoint's _metadata file (runtime/checkpoint/stored_formats.h gives
+// its byte form). Plain values.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "runtime/core/codec.h"
 #include "runtime/core/time.h"
 
 namespace sluice {
@@ -20,14 +20,12 @@ struct SubtaskStateHandle {
   std::string operator_state;  // file in the checkpoint directory, "" if none
   std::vector<std::string> shared_files;  // files in the shared area
   std::vector<std::string> files;         // other files in the checkpoint directory
-  SLUICE_FIELDS(subtask, keyed_state, operator_state, shared_files, files)
 };
 
 struct OperatorStateHandle {
   std::string name;  // the operator's stable name
   int32_t parallelism = 1;
   std::vector<SubtaskStateHandle> subtasks;
-  SLUICE_FIELDS(name, parallelism, subtasks)
 };
 
 struct CheckpointMetadata {
@@ -36,7 +34,6 @@ struct CheckpointMetadata {
   int32_t max_parallelism = 0;
   Timestamp completed_at = 0;
   std::vector<OperatorStateHandle> operators;
-  SLUICE_FIELDS(id, job, max_parallelism, completed_at, operators)
 
   const OperatorStateHandle* find(const std::string& name) const {
     for (const OperatorStateHandle& op : operators) {

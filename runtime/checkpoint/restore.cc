@@ -17,8 +17,13 @@ OperatorRestore read_operator(const CheckpointStorage& storage, const std::strin
         !wanted(handle.name, max_parallelism, handle.parallelism, s.subtask)) {
       restore.keyed.emplace_back();  // key groups no subtask here takes over
     } else if (!s.keyed_state.empty()) {
-      restore.keyed.push_back(
-          decode_from_string<KeyedSnapshot>(storage.read_state_file(dir, s.keyed_state)));
+      std::string file = dir + "/" + s.keyed_state;
+      try {
+        restore.keyed.push_back(decode_versioned<KeyedSnapshot>(
+            KeyedSnapshot::kFormat, storage.read_state_file(dir, s.keyed_state)));
+      } catch (const InputError& e) {
+        throw InputError(file + ": " + e.what());
+      }
       if (auto& rocks = restore.keyed.back().rocks) {
         rocks->checkpoint_dir = dir;
         rocks->shared_dir = (std::filesystem::path(dir).parent_path() / "shared").string();

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "runtime/checkpoint/checksummed_file.h"
+#include "runtime/checkpoint/stored_formats.h"
 #include "runtime/core/errors.h"
 
 namespace sluice {
@@ -65,8 +66,8 @@ std::string CheckpointStorage::read_state_file(const std::string& checkpoint_dir
 }
 
 void CheckpointStorage::complete(const CheckpointMetadata& metadata) const {
-  write_checksummed_file(checkpoint_dir(metadata.id) + "/" + kMetadata,
-                         encode_to_string(metadata), "checkpoint.metadata-written-not-renamed");
+  write_checksummed_file(checkpoint_dir(metadata.id) + "/" + kMetadata, encode_metadata(metadata),
+                         "checkpoint.metadata-written-not-renamed");
 }
 
 std::vector<int64_t> CheckpointStorage::complete_ids() const {
@@ -84,9 +85,7 @@ CheckpointMetadata CheckpointStorage::load(const std::string& checkpoint_dir) co
   std::string path = checkpoint_dir + "/" + kMetadata;
   CheckpointMetadata metadata;
   try {
-    metadata = decode_from_string<CheckpointMetadata>(read_checksummed_file(path));
-  } catch (const InputError& e) {
-    throw InputError(std::string(e.what()));
+    metadata = read_metadata(checkpoint_dir);
   } catch (const ExternalError& e) {
     throw InputError(checkpoint_dir + ": no readable metadata (" + e.what() + ")");
   }
@@ -125,8 +124,8 @@ std::optional<CheckpointMetadata> CheckpointStorage::latest(
 }
 
 CheckpointMetadata CheckpointStorage::read_metadata(const std::string& checkpoint_dir) const {
-  return decode_from_string<CheckpointMetadata>(
-      read_checksummed_file(checkpoint_dir + "/" + kMetadata));
+  std::string path = checkpoint_dir + "/" + kMetadata;
+  return decode_metadata(read_checksummed_file(path), path);
 }
 
 RetentionReport CheckpointStorage::retain(size_t keep) const {

@@ -1,5 +1,6 @@
 // Codecs: the binary form of records that cross a process boundary or enter
-// state. Built in for arithmetic types, strings, pairs and tuples, vectors,
+// state. Built in for arithmetic types, bools, enums that declare their
+// range (codec_enum_max, below), strings, pairs and tuples, vectors,
 // optionals, maps, protobuf-like messages (SerializeToString/ParseFromArray),
 // and plain structs that list their fields with SLUICE_FIELDS.
 //
@@ -110,12 +111,56 @@ concept ProtobufLike = requires(T t, const T ct, std::string* s, const void* p, 
 };
 
 template <class T>
-struct Codec<T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>> {
+struct Codec<T, std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>>> {
   static void encode(const T& v, ByteWriter& w) { w.write_bytes(&v, sizeof(T)); }
   static T decode(ByteReader& r) {
     T v;
     r.read_bytes(&v, sizeof(T));
     return v;
+  }
+};
+
+// One byte, 0 or 1: any other byte is corrupt input, never a bool.
+template <>
+struct Codec<bool> {
+  static void encode(const bool& v, ByteWriter& w) {
+    uint8_t byte = v ? 1 : 0;
+    w.write_bytes(&byte, 1);
+  }
+  static bool decode(ByteReader& r) {
+    uint8_t byte = Codec<uint8_t>::decode(r);
+    if (byte > 1) throw InputError("codec: bad bool byte " + std::to_string(byte));
+    return byte == 1;
+  }
+};
+
+// An enum with a codec declares its largest value, found by argument-
+// dependent lookup next to the enum:
+//
+//   enum class SplitState : uint8_t { kReading, kFinished };
+//   constexpr SplitState codec_enum_max(SplitState) { return SplitState::kFinished; }
+//
+// Its values must run from 0 to that one. Decoding checks the range, so a
+// corrupt byte never becomes a value the enum does not have.
+template <class T>
+concept CodecEnum = std::is_enum_v<T> && requires(T t) {
+  { codec_enum_max(t) } -> std::same_as<T>;
+};
+
+template <CodecEnum T>
+struct Codec<T> {
+  using Underlying = std::underlying_type_t<T>;
+  static void encode(const T& v, ByteWriter& w) {
+    Codec<Underlying>::encode(static_cast<Underlying>(v), w);
+  }
+  static T decode(ByteReader& r) {
+    Underlying raw = Codec<Underlying>::decode(r);
+    bool negative = false;
+    if constexpr (std::is_signed_v<Underlying>) negative = raw < 0;
+    if (negative || raw > static_cast<Underlying>(codec_enum_max(T{}))) {
+      throw InputError("codec: enum value " + std::to_string(raw) + " out of range");
+    }
+    return static_cast<T>(raw);
   }
 };
 

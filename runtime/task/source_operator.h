@@ -33,7 +33,7 @@ inline std::vector<SplitPosition> restored_positions(const OperatorRestore& rest
   std::vector<SplitPosition> all;
   for (const std::string& bytes : restore.operator_states) {
     if (bytes.empty()) continue;
-    for (SplitPosition& p : decode_from_string<std::vector<SplitPosition>>(bytes)) {
+    for (SplitPosition& p : decode_versioned<std::vector<SplitPosition>>(kSourcePositionsFormat, bytes)) {
       all.push_back(std::move(p));
     }
   }
@@ -138,7 +138,8 @@ class SourceOperator final : public SourceOperatorBase {
 
   // A source's operator state: the positions of its splits.
   OperatorSnapshot snapshot_state(int64_t) override {
-    return OperatorSnapshot{std::nullopt, encode_to_string(reader_->snapshot_positions()), {}};
+    return OperatorSnapshot{
+        std::nullopt, encode_versioned(kSourcePositionsFormat, reader_->snapshot_positions()), {}};
   }
 
   void notify_checkpoint_complete(int64_t checkpoint_id) override {

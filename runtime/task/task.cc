@@ -347,7 +347,7 @@ void Task::take_checkpoint(int64_t id) {
     bytes.name = op->info().name;
     bytes.subtask = op->info().subtask;
     bytes.parallelism = op->info().parallelism;
-    if (snapshot.keyed) bytes.keyed = encode_to_string(*snapshot.keyed);
+    if (snapshot.keyed) bytes.keyed = encode_versioned(KeyedSnapshot::kFormat, *snapshot.keyed);
     bytes.operator_state = std::move(snapshot.operator_state);
     bytes.files = std::move(snapshot.files);
     snapshots.push_back(std::move(bytes));

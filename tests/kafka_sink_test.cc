@@ -377,6 +377,42 @@ TEST(KafkaSink, RecoverAfterCommitRepublishesNothing) {
   second.writer->close();
 }
 
+// (d2) The checkpoint knows an epoch was committed (with its marker) before
+// it was taken, but the marker topic shows nothing: it was deleted, or
+// cannot be read. Recovery must not take that for "never committed" and
+// publish again; it fails and names the topic.
+TEST(KafkaSink, RecoveryFailsWhenTheMarkersItKnowsOfCannotBeSeen) {
+  DevKafkaBroker broker(1);
+  broker.create_topic("seen", kPartitions);
+  KafkaSinkOptions options = options_for(broker, "seen", KafkaGuarantee::kExactlyOnce);
+  std::string state;
+  {
+    Harness first(options);
+    first.open();
+    first.write(0, 30);
+    first.writer->prepare_commit(1);
+    first.writer->commit(1);  // epoch 1 and its marker are committed
+    first.write(30, 60);
+    state = first.writer->prepare_commit(2);  // remembers that 1 was committed
+    first.crash();
+  }
+  KafkaSinkOptions lost = options;
+  lost.marker_topic = "markers-that-were-deleted";
+  Harness second(lost);
+  second.open();
+  try {
+    second.writer->recover({state});
+    ADD_FAILURE() << "recovery published again without seeing the markers";
+  } catch (const ExternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("markers-that-were-deleted"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("epoch 1 was committed"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(second.core().recovery_stats().republished_epochs, 0);
+  EXPECT_EQ(read_topic(broker.bootstraps(), "seen").size(), 60u);
+  second.writer->close();
+}
+
 // (e) Two old subtasks; old 0 committed its epoch, old 1 crashed before
 // committing. Restored at parallelism 1 (new 0 answers for both) and at 3
 // (new 0 for old 0, new 1 for old 1, new 2 for none). Cannot prove: that

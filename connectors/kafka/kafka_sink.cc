@@ -226,10 +226,11 @@ std::string KafkaSinkCore::prepare_commit(int64_t checkpoint_id) {
   state.run_token = run_token_;
   state.subtask = subtask_;
   state.pool_size = options_.transactional_id_pool;
+  state.last_committed = last_committed_;
   for (const auto& [id, epoch] : prepared_) {
     state.epochs.push_back(PreparedEpoch{id, epoch->slot, epoch->output});
   }
-  return encode_to_string(state);
+  return encode_versioned(KafkaSinkState::kFormat, state);
 }
 
 void KafkaSinkCore::commit_epoch(int64_t checkpoint_id, Epoch& epoch) {
@@ -238,6 +239,7 @@ void KafkaSinkCore::commit_epoch(int64_t checkpoint_id, Epoch& epoch) {
                           marker_key_of(options_.transactional_id_prefix, subtask_, run_token_),
                           std::to_string(checkpoint_id));
   producer.commit_transaction();
+  last_committed_ = checkpoint_id;
   log::connectors()->debug("{}: committed epoch {} ({} messages, {})", what_, checkpoint_id,
                            epoch.output.size(), producer.transactional_id());
 }

@@ -42,6 +42,10 @@
 //   of the marker topic with isolation.level=read_committed up to its end;
 //   every epoch whose marker key shows no checkpoint id >= its own is
 //   produced again, with its marker, in a new transaction, and committed.
+//   The state also records the newest epoch the run had committed when the
+//   checkpoint was taken: when the markers show less (the topic was
+//   deleted, or cannot be read with these settings), recovery fails with
+//   an ExternalError instead of taking "no marker" for "never committed".
 //
 // Why this is sound on a real Kafka: the marker and the data are in one
 // transaction, so the broker makes both visible or neither. After
@@ -212,6 +216,7 @@ class KafkaSinkCore {
   std::unique_ptr<Epoch> current_;                      // exactly-once: open epoch
   std::map<int64_t, std::unique_ptr<Epoch>> prepared_;  // by checkpoint id
   uint64_t epoch_sequence_ = 0;
+  int64_t last_committed_ = -1;  // the newest epoch committed with its marker
   uint64_t retired_delivered_ = 0;  // of producers already destroyed
   uint64_t retired_failed_ = 0;
   uint64_t pending_failures_ = 0;  // guarantee none: not yet in a note

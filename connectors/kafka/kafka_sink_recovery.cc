@@ -21,12 +21,11 @@ void KafkaSinkCore::recover(const std::vector<std::string>& prepared) {
   std::vector<KafkaSinkState> mine;
   for (size_t j = 0; j < prepared.size(); ++j) {
     if (static_cast<int>(j % parallelism_) != subtask_ || prepared[j].empty()) continue;
-    KafkaSinkState state = decode_from_string<KafkaSinkState>(prepared[j]);
-    if (state.format != KafkaSinkState::kFormat) {
-      throw InputError(fmt::format("{}: checkpoint state of subtask {} has format {}, not {}",
-                                   what_, j, state.format, KafkaSinkState::kFormat));
+    try {
+      mine.push_back(decode_versioned<KafkaSinkState>(KafkaSinkState::kFormat, prepared[j]));
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: checkpoint state of subtask {}: {}", what_, j, e.what()));
     }
-    mine.push_back(std::move(state));
   }
   if (mine.empty()) return;
 
@@ -58,6 +57,16 @@ void KafkaSinkCore::recover(const std::vector<std::string>& prepared) {
         marker_key_of(options_.transactional_id_prefix, state.subtask, state.run_token);
     auto found = committed.find(key);
     int64_t last = found == committed.end() ? -1 : found->second;
+    if (last < state.last_committed) {
+      // A marker the checkpoint knows was written is not there: the topic
+      // was deleted, compacted away or cannot be read. Publishing again
+      // would duplicate what was committed.
+      throw ExternalError(fmt::format(
+          "{}: marker topic {} shows {} for key {}, but epoch {} was committed before the "
+          "checkpoint: the commit markers cannot be seen, so nothing is published again",
+          what_, marker_topic_, last < 0 ? "no marker" : "markers up to " + std::to_string(last),
+          key, state.last_committed));
+    }
     for (const PreparedEpoch& epoch : state.epochs) {
       if (epoch.checkpoint <= last) {
         ++recovery_.committed_epochs;

@@ -10,6 +10,7 @@
 #include "connectors/kafka/kafka_message.h"
 #include "connectors/kafka/kafka_sink.h"
 #include "runtime/core/codec.h"
+#include "runtime/core/versioned.h"
 
 namespace sluice::kafka {
 
@@ -29,15 +30,17 @@ struct PreparedEpoch {
 };
 
 // An exactly-once writer's checkpoint state: every epoch prepared and not
-// yet committed, oldest first.
+// yet committed, oldest first, and the newest epoch this run had committed
+// (with its marker) when the state was taken: recovery tells "never
+// committed" from "the markers cannot be seen" by it.
 struct KafkaSinkState {
-  static constexpr int32_t kFormat = 1;
-  int32_t format = kFormat;
+  static constexpr PersistedFormat kFormat{"kafka sink state", 1};
   std::string run_token;
   int32_t subtask = 0;
   int32_t pool_size = 0;
+  int64_t last_committed = -1;  // -1: no marker written yet by this run
   std::vector<PreparedEpoch> epochs;
-  SLUICE_FIELDS(format, run_token, subtask, pool_size, epochs)
+  SLUICE_FIELDS(run_token, subtask, pool_size, last_committed, epochs)
 };
 
 // "<prefix>-<subtask>-<slot>".

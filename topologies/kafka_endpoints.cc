@@ -11,7 +11,7 @@ constexpr std::string_view kScheme = "kafka:";
 const std::set<std::string>& own_params() {
   static const std::set<std::string> names{"kafka.start", "kafka.stop", "kafka.guarantee",
                                            "kafka.transactional-id",
-                                           "kafka.partition-discovery"};
+                                           "kafka.partition-discovery", "kafka.offset-reset"};
   return names;
 }
 
@@ -60,6 +60,10 @@ std::vector<ParamSpec> with_kafka_params(std::vector<ParamSpec> specs) {
       {"kafka.guarantee", "kafka: output: none, at-least-once or exactly-once", "at-least-once"},
       {"kafka.transactional-id", "exactly-once kafka: output: transactional.id prefix", ""},
       {"kafka.partition-discovery", "how often a kafka: input looks for new partitions", "5m"},
+      {"kafka.offset-reset",
+       "a kafka: input whose position retention deleted: fail, or skip to earliest or latest "
+       "(counted)",
+       "fail"},
       {"kafka.*", "any librdkafka setting for the kafka: endpoints, passed through", ""},
   };
   specs.insert(specs.end(), kafka.begin(), kafka.end());
@@ -75,6 +79,7 @@ kafka::KafkaSourceOptions kafka_source_options(const Params& params, const std::
   set_start(params.get("kafka.start"), options);
   options.stop = kafka::parse_stop_at(params.get("kafka.stop"));
   options.partition_discovery_interval = params.get_duration("kafka.partition-discovery");
+  options.offset_reset = kafka::parse_offset_reset(params.get("kafka.offset-reset"));
   return options;
 }
 

@@ -21,7 +21,9 @@ Properties consumer_properties(const KafkaSourceOptions& options) {
   properties.emplace("group.id", "sluice-" + options.topics.front());
   properties.emplace("enable.auto.commit", "false");
   properties.emplace("enable.auto.offset.store", "false");
-  properties.emplace("auto.offset.reset", "earliest");
+  // A position no longer on the broker is an error, handled by the reader
+  // (on_lost_offsets), never a silent jump.
+  properties["auto.offset.reset"] = "error";
   properties["enable.partition.eof"] = "true";
   return properties;
 }
@@ -58,9 +60,10 @@ KafkaFetcher::~KafkaFetcher() {
   close();
 }
 
-void KafkaFetcher::open(const std::string& task_name, Timestamp now) {
+void KafkaFetcher::open(const std::string& task_name, Timestamp now, JobMetrics* metrics) {
   if (client_) return;
   task_name_ = task_name;
+  metrics_ = metrics;
   client_ =
       make_client(RD_KAFKA_CONSUMER, consumer_properties(options_), name_, configure_client, this);
   // Errors and events of the main queue arrive through the consumer poll.
@@ -426,6 +429,14 @@ void KafkaFetcher::commit_last_snapshot() {
 void KafkaFetcher::on_consumer_error(const rd_kafka_message_t& message) {
   std::string where;
   int topic_index = topic_index_of(message);
+  if (message.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+      message.err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+    OwnedPartition* p = topic_index < 0 ? nullptr : find(topic_index, message.partition);
+    if (p != nullptr) {
+      on_lost_offsets(*p);
+      return;
+    }
+  }
   if (topic_index >= 0) {
     where = fmt::format(" on topic {} partition {}", topic(topic_index), message.partition);
   }

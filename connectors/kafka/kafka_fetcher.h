@@ -56,6 +56,7 @@
 
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/kafka_source_options.h"
+#include "runtime/api/metrics.h"
 #include "runtime/api/source.h"
 
 namespace sluice::kafka {
@@ -100,8 +101,9 @@ class KafkaFetcher {
   KafkaFetcher& operator=(const KafkaFetcher&) = delete;
 
   // Creates the consumer, reads the topics' metadata and resolves the start
-  // (and, bounded, stop) offsets of the owned partitions.
-  void open(const std::string& task_name, Timestamp now);
+  // (and, bounded, stop) offsets of the owned partitions. Records skipped
+  // because retention deleted them are counted in `metrics` (optional).
+  void open(const std::string& task_name, Timestamp now, JobMetrics* metrics = nullptr);
   // Positions of a checkpoint (all old subtasks'): owned partitions found
   // there resume from them, the others start at earliest (they are new
   // since). Throws InputError for a corrupt position.
@@ -178,6 +180,11 @@ class KafkaFetcher {
   OwnedPartition* next_ready();
   bool all_reported() const;
   void on_consumer_error(const rd_kafka_message_t& message);
+  // kafka_fetcher_lost.cc: the partition's position is no longer on the
+  // broker: fail, or skip as options_.offset_reset says.
+  void on_lost_offsets(OwnedPartition& partition);
+  // Assigns `partition` again at `target`.
+  void move_to(OwnedPartition& partition, int64_t target);
   void throw_if_failed();
   static void configure_client(rd_kafka_conf_t* conf, void* fetcher);
   static void on_client_error(rd_kafka_t* client, int error, const char* reason, void* opaque);
@@ -195,6 +202,7 @@ class KafkaFetcher {
   std::unordered_map<int, size_t> by_split_;      // split -> index in partitions_
   mutable std::vector<std::pair<size_t, int64_t>> last_snapshot_;  // (index, next offset)
   std::optional<std::string> failure_;  // a fatal error recorded by a callback
+  JobMetrics* metrics_ = nullptr;
   Timestamp next_discovery_ = kMaxTimestamp;
   size_t turn_ = 0;  // round robin over partitions_
   bool assigned_ = false;

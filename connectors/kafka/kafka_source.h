@@ -118,7 +118,7 @@ class KafkaSourceReader final : public SourceReader<T> {
   void open(const SourceReaderContext& context) override {
     metrics_ = context.metrics;
     Timestamp now = context.clock != nullptr ? context.clock->now_ms() : 0;
-    fetcher_.open(context.task_name, now);
+    fetcher_.open(context.task_name, now, context.metrics);
     if (!dead_letter_topic_.empty()) {
       dead_letters_ =
           std::make_unique<DeadLetters>(properties_, dead_letter_topic_, fetcher_.name());

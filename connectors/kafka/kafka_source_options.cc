@@ -57,6 +57,11 @@ void validate_kafka_source_options(const KafkaSourceOptions& options) {
     throw UsageError(source + ": no bootstrap.servers (kafka.bootstrap) given");
   }
   check_start_offsets(source, options);
+  if (options.properties.count("auto.offset.reset")) {
+    throw UsageError(source +
+                     ": auto.offset.reset is not passed to librdkafka; set kafka.offset-reset "
+                     "(fail, earliest or latest) instead");
+  }
   if (options.start == StartFrom::kTimestamp && options.start_timestamp < 0) {
     throw UsageError(source + ": start_timestamp must be >= 0");
   }
@@ -79,6 +84,14 @@ StopAt parse_stop_at(std::string_view text) {
   if (text == "never") return StopAt::kNever;
   if (text == "latest") return StopAt::kLatest;
   throw UsageError("kafka stop must be never or latest, not \"" + std::string(text) + "\"");
+}
+
+OffsetReset parse_offset_reset(std::string_view text) {
+  if (text == "fail") return OffsetReset::kFail;
+  if (text == "earliest") return OffsetReset::kEarliest;
+  if (text == "latest") return OffsetReset::kLatest;
+  throw UsageError("kafka offset reset must be fail, earliest or latest, not \"" +
+                   std::string(text) + "\"");
 }
 
 int split_index(int topic_index, int32_t partition) {

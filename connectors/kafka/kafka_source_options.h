@@ -42,6 +42,14 @@ enum class StopAt {
   kLatest,  // bounded: each partition ends at its end (high watermark) when the reader opened
 };
 
+// What a reader does when its position is no longer on the broker
+// (retention deleted the records before they were read).
+enum class OffsetReset {
+  kFail,      // fail the job, naming topic, partition and the lost offsets (the default)
+  kEarliest,  // skip to the oldest record still there; the skipped ones are counted
+  kLatest,    // skip to the end; the skipped ones are counted
+};
+
 // A partition of a topic, by name.
 struct TopicPartition {
   std::string topic;
@@ -60,10 +68,10 @@ struct KafkaSourceOptions {
   // security.protocol, sasl.*, ssl.*, fetch.wait.max.ms, ...).
   // bootstrap.servers is required. When not given: group.id is
   // "sluice-<first topic>" (librdkafka needs one even without group
-  // membership), enable.auto.commit and enable.auto.offset.store are false
-  // and auto.offset.reset is earliest (a position that fell out of retention
-  // goes on at the oldest record). enable.partition.eof is always true: the
-  // reader needs end-of-partition events to see past transaction markers.
+  // membership), enable.auto.commit and enable.auto.offset.store are false.
+  // auto.offset.reset is always "error" (see offset_reset) and must not be
+  // given. enable.partition.eof is always true: the reader needs
+  // end-of-partition events to see past transaction markers.
   Properties properties;
   // Where partitions without a checkpointed position start. Default earliest.
   StartFrom start = StartFrom::kEarliest;
@@ -89,6 +97,10 @@ struct KafkaSourceOptions {
   // Malformed records (the deserializer threw InputError) fail the job
   // (default) or are skipped and counted.
   OnError on_error = OnError::kFail;
+  // A position that retention deleted: fail (default) or skip and count.
+  // librdkafka's own auto.offset.reset must not be set: the reader sets it
+  // to "error" so that no reset happens unnoticed.
+  OffsetReset offset_reset = OffsetReset::kFail;
   // When a checkpoint completes, commit the positions of the latest
   // checkpoint the reader took part in to the consumer group (asynchronously),
   // so that lag monitors see progress. Never read back for recovery, which
@@ -113,6 +125,8 @@ void validate_kafka_source_options(const KafkaSourceOptions& options);
 StartFrom parse_start_from(std::string_view text);
 // "never" or "latest"; anything else throws UsageError.
 StopAt parse_stop_at(std::string_view text);
+// "fail", "earliest", "latest"; anything else throws UsageError.
+OffsetReset parse_offset_reset(std::string_view text);
 
 // The name a source goes by in messages: options.name or the topics.
 std::string source_name(const KafkaSourceOptions& options);

@@ -19,7 +19,7 @@ class JobMetrics {
   std::atomic<uint64_t> records_in{0};       // records emitted by sources
   std::atomic<uint64_t> records_out{0};      // records received by sinks
   std::atomic<uint64_t> late_dropped{0};     // late records with nowhere to go
-  std::atomic<uint64_t> skipped_records{0};  // malformed records skipped by policy
+  std::atomic<uint64_t> skipped_records{0};  // malformed or lost records skipped by policy
 
   // Registers a sink subtask's watermark slot; returns its index.
   size_t add_sink_watermark_slot();

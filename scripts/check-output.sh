@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the demo stack's output topic against its input topic, both read
-# with isolation.level=read_committed: every committed result row must be
+# Checks the demo stack's output topic (or, with --output-dir, the committed
+# part files of a file sink) against its input topic, read with
+# isolation.level=read_committed: every committed result row must be
 # the count and dwell-time sum of the page views of its page and window
 # (nothing lost, nothing wrong), and no (window, page) may appear twice.
 #
@@ -23,6 +24,8 @@ options:
   --bootstrap HOST:PORT   the Kafka brokers
   --input TOPIC           page views (default page-views)
   --output TOPIC          results (default page-view-counts)
+  --output-dir DIR        results in the committed part files of DIR instead
+                          (names that start with neither '.' nor '_')
   --window D              the tumbling window size, e.g. 2s or 2000ms (default 2s)
   --max-open D            fail unless the output is complete up to D before the
                           last input event (default: no such bound)
@@ -51,14 +54,14 @@ to_ms() {
   esac
 }
 
-bootstrap='' input=page-views output=page-view-counts window_ms=2000 max_open_ms=-1
+bootstrap='' input=page-views output=page-view-counts output_dir='' window_ms=2000 max_open_ms=-1
 wait_s=30 allow_duplicates=0
 while [ $# -gt 0 ]; do
   option=$1
   case "$option" in
     --allow-duplicates) allow_duplicates=1; shift; continue ;;
     -h | --help) usage; exit 0 ;;
-    --bootstrap | --input | --output | --window | --max-open | --wait) ;;
+    --bootstrap | --input | --output | --output-dir | --window | --max-open | --wait) ;;
     *) fail_usage "unknown option '$option' (see --help)" ;;
   esac
   [ $# -ge 2 ] || fail_usage "$option needs a value"
@@ -66,6 +69,7 @@ while [ $# -gt 0 ]; do
     --bootstrap) bootstrap=$2 ;;
     --input) input=$2 ;;
     --output) output=$2 ;;
+    --output-dir) output_dir=$2 ;;
     --window) window_ms=$(to_ms "$2") ;;
     --max-open) max_open_ms=$(to_ms "$2") ;;
     --wait) [[ $2 =~ ^[0-9]+$ ]] || fail_usage "--wait: '$2' is not a number of seconds"; wait_s=$2 ;;
@@ -74,6 +78,10 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$bootstrap" ] || fail_usage "missing --bootstrap HOST:PORT"
 [ "$window_ms" -gt 0 ] || fail_usage "--window must be positive"
+if [ -n "$output_dir" ]; then
+  [ -d "$output_dir" ] || fail_usage "--output-dir: no directory $output_dir"
+  output=$output_dir
+fi
 command -v kcat >/dev/null || fail_usage "kcat is not installed"
 
 work=$(mktemp -d)
@@ -150,10 +158,16 @@ compare() {
     }' "$work/in" "$work/out"
 }
 
+# The committed part files of the output directory, one row per line.
+read_files() {
+  find "$output_dir" -maxdepth 1 -type f ! -name '.*' ! -name '_*' -print0 |
+    sort -z | xargs -0 -r cat >"$1"
+}
+
 read_topic "$input" "$work/in"
 deadline=$((SECONDS + wait_s))
 while true; do
-  read_topic "$output" "$work/out"
+  if [ -n "$output_dir" ]; then read_files "$work/out"; else read_topic "$output" "$work/out"; fi
   compare >"$work/report"
   verdict=$(tail -n 1 "$work/report")
   [ "$verdict" = incomplete ] && [ "$SECONDS" -lt "$deadline" ] || break

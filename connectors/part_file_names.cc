@@ -28,11 +28,11 @@ void commit_renames(const std::string& directory,
     std::string to = directory + "/" + final_name;
     std::error_code ec;
     if (fs::exists(from, ec)) {
-      if (renamed) SLUICE_FAULT_POINT("file-sink.part-renamed-next-not");
       if (int error = file_io::rename(from, to)) {
         file_io::throw_error("file sink", "commit", from, error);
       }
       renamed = true;
+      SLUICE_FAULT_POINT("file-sink.part-renamed");
     } else if (!fs::exists(to, ec)) {
       throw ExternalError("file sink: " + from + " was prepared but is missing");
     }

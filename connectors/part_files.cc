@@ -7,6 +7,7 @@
 #include "runtime/core/codec.h"
 #include "runtime/core/versioned.h"
 #include "runtime/core/errors.h"
+#include "runtime/core/fault_injection.h"
 #include "runtime/core/logging.h"
 
 namespace sluice {
@@ -59,6 +60,7 @@ struct PreparedParts {
 
 std::string PartFileSequence::prepare(int64_t id) {
   if (current_ && current_->size() > 0) publish_part();
+  SLUICE_FAULT_POINT("file-sink.part-staged");
   prepared_[id] = std::move(staged_);
   staged_.clear();
   // Every rename not committed yet: a checkpoint before `id` may have been

@@ -7,6 +7,7 @@
 
 #include "connectors/kafka/kafka_sink_state.h"
 #include "runtime/core/errors.h"
+#include "runtime/core/fault_injection.h"
 #include "runtime/core/logging.h"
 
 namespace sluice::kafka {
@@ -220,6 +221,7 @@ std::string KafkaSinkCore::prepare_commit(int64_t checkpoint_id) {
     SinkProducer& producer = *slots_[current_->slot];
     producer.flush();
     check_deliveries(producer, fmt::format("checkpoint {}", checkpoint_id).c_str());
+    SLUICE_FAULT_POINT("kafka-sink.epoch-flushed");
     prepared_[checkpoint_id] = std::move(current_);
   }
   KafkaSinkState state;
@@ -239,6 +241,7 @@ void KafkaSinkCore::commit_epoch(int64_t checkpoint_id, Epoch& epoch) {
                           marker_key_of(options_.transactional_id_prefix, subtask_, run_token_),
                           std::to_string(checkpoint_id));
   producer.commit_transaction();
+  SLUICE_FAULT_POINT("kafka-sink.transaction-committed");
   last_committed_ = checkpoint_id;
   log::connectors()->debug("{}: committed epoch {} ({} messages, {})", what_, checkpoint_id,
                            epoch.output.size(), producer.transactional_id());

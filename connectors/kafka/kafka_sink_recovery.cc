@@ -11,6 +11,7 @@
 #include "connectors/kafka/kafka_sink.h"
 #include "connectors/kafka/kafka_sink_state.h"
 #include "runtime/core/errors.h"
+#include "runtime/core/fault_injection.h"
 #include "runtime/core/logging.h"
 
 namespace sluice::kafka {
@@ -82,6 +83,7 @@ void KafkaSinkCore::recover(const std::vector<std::string>& prepared) {
                         what_, state.subtask, epoch.slot, state.pool_size));
       }
       republish(*producer->second, key, epoch.checkpoint, epoch.output);
+      SLUICE_FAULT_POINT("kafka-sink.epoch-republished");
       log::connectors()->info(
           "{}: epoch {} of subtask {} was not committed: published again "
           "({} messages)",

@@ -12,6 +12,8 @@ namespace {
 
 // Batches whose log entries are kept, beyond the retained checkpoints.
 constexpr int64_t kBatchesLoggedBeyondCheckpoints = 100;
+// Failed checkpoints after every input ended before the attempt fails.
+constexpr int kMaxFinalCheckpointFailures = 3;
 
 }  // namespace
 
@@ -201,8 +203,7 @@ void CheckpointCoordinator::complete_locked() {
       fail_batch_locked(fmt::format("batch {} failed to commit: {}", done.id, e.what()));
       return;
     }
-    log::runtime()->warn("checkpoint {} failed to complete: {}", done.id, e.what());
-    next_trigger_ = clock_.now_ms() + config_.interval;
+    abort_checkpoint_locked(done.id, std::string("its metadata was not written: ") + e.what());
     return;
   }
   last_completed_ = done.id;
@@ -272,11 +273,22 @@ void CheckpointCoordinator::abort_locked(const std::string& why) {
   }
   int64_t id = pending_->id;
   pending_.reset();
+  abort_checkpoint_locked(id, why);
+}
+
+void CheckpointCoordinator::abort_checkpoint_locked(int64_t id, const std::string& why) {
   log::runtime()->warn("checkpoint {} aborted: {}", id, why);
   if (abort_listener_) abort_listener_(id);
   post_all(Mail{MailKind::kCheckpointAborted, id});
   remove_checkpoint_dir_locked(id);
   next_trigger_ = clock_.now_ms() + config_.interval;
+  // The tasks wait for a final checkpoint: one that keeps failing must end
+  // the attempt (a restart tries again) rather than keep the job forever.
+  if (all_inputs_ended_locked() && ++final_failures_ >= kMaxFinalCheckpointFailures) {
+    failure_ = fmt::format("the job's final checkpoint failed {} times; the last time: {}",
+                           final_failures_, why);
+    log::runtime()->warn("{}", failure_);
+  }
 }
 
 void CheckpointCoordinator::post_all(Mail mail) {

@@ -17,7 +17,8 @@
 // every task's part was taken after its input ended is the job's final
 // one: its completion (kFinalCheckpointComplete) commits the sinks' last
 // output and ends the tasks. Once every task's input ended, the next
-// checkpoint starts at once instead of after the interval.
+// checkpoint starts at once instead of after the interval; when three fail
+// in a row, failure() ends the attempt (a restart tries again).
 //
 // Micro-batch mode (design section 10): the coordinator runs the job as
 // batches instead. At each trigger it asks every source task for its
@@ -229,6 +230,7 @@ class CheckpointCoordinator {
   void tick_final_locked(Timestamp now);
   void complete_locked();
   void abort_locked(const std::string& why);
+  void abort_checkpoint_locked(int64_t id, const std::string& why);
   void post_all(Mail mail);
   void post_sources(const Mail& mail);
   void retain_locked();
@@ -265,6 +267,7 @@ class CheckpointCoordinator {
   std::vector<bool> input_ended_;  // per task
   size_t input_ended_count_ = 0;
   bool final_completed_ = false;
+  int final_failures_ = 0;  // checkpoints that failed after every input ended
 
   // Micro-batch mode.
   std::optional<BatchLog> batch_log_;

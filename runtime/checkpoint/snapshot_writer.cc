@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "runtime/core/fault_injection.h"
+
 namespace sluice {
 
 SnapshotWriter::SnapshotWriter(CheckpointStorage storage, OnStored on_stored)
@@ -24,7 +26,11 @@ void SnapshotWriter::write(const Job& job) {
     std::lock_guard lock(mutex_);
     wanted = job.id > abandoned_up_to_;
   }
-  if (wanted) on_stored_(store(job));
+  if (wanted) {
+    StoredSnapshot stored = store(job);
+    SLUICE_FAULT_POINT("snapshot.stored-not-acknowledged");
+    on_stored_(std::move(stored));
+  }
   remove_scratch(job);
 }
 

@@ -53,15 +53,6 @@ std::string name_of(const ::testing::TestParamInfo<Walk>& info) {
   return name;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
 class CommitProtocol : public ::testing::TestWithParam<Walk> {
  protected:
   void SetUp() override {
@@ -114,7 +105,7 @@ class CommitProtocol : public ::testing::TestWithParam<Walk> {
     ProcessResult consumed = kcat_->run({"-C", "-t", "out", "-o", "beginning", "-e", "-q", "-f",
                                          "%s\n", "-X", "fetch.wait.max.ms=10"});
     EXPECT_EQ(consumed.exit_code, 0) << consumed.err;
-    return lines_of(consumed.out);
+    return testing::non_empty_lines(consumed.out);
   }
 
   // Every commit marker (key and checkpoint id) of the output's sink, in
@@ -124,7 +115,7 @@ class CommitProtocol : public ::testing::TestWithParam<Walk> {
         kcat_->run({"-C", "-t", "sluice-windowed-count-out.sluice-commits", "-o", "beginning",
                     "-e", "-q", "-f", "%k=%s\n", "-X", "fetch.wait.max.ms=10"});
     EXPECT_EQ(consumed.exit_code, 0) << consumed.err;
-    return lines_of(consumed.out);
+    return testing::non_empty_lines(consumed.out);
   }
 
   void expect_exact_output() {

@@ -31,15 +31,6 @@ using testing::TempDir;
 
 constexpr int kLines = 40000;
 
-std::vector<std::string> lines_in_order(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
 class KafkaJobs : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,10 +39,9 @@ class KafkaJobs : public ::testing::Test {
     if (!kcat_.installed()) GTEST_SKIP() << "kcat (or timeout) is not installed";
     kcat_.bootstraps = bootstraps_;
     // Line i goes to partition i % 3, so each partition holds a third, in
-    // order, and no source subtask finishes long before the other (a
-    // finished source ends the run's checkpoints).
+    // order.
     std::vector<std::string> parts(3);
-    std::vector<std::string> lines = lines_in_order(case_.csv);
+    std::vector<std::string> lines = testing::non_empty_lines(case_.csv);
     for (size_t i = 0; i < lines.size(); ++i) parts[i % 3] += lines[i] + "\n";
     for (int p = 0; p < 3; ++p) {
       std::string file = dir_.file("in-" + std::to_string(p) + ".csv");
@@ -80,7 +70,7 @@ class KafkaJobs : public ::testing::Test {
                    "fetch.wait.max.ms=10"});
     EXPECT_EQ(consumed.exit_code, 0) << consumed.err;
     std::vector<std::string> values;
-    for (const std::string& line : lines_in_order(consumed.out)) {
+    for (const std::string& line : testing::non_empty_lines(consumed.out)) {
       std::string key = line.substr(0, line.find('|'));
       std::string value = line.substr(line.find('|') + 1);
       // Keyed by one of the value's fields (the window's key, the word).
@@ -282,7 +272,7 @@ TEST_F(KafkaJobs, MalformedLinesGoToTheDeadLetterTopic) {
   ProcessResult dead = kcat_.run({"-C", "-t", "bad", "-o", "beginning", "-e", "-q", "-f",
                                   "%s|%h\n", "-X", "fetch.wait.max.ms=10"});
   ASSERT_EQ(dead.exit_code, 0) << dead.err;
-  std::vector<std::string> letters = lines_in_order(dead.out);
+  std::vector<std::string> letters = testing::non_empty_lines(dead.out);
   ASSERT_EQ(letters.size(), 2u) << dead.out;
   std::sort(letters.begin(), letters.end());
   EXPECT_EQ(letters[0].substr(0, letters[0].find('|')), "1767225600000,k1,NaN");

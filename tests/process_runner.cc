@@ -37,6 +37,15 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
   _exit(127);
 }
 
+std::vector<std::string> non_empty_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
 FaultsInChildren::FaultsInChildren(const std::string& spec) {
   setenv("SLUICE_FAULTS", spec.c_str(), 1);
 }

@@ -53,6 +53,9 @@ class FaultsInChildren {
   FaultsInChildren& operator=(const FaultsInChildren&) = delete;
 };
 
+// The lines of `text` that are not empty, in order.
+std::vector<std::string> non_empty_lines(const std::string& text);
+
 // The lines of every committed output file in `dir` (names starting with
 // neither '.' nor '_'), sorted.
 std::vector<std::string> committed_lines(const std::string& dir);

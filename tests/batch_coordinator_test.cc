@@ -11,38 +11,14 @@
 #include "runtime/checkpoint/batch_log.h"
 #include "runtime/checkpoint/coordinator.h"
 #include "tests/process_runner.h"
+#include "tests/recording_mailbox.h"
 
 namespace sluice {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::RecordingMailbox;
 using testing::TempDir;
-
-// Records mails; a run mail also records whether the batch's plan was
-// already in the offset log when it was posted.
-class RecordingMailbox final : public TaskMailbox {
- public:
-  explicit RecordingMailbox(std::string offsets_dir) : offsets_dir_(std::move(offsets_dir)) {}
-  void post(Mail mail) override {
-    if (mail.kind == MailKind::kRunBatch) {
-      plan_logged_before_run.push_back(
-          fs::exists(offsets_dir_ + "/" + std::to_string(mail.checkpoint)));
-    }
-    mails.push_back(std::move(mail));
-  }
-  std::vector<MailKind> kinds() const {
-    std::vector<MailKind> k;
-    for (const Mail& m : mails) k.push_back(m.kind);
-    return k;
-  }
-  const Mail& last() const { return mails.back(); }
-
-  std::vector<Mail> mails;
-  std::vector<bool> plan_logged_before_run;
-
- private:
-  std::string offsets_dir_;
-};
 
 SplitSlice slice(int32_t split, int64_t start, int64_t end, int64_t available) {
   return SplitSlice{split, start, end, available, false};

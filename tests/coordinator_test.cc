@@ -11,33 +11,14 @@
 #include "runtime/checkpoint/coordinator.h"
 #include "runtime/core/fault_injection.h"
 #include "tests/process_runner.h"
+#include "tests/recording_mailbox.h"
 
 namespace sluice {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::RecordingMailbox;
 using testing::TempDir;
-
-class RecordingMailbox final : public TaskMailbox {
- public:
-  void post(Mail mail) override {
-    std::lock_guard lock(mutex);
-    mails.push_back(std::move(mail));
-  }
-  std::vector<MailKind> kinds() {
-    std::lock_guard lock(mutex);
-    std::vector<MailKind> k;
-    for (const Mail& m : mails) k.push_back(m.kind);
-    return k;
-  }
-  size_t triggers() {
-    std::lock_guard lock(mutex);
-    return std::count_if(mails.begin(), mails.end(),
-                         [](const Mail& m) { return m.kind == MailKind::kTriggerCheckpoint; });
-  }
-  std::mutex mutex;
-  std::vector<Mail> mails;
-};
 
 // A source task (0) and a sink task (1), a checkpoint every 100 ms.
 class CoordinatorTest : public ::testing::Test {

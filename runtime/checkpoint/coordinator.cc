@@ -51,27 +51,12 @@ Timestamp CheckpointCoordinator::next_deadline() const {
 void CheckpointCoordinator::tick() {
   std::lock_guard lock(mutex_);
   Timestamp now = clock_.now_ms();
-  if (all_inputs_ended_locked()) {
-    tick_final_locked(now);
-    return;
-  }
-  if (config_.batches.enabled) {
+  // Once every task's input ended, micro-batch mode too takes checkpoints
+  // until one holds every task's final state.
+  if (config_.batches.enabled && !all_inputs_ended_locked()) {
     tick_batches(now);
     return;
   }
-  if (pending_) {
-    if (now >= pending_->started_at + config_.timeout) {
-      abort_locked("timed out after " + format_duration(config_.timeout));
-    }
-    return;
-  }
-  if (stopped_ || now < next_trigger_) return;
-  start_locked(now);
-}
-
-// Every task's input ended: checkpoints go on (in micro-batch mode too)
-// until one holds every task's final state.
-void CheckpointCoordinator::tick_final_locked(Timestamp now) {
   if (stopped_ || !failure_.empty()) return;
   if (pending_) {
     if (now >= pending_->started_at + config_.timeout) {

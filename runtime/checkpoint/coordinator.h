@@ -227,7 +227,6 @@ class CheckpointCoordinator {
   Pending make_pending(int64_t id, Timestamp now) const;
   bool start_locked(Timestamp now);
   bool all_inputs_ended_locked() const { return input_ended_count_ == tasks_.size(); }
-  void tick_final_locked(Timestamp now);
   void complete_locked();
   void abort_locked(const std::string& why);
   void abort_checkpoint_locked(int64_t id, const std::string& why);

@@ -283,6 +283,9 @@ TEST_F(ClusterFault, RestartedJobManagerResumesTheJobFromItsLatestCheckpoint) {
   // Logged while it starts, before it listens.
   EXPECT_NE(second.err().find("resuming job windowed-count-1"), std::string::npos) << second.err();
   ASSERT_TRUE(second.wait_for_line("restoring", 30000)) << second.err();
+  ASSERT_TRUE(second.wait_for_line("tasks running", 30000)) << second.err();
+  // This job manager did not see the last attempt fail: it claims no time.
+  EXPECT_EQ(second.err().find("after the last attempt failed"), std::string::npos) << second.err();
   ASSERT_TRUE(second.wait_for_line("job windowed-count-1 finished", 60000)) << second.err();
   EXPECT_EQ(submit->wait(), 0) << submit->err();
   EXPECT_NE(submit->err().find("waiting for the job manager to come back"), std::string::npos)
@@ -347,6 +350,29 @@ TEST(ClusterCommands, BadSubmissionsGetOneLineErrors) {
       SLUICE_BINARY, {"list", "--jobmanager", "127.0.0.1:1"}, dir.path());
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
+}
+
+// `sluice taskmanagers` lists the registered task managers (the compose
+// stack's healthchecks ask it whether a task manager is registered).
+TEST(ClusterCommands, TaskManagersListsTheRegisteredOnes) {
+  TempDir dir;
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  cluster.start_jobmanager();
+  cluster.start_taskmanager("tm-1", 2);
+  cluster.start_taskmanager("tm-2", 3);
+  testing::ProcessResult listed = testing::run_process(
+      SLUICE_BINARY, {"taskmanagers", "--jobmanager", cluster.address()}, dir.path());
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  std::vector<std::string> lines = testing::non_empty_lines(listed.out);
+  ASSERT_EQ(lines.size(), 3u) << listed.out;
+  EXPECT_EQ(lines[0].rfind("TASK MANAGER", 0), 0u) << listed.out;
+  EXPECT_EQ(lines[1].rfind("tm-1 ", 0), 0u) << listed.out;
+  EXPECT_NE(lines[1].find("127.0.0.1:"), std::string::npos) << listed.out;
+  EXPECT_NE(lines[2].find("    3          3"), std::string::npos) << listed.out;
+  testing::ProcessResult extra = testing::run_process(
+      SLUICE_BINARY, {"taskmanagers", "tm-1", "--jobmanager", cluster.address()}, dir.path());
+  EXPECT_EQ(extra.exit_code, 2);
+  EXPECT_NE(extra.err.find("unexpected argument 'tm-1'"), std::string::npos) << extra.err;
 }
 
 // A job that a restarted job manager could not resume is not accepted: when

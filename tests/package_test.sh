@@ -70,7 +70,8 @@ hottest=$example/hottest
 
 step "the example has the whole command line and its topology"
 "$hottest" help >"$work/help.txt"
-for command in run topologies jobmanager taskmanager submit list cancel checkpoint dev-kafka; do
+for command in run topologies jobmanager taskmanager submit list taskmanagers cancel checkpoint \
+  dev-kafka kafka-relay; do
   grep -q "^  $command " "$work/help.txt" || fail "hottest help does not list '$command'"
 done
 "$hottest" topologies >"$work/topologies.txt"

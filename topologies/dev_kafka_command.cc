@@ -24,12 +24,15 @@
 #include "runtime/cli/run_options.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"
+#include "topologies/stop_signals.h"
+#include "topologies/tcp_relay.h"
 
 namespace sluice::topologies {
 namespace {
 
 const char* const kUsage =
     "usage: sluice dev-kafka [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]\n"
+    "                        [--listen ADDRESS]\n"
     "\n"
     "Hosts librdkafka's mock cluster as a local Kafka broker for development and\n"
     "tests, until SIGINT or SIGTERM (then exits 0). Once it is ready it prints the\n"
@@ -45,6 +48,10 @@ const char* const kUsage =
     "                            created by the mock with its own defaults\n"
     "  --bootstrap-file PATH     write the bootstrap list to PATH once ready (by rename);\n"
     "                            an older PATH is removed at start, PATH at exit\n"
+    "  --listen ADDRESS          also accept on ADDRESS (an IP address of this host) at\n"
+    "                            the brokers' ports, for clients on other hosts; those\n"
+    "                            run `sluice kafka-relay` (the mock listens on 127.0.0.1\n"
+    "                            only and advertises 127.0.0.1 in its metadata)\n"
     "  --help                    this text\n";
 
 constexpr int kMaxBrokers = 64;
@@ -59,6 +66,7 @@ struct DevKafkaOptions {
   int brokers = 1;
   std::vector<TopicSpec> topics;
   std::string bootstrap_file;  // empty: none
+  std::string listen;          // empty: 127.0.0.1 only
   bool help = false;
 };
 
@@ -114,6 +122,9 @@ DevKafkaOptions parse_dev_kafka_options(const std::vector<std::string>& args) {
     } else if (option == "--bootstrap-file") {
       options.bootstrap_file = cursor.value(option, arg);
       if (options.bootstrap_file.empty()) throw UsageError("--bootstrap-file needs a path");
+    } else if (option == "--listen") {
+      options.listen = cursor.value(option, arg);
+      if (options.listen.empty()) throw UsageError("--listen needs an IP address");
     } else if (arg.rfind("-", 0) == 0) {
       throw UsageError("dev-kafka: unknown option '" + arg + "' (see sluice dev-kafka --help)");
     } else {
@@ -169,38 +180,6 @@ class BootstrapFile {
   bool published_ = false;
 };
 
-// SIGINT and SIGTERM blocked in this thread and in every thread started
-// while it lives (librdkafka's), so that they stay pending for sigwait.
-class BlockedStopSignals {
- public:
-  BlockedStopSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    int error = pthread_sigmask(SIG_BLOCK, &set_, &previous_);
-    if (error != 0) {
-      throw ExternalError(std::string("dev-kafka: cannot block signals: ") + std::strerror(error));
-    }
-  }
-  BlockedStopSignals(const BlockedStopSignals&) = delete;
-  BlockedStopSignals& operator=(const BlockedStopSignals&) = delete;
-  ~BlockedStopSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-
-  // Blocks until SIGINT or SIGTERM arrives; returns it.
-  int wait() const {
-    int signal = 0;
-    int error = sigwait(&set_, &signal);
-    if (error != 0) {
-      throw ExternalError(std::string("dev-kafka: sigwait failed: ") + std::strerror(error));
-    }
-    return signal;
-  }
-
- private:
-  sigset_t set_{};
-  sigset_t previous_{};
-};
-
 int run_dev_kafka(const std::vector<std::string>& args) {
   DevKafkaOptions options = parse_dev_kafka_options(args);
   if (options.help) {
@@ -219,6 +198,13 @@ int run_dev_kafka(const std::vector<std::string>& args) {
     broker.create_topic(topic.name, topic.partitions);
     topics += fmt::format("{}{}:{}", topics.empty() ? "" : ", ", topic.name, topic.partitions);
   }
+  // Clients on other hosts: ADDRESS:P relays to the broker at 127.0.0.1:P.
+  TcpRelays relays;
+  if (!options.listen.empty()) {
+    for (uint16_t port : bootstrap_ports(broker.bootstraps())) {
+      relays.add(options.listen, port, "127.0.0.1", port);
+    }
+  }
   if (bootstrap_file) bootstrap_file->publish(broker.bootstraps());
   fmt::print("{}\n", broker.bootstraps());
   std::fflush(stdout);
@@ -228,6 +214,10 @@ int run_dev_kafka(const std::vector<std::string>& args) {
                        ? "no topics created (the mock creates a topic on first use, 4 partitions)"
                        : fmt::format("topics {} (replication factor {})", topics, options.brokers),
                    bootstrap_file ? "; bootstrap list in " + options.bootstrap_file : "");
+  if (!options.listen.empty()) {
+    log::cli()->info("dev-kafka: also on {} at the same ports (clients elsewhere: kafka-relay)",
+                     options.listen);
+  }
 
   int signal = stop_signals.wait();
   log::cli()->info("dev-kafka: stopping on {}", signal == SIGINT ? "SIGINT" : "SIGTERM");

@@ -114,6 +114,7 @@ const char* const kTaskManagerUsage =
     "  --slots N                task slots (default 1)\n"
     "  --id NAME                unique name (default HOST-PID)\n"
     "  --host HOST              address other task managers reach this one at (default 127.0.0.1)\n"
+    "  --bind ADDRESS           address the data port listens on (default 0.0.0.0)\n"
     "  --data-port P            data port (default 0: any free port)\n"
     "  --log-level LEVEL        debug, info (default), warn or error\n";
 
@@ -137,6 +138,8 @@ int taskmanager_command(const std::vector<std::string>& args) {
       options.id = cursor.value(option, arg);
     } else if (option == "--host") {
       options.data_host = cursor.value(option, arg);
+    } else if (option == "--bind") {
+      options.bind_host = cursor.value(option, arg);
     } else if (option == "--data-port") {
       options.data_port = parse_port(option, cursor.value(option, arg));
     } else if (option == "--log-level") {
@@ -289,6 +292,33 @@ int list_command(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int taskmanagers_command(const std::vector<std::string>& args) {
+  ClientArgs parsed = parse_client_args("taskmanagers", args, false);
+  if (parsed.help || !parsed.rest.empty()) {
+    if (!parsed.help) {
+      throw UsageError("taskmanagers: unexpected argument '" + parsed.rest.front() + "'");
+    }
+    fmt::print(
+        "usage: sluice taskmanagers --jobmanager HOST:PORT\n\n"
+        "Lists the task managers registered with the job manager: their data address,\n"
+        "slots, free slots and the age of their last heartbeat.\n");
+    return kExitOk;
+  }
+  pb::Envelope request;
+  request.mutable_list_task_managers();
+  RpcClient client(parsed.host, parsed.port, kClientTimeout);
+  pb::Envelope reply = client.call(request, kClientTimeout);
+  throw_if_refused(reply);
+  fmt::print("{:<24} {:<28} {:>5} {:>10} {:>14}\n", "TASK MANAGER", "DATA ADDRESS", "SLOTS",
+             "FREE SLOTS", "HEARTBEAT AGE");
+  for (const pb::TaskManagerInfo& tm : reply.task_manager_list().task_managers()) {
+    fmt::print("{:<24} {:<28} {:>5} {:>10} {:>11} ms\n", tm.id(),
+               fmt::format("{}:{}", tm.host(), tm.data_port()), tm.slots(), tm.free_slots(),
+               tm.heartbeat_age_ms());
+  }
+  return kExitOk;
+}
+
 // Parses "COMMAND JOB --jobmanager HOST:PORT".
 std::pair<ClientArgs, std::string> parse_job_command(const std::string& command,
                                                      const std::vector<std::string>& args) {
@@ -340,6 +370,8 @@ SLUICE_COMMAND(CommandSpec{"jobmanager", "run a job manager (--help)", jobmanage
 SLUICE_COMMAND(CommandSpec{"taskmanager", "run a task manager (--help)", taskmanager_command});
 SLUICE_COMMAND(CommandSpec{"submit", "submit a job to a job manager (--help)", submit_command});
 SLUICE_COMMAND(CommandSpec{"list", "list a cluster's jobs (--help)", list_command});
+SLUICE_COMMAND(CommandSpec{"taskmanagers", "list a cluster's task managers (--help)",
+                           taskmanagers_command});
 SLUICE_COMMAND(CommandSpec{"cancel", "cancel a job on a cluster (--help)", cancel_command});
 SLUICE_COMMAND(CommandSpec{"checkpoint", "checkpoint a job on a cluster now (--help)",
                            checkpoint_command});

@@ -89,11 +89,17 @@ void ClusterJob::step() {
   if (state_ != JobState::kRunning) return;
   if (started_.size() == layout_.all_tasks.size() && !all_running_logged_) {
     all_running_logged_ = true;
-    auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - attempt_failed_at_);
+    // Known only when this job manager saw the last attempt fail (not
+    // after it resumed the job from its record).
+    std::string since;
+    if (attempt_failed_at_) {
+      since = fmt::format(" ({} ms after the last attempt failed)",
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              Clock::now() - *attempt_failed_at_)
+                              .count());
+    }
     log::cluster()->info("job {} attempt {}: all {} tasks running{}", id_, attempt_,
-                         layout_.all_tasks.size(),
-                         attempt_ > 0 ? fmt::format(" ({} ms after the last attempt failed)", since.count())
-                                      : std::string());
+                         layout_.all_tasks.size(), since);
   }
   if (coordinator_ && all_running_logged_) coordinator_->tick();
   if (std::string failure = coordinator_ ? coordinator_->failure() : ""; !failure.empty()) {

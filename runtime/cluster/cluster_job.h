@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -119,7 +120,7 @@ class ClusterJob {
   std::set<size_t> started_;
   std::set<size_t> finished_;
   bool all_running_logged_ = false;
-  Clock::time_point attempt_failed_at_{};
+  std::optional<Clock::time_point> attempt_failed_at_;  // when this job manager saw it
   std::set<std::string> stopping_;  // task managers still stopping the last attempt
   std::unique_ptr<CheckpointCoordinator> coordinator_;
   std::vector<std::unique_ptr<TaskMailbox>> mailboxes_;

@@ -171,6 +171,9 @@ class JobManager::Impl final : public ClusterView {
       case pb::Envelope::kListJobs:
         list(c);
         return true;
+      case pb::Envelope::kListTaskManagers:
+        list_task_managers(c);
+        return true;
       case pb::Envelope::kCancelJob:
         with_job(c, e.cancel_job().job(), [&](ClusterJob& job) {
           job.cancel();
@@ -284,6 +287,25 @@ class JobManager::Impl final : public ClusterView {
       reply.mutable_submit_reply()->set_job(id);
     } catch (const std::exception& e) {
       reply.mutable_submit_reply()->set_error(e.what());
+    }
+    c->send(reply);
+  }
+
+  void list_task_managers(const std::shared_ptr<ControlConnection>& c) {
+    pb::Envelope reply;
+    pb::TaskManagerList& list = *reply.mutable_task_manager_list();  // set even when empty
+    std::map<std::string, int> free;
+    for (const SlotOffer& offer : free_slots()) free[offer.task_manager] = offer.free_slots;
+    for (const auto& [id, tm] : task_managers_) {
+      pb::TaskManagerInfo& info = *list.add_task_managers();
+      info.set_id(id);
+      info.set_host(tm.registration.host());
+      info.set_data_port(tm.registration.data_port());
+      info.set_slots(tm.registration.slots());
+      info.set_free_slots(free[id]);
+      info.set_heartbeat_age_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    SteadyClock::now() - tm.last_heartbeat)
+                                    .count());
     }
     c->send(reply);
   }

@@ -85,6 +85,7 @@ class EmbeddedCluster {
     TaskManagerOptions options;
     options.id = "local";
     options.slots = slots;
+    options.bind_host = "127.0.0.1";  // every slot is local: no peer ever connects
     options.connect = [this](IoThread& io, RpcHandlers handlers) {
       return jobmanager_.connect_in_process(io, std::move(handlers), "task manager local");
     };

@@ -31,7 +31,7 @@ class TaskManager::Impl {
   explicit Impl(TaskManagerOptions options)
       : options_(std::move(options)),
         id_(options_.id.empty() ? fmt::format("{}-{}", options_.data_host, getpid()) : options_.id),
-        data_(id_, options_.data_host, options_.data_port,
+        data_(id_, options_.bind_host, options_.data_port,
               [this](const std::string& peer, const std::string& reason) {
                 on_peer_lost(peer, reason);
               }) {}

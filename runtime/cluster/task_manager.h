@@ -36,7 +36,12 @@ struct TaskManagerOptions {
   uint16_t jobmanager_port = 0;
   int slots = 1;
   std::string id;                    // default: HOST:DATA_PORT
-  std::string data_host = "127.0.0.1";  // where other task managers reach this one
+  // Where other task managers reach this one (advertised to the job
+  // manager), and the address its data port listens on: like Kafka's
+  // advertised listeners and listeners, they differ in containers, where
+  // the advertised name resolves to an address the container binds.
+  std::string data_host = "127.0.0.1";
+  std::string bind_host = "0.0.0.0";  // every interface
   uint16_t data_port = 0;            // 0: any free port
   DurationMs reconnect_delay = 500;  // between attempts to reach the job manager
   // How to reach the job manager; default: TCP to jobmanager_host:port. The

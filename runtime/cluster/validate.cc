@@ -238,6 +238,22 @@ void check(const Fields& f, const pb::JobList& m) {
   for (int i = 0; i < m.jobs_size(); ++i) check(Fields(f.nested("jobs", i)), m.jobs(i));
 }
 
+void check(const Fields&, const pb::ListTaskManagers&) {}
+
+void check(const Fields& f, const pb::TaskManagerInfo& m) {
+  f.name("id", m.id());
+  f.name("host", m.host());
+  f.range("data_port", m.data_port(), 0, 65535);
+  f.at_least("slots", m.slots(), 1);
+  f.at_least("heartbeat_age_ms", m.heartbeat_age_ms(), 0);
+}
+
+void check(const Fields& f, const pb::TaskManagerList& m) {
+  for (int i = 0; i < m.task_managers_size(); ++i) {
+    check(Fields(f.nested("task_managers", i)), m.task_managers(i));
+  }
+}
+
 void check(const Fields& f, const pb::CancelJob& m) {
   f.path_component("job", m.job());
 }
@@ -302,6 +318,10 @@ void validate_envelope(const pb::Envelope& e) {
       return check_body(e.list_jobs());
     case E::kJobList:
       return check_body(e.job_list());
+    case E::kListTaskManagers:
+      return check_body(e.list_task_managers());
+    case E::kTaskManagerList:
+      return check_body(e.task_manager_list());
     case E::kCancelJob:
       return check_body(e.cancel_job());
     case E::kTriggerCheckpoint:

@@ -2,12 +2,20 @@
 # libraries, run as the unprivileged user `sluice`. docker-compose.yml runs
 # the demo stack from it; `docker run IMAGE topologies` lists what it bundles.
 
-# Build on Debian 12 with the packages `make deps` installs.
+# Build on Debian 12 with the build packages of `make deps`. Only the
+# sources of the binary are copied, so that changing a script, a test or a
+# document does not rebuild it.
 FROM debian:12 AS build
 WORKDIR /src
 COPY scripts/install-deps.sh scripts/
-RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
-COPY . .
+RUN scripts/install-deps.sh build && rm -rf /var/lib/apt/lists/*
+COPY CMakeLists.txt ./
+COPY cmake cmake
+COPY runtime runtime
+COPY state state
+COPY operators operators
+COPY connectors connectors
+COPY topologies topologies
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF \
  && cmake --build /build --target sluice
 

@@ -4,13 +4,16 @@
 #   make test   deps + build + the whole CTest suite
 #   make demo   deps + build + the demo job
 #   make bench  deps + build + the benchmark suite (not part of make test)
+#   make compose-test  the compose demo stack in Docker (minutes; not part of make test)
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-CTEST_ARGS ?=
+# The compose stack test (label compose) takes minutes and a Docker engine:
+# `make compose-test` runs it, `make test` leaves it out.
+CTEST_ARGS ?= -LE compose
 
-.PHONY: all build deps test demo bench clean format
+.PHONY: all build deps test demo bench compose-test clean format
 
 all: build
 
@@ -30,6 +33,11 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo.sh $(BUILD_DIR)/sluice
+
+# The image builds Sluice itself; nothing here needs the local build.
+compose-test:
+	@scripts/install-deps.sh compose
+	@scripts/compose-test.sh $(BUILD_DIR)/compose-test
 
 bench: deps
 	@$(MAKE) --no-print-directory build

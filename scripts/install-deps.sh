@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that Sluice needs, only those that are missing.
 # Idempotent; must run as root (or through sudo) when something is missing.
+#
+#   scripts/install-deps.sh [GROUP...]
+#
+# Groups (default: build test, what `make deps` installs):
+#   build     the compiler, CMake and the libraries `sluice` links (the image's build stage)
+#   test      GoogleTest, kcat and docker-compose for `make test`
+#   compose   the Docker engine, Compose and debootstrap for `make compose-test`
 set -euo pipefail
 
-packages=(
-  g++ cmake ninja-build ccache pkg-config make
-  libgtest-dev libgmock-dev
+build=(
+  g++ cmake ninja-build pkg-config make
   librdkafka-dev librocksdb-dev libboost-dev libboost-system-dev
   protobuf-compiler libprotobuf-dev libspdlog-dev libfmt-dev
-  kcat docker-compose
 )
+test=(ccache libgtest-dev libgmock-dev kcat docker-compose)
+compose=(docker.io docker-compose debootstrap)
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(build test)
+packages=()
+for group in "${groups[@]}"; do
+  case "$group" in
+    build) packages+=("${build[@]}") ;;
+    test) packages+=("${test[@]}") ;;
+    compose) packages+=("${compose[@]}") ;;
+    *) echo "deps: unknown group '$group' (build, test or compose)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
@@ -19,7 +38,7 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: all ${#packages[@]} packages present"
+  echo "deps: all ${#packages[@]} packages present (${groups[*]})"
   exit 0
 fi
 

@@ -59,12 +59,19 @@ start_jobmanager() {
   first_line "$WORK/jobmanager.out" >"$WORK/jobmanager.port"
 }
 
-# start_taskmanager N: taskmanager-N, on loopback, with a free data port.
+# start_taskmanager N: taskmanager-N, on loopback, with a free data port;
+# ready once the job manager lists it (its compose healthcheck).
 start_taskmanager() {
   local name=taskmanager-$1
   start_role taskmanager "$name" TASKMANAGER_ID="$name" TASKMANAGER_HOST=127.0.0.1 \
-    TASKMANAGER_DATA_PORT=0
+    TASKMANAGER_BIND=127.0.0.1 TASKMANAGER_DATA_PORT=0
   wait_until "$name's data port" 30 has_line "$WORK/$name.out"
+  wait_until "$name to register" 30 registered "$name"
+}
+
+registered() {
+  SLUICE="$SLUICE" JOBMANAGER="$(jobmanager_address)" TASKMANAGER_ID="$1" \
+    bash "$stack_script" taskmanager-registered
 }
 
 start_generator() { start_role generator generator "$@"; }

@@ -2,7 +2,9 @@
 """docker-compose.yml, checked without a Docker engine: `docker-compose config`
 accepts it, and the stack it describes is the one scripts/local-stack.sh runs
 in `make test`: the same stack.sh roles, the same topics, healthchecks and
-start-up order for every service.
+start-up order for every service. docker-compose.dev-kafka.yml (the
+development broker in place of Kafka, for `make compose-test`) is accepted on
+top of it and changes only the broker. `make compose-test` runs the stack.
 
 usage: tests/compose_test.py REPOSITORY_ROOT
 """
@@ -84,6 +86,38 @@ expect(waits["demo-job"] == {"kafka-init": "service_completed_successfully",
                              "taskmanager-1": "service_healthy",
                              "taskmanager-2": "service_healthy"},
        f"demo-job waits {waits['demo-job']}")
+
+# A task manager is healthy once registered (not when its port accepts);
+# the generator's rate and duration come from the environment of `up`.
+for name in ("taskmanager-1", "taskmanager-2"):
+    expect(services[name]["healthcheck"]["test"] == ["CMD", "sluice-stack", "taskmanager-registered"],
+           f"{name}: the healthcheck does not ask for its registration")
+generator_env = services["generator"].get("environment", {})
+expect(set(generator_env) >= {"GENERATOR_RATE", "GENERATOR_DURATION"},
+       f"generator environment: {generator_env}")
+
+# The override: the same services, the broker replaced by the development
+# broker's stack.sh role with the same topics, and every service that uses
+# Kafka told where its bootstrap list is.
+result = subprocess.run(["docker-compose", "-f", f"{root}/docker-compose.yml", "-f",
+                         f"{root}/docker-compose.dev-kafka.yml", "config"],
+                        capture_output=True, text=True)
+expect(result.returncode == 0, f"the dev-kafka override: {result.stderr.strip()}")
+if result.returncode == 0:
+    dev = yaml.safe_load(result.stdout)["services"]
+    expect(set(dev) == set(services), f"override services: {sorted(dev)}")
+    expect(dev["kafka"]["image"] == "sluice:latest" and dev["kafka"]["command"] == ["dev-kafka"],
+           "override: kafka is not the dev-kafka role")
+    stack = read("scripts/stack.sh")
+    dev_role = re.findall(r"^  dev-kafka\)(.*?);;", stack, re.M | re.S)[0]
+    dev_topics = set(re.findall(r'--topic "?([a-z.$_-]+:\d+)', dev_role))
+    dev_topics = {t.replace("$input_topic", "page-views").replace("$output_topic", "page-view-counts")
+                  for t in dev_topics}
+    expect(dev_topics == compose_topics, f"dev-kafka topics {sorted(dev_topics)}")
+    for name in ("taskmanager-1", "taskmanager-2", "generator", "demo-job", "reader", "check"):
+        env = dev[name].get("environment", {})
+        expect({"DEV_KAFKA_BOOTSTRAP_FILE", "DEV_KAFKA_HOST"} <= set(env),
+               f"override: {name} does not know the development broker")
 
 for failure in failures:
     print(f"compose_test: {failure}", file=sys.stderr)

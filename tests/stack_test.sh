@@ -63,6 +63,10 @@ echo "restarted: $(demo_job_status)"
 start_taskmanager 1
 
 wait "${stack_pids[generator]}" || fail "the generator failed: $(tail -n 3 "$WORK/generator.log")"
+# Started again (as `up` restarts a finished service), it writes nothing.
+start_role generator generator-again
+wait "${stack_pids[generator-again]}" || fail "the second generator failed"
+grep -q 'already holds page views' "$WORK/generator-again.out" || fail "the generator wrote again"
 [ "$(status_field 2)" = running ] || fail "the demo job is not running: $(demo_job_status)"
 
 KAFKA_BOOTSTRAP=$(cat "$WORK/bootstrap") bash "$here/../scripts/stack.sh" check \

@@ -277,6 +277,21 @@ TEST(DevKafkaCommand, StopsOnSigintAndReplacesAStaleBootstrapFile) {
   EXPECT_FALSE(std::filesystem::exists(bootstrap_file));
 }
 
+// --listen accepts at the brokers' ports on another address too (here the
+// loopback alias 127.0.0.2): a client bootstrapped there gets the mock's
+// metadata (127.0.0.1), which leads it to the same broker. Between
+// containers, `sluice kafka-relay` makes 127.0.0.1 lead there (covered by
+// make compose-test).
+TEST(DevKafkaCommand, ListenAcceptsOnAnotherAddressAtTheSamePorts) {
+  TempDir dir;
+  DevKafkaProcess broker(dir, {"--topic", "events:2", "--listen", "127.0.0.2"});
+  std::string bootstraps = broker.wait_ready();
+  ASSERT_FALSE(bootstraps.empty());
+  std::string other = "127.0.0.2:" + std::to_string(ports_of(bootstraps).at(0));
+  produce(other, "events", 10, 2);
+  EXPECT_EQ(consume(other, "events", 10, 2).size(), 10u);
+}
+
 TEST(DevKafkaCommand, BadOptionsFailWithOneLine) {
   TempDir dir;
   const std::vector<std::vector<std::string>> bad = {

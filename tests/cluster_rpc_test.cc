@@ -149,6 +149,16 @@ std::vector<pb::Envelope> valid_examples() {
     info->set_attempt(2);
     info->set_last_checkpoint(3);
   }
+  next()->mutable_list_task_managers();
+  {
+    auto* info = next()->mutable_task_manager_list()->add_task_managers();
+    info->set_id("tm-1");
+    info->set_host("10.0.0.2");
+    info->set_data_port(6124);
+    info->set_slots(2);
+    info->set_free_slots(1);
+    info->set_heartbeat_age_ms(250);
+  }
   next()->mutable_cancel_job()->set_job("wordcount-1");
   next()->mutable_trigger_checkpoint()->set_job("wordcount-1");
   {
@@ -286,6 +296,9 @@ TEST(ValidateEnvelope, ChecksJobNamesAttemptsAndTasks) {
       {E::kJobStatus, [](E& e) { e.mutable_job_status()->clear_state(); }, "JobStatus.state"},
       {E::kJobList, [](E& e) { e.mutable_job_list()->mutable_jobs(0)->set_attempt(-2); },
        "JobList.jobs[0].attempt"},
+      {E::kTaskManagerList,
+       [](E& e) { e.mutable_task_manager_list()->mutable_task_managers(0)->set_data_port(70000); },
+       "TaskManagerList.task_managers[0].data_port"},
       {E::kJobStatus, [](E& e) { e.mutable_job_status()->set_error_kind(99); },
        "JobStatus.error_kind"},
       {E::kSubmitJob, [](E& e) { e.mutable_submit_job()->set_name("../up"); }, "SubmitJob.name"},

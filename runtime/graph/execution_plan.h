@@ -50,7 +50,8 @@ struct PlanOptions {
   // State to resume from, by operator name (null: a fresh start).
   const std::map<std::string, OperatorRestore>* restore = nullptr;
   Placement placement;
-  // Micro-batch mode: sources read the slices batches hand them.
+  // Micro-batch mode: sources read the slices batches hand them. It must match the checkpoint
+  // configuration's `batches.enabled`; run_local and the cluster's run options derive it from there.
   bool micro_batch = false;
 };
 

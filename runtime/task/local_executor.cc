@@ -21,7 +21,11 @@ double seconds_since(SteadyClock::time_point start) {
 }  // namespace
 
 JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
-  TaskAttempt attempt(graph, options.plan, *options.clock);
+  // Sources read batch slices exactly when the coordinator plans batches: the two must agree, or a
+  // planned batch waits for sources that never snapshot it.
+  PlanOptions plan_options = options.plan;
+  plan_options.micro_batch = options.checkpoint.batches.enabled;
+  TaskAttempt attempt(graph, plan_options, *options.clock);
   const ExecutionPlan& plan = attempt.plan();
   JobControl& control = attempt.control();
   JobMetrics& metrics = attempt.metrics();

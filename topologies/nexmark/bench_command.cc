@@ -151,7 +151,6 @@ int run_bench(const std::vector<std::string>& args) {
     run.checkpoint.directory = checkpoint_dir.path();
     run.checkpoint.interval = options.checkpoint_interval;
     run.checkpoint.batches = options.batches;
-    run.plan.micro_batch = options.batches.enabled;
   }
   double cpu_before = cpu_seconds();
   JobResult result = run_local(topology.graph(), run);

@@ -67,7 +67,12 @@ void KeyedStateBackend::set_current_key(KeyGroup group, std::string_view key_byt
   ++key_epoch_;
 }
 
-KeyedSnapshot KeyedStateBackend::snapshot() const {
+void KeyedStateBackend::flush_tables() {
+  for (auto& [name, table] : tables_) table->flush();
+}
+
+KeyedSnapshot KeyedStateBackend::snapshot() {
+  flush_tables();
   KeyedSnapshot snapshot;
   for (const auto& [name, table] : tables_) {
     StateEntries entries;
@@ -81,6 +86,7 @@ KeyedSnapshot KeyedStateBackend::snapshot() const {
 
 KeyedSnapshot KeyedStateBackend::snapshot(int64_t id, SnapshotFiles& files) {
   if (kind_ != StateBackendKind::kRocksDb || !incremental_) return snapshot();
+  flush_tables();
   KeyedSnapshot snapshot;
   for (const auto& [name, entries] : restored_) snapshot.states.push_back(entries);
   snapshot.rocks = take_native_snapshot(*rocks_, id, range_, rocks_tag_, restored_files_, files);
@@ -151,7 +157,8 @@ std::optional<StateEntries> KeyedStateBackend::take_restored(const std::string& 
   return entries;
 }
 
-size_t KeyedStateBackend::entry_count() const {
+size_t KeyedStateBackend::entry_count() {
+  flush_tables();
   size_t n = 0;
   for (const auto& [name, table] : tables_) n += table->entry_count();
   return n;

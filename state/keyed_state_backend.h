@@ -52,6 +52,9 @@ class StateTableBase {
   // Adds the entries whose key group is in `range`.
   virtual void restore_from(const StateEntries& in, KeyGroupRange range) = 0;
   virtual size_t entry_count() const = 0;
+  // Writes what the table buffers (a RocksDB table's write cache) to its
+  // store; snapshots and entry counts read the store after this.
+  virtual void flush() {}
 };
 
 class KeyedStateBackend {
@@ -102,7 +105,7 @@ class KeyedStateBackend {
   // Snapshot of every table in the portable form, plus any restored entries
   // not yet claimed by a table (so a state unused in one run survives to the
   // next checkpoint).
-  KeyedSnapshot snapshot() const;
+  KeyedSnapshot snapshot();
   // The snapshot for checkpoint `id`: with incremental RocksDB checkpoints,
   // the instance's files (which `files` tells the checkpoint writer to
   // store) plus the unclaimed restored entries; otherwise snapshot().
@@ -118,13 +121,14 @@ class KeyedStateBackend {
   std::optional<StateEntries> take_restored(const std::string& name);
 
   // Total entries over all tables; a rough size measure for progress reports.
-  size_t entry_count() const;
+  size_t entry_count();
 
   RocksStore& rocks_store() { return *rocks_; }
 
  private:
   template <class Table>
   Table* find_or_create(const std::string& name);
+  void flush_tables();
   void restore_rocks_files(const std::vector<KeyedSnapshot>& snapshots);
 
   StateBackendKind kind_;

@@ -1,10 +1,13 @@
 // Incremental RocksDB checkpoints: consecutive checkpoints store an SST
 // file once and share it; a checkpoint restores as the same instance at the
 // same key groups, range by range at others, and reuses the restored files'
-// stored copies in its next checkpoint.
+// stored copies in its next checkpoint. The tables' write cache is written
+// back before every checkpoint.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <random>
 #include <set>
 
 #include "runtime/checkpoint/storage.h"
@@ -22,10 +25,12 @@ constexpr int kMaxP = 128;
 class IncrementalCheckpoint : public ::testing::Test {
  protected:
   std::unique_ptr<KeyedStateBackend> make(KeyGroupRange range,
-                                          StateBackendKind kind = StateBackendKind::kRocksDb) {
+                                          StateBackendKind kind = StateBackendKind::kRocksDb,
+                                          size_t write_cache_entries = 16384) {
     StateBackendConfig config;
     config.kind = kind;
     config.rocksdb.directory = dir_.file("instance-" + std::to_string(instances_++));
+    config.rocksdb.write_cache_entries = write_cache_entries;
     return std::make_unique<KeyedStateBackend>(config, range, kMaxP);
   }
 
@@ -178,6 +183,92 @@ TEST_F(IncrementalCheckpoint, FullSnapshotsWhenIncrementalIsOff) {
   memory->restore({snapshot});
   EXPECT_EQ(expect_keys(*memory, 100), 100);
 }
+
+// The RocksDB tables' write cache, once so small that almost every access
+// evicts and once large enough for every key: random updates of value, list
+// and map state over many keys and two namespaces must read back as a plain
+// reference model says, and so must the checkpoints taken in between (which
+// write the cache back), both from RocksDB's files and in the portable form
+// (restored into the memory backend).
+class WriteCacheUpdates : public IncrementalCheckpoint,
+                          public ::testing::WithParamInterface<size_t> {};
+
+TEST_P(WriteCacheUpdates, MatchAReferenceThroughEvictionsAndCheckpoints) {
+  const KeyGroupRange all{0, kMaxP - 1};
+  auto set_scope = [](KeyedStateBackend& b, int key, int ns) {
+    std::string bytes = encode_to_string(int64_t{key});
+    b.set_current_key(key_group_for_hash(hash_bytes(bytes), kMaxP), bytes);
+    b.set_current_namespace(ns == 0 ? "" : "w");
+  };
+  using Scope = std::pair<int, int>;
+  std::map<Scope, int64_t> values;
+  std::map<Scope, std::vector<int64_t>> lists;
+  std::map<Scope, std::map<int64_t, int64_t>> maps;
+  auto expect_matches = [&](KeyedStateBackend& b, const std::string& when) {
+    auto value = b.value_state<int64_t>("value");
+    auto list = b.list_state<int64_t>("list");
+    auto map = b.map_state<int64_t, int64_t>("map");
+    for (int key = 0; key < 20; ++key) {
+      for (int ns = 0; ns < 2; ++ns) {
+        set_scope(b, key, ns);
+        Scope scope{key, ns};
+        auto v = values.find(scope);
+        EXPECT_EQ(value.value(), v == values.end() ? std::nullopt : std::optional(v->second))
+            << when << " key " << key << " ns " << ns;
+        EXPECT_EQ(list.get(), lists[scope]) << when << " key " << key << " ns " << ns;
+        EXPECT_EQ(map.entries(), maps[scope]) << when << " key " << key << " ns " << ns;
+      }
+    }
+  };
+
+  auto rocks = make(all, StateBackendKind::kRocksDb, /*write_cache_entries=*/GetParam());
+  auto value = rocks->value_state<int64_t>("value");
+  auto list = rocks->list_state<int64_t>("list");
+  auto map = rocks->map_state<int64_t, int64_t>("map");
+  std::mt19937_64 random(42);
+  for (int step = 1; step <= 4000; ++step) {
+    int key = static_cast<int>(random() % 20);
+    int ns = static_cast<int>(random() % 2);
+    auto n = static_cast<int64_t>(random() % 100);
+    Scope scope{key, ns};
+    set_scope(*rocks, key, ns);
+    switch (random() % 8) {
+      case 0: value.update(n), values[scope] = n; break;
+      case 1:
+        value.modify([] { return int64_t{0}; }, [&](int64_t& x) { x += n; });
+        values[scope] += n;
+        break;
+      case 2: value.clear(), values.erase(scope); break;
+      case 3: list.add(n), lists[scope].push_back(n); break;
+      case 4:
+        if (n % 4 == 0) {
+          list.clear(), lists[scope].clear();
+        } else {
+          EXPECT_EQ(list.get(), lists[scope]) << "step " << step;
+        }
+        break;
+      case 5: map.put(n % 7, n), maps[scope][n % 7] = n; break;
+      case 6: map.remove(n % 7), maps[scope].erase(n % 7); break;
+      default:
+        EXPECT_EQ(map.get(n % 7), maps[scope].count(n % 7) ? std::optional(maps[scope][n % 7])
+                                                            : std::nullopt)
+            << "step " << step;
+    }
+    if (step % 100 != 0) continue;
+    std::set<std::string> shared;
+    KeyedSnapshot native = checkpoint(*rocks, step, shared);
+    if (step % 1000 != 0) continue;
+    auto restored_rocks = make(all);
+    restored_rocks->restore({native});
+    expect_matches(*restored_rocks, "restored from RocksDB files at step " + std::to_string(step));
+    auto restored_memory = make(all, StateBackendKind::kMemory);
+    restored_memory->restore({rocks->snapshot()});
+    expect_matches(*restored_memory, "restored portably at step " + std::to_string(step));
+  }
+  expect_matches(*rocks, "the live instance");
+}
+
+INSTANTIATE_TEST_SUITE_P(CacheSizes, WriteCacheUpdates, ::testing::Values(3, 16, 64));
 
 }  // namespace
 }  // namespace sluice

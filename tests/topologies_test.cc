@@ -110,6 +110,7 @@ struct WindowCase {
   std::string window;
   int parallelism;
   std::string state = "memory";
+  int write_cache_entries = 0;  // rocksdb: 0 for the default
 };
 
 class WindowedCountTest : public ::testing::TestWithParam<WindowCase> {};
@@ -121,11 +122,15 @@ TEST_P(WindowedCountTest, MatchesReference) {
   // every window's single output line is its complete count.
   std::vector<Event> events = make_events(30000, 3, 40, 13, 42);
   write_file(dir.file("in.csv"), to_csv(events));
-  ProcessResult r = sluice({"run", "windowed-count", "--set", "input=in.csv", "--set",
-                            "output=out", "--set", "window=" + c.window, "--set",
-                            "out-of-orderness=40ms", "--parallelism",
-                            std::to_string(c.parallelism), "--state", c.state},
-                           dir.path());
+  std::vector<std::string> args = {"run", "windowed-count", "--set", "input=in.csv", "--set",
+                                   "output=out", "--set", "window=" + c.window, "--set",
+                                   "out-of-orderness=40ms", "--parallelism",
+                                   std::to_string(c.parallelism), "--state", c.state};
+  if (c.write_cache_entries > 0) {
+    args.insert(args.end(),
+                {"--rocksdb-write-cache-entries", std::to_string(c.write_cache_entries)});
+  }
+  ProcessResult r = sluice(args, dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   std::vector<std::string> expected;
@@ -144,10 +149,16 @@ INSTANTIATE_TEST_SUITE_P(
                       WindowCase{"session:20ms", 1}, WindowCase{"session:20ms", 4},
                       WindowCase{"tumbling:1s", 4, "rocksdb"},
                       WindowCase{"sliding:2s:500ms", 4, "rocksdb"},
-                      WindowCase{"session:20ms", 4, "rocksdb"}),
+                      WindowCase{"session:20ms", 4, "rocksdb"},
+                      // A write cache of two entries writes back on almost every record.
+                      WindowCase{"sliding:2s:500ms", 2, "rocksdb", 2},
+                      WindowCase{"session:20ms", 2, "rocksdb", 2}),
     [](const auto& info) {
       std::string name = info.param.window.substr(0, info.param.window.find(':'));
-      return name + "_p" + std::to_string(info.param.parallelism) + "_" + info.param.state;
+      std::string cache = info.param.write_cache_entries > 0
+                              ? "_cache" + std::to_string(info.param.write_cache_entries)
+                              : "";
+      return name + "_p" + std::to_string(info.param.parallelism) + "_" + info.param.state + cache;
     });
 
 // Sources emit a watermark after every batch (at most 1024 records), as

@@ -21,6 +21,8 @@ const char* const kRunUsage =
     "  --state-dir DIR          rocksdb working directory (default: a temporary one)\n"
     "  --rocksdb-block-cache-mb N   block cache per operator subtask (default 32)\n"
     "  --rocksdb-write-buffer-mb N  memtables per operator subtask (default 16)\n"
+    "  --rocksdb-write-cache-entries N  decoded entries each state keeps in its write\n"
+    "                           cache before writing them to RocksDB (default 16384)\n"
     "  --rocksdb-incremental true|false  checkpoints share unchanged SST files (default\n"
     "                           true); false writes full, backend-portable snapshots\n"
     "  --mode continuous|microbatch  record by record (default), or in batches\n"
@@ -172,6 +174,9 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
     } else if (option == "--rocksdb-write-buffer-mb") {
       options.plan.state_backend.rocksdb.write_buffer_bytes =
           static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg))) << 20;
+    } else if (option == "--rocksdb-write-cache-entries") {
+      options.plan.state_backend.rocksdb.write_cache_entries =
+          static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg)));
     } else if (option == "--rocksdb-incremental") {
       std::string value = cursor.value(option, arg);
       if (value != "true" && value != "false") {

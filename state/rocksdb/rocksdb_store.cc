@@ -200,6 +200,38 @@ void RocksStore::append(int cf, std::string_view key, std::string_view suffix) {
         "merge", options_.directory);
 }
 
+struct RocksStore::Batch::Impl {
+  rocksdb::WriteBatch batch;
+};
+
+RocksStore::Batch::Batch(RocksStore& store) : store_(store), impl_(std::make_unique<Impl>()) {}
+RocksStore::Batch::~Batch() = default;
+
+void RocksStore::Batch::put(int cf, std::string_view key, std::string_view value) {
+  check(impl_->batch.Put(store_.impl_->families[static_cast<size_t>(cf)], slice(key),
+                         slice(value)),
+        "put", store_.options_.directory);
+}
+
+void RocksStore::Batch::remove(int cf, std::string_view key) {
+  check(impl_->batch.Delete(store_.impl_->families[static_cast<size_t>(cf)], slice(key)),
+        "delete", store_.options_.directory);
+}
+
+void RocksStore::Batch::append(int cf, std::string_view key, std::string_view suffix) {
+  check(impl_->batch.Merge(store_.impl_->families[static_cast<size_t>(cf)], slice(key),
+                           slice(suffix)),
+        "merge", store_.options_.directory);
+}
+
+size_t RocksStore::Batch::count() const { return static_cast<size_t>(impl_->batch.Count()); }
+
+void RocksStore::write(Batch& batch) {
+  if (batch.count() == 0) return;
+  check(impl_->db->Write(impl_->write, &batch.impl_->batch), "write", options_.directory);
+  batch.impl_->batch.Clear();
+}
+
 void RocksStore::for_each(int cf,
                           const std::function<void(std::string_view, std::string_view)>& each) {
   std::unique_ptr<rocksdb::Iterator> it(

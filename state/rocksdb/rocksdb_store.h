@@ -31,6 +31,8 @@ struct RocksDbOptions {
   size_t block_cache_bytes = size_t{32} << 20;
   // All memtables of the instance together. Default 16 MiB.
   size_t write_buffer_bytes = size_t{16} << 20;
+  // Entries each state table keeps decoded in its write cache.
+  size_t write_cache_entries = 16384;
 };
 
 class RocksStore {
@@ -54,6 +56,28 @@ class RocksStore {
   void remove(int cf, std::string_view key);
   // Appends `suffix` to the value of `key` (a RocksDB merge).
   void append(int cf, std::string_view key, std::string_view suffix);
+  // Writes gathered to be applied together (one RocksDB WriteBatch): the
+  // state tables' write caches flush through one.
+  class Batch {
+   public:
+    explicit Batch(RocksStore& store);
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+    void put(int cf, std::string_view key, std::string_view value);
+    void remove(int cf, std::string_view key);
+    void append(int cf, std::string_view key, std::string_view suffix);
+    size_t count() const;
+
+   private:
+    friend class RocksStore;
+    struct Impl;
+    RocksStore& store_;
+    std::unique_ptr<Impl> impl_;
+  };
+  // Applies `batch` atomically and empties it.
+  void write(Batch& batch);
+
   // Calls `each(key, value)` for every entry of the column family, in order.
   void for_each(int cf, const std::function<void(std::string_view, std::string_view)>& each);
 

@@ -5,7 +5,10 @@
 // bytes, as in the memory backend's snapshots, so snapshots of the two
 // backends are interchangeable; a list is stored as length-prefixed
 // elements so that adding one is a RocksDB merge, not a read and rewrite.
-// Included by keyed_state_backend.h.
+// Every table reads and writes through its write cache (write_cache.h):
+// values are decoded once when a key is first used and encoded once when the
+// cache writes them back, in one WriteBatch, when it is full or before a
+// snapshot (the backend calls flush()). Included by keyed_state_backend.h.
 //
 // Threading: as the backend that owns them (one task thread).
 #pragma once
@@ -19,6 +22,7 @@
 #include "runtime/core/codec.h"
 #include "state/key_groups.h"
 #include "state/rocksdb/rocksdb_store.h"
+#include "state/rocksdb/write_cache.h"
 #include "state/snapshot.h"
 
 namespace sluice {
@@ -30,13 +34,18 @@ void make_rocks_key(std::string_view key, std::string_view ns, std::string& out)
 // Splits a RocksDB key back into key (with prefix) and namespace.
 void split_rocks_key(std::string_view rocks_key, std::string& key, std::string& ns);
 
-template <class Self>
+template <class Self, class Cached>
 class RocksTableBase : public StateTableBase {
  public:
   RocksTableBase(KeyedStateBackend& backend, const std::string& name)
-      : backend_(backend), store_(backend_rocks_store(backend)), cf_(store_.column_family(name)) {}
+      : backend_(backend),
+        store_(backend_rocks_store(backend)),
+        cf_(store_.column_family(name)),
+        cache_(store_.options().write_cache_entries) {}
 
   const std::type_info& type() const override { return typeid(Self); }
+
+  void flush() override { write_dirty(cache_); }
 
   size_t entry_count() const override {
     size_t n = 0;
@@ -55,6 +64,9 @@ class RocksTableBase : public StateTableBase {
   }
 
   void restore_from(const StateEntries& in, KeyGroupRange range) override {
+    flush();
+    cache_.clear();
+    last_ = nullptr;
     std::string rocks_key;
     for (const StateEntry& e : in.entries) {
       if (e.key.size() < 2 || !range.contains(read_key_group_prefix(e.key))) continue;
@@ -64,29 +76,83 @@ class RocksTableBase : public StateTableBase {
   }
 
  protected:
-  // The RocksDB key of the backend's current key and namespace.
-  std::string_view current_key() {
+  using Cache = WriteCache<Cached>;
+  using Entry = typename Cache::Entry;
+
+  // The cache entry of the current key and namespace, read from RocksDB
+  // (and decoded by Self::decode_stored) when it is not cached.
+  Entry& current_entry() {
+    if (Entry* cached = cached_current()) return *cached;
+    Entry loaded;
+    if (load_current(bytes_)) {
+      loaded.value = Self::decode_stored(bytes_);
+      loaded.present = true;
+    }
+    return insert_current(std::move(loaded));
+  }
+  // The current key's entry when it is cached, without reading RocksDB.
+  Entry* cached_current() {
+    CurrentScope scope = backend_scope(backend_);
+    if (last_ != nullptr && last_epoch_ == scope.key_epoch && last_ns_ == scope.ns) return last_;
+    make_rocks_key(scope.key, scope.ns, key_);
+    Entry* found = cache_.find(key_);
+    if (found != nullptr) remember(found, scope);
+    return found;
+  }
+  // Caches `entry` for the current key, which must not be cached yet.
+  Entry& insert_current(Entry entry) {
     CurrentScope scope = backend_scope(backend_);
     make_rocks_key(scope.key, scope.ns, key_);
-    return key_;
+    Entry& inserted = cache_.insert(key_, std::move(entry), [this](Cache& c) { write_dirty(c); });
+    remember(&inserted, scope);
+    return inserted;
   }
-  bool load(std::string& out) { return store_.get(cf_, current_key(), out); }
-  void store(std::string_view bytes) { store_.put(cf_, current_key(), bytes); }
-  void erase() { store_.remove(cf_, current_key()); }
-  void append(std::string_view bytes) { store_.append(cf_, current_key(), bytes); }
+  // The current key's entry, to be overwritten whatever it held.
+  Entry& entry_to_overwrite() {
+    if (Entry* cached = cached_current()) return *cached;
+    return insert_current(Entry{});
+  }
+  // Reads the stored bytes of the current key (bypassing the cache).
+  bool load_current(std::string& out) {
+    CurrentScope scope = backend_scope(backend_);
+    make_rocks_key(scope.key, scope.ns, key_);
+    return store_.get(cf_, key_, out);
+  }
 
   std::string bytes_;  // scratch for values
 
  private:
+  void remember(Entry* entry, const CurrentScope& scope) {
+    last_ = entry;
+    last_epoch_ = scope.key_epoch;
+    last_ns_.assign(scope.ns);
+  }
+
+  void write_dirty(Cache& cache) {
+    RocksStore::Batch batch(store_);
+    cache.drain_dirty([&](std::string_view rocks_key, Entry& entry) {
+      static_cast<Self*>(this)->write_entry(batch, cf_, rocks_key, entry);
+    });
+    store_.write(batch);
+    last_ = nullptr;  // the cache may be emptied next
+  }
+
   KeyedStateBackend& backend_;
   RocksStore& store_;
   int cf_;
+  Cache cache_;
   std::string key_;
+  // The entry of the last access, for the next access to the same scope.
+  Entry* last_ = nullptr;
+  uint64_t last_epoch_ = 0;
+  std::string last_ns_;
 };
 
 template <class V>
-class RocksValueTable final : public ValueTable<V>, public RocksTableBase<RocksValueTable<V>> {
-  using Base = RocksTableBase<RocksValueTable<V>>;
+class RocksValueTable final : public ValueTable<V>,
+                              public RocksTableBase<RocksValueTable<V>, V> {
+  using Base = RocksTableBase<RocksValueTable<V>, V>;
+  using Entry = typename Base::Entry;
 
  public:
   static constexpr const char* kKind = "value";
@@ -94,28 +160,61 @@ class RocksValueTable final : public ValueTable<V>, public RocksTableBase<RocksV
   const char* kind() const override { return kKind; }
   static std::string to_portable(std::string_view stored) { return std::string(stored); }
   static std::string from_portable(const std::string& portable) { return portable; }
+  static V decode_stored(std::string_view stored) { return decode_from_string<V>(stored); }
 
   const V* get() override {
-    if (!this->load(this->bytes_)) return nullptr;
-    value_ = decode_from_string<V>(this->bytes_);
-    return &*value_;
+    Entry& entry = this->current_entry();
+    return entry.present ? &entry.value : nullptr;
   }
-  void put(V value) override { this->store(encode_to_string(value)); }
-  void clear() override { this->erase(); }
-  V* find_for_update() override { return const_cast<V*>(get()); }
+  void put(V value) override {
+    Entry& entry = this->entry_to_overwrite();
+    entry.value = std::move(value);
+    entry.present = entry.dirty = true;
+  }
+  void clear() override {
+    Entry& entry = this->entry_to_overwrite();
+    entry.value = V{};
+    entry.present = false;
+    entry.dirty = true;
+  }
+  V* find_for_update() override {
+    Entry& entry = this->current_entry();
+    return entry.present ? &entry.value : nullptr;
+  }
   V& insert_for_update(V initial) override {
-    value_ = std::move(initial);
-    return *value_;
+    Entry& entry = this->entry_to_overwrite();
+    entry.value = std::move(initial);
+    entry.present = true;
+    return entry.value;
   }
-  void finish_update() override { this->store(encode_to_string(*value_)); }
+  void finish_update() override { this->entry_to_overwrite().dirty = true; }
 
- private:
-  std::optional<V> value_;  // the last value read or being updated
+  void write_entry(RocksStore::Batch& batch, int cf, std::string_view rocks_key, Entry& entry) {
+    if (!entry.present) {
+      batch.remove(cf, rocks_key);
+      return;
+    }
+    this->bytes_.clear();
+    ByteWriter writer(this->bytes_);
+    Codec<V>::encode(entry.value, writer);
+    batch.put(cf, rocks_key, this->bytes_);
+  }
+};
+
+// A cached list. `complete`: the elements are the whole list; otherwise
+// they were added after stored elements that have not been read (and are
+// written back as a merge, with no read).
+template <class V>
+struct CachedList {
+  std::vector<V> elements;
+  bool complete = true;
 };
 
 template <class V>
-class RocksListTable final : public ListTable<V>, public RocksTableBase<RocksListTable<V>> {
-  using Base = RocksTableBase<RocksListTable<V>>;
+class RocksListTable final : public ListTable<V>,
+                             public RocksTableBase<RocksListTable<V>, CachedList<V>> {
+  using Base = RocksTableBase<RocksListTable<V>, CachedList<V>>;
+  using Entry = typename Base::Entry;
 
  public:
   static constexpr const char* kKind = "list";
@@ -127,27 +226,63 @@ class RocksListTable final : public ListTable<V>, public RocksTableBase<RocksLis
     return encode_to_string(decode_elements(stored));
   }
   static std::string from_portable(const std::string& portable) {
-    return encode_elements(decode_from_string<std::vector<V>>(portable));
+    std::string out;
+    append_elements(decode_from_string<std::vector<V>>(portable), out);
+    return out;
+  }
+  static CachedList<V> decode_stored(std::string_view stored) {
+    return CachedList<V>{decode_elements(stored), true};
   }
 
   const std::vector<V>* get() override {
-    if (!this->load(this->bytes_)) return nullptr;
-    values_ = decode_elements(this->bytes_);
-    return values_.empty() ? nullptr : &values_;
+    Entry& entry = this->current_entry();
+    if (entry.present && !entry.value.complete) read_stored_elements(entry);
+    return entry.present && !entry.value.elements.empty() ? &entry.value.elements : nullptr;
   }
-  void add(V value) override { this->append(encode_elements({std::move(value)})); }
+  void add(V value) override {
+    Entry* entry = this->cached_current();
+    if (entry == nullptr) {
+      entry = &this->insert_current(Entry{CachedList<V>{{}, /*complete=*/false}, true, false});
+    } else if (!entry->present) {
+      entry->value = CachedList<V>{};
+      entry->present = true;
+    }
+    entry->value.elements.push_back(std::move(value));
+    entry->dirty = true;
+  }
   void put(std::vector<V> values) override {
-    if (values.empty()) {
-      this->erase();
+    Entry& entry = this->entry_to_overwrite();
+    entry.present = !values.empty();
+    entry.value = CachedList<V>{std::move(values), true};
+    entry.dirty = true;
+  }
+  void clear() override { put({}); }
+
+  void write_entry(RocksStore::Batch& batch, int cf, std::string_view rocks_key, Entry& entry) {
+    CachedList<V>& list = entry.value;
+    if (!entry.present || (list.complete && list.elements.empty())) {
+      batch.remove(cf, rocks_key);
+      return;
+    }
+    this->bytes_.clear();
+    append_elements(list.elements, this->bytes_);
+    if (list.complete) {
+      batch.put(cf, rocks_key, this->bytes_);
     } else {
-      this->store(encode_elements(values));
+      batch.append(cf, rocks_key, this->bytes_);
+      list.elements.clear();  // stored now: no longer added since the last read
     }
   }
-  void clear() override { this->erase(); }
 
  private:
-  static std::string encode_elements(const std::vector<V>& values) {
-    std::string out;
+  // Puts the stored elements before the ones added since.
+  void read_stored_elements(Entry& entry) {
+    std::vector<V> all;
+    if (this->load_current(this->bytes_)) all = decode_elements(this->bytes_);
+    for (V& v : entry.value.elements) all.push_back(std::move(v));
+    entry.value = CachedList<V>{std::move(all), true};
+  }
+  static void append_elements(const std::vector<V>& values, std::string& out) {
     ByteWriter writer(out);
     std::string element;
     for (const V& v : values) {
@@ -157,7 +292,6 @@ class RocksListTable final : public ListTable<V>, public RocksTableBase<RocksLis
       writer.write_varint(element.size());
       writer.write_bytes(element.data(), element.size());
     }
-    return out;
   }
   static std::vector<V> decode_elements(std::string_view stored) {
     std::vector<V> values;
@@ -168,13 +302,13 @@ class RocksListTable final : public ListTable<V>, public RocksTableBase<RocksLis
     }
     return values;
   }
-
-  std::vector<V> values_;
 };
 
 template <class UK, class UV>
-class RocksMapTable final : public MapTable<UK, UV>, public RocksTableBase<RocksMapTable<UK, UV>> {
-  using Base = RocksTableBase<RocksMapTable<UK, UV>>;
+class RocksMapTable final : public MapTable<UK, UV>,
+                            public RocksTableBase<RocksMapTable<UK, UV>, std::map<UK, UV>> {
+  using Base = RocksTableBase<RocksMapTable<UK, UV>, std::map<UK, UV>>;
+  using Entry = typename Base::Entry;
 
  public:
   static constexpr const char* kKind = "map";
@@ -182,11 +316,13 @@ class RocksMapTable final : public MapTable<UK, UV>, public RocksTableBase<Rocks
   const char* kind() const override { return kKind; }
   static std::string to_portable(std::string_view stored) { return std::string(stored); }
   static std::string from_portable(const std::string& portable) { return portable; }
+  static std::map<UK, UV> decode_stored(std::string_view stored) {
+    return decode_from_string<std::map<UK, UV>>(stored);
+  }
 
   const std::map<UK, UV>* get_all() override {
-    if (!this->load(this->bytes_)) return nullptr;
-    map_ = decode_from_string<std::map<UK, UV>>(this->bytes_);
-    return &map_;
+    Entry& entry = this->current_entry();
+    return entry.present ? &entry.value : nullptr;
   }
   const UV* get(const UK& key) override {
     const std::map<UK, UV>* m = get_all();
@@ -195,23 +331,34 @@ class RocksMapTable final : public MapTable<UK, UV>, public RocksTableBase<Rocks
     return it == m->end() ? nullptr : &it->second;
   }
   void put(const UK& key, UV value) override {
-    if (get_all() == nullptr) map_.clear();
-    map_.insert_or_assign(key, std::move(value));
-    this->store(encode_to_string(map_));
+    Entry& entry = this->current_entry();
+    if (!entry.present) entry.value.clear();
+    entry.value.insert_or_assign(key, std::move(value));
+    entry.present = entry.dirty = true;
   }
   void remove(const UK& key) override {
-    if (get_all() == nullptr) return;
-    map_.erase(key);
-    if (map_.empty()) {
-      this->erase();
-    } else {
-      this->store(encode_to_string(map_));
-    }
+    Entry& entry = this->current_entry();
+    if (!entry.present || entry.value.erase(key) == 0) return;
+    entry.present = !entry.value.empty();
+    entry.dirty = true;
   }
-  void clear() override { this->erase(); }
+  void clear() override {
+    Entry& entry = this->entry_to_overwrite();
+    entry.value.clear();
+    entry.present = false;
+    entry.dirty = true;
+  }
 
- private:
-  std::map<UK, UV> map_;  // the last map read
+  void write_entry(RocksStore::Batch& batch, int cf, std::string_view rocks_key, Entry& entry) {
+    if (!entry.present || entry.value.empty()) {
+      batch.remove(cf, rocks_key);
+      return;
+    }
+    this->bytes_.clear();
+    ByteWriter writer(this->bytes_);
+    Codec<std::map<UK, UV>>::encode(entry.value, writer);
+    batch.put(cf, rocks_key, this->bytes_);
+  }
 };
 
 }  // namespace sluice

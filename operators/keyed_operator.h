@@ -107,6 +107,13 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   void register_event_timer(Timestamp ts) {
     event_timers_.add(ts, backend_->current_key(), backend_->current_namespace());
   }
+  bool has_event_timer(Timestamp ts) const {
+    return event_timers_.contains(ts, backend_->current_key(), backend_->current_namespace());
+  }
+  bool has_processing_timer(Timestamp ts) const {
+    return processing_timers_.contains(ts, backend_->current_key(),
+                                       backend_->current_namespace());
+  }
   void delete_event_timer(Timestamp ts) {
     event_timers_.remove(ts, backend_->current_key(), backend_->current_namespace());
   }

@@ -33,6 +33,16 @@ class AccumulatorContents {
         [&](Acc& acc) { agg_.add(acc, value); });
     return fresh;
   }
+  // As add(), when the caller knows the window to be empty (`known_empty`):
+  // then nothing is read (with RocksDB state, no lookup of a key that is not
+  // there).
+  bool add(const T& value, bool known_empty) {
+    if (!known_empty) return add(value);
+    Acc acc = agg_.create();
+    agg_.add(acc, value);
+    state_.update(std::move(acc));
+    return true;
+  }
   const Acc* get() { return state_.get(); }
   std::optional<Acc> take() {
     std::optional<Acc> acc = state_.value();
@@ -71,6 +81,16 @@ class ElementContents {
     bool fresh = state_.view() == nullptr;
     state_.add(value);
     return fresh;
+  }
+  // As add(), when the caller knows whether the window is empty: nothing is
+  // read (with RocksDB state, an add is a merge).
+  bool add(const T& value, bool known_empty) {
+    if (known_empty) {
+      state_.update({value});
+    } else {
+      state_.add(value);
+    }
+    return known_empty;
   }
   const std::vector<T>* get() { return state_.view(); }
   std::optional<std::vector<T>> take() {

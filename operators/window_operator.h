@@ -130,6 +130,12 @@ class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
 
   void open_keyed() override {
     contents_.open(this->backend());
+    // A window of a non-merging assigner has contents exactly while its
+    // cleanup timer is pending (registered with its first element, and its
+    // firing clears them). With RocksDB state, asking the timers spares a
+    // lookup of every new window; in memory the lookup is the cheaper one.
+    contents_known_by_timers_ =
+        !Assigner::kMerging && this->backend().kind() == StateBackendKind::kRocksDb;
     if constexpr (Assigner::kMerging) {
       sessions_ = this->backend().template value_state<std::vector<TimeWindow>>("sessions");
     }
@@ -141,7 +147,8 @@ class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
       if (is_late(w)) return;
       taken = true;
       enter(w);
-      bool fresh = contents_.add(value);
+      bool fresh = contents_known_by_timers_ ? contents_.add(value, !has_cleanup_timer(w))
+                                             : contents_.add(value);
       on_element(key, w, fresh);
     });
     return taken;
@@ -163,6 +170,11 @@ class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
     if (fresh && cleanup_time(w) != w.max_timestamp()) {
       this->register_event_timer(cleanup_time(w));
     }
+  }
+
+  bool has_cleanup_timer(const TimeWindow& w) const {
+    return event_time() ? this->has_event_timer(cleanup_time(w))
+                        : this->has_processing_timer(w.max_timestamp());
   }
 
   void delete_timers(const TimeWindow& w) {
@@ -250,6 +262,7 @@ class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
   FireFn fire_;
   ValueState<std::vector<TimeWindow>> sessions_;
   std::vector<TimeWindow> absorbed_;  // scratch for add_to_session
+  bool contents_known_by_timers_ = false;
 };
 
 // Count windows per key: fires every `slide` records with the last `size`

@@ -25,6 +25,9 @@ class TimerQueue {
  public:
   // Adds a timer; returns false when the same timer already exists.
   bool add(Timestamp ts, std::string_view key, std::string_view ns);
+  bool contains(Timestamp ts, std::string_view key, std::string_view ns) const {
+    return timers_.find(View{ts, key, ns}) != timers_.end();
+  }
   // Removes a timer; returns false when there was none.
   bool remove(Timestamp ts, std::string_view key, std::string_view ns);
   // The earliest timestamp, or kMaxTimestamp when empty.

@@ -40,7 +40,7 @@ class AccumulatorContents {
     if (!known_empty) return add(value);
     Acc acc = agg_.create();
     agg_.add(acc, value);
-    state_.update(std::move(acc));
+    state_.create(std::move(acc));
     return true;
   }
   const Acc* get() { return state_.get(); }
@@ -86,7 +86,7 @@ class ElementContents {
   // read (with RocksDB state, an add is a merge).
   bool add(const T& value, bool known_empty) {
     if (known_empty) {
-      state_.update({value});
+      state_.create({value});
     } else {
       state_.add(value);
     }

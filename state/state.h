@@ -24,6 +24,9 @@ class ValueTable {
   // valid until the next write to this state.
   virtual const V* get() = 0;
   virtual void put(V value) = 0;
+  // As put(), for a key and namespace known to have no value: a backend can
+  // skip looking for one.
+  virtual void put_new(V value) { put(std::move(value)); }
   virtual void clear() = 0;
   // In-place update: find_for_update or insert_for_update, mutate the
   // returned value, then finish_update (which persists it where needed).
@@ -39,6 +42,8 @@ class ListTable {
   virtual const std::vector<V>* get() = 0;
   virtual void add(V value) = 0;
   virtual void put(std::vector<V> values) = 0;
+  // As put(), for a key and namespace known to have no elements.
+  virtual void put_new(std::vector<V> values) { put(std::move(values)); }
   virtual void clear() = 0;
 };
 
@@ -65,6 +70,9 @@ class ValueState {
   }
   const V* get() const { return table_->get(); }
   void update(V value) { table_->put(std::move(value)); }
+  // As update(), when the current key and namespace are known to have no
+  // value (e.g. a window that just started): cheaper with RocksDB state.
+  void create(V value) { table_->put_new(std::move(value)); }
   void clear() { table_->clear(); }
 
   // Mutates the value in place, creating it with `init()` when absent.
@@ -96,6 +104,9 @@ class ListState {
   const std::vector<V>* view() const { return table_->get(); }
   void add(V value) { table_->add(std::move(value)); }
   void update(std::vector<V> values) { table_->put(std::move(values)); }
+  // As update(), when the current key and namespace are known to have no
+  // elements.
+  void create(std::vector<V> values) { table_->put_new(std::move(values)); }
   void clear() { table_->clear(); }
 
  private:

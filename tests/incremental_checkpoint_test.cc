@@ -186,7 +186,8 @@ TEST_F(IncrementalCheckpoint, FullSnapshotsWhenIncrementalIsOff) {
 
 // The RocksDB tables' write cache, once so small that almost every access
 // evicts and once large enough for every key: random updates of value, list
-// and map state over many keys and two namespaces must read back as a plain
+// and map state (values and lists also created as new, which writes no
+// removal of a key RocksDB never held) over many keys and two namespaces must read back as a plain
 // reference model says, and so must the checkpoints taken in between (which
 // write the cache back), both from RocksDB's files and in the portable form
 // (restored into the memory backend).
@@ -232,7 +233,7 @@ TEST_P(WriteCacheUpdates, MatchAReferenceThroughEvictionsAndCheckpoints) {
     auto n = static_cast<int64_t>(random() % 100);
     Scope scope{key, ns};
     set_scope(*rocks, key, ns);
-    switch (random() % 8) {
+    switch (random() % 10) {
       case 0: value.update(n), values[scope] = n; break;
       case 1:
         value.modify([] { return int64_t{0}; }, [&](int64_t& x) { x += n; });
@@ -249,6 +250,12 @@ TEST_P(WriteCacheUpdates, MatchAReferenceThroughEvictionsAndCheckpoints) {
         break;
       case 5: map.put(n % 7, n), maps[scope][n % 7] = n; break;
       case 6: map.remove(n % 7), maps[scope].erase(n % 7); break;
+      case 7:  // created as new where the reference has nothing
+        if (!values.count(scope)) value.create(n), values[scope] = n;
+        break;
+      case 8:
+        if (lists[scope].empty()) list.create({n, n + 1}), lists[scope] = {n, n + 1};
+        break;
       default:
         EXPECT_EQ(map.get(n % 7), maps[scope].count(n % 7) ? std::optional(maps[scope][n % 7])
                                                             : std::nullopt)

@@ -88,6 +88,7 @@ class RocksTableBase : public StateTableBase {
       loaded.value = Self::decode_stored(bytes_);
       loaded.present = true;
     }
+    loaded.maybe_stored = loaded.present;
     return insert_current(std::move(loaded));
   }
   // The current key's entry when it is cached, without reading RocksDB.
@@ -111,6 +112,21 @@ class RocksTableBase : public StateTableBase {
   Entry& entry_to_overwrite() {
     if (Entry* cached = cached_current()) return *cached;
     return insert_current(Entry{});
+  }
+  // The current key's entry, to be overwritten: the key is known to have
+  // no value, in RocksDB too unless it is cached.
+  Entry& new_entry() {
+    if (Entry* cached = cached_current()) return *cached;
+    Entry entry;
+    entry.maybe_stored = false;
+    return insert_current(std::move(entry));
+  }
+  // Writes an entry without a value back: a delete, unless RocksDB is known
+  // not to hold the key.
+  static void write_removal(RocksStore::Batch& batch, int cf, std::string_view rocks_key,
+                            Entry& entry) {
+    if (entry.maybe_stored) batch.remove(cf, rocks_key);
+    entry.maybe_stored = false;
   }
   // Reads the stored bytes of the current key (bypassing the cache).
   bool load_current(std::string& out) {
@@ -171,6 +187,11 @@ class RocksValueTable final : public ValueTable<V>,
     entry.value = std::move(value);
     entry.present = entry.dirty = true;
   }
+  void put_new(V value) override {
+    Entry& entry = this->new_entry();
+    entry.value = std::move(value);
+    entry.present = entry.dirty = true;
+  }
   void clear() override {
     Entry& entry = this->entry_to_overwrite();
     entry.value = V{};
@@ -191,13 +212,14 @@ class RocksValueTable final : public ValueTable<V>,
 
   void write_entry(RocksStore::Batch& batch, int cf, std::string_view rocks_key, Entry& entry) {
     if (!entry.present) {
-      batch.remove(cf, rocks_key);
+      Base::write_removal(batch, cf, rocks_key, entry);
       return;
     }
     this->bytes_.clear();
     ByteWriter writer(this->bytes_);
     Codec<V>::encode(entry.value, writer);
     batch.put(cf, rocks_key, this->bytes_);
+    entry.maybe_stored = true;
   }
 };
 
@@ -250,22 +272,19 @@ class RocksListTable final : public ListTable<V>,
     entry->value.elements.push_back(std::move(value));
     entry->dirty = true;
   }
-  void put(std::vector<V> values) override {
-    Entry& entry = this->entry_to_overwrite();
-    entry.present = !values.empty();
-    entry.value = CachedList<V>{std::move(values), true};
-    entry.dirty = true;
-  }
+  void put(std::vector<V> values) override { replace(this->entry_to_overwrite(), std::move(values)); }
+  void put_new(std::vector<V> values) override { replace(this->new_entry(), std::move(values)); }
   void clear() override { put({}); }
 
   void write_entry(RocksStore::Batch& batch, int cf, std::string_view rocks_key, Entry& entry) {
     CachedList<V>& list = entry.value;
     if (!entry.present || (list.complete && list.elements.empty())) {
-      batch.remove(cf, rocks_key);
+      Base::write_removal(batch, cf, rocks_key, entry);
       return;
     }
     this->bytes_.clear();
     append_elements(list.elements, this->bytes_);
+    entry.maybe_stored = true;
     if (list.complete) {
       batch.put(cf, rocks_key, this->bytes_);
     } else {
@@ -275,6 +294,11 @@ class RocksListTable final : public ListTable<V>,
   }
 
  private:
+  static void replace(Entry& entry, std::vector<V> values) {
+    entry.present = !values.empty();
+    entry.value = CachedList<V>{std::move(values), true};
+    entry.dirty = true;
+  }
   // Puts the stored elements before the ones added since.
   void read_stored_elements(Entry& entry) {
     std::vector<V> all;
@@ -351,13 +375,14 @@ class RocksMapTable final : public MapTable<UK, UV>,
 
   void write_entry(RocksStore::Batch& batch, int cf, std::string_view rocks_key, Entry& entry) {
     if (!entry.present || entry.value.empty()) {
-      batch.remove(cf, rocks_key);
+      Base::write_removal(batch, cf, rocks_key, entry);
       return;
     }
     this->bytes_.clear();
     ByteWriter writer(this->bytes_);
     Codec<std::map<UK, UV>>::encode(entry.value, writer);
     batch.put(cf, rocks_key, this->bytes_);
+    entry.maybe_stored = true;
   }
 };
 

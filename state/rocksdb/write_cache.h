@@ -31,6 +31,9 @@ class WriteCache {
     Cached value{};
     bool present = false;  // false: the key has no value (read as absent, or removed)
     bool dirty = false;    // differs from what RocksDB holds
+    // RocksDB may hold a value for the key; false when it is known not to
+    // (read as absent, or created as new), so removing it writes nothing.
+    bool maybe_stored = true;
   };
 
   explicit WriteCache(size_t capacity) : capacity_(capacity > 0 ? capacity : 1) {}

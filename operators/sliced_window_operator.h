@@ -51,7 +51,10 @@ class SlicedWindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyF
   }
 
  private:
-  void open_keyed() override { contents_.open(this->backend()); }
+  void open_keyed() override {
+    contents_.open(this->backend());
+    contents_known_by_timers_ = this->contents_known_by_timers();
+  }
 
   TimeWindow slice_of(Timestamp ts) const {
     Timestamp start = window_start(ts, windows_.offset, windows_.slide);
@@ -75,7 +78,11 @@ class SlicedWindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyF
     TimeWindow last = last_window_of(slice);
     if (this->is_late(last)) return false;  // every window covering it is late
     this->enter(slice);
-    bool fresh = contents_.add(value);
+    bool fresh = contents_known_by_timers_
+                     ? contents_.add(value, !this->has_event_timer(slice_cleanup_time(last)))
+                     : contents_.add(value);
+    // The slice's timer first: a window fired below must find it.
+    if (fresh) this->register_event_timer(slice_cleanup_time(last));
     // Every window covering the slice, earliest start first.
     for (Timestamp start = slice.end - windows_.size; start <= slice.start;
          start += windows_.slide) {
@@ -87,10 +94,6 @@ class SlicedWindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyF
         this->enter(w);
         this->register_event_timer(w.max_timestamp());
       }
-    }
-    if (fresh) {
-      this->enter(slice);
-      this->register_event_timer(slice_cleanup_time(last));
     }
     return true;
   }
@@ -108,7 +111,12 @@ class SlicedWindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyF
   void fire(const K& key, const TimeWindow& w) {
     std::optional<Acc> merged;
     for (Timestamp start = w.start; start < w.end; start += windows_.slide) {
-      this->enter(TimeWindow{start, start + windows_.slide});
+      TimeWindow slice_window{start, start + windows_.slide};
+      this->enter(slice_window);
+      if (contents_known_by_timers_ &&
+          !this->has_event_timer(slice_cleanup_time(last_window_of(slice_window)))) {
+        continue;  // an empty slice: nothing to look up
+      }
       const Acc* slice = contents_.get();
       if (slice == nullptr) continue;
       if (merged) {
@@ -125,6 +133,7 @@ class SlicedWindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyF
   SlidingWindows windows_;
   Contents contents_;
   FireFn fire_;
+  bool contents_known_by_timers_ = false;
 };
 
 }  // namespace sluice

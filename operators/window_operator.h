@@ -64,6 +64,11 @@ class TimeWindowOperatorBase : public KeyedOperator<T, Out, K, KeyFn> {
   bool is_late(const TimeWindow& w) const {
     return event_time() && cleanup_time(w) <= this->current_watermark();
   }
+  // A window (or slice) of a non-merging operator has contents exactly
+  // while its cleanup timer is pending: registered with its first element,
+  // and its firing clears them. With RocksDB state, asking the timers spares
+  // a lookup of every new window; in memory the state lookup is the cheaper.
+  bool contents_known_by_timers() { return this->backend().kind() == StateBackendKind::kRocksDb; }
 
   // Makes `w` the state namespace.
   void enter(const TimeWindow& w) {
@@ -130,12 +135,7 @@ class WindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyFn> {
 
   void open_keyed() override {
     contents_.open(this->backend());
-    // A window of a non-merging assigner has contents exactly while its
-    // cleanup timer is pending (registered with its first element, and its
-    // firing clears them). With RocksDB state, asking the timers spares a
-    // lookup of every new window; in memory the lookup is the cheaper one.
-    contents_known_by_timers_ =
-        !Assigner::kMerging && this->backend().kind() == StateBackendKind::kRocksDb;
+    contents_known_by_timers_ = !Assigner::kMerging && this->contents_known_by_timers();
     if constexpr (Assigner::kMerging) {
       sessions_ = this->backend().template value_state<std::vector<TimeWindow>>("sessions");
     }

@@ -34,6 +34,7 @@ struct HarnessSetup {
   int parallelism = 1;
   Timestamp start = 0;  // processing time
   const OperatorRestore* restore = nullptr;
+  StateBackendConfig state;  // memory unless set
 };
 
 template <class In, class Out>
@@ -49,7 +50,7 @@ class OperatorHarness final : public ProcessingTimeService {
     info.parallelism = setup.parallelism;
     op_->set_info(info);
     context_ = std::make_unique<OperatorContext>(
-        OperatorContext{op_->info(), *this, metrics, StateBackendConfig{}, setup.restore, false});
+        OperatorContext{op_->info(), *this, metrics, setup.state, setup.restore, false});
     op_->open(*context_);
   }
 

@@ -14,6 +14,7 @@
 #include "runtime/task/source_operator.h"
 #include "runtime/core/hash.h"
 #include "tests/operator_harness.h"
+#include "tests/process_runner.h"
 
 namespace sluice {
 namespace {
@@ -171,16 +172,27 @@ TEST(SlidingWindows, NegativeTimestampsAlignToTheEpoch) {
 
 // The sliced operator must behave exactly like the plain one: same rows,
 // same late records, after every record and watermark of a random run with
-// disorder, allowed lateness and records beyond it.
-TEST(SlicedSlidingWindows, MatchThePlainOperatorStepByStep) {
+// disorder, allowed lateness and records beyond it. With RocksDB state (and
+// a write cache of four entries) the sliced operator knows new slices by
+// their timers instead of a lookup; the plain one keeps memory state.
+class SlicedSlidingWindows : public ::testing::TestWithParam<StateBackendKind> {};
+
+TEST_P(SlicedSlidingWindows, MatchThePlainOperatorStepByStep) {
+  testing::TempDir dir;
   for (DurationMs lateness : {DurationMs{0}, DurationMs{7}, DurationMs{25}}) {
     SlidingWindows windows = sliding(20, 5);
     using Sliced = SlicedWindowOperator<Event, Row, std::string, decltype(key_of), CountSum,
                                         FireRow>;
     ASSERT_TRUE(Sliced::applies(windows));
     CollectingDownstream<Event> sliced_late;
-    OperatorHarness<Event, Row> sliced(std::make_unique<Sliced>(
-        key_of, windows, CountSum{}, FireRow{}, WindowOptions{lateness}, &sliced_late));
+    HarnessSetup setup;
+    setup.state.kind = GetParam();
+    setup.state.rocksdb.directory = dir.file("lateness-" + std::to_string(lateness));
+    setup.state.rocksdb.write_cache_entries = 4;
+    OperatorHarness<Event, Row> sliced(
+        std::make_unique<Sliced>(key_of, windows, CountSum{}, FireRow{}, WindowOptions{lateness},
+                                 &sliced_late),
+        setup);
     WindowHarness<SlidingWindows> plain(windows, lateness);
 
     std::mt19937 rng(static_cast<unsigned>(lateness) + 1);
@@ -213,6 +225,12 @@ TEST(SlicedSlidingWindows, MatchThePlainOperatorStepByStep) {
     EXPECT_GT(plain.late.records.size(), 10u) << "the run should include late records";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, SlicedSlidingWindows,
+                         ::testing::Values(StateBackendKind::kMemory, StateBackendKind::kRocksDb),
+                         [](const auto& info) {
+                           return info.param == StateBackendKind::kMemory ? "memory" : "rocksdb";
+                         });
 
 TEST(SessionWindows, OverlappingSessionsMerge) {
   WindowHarness<SessionWindows> w(session(10));
@@ -384,7 +402,7 @@ std::pair<std::vector<Out>, std::vector<Out>> run_with_restore(const std::vector
   std::vector<std::unique_ptr<OperatorHarness<Event, Out>>> after;
   for (int s = 0; s < parallelism; ++s) {
     after.push_back(std::make_unique<OperatorHarness<Event, Out>>(
-        make_op(), HarnessSetup{s, parallelism, 0, &restore}));
+        make_op(), HarnessSetup{s, parallelism, 0, &restore, {}}));
   }
   for (size_t i = cut; i < steps.size(); ++i) {
     if (steps[i].is_watermark) {

@@ -201,6 +201,29 @@ INSTANTIATE_TEST_SUITE_P(Backends, BackendTest,
                            return info.param == StateBackendKind::kMemory ? "memory" : "rocksdb";
                          });
 
+TEST(RocksStore, InstancesWithOneStateMemoryBudgetShareItsCache) {
+  testing::TempDir dir;
+  auto open = [&](const std::string& name, size_t shared) {
+    RocksDbOptions options;
+    options.directory = dir.file(name);
+    options.shared_memory_bytes = shared;
+    return std::make_unique<RocksStore>(options);
+  };
+  auto a = open("a", size_t{64} << 20);
+  auto b = open("b", size_t{64} << 20);
+  auto own = open("own", 0);
+  EXPECT_TRUE(a->shares_memory_with(*b));
+  EXPECT_FALSE(a->shares_memory_with(*own));
+  EXPECT_EQ(a->block_cache_capacity(), size_t{64} << 20);
+  EXPECT_EQ(own->block_cache_capacity(), size_t{32} << 20);
+  // The budget outlives no instance: a later one gets a new pool.
+  a.reset();
+  b.reset();
+  auto c = open("c", size_t{64} << 20);
+  auto d = open("d", size_t{64} << 20);
+  EXPECT_TRUE(c->shares_memory_with(*d));
+}
+
 TEST(RocksStore, UnusableDirectoryIsAnExternalError) {
   RocksDbOptions options;
   options.directory = "/proc/sluice-cannot-create-this";

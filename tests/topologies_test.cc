@@ -107,10 +107,18 @@ std::vector<std::string> reference_sessions(const std::vector<Event>& events, in
 }
 
 struct WindowCase {
+  WindowCase(std::string window, int parallelism, std::string state = "memory",
+             int write_cache_entries = 0, std::string state_memory = "")
+      : window(std::move(window)),
+        parallelism(parallelism),
+        state(std::move(state)),
+        write_cache_entries(write_cache_entries),
+        state_memory(std::move(state_memory)) {}
   std::string window;
   int parallelism;
-  std::string state = "memory";
-  int write_cache_entries = 0;  // rocksdb: 0 for the default
+  std::string state;
+  int write_cache_entries;   // rocksdb: 0 for the default
+  std::string state_memory;  // rocksdb: --state-memory, when set
 };
 
 class WindowedCountTest : public ::testing::TestWithParam<WindowCase> {};
@@ -130,6 +138,7 @@ TEST_P(WindowedCountTest, MatchesReference) {
     args.insert(args.end(),
                 {"--rocksdb-write-cache-entries", std::to_string(c.write_cache_entries)});
   }
+  if (!c.state_memory.empty()) args.insert(args.end(), {"--state-memory", c.state_memory});
   ProcessResult r = sluice(args, dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
@@ -152,13 +161,17 @@ INSTANTIATE_TEST_SUITE_P(
                       WindowCase{"session:20ms", 4, "rocksdb"},
                       // A write cache of two entries writes back on almost every record.
                       WindowCase{"sliding:2s:500ms", 2, "rocksdb", 2},
-                      WindowCase{"session:20ms", 2, "rocksdb", 2}),
+                      WindowCase{"session:20ms", 2, "rocksdb", 2},
+                      // Every subtask's instance in one shared block cache.
+                      WindowCase{"tumbling:1s", 4, "rocksdb", 0, "8m"}),
     [](const auto& info) {
       std::string name = info.param.window.substr(0, info.param.window.find(':'));
       std::string cache = info.param.write_cache_entries > 0
                               ? "_cache" + std::to_string(info.param.write_cache_entries)
                               : "";
-      return name + "_p" + std::to_string(info.param.parallelism) + "_" + info.param.state + cache;
+      std::string shared = info.param.state_memory.empty() ? "" : "_shared";
+      return name + "_p" + std::to_string(info.param.parallelism) + "_" + info.param.state + cache +
+             shared;
     });
 
 // Sources emit a watermark after every batch (at most 1024 records), as
@@ -309,7 +322,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
                     "--mode", "microbatch", "--checkpoint-dir", "ck",
                     "--max-records-per-batch", "0"},
-                   "--max-records-per-batch: '0' is not a positive integer"}));
+                   "--max-records-per-batch: '0' is not a positive integer"},
+        BadCommand{{"run", "windowed-count", "--state-memory", "512"},
+                   "--state-memory: '512' is not a size (a number and k, m or g, like 512m)"},
+        BadCommand{{"run", "windowed-count", "--state-memory", "0g"},
+                   "--state-memory: '0g' is not a size"},
+        BadCommand{{"run", "windowed-count", "--state-memory", "99999999999g"},
+                   "--state-memory: '99999999999g' is too large"}));
 
 TEST(Cli, MissingInputFileIsAClearErrorNotACrash) {
   TempDir dir;

@@ -19,6 +19,9 @@ const char* const kRunUsage =
     "  --max-parallelism N      number of key groups (default 128)\n"
     "  --state memory|rocksdb   state backend (default memory)\n"
     "  --state-dir DIR          rocksdb working directory (default: a temporary one)\n"
+    "  --state-memory SIZE      rocksdb: one block cache and memtable budget that every\n"
+    "                           operator subtask of the process shares (like 512m or 2g);\n"
+    "                           without it each has its own (the two options below)\n"
     "  --rocksdb-block-cache-mb N   block cache per operator subtask (default 32)\n"
     "  --rocksdb-write-buffer-mb N  memtables per operator subtask (default 16)\n"
     "  --rocksdb-write-cache-entries N  decoded entries each state keeps in its write\n"
@@ -129,6 +132,27 @@ int parse_positive_int(const std::string& option, const std::string& text) {
   return static_cast<int>(value);
 }
 
+size_t parse_byte_size(const std::string& option, const std::string& text) {
+  int shift = 0;
+  switch (text.empty() ? '\0' : text.back()) {
+    case 'k': shift = 10; break;
+    case 'm': shift = 20; break;
+    case 'g': shift = 30; break;
+    default:
+      throw UsageError(option + ": '" + text + "' is not a size (a number and k, m or g, like 512m)");
+  }
+  std::string digits = text.substr(0, text.size() - 1);
+  int64_t value = 0;
+  auto [rest, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || rest != digits.data() + digits.size() || value < 1) {
+    throw UsageError(option + ": '" + text + "' is not a size (a number and k, m or g, like 512m)");
+  }
+  if (value > (std::numeric_limits<int64_t>::max() >> shift)) {
+    throw UsageError(option + ": '" + text + "' is too large");
+  }
+  return static_cast<size_t>(value) << shift;
+}
+
 int64_t parse_positive_count(const std::string& option, const std::string& text) {
   int64_t value = 0;
   auto [rest, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -174,6 +198,9 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
     } else if (option == "--rocksdb-write-buffer-mb") {
       options.plan.state_backend.rocksdb.write_buffer_bytes =
           static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg))) << 20;
+    } else if (option == "--state-memory") {
+      options.plan.state_backend.rocksdb.shared_memory_bytes =
+          parse_byte_size(option, cursor.value(option, arg));
     } else if (option == "--rocksdb-write-cache-entries") {
       options.plan.state_backend.rocksdb.write_cache_entries =
           static_cast<size_t>(parse_positive_int(option, cursor.value(option, arg)));

@@ -34,6 +34,9 @@ int64_t parse_positive_count(const std::string& option, const std::string& text)
 // A duration like "200ms" or "5s", greater than zero; throws UsageError
 // naming `option`.
 DurationMs parse_positive_duration(const std::string& option, const std::string& text);
+// A size in bytes: a positive integer with a suffix k, m or g (KiB, MiB,
+// GiB), like "512m"; throws UsageError naming `option`.
+size_t parse_byte_size(const std::string& option, const std::string& text);
 // As parse_positive_count, and at most INT_MAX.
 int parse_positive_int(const std::string& option, const std::string& text);
 

@@ -1,6 +1,9 @@
 #include "state/rocksdb/rocksdb_store.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include <rocksdb/cache.h>
@@ -76,11 +79,42 @@ std::string group_prefix(int group) {
   return prefix;
 }
 
+// A block cache and the write-buffer manager charged to it.
+struct MemoryPool {
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+};
+
+std::shared_ptr<MemoryPool> make_pool(size_t cache_bytes, size_t write_buffer_bytes) {
+  rocksdb::LRUCacheOptions cache_options;
+  cache_options.capacity = cache_bytes;
+  cache_options.high_pri_pool_ratio = 0.1;  // index and filter blocks
+  auto pool = std::make_shared<MemoryPool>();
+  pool->cache = rocksdb::NewLRUCache(cache_options);
+  pool->write_buffers =
+      std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, pool->cache);
+  return pool;
+}
+
+// The pool of the process for a budget: made when the first instance with
+// that budget opens, shared while any such instance is open. Opening an
+// instance is rare, so a mutex is fine here.
+std::shared_ptr<MemoryPool> shared_pool(size_t budget) {
+  static std::mutex mutex;
+  static std::map<size_t, std::weak_ptr<MemoryPool>> pools;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::shared_ptr<MemoryPool> pool = pools[budget].lock();
+  if (!pool) {
+    pool = make_pool(budget, budget / 2);
+    pools[budget] = pool;
+  }
+  return pool;
+}
+
 }  // namespace
 
 struct RocksStore::Impl {
-  std::shared_ptr<rocksdb::Cache> cache;
-  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  std::shared_ptr<MemoryPool> memory;
   rocksdb::ColumnFamilyOptions cf_options;
   rocksdb::DBOptions db_options;
   std::unique_ptr<rocksdb::DB> db;
@@ -102,15 +136,14 @@ RocksStore::RocksStore(RocksDbOptions options, Open mode)
     throw ExternalError("rocksdb state: cannot create " + options_.directory + ": " +
                         ec.message());
   }
-  rocksdb::LRUCacheOptions cache_options;
-  cache_options.capacity = options_.block_cache_bytes;
-  cache_options.high_pri_pool_ratio = 0.1;  // index and filter blocks
-  impl_->cache = rocksdb::NewLRUCache(cache_options);
-  impl_->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(
-      options_.write_buffer_bytes, impl_->cache);
+  impl_->memory = options_.shared_memory_bytes > 0
+                      ? shared_pool(options_.shared_memory_bytes)
+                      : make_pool(options_.block_cache_bytes, options_.write_buffer_bytes);
+  size_t write_buffer_bytes = options_.shared_memory_bytes > 0 ? options_.shared_memory_bytes / 2
+                                                               : options_.write_buffer_bytes;
 
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = impl_->cache;
+  table.block_cache = impl_->memory->cache;
   // Index and filter blocks live in the bounded cache too. Partitioned, so
   // a cache miss reads one small partition rather than a whole SST's index
   // (which made every lookup copy hundreds of KiB once state outgrew the
@@ -124,11 +157,15 @@ RocksStore::RocksStore(RocksDbOptions options, Open mode)
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   impl_->cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   impl_->cf_options.merge_operator = std::make_shared<AppendOperator>();
-  impl_->cf_options.write_buffer_size = options_.write_buffer_bytes / 4;
+  // A memtable is a quarter of the instance's own share, or at most 16 MiB
+  // of a shared one (many instances fill it together).
+  impl_->cf_options.write_buffer_size = options_.shared_memory_bytes > 0
+                                            ? std::min(write_buffer_bytes / 4, size_t{16} << 20)
+                                            : write_buffer_bytes / 4;
 
   rocksdb::DBOptions& db_options = impl_->db_options;
   db_options.create_if_missing = true;
-  db_options.write_buffer_manager = impl_->write_buffers;
+  db_options.write_buffer_manager = impl_->memory->write_buffers;
   db_options.max_open_files = 256;
   db_options.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
   db_options.keep_log_file_num = 1;
@@ -199,6 +236,12 @@ void RocksStore::append(int cf, std::string_view key, std::string_view suffix) {
                          slice(suffix)),
         "merge", options_.directory);
 }
+
+bool RocksStore::shares_memory_with(const RocksStore& other) const {
+  return impl_->memory == other.impl_->memory;
+}
+
+size_t RocksStore::block_cache_capacity() const { return impl_->memory->cache->GetCapacity(); }
 
 struct RocksStore::Batch::Impl {
   rocksdb::WriteBatch batch;

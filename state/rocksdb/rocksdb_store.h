@@ -1,8 +1,10 @@
 // One RocksDB instance for one operator subtask's keyed state: a column
 // family per state, opened in a private working directory that is deleted
 // when the store goes away (checkpoints copy what they need elsewhere).
-// Memory is bounded per instance: its own block cache and a write-buffer
-// manager charged to it. RocksDB's types stay inside the .cc file.
+// Memory is bounded per instance (its own block cache and a write-buffer
+// manager charged to it) or, with shared_memory_bytes, by one budget that
+// every instance of the process shares. RocksDB's types stay inside the
+// .cc file.
 //
 // Checkpoints use RocksDB's own checkpoint facility: checkpoint_to() flushes
 // the memtables and hard-links the live SST files into a new directory (the
@@ -31,6 +33,12 @@ struct RocksDbOptions {
   size_t block_cache_bytes = size_t{32} << 20;
   // All memtables of the instance together. Default 16 MiB.
   size_t write_buffer_bytes = size_t{16} << 20;
+  // When set: every instance of the process opened with the same value
+  // shares one block cache of this size, and their memtables together are
+  // charged to it (half of it at most), as Flink's managed memory is shared
+  // by a task manager's RocksDB instances; the two sizes above are then
+  // unused. 0: each instance has its own cache and memtables.
+  size_t shared_memory_bytes = 0;
   // Entries each state table keeps decoded in its write cache.
   size_t write_cache_entries = 16384;
 };
@@ -90,6 +98,10 @@ class RocksStore {
   void copy_groups_from(const std::string& db_dir, int first, int last);
 
   const RocksDbOptions& options() const { return options_; }
+  // Whether this instance and `other` use one block cache and memtable budget.
+  bool shares_memory_with(const RocksStore& other) const;
+  // The capacity of the block cache this instance uses.
+  size_t block_cache_capacity() const;
 
  private:
   struct Impl;

@@ -4,7 +4,9 @@
 
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
+#include <tuple>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
@@ -249,6 +251,50 @@ TEST(TimerQueue, OrdersDeduplicatesAndRemoves) {
   EXPECT_TRUE(q.pop_due(30, t));
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.next_timestamp(), kMaxTimestamp);
+}
+
+// Random adds, removes and pops against a plain ordered set of the same
+// timers: the queue pops in exactly its order (timestamp, key, namespace),
+// and finds, deduplicates and removes what it does. (A reference for any
+// other timer structure, such as a heap with a hash index.)
+TEST(TimerQueue, MatchesAnOrderedSetUnderRandomOperations) {
+  TimerQueue q;
+  std::set<std::tuple<Timestamp, std::string, std::string>> reference;
+  std::mt19937 random(7);
+  Timestamp due = 0;
+  for (int step = 0; step < 20000; ++step) {
+    Timestamp ts = due + static_cast<Timestamp>(random() % 50);
+    std::string key = "k" + std::to_string(random() % 30);
+    std::string ns = random() % 2 == 0 ? "" : "w" + std::to_string(random() % 3);
+    switch (random() % 4) {
+      case 0:
+      case 1:
+        ASSERT_EQ(q.add(ts, key, ns), reference.emplace(ts, key, ns).second) << "step " << step;
+        break;
+      case 2:
+        if (!reference.empty() && random() % 4 != 0) {  // mostly a timer that exists
+          auto it = std::next(reference.begin(), static_cast<long>(random() % reference.size()));
+          std::tie(ts, key, ns) = *it;
+        }
+        ASSERT_EQ(q.remove(ts, key, ns), reference.erase({ts, key, ns}) == 1) << "step " << step;
+        break;
+      default: {
+        due += static_cast<Timestamp>(random() % 5);
+        Timer t;
+        while (q.pop_due(due, t)) {
+          ASSERT_FALSE(reference.empty());
+          ASSERT_EQ(std::make_tuple(t.timestamp, t.key, t.ns), *reference.begin())
+              << "step " << step;
+          reference.erase(reference.begin());
+        }
+        ASSERT_TRUE(reference.empty() || std::get<0>(*reference.begin()) > due);
+      }
+    }
+    ASSERT_EQ(q.size(), reference.size());
+    ASSERT_EQ(q.contains(ts, key, ns), reference.count({ts, key, ns}) == 1);
+    ASSERT_EQ(q.next_timestamp(),
+              reference.empty() ? kMaxTimestamp : std::get<0>(*reference.begin()));
+  }
 }
 
 TEST(TimerQueue, SnapshotKeepsOnlyOwnedKeyGroups) {

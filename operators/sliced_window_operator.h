@@ -73,14 +73,19 @@ class SlicedWindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyF
     return t == kMaxTimestamp ? t : t + 1;
   }
 
+  // Whether the slice's cleanup timer is pending, that is, whether the
+  // slice has contents; the namespace must be the slice's.
+  bool has_slice_timer(const TimeWindow& slice) const {
+    return this->has_event_timer(slice_cleanup_time(last_window_of(slice)));
+  }
+
   bool add(const K& key, const T& value, Timestamp ts) {
     TimeWindow slice = slice_of(ts);
     TimeWindow last = last_window_of(slice);
     if (this->is_late(last)) return false;  // every window covering it is late
     this->enter(slice);
-    bool fresh = contents_known_by_timers_
-                     ? contents_.add(value, !this->has_event_timer(slice_cleanup_time(last)))
-                     : contents_.add(value);
+    bool fresh = contents_known_by_timers_ ? contents_.add(value, !has_slice_timer(slice))
+                                           : contents_.add(value);
     // The slice's timer first: a window fired below must find it.
     if (fresh) this->register_event_timer(slice_cleanup_time(last));
     // Every window covering the slice, earliest start first.
@@ -113,8 +118,7 @@ class SlicedWindowOperator final : public TimeWindowOperatorBase<T, Out, K, KeyF
     for (Timestamp start = w.start; start < w.end; start += windows_.slide) {
       TimeWindow slice_window{start, start + windows_.slide};
       this->enter(slice_window);
-      if (contents_known_by_timers_ &&
-          !this->has_event_timer(slice_cleanup_time(last_window_of(slice_window)))) {
+      if (contents_known_by_timers_ && !has_slice_timer(slice_window)) {
         continue;  // an empty slice: nothing to look up
       }
       const Acc* slice = contents_.get();

@@ -133,20 +133,20 @@ int parse_positive_int(const std::string& option, const std::string& text) {
 }
 
 size_t parse_byte_size(const std::string& option, const std::string& text) {
+  auto not_a_size = [&] {
+    return UsageError(option + ": '" + text + "' is not a size (a number and k, m or g, like 512m)");
+  };
   int shift = 0;
   switch (text.empty() ? '\0' : text.back()) {
     case 'k': shift = 10; break;
     case 'm': shift = 20; break;
     case 'g': shift = 30; break;
-    default:
-      throw UsageError(option + ": '" + text + "' is not a size (a number and k, m or g, like 512m)");
+    default: throw not_a_size();
   }
-  std::string digits = text.substr(0, text.size() - 1);
   int64_t value = 0;
-  auto [rest, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc() || rest != digits.data() + digits.size() || value < 1) {
-    throw UsageError(option + ": '" + text + "' is not a size (a number and k, m or g, like 512m)");
-  }
+  const char* end = text.data() + text.size() - 1;
+  auto [rest, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || rest != end || value < 1) throw not_a_size();
   if (value > (std::numeric_limits<int64_t>::max() >> shift)) {
     throw UsageError(option + ": '" + text + "' is too large");
   }

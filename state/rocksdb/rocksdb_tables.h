@@ -92,6 +92,8 @@ class RocksTableBase : public StateTableBase {
     return insert_current(std::move(loaded));
   }
   // The current key's entry when it is cached, without reading RocksDB.
+  // Afterwards key_ is the current scope's RocksDB key, for the
+  // insert_current() or load_current() that follows a miss.
   Entry* cached_current() {
     CurrentScope scope = backend_scope(backend_);
     if (last_ != nullptr && last_epoch_ == scope.key_epoch && last_ns_ == scope.ns) return last_;
@@ -100,12 +102,10 @@ class RocksTableBase : public StateTableBase {
     if (found != nullptr) remember(found, scope);
     return found;
   }
-  // Caches `entry` for the current key, which must not be cached yet.
+  // Caches `entry` for the current key, which cached_current() just missed.
   Entry& insert_current(Entry entry) {
-    CurrentScope scope = backend_scope(backend_);
-    make_rocks_key(scope.key, scope.ns, key_);
     Entry& inserted = cache_.insert(key_, std::move(entry), [this](Cache& c) { write_dirty(c); });
-    remember(&inserted, scope);
+    remember(&inserted, backend_scope(backend_));
     return inserted;
   }
   // The current key's entry, to be overwritten whatever it held.
@@ -128,12 +128,9 @@ class RocksTableBase : public StateTableBase {
     if (entry.maybe_stored) batch.remove(cf, rocks_key);
     entry.maybe_stored = false;
   }
-  // Reads the stored bytes of the current key (bypassing the cache).
-  bool load_current(std::string& out) {
-    CurrentScope scope = backend_scope(backend_);
-    make_rocks_key(scope.key, scope.ns, key_);
-    return store_.get(cf_, key_, out);
-  }
+  // Reads the stored bytes of the current key (bypassing the cache); key_
+  // is current after cached_current().
+  bool load_current(std::string& out) { return store_.get(cf_, key_, out); }
 
   std::string bytes_;  // scratch for values
 

@@ -48,15 +48,17 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     backend_ = std::make_unique<KeyedStateBackend>(config, context.key_groups(),
                                                    this->info_.max_parallelism);
     if (context.restore != nullptr) restore_keyed(*context.restore);
+    // After the restore: a RocksDB instance is reopened from its files only
+    // while the backend has no tables.
+    event_timers_ = &backend_->timer_queue(kEventTimers);
+    processing_timers_ = &backend_->timer_queue(kProcessingTimers);
     open_keyed();
     schedule_next_processing_timer();
   }
 
   OperatorSnapshot snapshot_state(int64_t checkpoint_id) override {
     SnapshotFiles files;
-    KeyedSnapshot snapshot = backend_->snapshot(checkpoint_id, files);
-    snapshot.states.push_back(timer_entries(kEventTimers, event_timers_));
-    snapshot.states.push_back(timer_entries(kProcessingTimers, processing_timers_));
+    KeyedSnapshot snapshot = backend_->snapshot(checkpoint_id, files);  // timers included
     // The watermark too: sources replay exactly the records after the
     // barrier, and they must be judged late or not as they were.
     return OperatorSnapshot{std::move(snapshot), encode_versioned(kWatermarkFormat, watermark_),
@@ -66,7 +68,7 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   void process_watermark(Timestamp watermark) override {
     watermark_ = watermark;
     Timer timer;
-    while (event_timers_.pop_due(watermark, timer)) {
+    while (event_timers_->pop_due(watermark, timer)) {
       enter_timer_scope(timer);
       on_event_timer(timer);
     }
@@ -105,27 +107,27 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   }
 
   void register_event_timer(Timestamp ts) {
-    event_timers_.add(ts, backend_->current_key(), backend_->current_namespace());
+    event_timers_->add(ts, backend_->current_key(), backend_->current_namespace());
   }
   bool has_event_timer(Timestamp ts) const {
-    return event_timers_.contains(ts, backend_->current_key(), backend_->current_namespace());
+    return event_timers_->contains(ts, backend_->current_key(), backend_->current_namespace());
   }
   bool has_processing_timer(Timestamp ts) const {
-    return processing_timers_.contains(ts, backend_->current_key(),
+    return processing_timers_->contains(ts, backend_->current_key(),
                                        backend_->current_namespace());
   }
   void delete_event_timer(Timestamp ts) {
-    event_timers_.remove(ts, backend_->current_key(), backend_->current_namespace());
+    event_timers_->remove(ts, backend_->current_key(), backend_->current_namespace());
   }
   void register_processing_timer(Timestamp ts) {
-    processing_timers_.add(ts, backend_->current_key(), backend_->current_namespace());
+    processing_timers_->add(ts, backend_->current_key(), backend_->current_namespace());
     if (ts < scheduled_processing_) {
       scheduled_processing_ = ts;
       context_->processing_time.schedule(ts, this);
     }
   }
   void delete_processing_timer(Timestamp ts) {
-    processing_timers_.remove(ts, backend_->current_key(), backend_->current_namespace());
+    processing_timers_->remove(ts, backend_->current_key(), backend_->current_namespace());
   }
 
   Timestamp current_watermark() const { return watermark_; }
@@ -137,13 +139,6 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   static constexpr const char* kEventTimers = "__timers/event";
   static constexpr const char* kProcessingTimers = "__timers/processing";
 
-  static StateEntries timer_entries(const char* name, const TimerQueue& timers) {
-    StateEntries entries;
-    entries.name = name;
-    timers.snapshot_into(entries);
-    return entries;
-  }
-
   void restore_keyed(const OperatorRestore& restore) {
     // After a rescale, keys come from several old subtasks: the smallest
     // of their watermarks rejects nothing that any of them accepted.
@@ -154,13 +149,6 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     }
     if (watermark != kMaxTimestamp) watermark_ = watermark;
     backend_->restore(restore.keyed);
-    KeyGroupRange range = backend_->key_group_range();
-    if (auto entries = backend_->take_restored(kEventTimers)) {
-      event_timers_.restore_from(*entries, range);
-    }
-    if (auto entries = backend_->take_restored(kProcessingTimers)) {
-      processing_timers_.restore_from(*entries, range);
-    }
   }
 
   void enter_timer_scope(const Timer& timer) {
@@ -170,13 +158,13 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   }
   void fire_processing_timers(Timestamp upto) {
     Timer timer;
-    while (processing_timers_.pop_due(upto, timer)) {
+    while (processing_timers_->pop_due(upto, timer)) {
       enter_timer_scope(timer);
       on_processing_timer(timer);
     }
   }
   void schedule_next_processing_timer() {
-    Timestamp next = processing_timers_.next_timestamp();
+    Timestamp next = processing_timers_->next_timestamp();
     if (next != kMaxTimestamp && next < scheduled_processing_) {
       scheduled_processing_ = next;
       context_->processing_time.schedule(next, this);
@@ -187,8 +175,9 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   OperatorContext* context_ = nullptr;
   std::unique_ptr<KeyedStateBackend> backend_;
   KeyHasher<K> hasher_;
-  TimerQueue event_timers_;
-  TimerQueue processing_timers_;
+  // Owned by the backend, which snapshots them with its tables.
+  TimerQueue* event_timers_ = nullptr;
+  TimerQueue* processing_timers_ = nullptr;
   Timestamp watermark_ = kMinTimestamp;
   Timestamp scheduled_processing_ = kMaxTimestamp;
 };

@@ -18,6 +18,8 @@ CurrentScope backend_scope(const KeyedStateBackend& backend) {
 
 RocksStore& backend_rocks_store(KeyedStateBackend& backend) { return backend.rocks_store(); }
 
+SnapshotPins& backend_snapshot_pins(KeyedStateBackend& backend) { return backend.pins_; }
+
 void make_rocks_key(std::string_view key, std::string_view ns, std::string& out) {
   out.clear();
   out.append(key.substr(0, 2));
@@ -55,7 +57,7 @@ KeyedStateBackend::KeyedStateBackend(const StateBackendConfig& config, KeyGroupR
   }
 }
 
-KeyedStateBackend::~KeyedStateBackend() = default;
+KeyedStateBackend::~KeyedStateBackend() { pins_.release_all(); }
 
 void KeyedStateBackend::set_current_key(KeyGroup group, std::string_view key_bytes,
                                         uint64_t key_hash) {
@@ -71,25 +73,31 @@ void KeyedStateBackend::flush_tables() {
   for (auto& [name, table] : tables_) table->flush();
 }
 
-KeyedSnapshot KeyedStateBackend::snapshot() {
+KeyedSnapshot KeyedStateBackend::capture_snapshot(bool native) {
   flush_tables();
   KeyedSnapshot snapshot;
+  auto captured = std::make_shared<CapturedStates>(pins_.pin());
   for (const auto& [name, table] : tables_) {
-    StateEntries entries;
-    entries.name = name;
-    table->snapshot_into(entries);
-    snapshot.states.push_back(std::move(entries));
+    if (!(native && table->in_rocks_instance())) captured->add(name, table->capture());
   }
+  snapshot.deferred = std::move(captured);
   for (const auto& [name, entries] : restored_) snapshot.states.push_back(entries);
   return snapshot;
 }
 
+KeyedSnapshot KeyedStateBackend::snapshot() {
+  KeyedSnapshot snapshot = capture_snapshot(/*native=*/false);
+  snapshot.complete_deferred();
+  return snapshot;
+}
+
 KeyedSnapshot KeyedStateBackend::snapshot(int64_t id, SnapshotFiles& files) {
-  if (kind_ != StateBackendKind::kRocksDb || !incremental_) return snapshot();
-  flush_tables();
-  KeyedSnapshot snapshot;
-  for (const auto& [name, entries] : restored_) snapshot.states.push_back(entries);
-  snapshot.rocks = take_native_snapshot(*rocks_, id, range_, rocks_tag_, restored_files_, files);
+  bool native = kind_ == StateBackendKind::kRocksDb && incremental_;
+  KeyedSnapshot snapshot = capture_snapshot(native);
+  if (native) {
+    snapshot.rocks =
+        take_native_snapshot(*rocks_, id, range_, rocks_tag_, restored_files_, files);
+  }
   return snapshot;
 }
 
@@ -147,14 +155,6 @@ void KeyedStateBackend::restore(const std::vector<KeyedSnapshot>& snapshots) {
       }
     }
   }
-}
-
-std::optional<StateEntries> KeyedStateBackend::take_restored(const std::string& name) {
-  auto it = restored_.find(name);
-  if (it == restored_.end()) return std::nullopt;
-  StateEntries entries = std::move(it->second);
-  restored_.erase(it);
-  return entries;
 }
 
 size_t KeyedStateBackend::entry_count() {

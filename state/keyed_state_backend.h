@@ -22,6 +22,9 @@
 #include "state/key_groups.h"
 #include "state/rocksdb/rocksdb_store.h"
 #include "state/snapshot.h"
+#include "state/snapshot_pins.h"
+#include "state/state_table.h"
+#include "state/timer_queue.h"
 #include "state/state.h"
 
 namespace sluice {
@@ -39,22 +42,6 @@ struct StateBackendConfig {
   // entries in the portable form (full snapshots, readable by either
   // backend).
   bool incremental_checkpoints = true;
-};
-
-// Type-erased base of every state table, for snapshots and bookkeeping.
-class StateTableBase {
- public:
-  virtual ~StateTableBase() = default;
-  virtual const std::type_info& type() const = 0;
-  virtual const char* kind() const = 0;
-  // Appends every entry (key with key-group prefix, encoded value).
-  virtual void snapshot_into(StateEntries& out) const = 0;
-  // Adds the entries whose key group is in `range`.
-  virtual void restore_from(const StateEntries& in, KeyGroupRange range) = 0;
-  virtual size_t entry_count() const = 0;
-  // Writes what the table buffers (a RocksDB table's write cache) to its
-  // store; snapshots and entry counts read the store after this.
-  virtual void flush() {}
 };
 
 class KeyedStateBackend {
@@ -101,14 +88,19 @@ class KeyedStateBackend {
   }
   template <class V>
   ValueTable<V>* value_table(const std::string& name);
+  // The timer queue `name`: restored and snapshotted with the tables; on
+  // the heap with either backend.
+  TimerQueue& timer_queue(const std::string& name) { return *find_or_create<TimerQueue>(name); }
 
   // Snapshot of every table in the portable form, plus any restored entries
   // not yet claimed by a table (so a state unused in one run survives to the
   // next checkpoint).
   KeyedSnapshot snapshot();
-  // The snapshot for checkpoint `id`: with incremental RocksDB checkpoints,
-  // the instance's files (which `files` tells the checkpoint writer to
-  // store) plus the unclaimed restored entries; otherwise snapshot().
+  // The snapshot for checkpoint `id`, for the checkpoint writer: with
+  // incremental RocksDB checkpoints, the instance's files (which `files`
+  // tells the writer to store) and the tables outside them (the timers);
+  // otherwise every table. Tables are frozen, not copied: they are
+  // `deferred`, and the writer encodes them while this thread goes on.
   KeyedSnapshot snapshot(int64_t id, SnapshotFiles& files);
   // Restores from the snapshots of one or more old subtasks (after a
   // rescale), keeping the entries of this backend's key groups. A RocksDB
@@ -116,9 +108,6 @@ class KeyedStateBackend {
   // is; others are copied range by range. Instance snapshots need the
   // rocksdb backend: InputError otherwise.
   void restore(const std::vector<KeyedSnapshot>& snapshots);
-  // Takes the restored entries of `name` that no table claimed (e.g. the
-  // operator's timers), so they are not snapshotted twice.
-  std::optional<StateEntries> take_restored(const std::string& name);
 
   // Total entries over all tables; a rough size measure for progress reports.
   size_t entry_count();
@@ -129,6 +118,10 @@ class KeyedStateBackend {
   template <class Table>
   Table* find_or_create(const std::string& name);
   void flush_tables();
+  // Flushes, freezes and captures the tables (those outside the RocksDB
+  // instance's files when `native`), plus the unclaimed restored entries.
+  KeyedSnapshot capture_snapshot(bool native);
+  friend SnapshotPins& backend_snapshot_pins(KeyedStateBackend& backend);
   void restore_rocks_files(const std::vector<KeyedSnapshot>& snapshots);
 
   StateBackendKind kind_;
@@ -142,6 +135,9 @@ class KeyedStateBackend {
   std::string namespace_;
   std::map<std::string, std::unique_ptr<StateTableBase>> tables_;
   std::map<std::string, StateEntries> restored_;
+  // Copy-on-write of the memory tables; released (writers stopped) by the
+  // destructor, before the tables are freed.
+  SnapshotPins pins_;
   std::unique_ptr<RocksStore> rocks_;
   // Names this instance's files in checkpoint storage (unique per run).
   std::string rocks_tag_;

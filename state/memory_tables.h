@@ -3,23 +3,29 @@
 // operator computed it once for the record), so a lookup hashes nothing;
 // each table remembers the current key's entry between accesses; and the
 // namespaces of one key (a few windows, typically) sit in a small vector.
-// Values are encoded only at snapshots. Included by keyed_state_backend.h.
+// Values are encoded only at snapshots, off the task thread: a key's node is
+// copied on its first write after a snapshot froze it (state/snapshot_pins.h).
+// State values must therefore copy deeply (no shared mutable parts).
+// Included by keyed_state_backend.h.
 //
-// Threading: as the backend that owns them (one task thread).
+// Threading: as the backend that owns them (one task thread); frozen nodes
+// are read by the snapshot writer.
 #pragma once
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <string>
 #include <typeinfo>
 #include <vector>
 
-#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
 #include "state/key_groups.h"
 #include "state/snapshot.h"
+#include "state/snapshot_pins.h"
 
 namespace sluice {
 
@@ -33,6 +39,7 @@ struct CurrentScope {
   uint64_t key_epoch;  // changes whenever the current key does
 };
 CurrentScope backend_scope(const KeyedStateBackend& backend);
+SnapshotPins& backend_snapshot_pins(KeyedStateBackend& backend);
 
 // A key of a table: its bytes and their hash, computed once.
 struct TableKey {
@@ -43,123 +50,232 @@ struct TableKeyView {
   std::string_view bytes;
   uint64_t hash;
 };
-struct TableKeyHash {
-  using is_transparent = void;
-  size_t operator()(const TableKey& k) const { return k.hash; }
-  size_t operator()(const TableKeyView& k) const { return k.hash; }
-};
-struct TableKeyEqual {
-  using is_transparent = void;
-  template <class A, class B>
-  bool operator()(const A& a, const B& b) const {
-    return a.hash == b.hash && std::string_view(a.bytes) == std::string_view(b.bytes);
-  }
-};
 
 // The (namespace, value) pairs of one key.
 template <class Stored>
 using NamespaceSlots = std::vector<std::pair<std::string, Stored>>;
 
+// One key of a memory table, with the version it was last written at.
+template <class Stored>
+struct MemoryNode {
+  TableKey key;
+  uint64_t version;
+  NamespaceSlots<Stored> slots;
+};
+
+// A table's frozen nodes, encoded by the snapshot writer.
+template <class Stored>
+class MemoryCapture final : public TableCapture {
+ public:
+  MemoryCapture(const char* kind, std::vector<const MemoryNode<Stored>*> nodes)
+      : kind_(kind), nodes_(std::move(nodes)) {}
+  void encode_into(StateEntries& out) const override {
+    out.kind = kind_;
+    for (const MemoryNode<Stored>* node : nodes_) {
+      for (const auto& [ns, value] : node->slots) {
+        out.entries.push_back(StateEntry{node->key.bytes, ns, encode_to_string(value)});
+      }
+    }
+  }
+
+ private:
+  const char* kind_;
+  std::vector<const MemoryNode<Stored>*> nodes_;
+};
+
 template <class Stored, class Self>
 class MemoryTableBase : public StateTableBase {
+  using Node = MemoryNode<Stored>;
+  // A set element: the node it points to may be replaced by a copy with the
+  // same key (copy-on-write), which keeps the set's order and hashes valid.
+  struct NodeRef {
+    mutable Node* node;
+  };
+  static TableKeyView view_of(const NodeRef& ref) {
+    return TableKeyView{ref.node->key.bytes, ref.node->key.hash};
+  }
+  static TableKeyView view_of(const TableKeyView& view) { return view; }
+  struct NodeHash {
+    using is_transparent = void;
+    template <class A>
+    size_t operator()(const A& a) const {
+      return view_of(a).hash;
+    }
+  };
+  struct NodeEqual {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      TableKeyView x = view_of(a);
+      TableKeyView y = view_of(b);
+      return x.hash == y.hash && x.bytes == y.bytes;
+    }
+  };
+
  public:
-  MemoryTableBase(KeyedStateBackend& backend, const std::string&) : backend_(backend) {}
+  MemoryTableBase(KeyedStateBackend& backend, const std::string&)
+      : backend_(backend), pins_(backend_snapshot_pins(backend)) {}
+  MemoryTableBase(const MemoryTableBase&) = delete;
+  MemoryTableBase& operator=(const MemoryTableBase&) = delete;
+  ~MemoryTableBase() override {
+    for (const NodeRef& ref : nodes_) delete ref.node;
+    free_retired();
+  }
 
   const std::type_info& type() const override { return typeid(Self); }
   size_t entry_count() const override {
     size_t n = 0;
-    for (const auto& [key, slots] : map_) n += slots.size();
+    for (const NodeRef& ref : nodes_) n += ref.node->slots.size();
     return n;
   }
 
   void snapshot_into(StateEntries& out) const override {
-    out.kind = Self::kKind;
-    for (const auto& [key, slots] : map_) {
-      for (const auto& [ns, value] : slots) {
-        out.entries.push_back(StateEntry{key.bytes, ns, encode_to_string(value)});
-      }
-    }
+    MemoryCapture<Stored>(Self::kKind, frozen_nodes()).encode_into(out);
+  }
+  std::unique_ptr<TableCapture> capture() override {
+    if (!pins_.any_pinned()) free_retired();
+    return std::make_unique<MemoryCapture<Stored>>(Self::kKind, frozen_nodes());
   }
 
   void restore_from(const StateEntries& in, KeyGroupRange range) override {
     for (const StateEntry& e : in.entries) {
       if (e.key.size() < 2 || !range.contains(read_key_group_prefix(e.key))) continue;
       uint64_t hash = hash_bytes(std::string_view(e.key).substr(2));
-      NamespaceSlots<Stored>& slots = map_[TableKey{e.key, hash}];
-      slots.emplace_back(e.ns, decode_from_string<Stored>(e.value));
+      Node* node = writable_node(TableKeyView{e.key, hash}, /*create=*/true);
+      node->slots.emplace_back(e.ns, decode_from_string<Stored>(e.value));
     }
     cached_epoch_ = kNoEpoch;
   }
 
  protected:
-  Stored* find() {
-    NamespaceSlots<Stored>* slots = current_slots(/*create=*/false);
-    if (slots == nullptr) return nullptr;
-    std::string_view ns = backend_scope(backend_).ns;
-    for (auto& [slot_ns, value] : *slots) {
-      if (slot_ns == ns) return &value;
-    }
-    return nullptr;
+  // The current key and namespace's value for reading: valid until the next
+  // write to this table.
+  const Stored* find() {
+    const Node* node = current_node();
+    return node == nullptr ? nullptr : find_slot(*node);
+  }
+  // The same value, to change in place.
+  Stored* find_for_write() {
+    if (current_node() == nullptr) return nullptr;
+    return find_slot(*current_writable(/*create=*/false));
   }
   Stored& find_or_insert() {
-    if (Stored* existing = find()) return *existing;
+    if (Stored* existing = find_for_write()) return *existing;
     return insert_new(Stored{});
   }
   Stored& insert(Stored value) {
-    if (Stored* existing = find()) {
+    if (Stored* existing = find_for_write()) {
       *existing = std::move(value);
       return *existing;
     }
     return insert_new(std::move(value));
   }
   void erase() {
-    NamespaceSlots<Stored>* slots = current_slots(/*create=*/false);
-    if (slots == nullptr) return;
-    std::string_view ns = backend_scope(backend_).ns;
-    auto it = std::find_if(slots->begin(), slots->end(),
-                           [&](const auto& slot) { return slot.first == ns; });
-    if (it == slots->end()) return;
-    if (it != slots->end() - 1) *it = std::move(slots->back());
-    slots->pop_back();
-    if (slots->empty()) {
-      CurrentScope scope = backend_scope(backend_);
-      map_.erase(map_.find(TableKeyView{scope.key, scope.key_hash}));
-      cached_epoch_ = kNoEpoch;
+    const Node* node = current_node();
+    if (node == nullptr || find_slot(*node) == nullptr) return;
+    if (node->slots.size() == 1) {
+      erase_node();
+      return;
     }
+    auto& slots = current_writable(/*create=*/false)->slots;
+    auto it = std::find_if(slots.begin(), slots.end(), [&](const auto& slot) {
+      return slot.first == backend_scope(backend_).ns;
+    });
+    if (it != slots.end() - 1) *it = std::move(slots.back());
+    slots.pop_back();
   }
 
  private:
   static constexpr uint64_t kNoEpoch = ~uint64_t{0};
 
-  Stored& insert_new(Stored value) {
-    NamespaceSlots<Stored>* slots = current_slots(/*create=*/true);
-    slots->emplace_back(std::string(backend_scope(backend_).ns), std::move(value));
-    return slots->back().second;
+  // The current namespace's value in `node` (const or not).
+  template <class N>
+  auto* find_slot(N& node) {
+    std::string_view ns = backend_scope(backend_).ns;
+    for (auto& [slot_ns, value] : node.slots) {
+      if (slot_ns == ns) return &value;
+    }
+    return static_cast<decltype(&node.slots.front().second)>(nullptr);
   }
 
-  // The current key's slots, remembered until the current key changes.
-  NamespaceSlots<Stored>* current_slots(bool create) {
+  Stored& insert_new(Stored value) {
+    Node* node = current_writable(/*create=*/true);
+    node->slots.emplace_back(std::string(backend_scope(backend_).ns), std::move(value));
+    return node->slots.back().second;
+  }
+
+  // The current key's node, remembered until the current key changes.
+  const Node* current_node() {
     CurrentScope scope = backend_scope(backend_);
-    if (cached_epoch_ == scope.key_epoch && (cached_ != nullptr || !create)) return cached_;
-    TableKeyView view{scope.key, scope.key_hash};
-    auto it = map_.find(view);
-    if (it == map_.end() && create) {
-      it = map_.emplace(TableKey{std::string(scope.key), scope.key_hash},
-                        NamespaceSlots<Stored>{})
-               .first;
-    }
-    cached_ = it == map_.end() ? nullptr : &it->second;
+    if (cached_epoch_ == scope.key_epoch) return cached_;
+    auto it = nodes_.find(TableKeyView{scope.key, scope.key_hash});
+    cached_ = it == nodes_.end() ? nullptr : it->node;
     cached_epoch_ = scope.key_epoch;
     return cached_;
   }
 
+  // The current key's node, safe to change: copied first when a snapshot
+  // froze it; created when absent and `create`.
+  Node* current_writable(bool create) {
+    if (!retired_.empty() && !pins_.any_pinned()) free_retired();
+    const Node* node = current_node();
+    if (node != nullptr && !pins_.frozen(node->version)) return const_cast<Node*>(node);
+    if (node == nullptr && !create) return nullptr;
+    CurrentScope scope = backend_scope(backend_);
+    cached_ = writable_node(TableKeyView{scope.key, scope.key_hash}, create);
+    return cached_;
+  }
+
+  Node* writable_node(TableKeyView key, bool create) {
+    auto it = nodes_.find(key);
+    if (it == nodes_.end()) {
+      if (!create) return nullptr;
+      auto* node = new Node{TableKey{std::string(key.bytes), key.hash}, pins_.version(), {}};
+      nodes_.insert(NodeRef{node});
+      return node;
+    }
+    Node* node = it->node;
+    if (!pins_.frozen(node->version)) return node;
+    auto* copy = new Node{node->key, pins_.version(), node->slots};
+    it->node = copy;
+    retired_.push_back(node);
+    return copy;
+  }
+
+  // Removes the current key's node: freed now, or once no snapshot reads it.
+  void erase_node() {
+    auto it = nodes_.find(TableKeyView{cached_->key.bytes, cached_->key.hash});
+    Node* node = it->node;
+    nodes_.erase(it);
+    if (pins_.frozen(node->version)) {
+      retired_.push_back(node);
+    } else {
+      delete node;
+    }
+    cached_ = nullptr;
+  }
+
+  std::vector<const Node*> frozen_nodes() const {
+    std::vector<const Node*> nodes;
+    nodes.reserve(nodes_.size());
+    for (const NodeRef& ref : nodes_) nodes.push_back(ref.node);
+    return nodes;
+  }
+
+  void free_retired() {
+    for (Node* node : retired_) delete node;
+    retired_.clear();
+  }
+
   KeyedStateBackend& backend_;
-  // Open addressing: a lookup is one probe of a flat array, where a node
-  // map took a modulo and two dependent cache misses. Inserting moves
-  // values, so cached_ is taken again after every insert.
-  absl::flat_hash_map<TableKey, NamespaceSlots<Stored>, TableKeyHash, TableKeyEqual> map_;
+  SnapshotPins& pins_;
+  // Open addressing over node pointers: a lookup is one probe of a flat
+  // array and one node; nodes never move, so cached_ survives inserts.
+  absl::flat_hash_set<NodeRef, NodeHash, NodeEqual> nodes_;
+  // Nodes replaced or erased while frozen: a snapshot still reads them.
+  std::vector<Node*> retired_;
   uint64_t cached_epoch_ = kNoEpoch;
-  NamespaceSlots<Stored>* cached_ = nullptr;
+  Node* cached_ = nullptr;
 };
 
 template <class V>
@@ -175,7 +291,7 @@ class MemoryValueTable final : public ValueTable<V>,
   const V* get() override { return Base::find(); }
   void put(V value) override { Base::insert(std::move(value)); }
   void clear() override { Base::erase(); }
-  V* find_for_update() override { return Base::find(); }
+  V* find_for_update() override { return Base::find_for_write(); }
   V& insert_for_update(V initial) override { return Base::insert(std::move(initial)); }
   void finish_update() override {}
 };
@@ -226,7 +342,7 @@ class MemoryMapTable final : public MapTable<UK, UV>,
     Base::find_or_insert().insert_or_assign(key, std::move(value));
   }
   void remove(const UK& key) override {
-    std::map<UK, UV>* m = Base::find();
+    std::map<UK, UV>* m = Base::find_for_write();
     if (m == nullptr) return;
     m->erase(key);
     if (m->empty()) Base::erase();

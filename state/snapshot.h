@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -55,6 +56,16 @@ struct RocksFiles {
   std::string shared_dir;
 };
 
+// States a snapshot froze at the barrier and encodes later, off the task
+// thread (see state/snapshot_pins.h).
+class DeferredStates {
+ public:
+  virtual ~DeferredStates() = default;
+  // Appends the frozen states to `out`. Called once, on any thread; throws
+  // SluiceError when the state is gone (its operator closed first).
+  virtual void complete(std::vector<StateEntries>& out) = 0;
+};
+
 // The keyed state of one operator subtask: portable entries, plus, for an
 // incremental RocksDB snapshot, the instance's files.
 struct KeyedSnapshot {
@@ -63,6 +74,15 @@ struct KeyedSnapshot {
   std::vector<StateEntries> states;
   std::optional<RocksFiles> rocks;
   SLUICE_FIELDS(states, rocks)
+
+  // Set by a backend's snapshot at a barrier, not stored: the states still
+  // to add to `states`. Encode a snapshot only after complete_deferred().
+  std::shared_ptr<DeferredStates> deferred;
+  void complete_deferred() {
+    if (deferred == nullptr) return;
+    std::shared_ptr<DeferredStates> pending = std::move(deferred);
+    pending->complete(states);
+  }
 };
 
 // A file a snapshot asks the checkpoint writer to store, off the task

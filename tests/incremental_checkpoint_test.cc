@@ -57,6 +57,7 @@ class IncrementalCheckpoint : public ::testing::Test {
   KeyedSnapshot checkpoint(KeyedStateBackend& b, int64_t id, std::set<std::string>& shared) {
     SnapshotFiles files;
     KeyedSnapshot snapshot = b.snapshot(id, files);
+    snapshot.complete_deferred();
     storage_.prepare(id);
     for (const FileToStore& file : files.files) {
       storage_.store_file(id, file);
@@ -177,6 +178,7 @@ TEST_F(IncrementalCheckpoint, FullSnapshotsWhenIncrementalIsOff) {
   write_keys(b, 0, 100);
   SnapshotFiles files;
   KeyedSnapshot snapshot = b.snapshot(1, files);
+  snapshot.complete_deferred();
   EXPECT_FALSE(snapshot.rocks.has_value());
   EXPECT_TRUE(files.files.empty());
   auto memory = make({0, kMaxP - 1}, StateBackendKind::kMemory);

@@ -54,7 +54,13 @@ class OperatorHarness final : public ProcessingTimeService {
     op_->open(*context_);
   }
 
-  OperatorSnapshot snapshot(int64_t checkpoint_id) { return op_->snapshot_state(checkpoint_id); }
+  // The operator's snapshot with its deferred states encoded, as the
+  // checkpoint writer stores it.
+  OperatorSnapshot snapshot(int64_t checkpoint_id) {
+    OperatorSnapshot snapshot = op_->snapshot_state(checkpoint_id);
+    if (snapshot.keyed) snapshot.keyed->complete_deferred();
+    return snapshot;
+  }
 
   void push(In value, Timestamp ts) {
     Batch<In> batch;

@@ -11,7 +11,7 @@ SnapshotWriter::SnapshotWriter(CheckpointStorage storage, OnStored on_stored)
 
 void SnapshotWriter::submit(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
                             const SnapshotReport& report) {
-  auto job = std::make_shared<const Job>(Job{id, task, std::move(operators), report});
+  auto job = std::make_shared<Job>(Job{id, task, std::move(operators), report});
   thread_.post([this, job] { write(*job); });
 }
 
@@ -20,7 +20,7 @@ void SnapshotWriter::abandon_up_to(int64_t id) {
   abandoned_up_to_ = std::max(abandoned_up_to_, id);
 }
 
-void SnapshotWriter::write(const Job& job) {
+void SnapshotWriter::write(Job& job) {
   bool wanted;
   {
     std::lock_guard lock(mutex_);
@@ -34,21 +34,24 @@ void SnapshotWriter::write(const Job& job) {
   remove_scratch(job);
 }
 
-StoredSnapshot SnapshotWriter::store(const Job& job) const {
+StoredSnapshot SnapshotWriter::store(Job& job) const {
   StoredSnapshot stored;
   stored.id = job.id;
   stored.task = job.task;
   stored.report = job.report;
   try {
-    for (const OperatorSnapshotBytes& op : job.operators) {
+    for (OperatorSnapshotBytes& op : job.operators) {
       StoredOperatorState state{op.name, op.parallelism, {}};
       SubtaskStateHandle& handle = state.handle;
       handle.subtask = op.subtask;
       std::string base = op.name + "-" + std::to_string(op.subtask);
       if (op.keyed) {
-        handle.keyed_state = storage_.write_state_file(job.id, base + ".keyed", *op.keyed);
-        stored.bytes_written += op.keyed->size();
-        stored.bytes_total += op.keyed->size();
+        op.keyed->complete_deferred();
+        std::string keyed = encode_versioned(KeyedSnapshot::kFormat, *op.keyed);
+        op.keyed.reset();  // the encoded form alone from here on
+        handle.keyed_state = storage_.write_state_file(job.id, base + ".keyed", keyed);
+        stored.bytes_written += keyed.size();
+        stored.bytes_total += keyed.size();
       }
       if (!op.operator_state.empty()) {
         handle.operator_state = storage_.write_state_file(job.id, base + ".op", op.operator_state);

@@ -1,5 +1,6 @@
 // Stores what tasks snapshot at a checkpoint barrier, off their threads:
-// state bytes become checksummed files in the checkpoint's directory,
+// keyed state frozen at the barrier is encoded here, state bytes become
+// checksummed files in the checkpoint's directory,
 // RocksDB files are copied to the checkpoint or its shared area, and the
 // scratch directories are removed. Each stored snapshot is handed to
 // `on_stored`, which acknowledges it to the checkpoint coordinator: by a
@@ -30,7 +31,8 @@ struct OperatorSnapshotBytes {
   std::string name;
   int32_t subtask = 0;
   int32_t parallelism = 1;
-  std::optional<std::string> keyed;  // an encoded KeyedSnapshot
+  // Encoded by the writer: its deferred states are completed there.
+  std::optional<KeyedSnapshot> keyed;
   std::string operator_state;
   SnapshotFiles files;  // stored by the writer, scratch removed afterwards
 };
@@ -83,8 +85,8 @@ class SnapshotWriter {
     std::vector<OperatorSnapshotBytes> operators;
     SnapshotReport report;
   };
-  void write(const Job& job);
-  StoredSnapshot store(const Job& job) const;
+  void write(Job& job);
+  StoredSnapshot store(Job& job) const;
   static void remove_scratch(const Job& job);
 
   CheckpointStorage storage_;

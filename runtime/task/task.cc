@@ -329,8 +329,9 @@ void Task::check_alignment() {
   take_checkpoint(id);
 }
 
-// Snapshots every operator of the chain (a quick copy, encoded here), passes
-// the barrier on, and hands the bytes on to be stored. Only reached when
+// Snapshots every operator of the chain (state frozen or copied here,
+// encoded by the writer), passes the barrier on, and hands the snapshots on
+// to be stored. Only reached when
 // attached to checkpoints: the coordinator alone starts them.
 void Task::take_checkpoint(int64_t id) {
   last_barrier_ = id;
@@ -347,7 +348,7 @@ void Task::take_checkpoint(int64_t id) {
     bytes.name = op->info().name;
     bytes.subtask = op->info().subtask;
     bytes.parallelism = op->info().parallelism;
-    if (snapshot.keyed) bytes.keyed = encode_versioned(KeyedSnapshot::kFormat, *snapshot.keyed);
+    bytes.keyed = std::move(snapshot.keyed);
     bytes.operator_state = std::move(snapshot.operator_state);
     bytes.files = std::move(snapshot.files);
     snapshots.push_back(std::move(bytes));

@@ -46,6 +46,7 @@ class RocksTableBase : public StateTableBase {
   const std::type_info& type() const override { return typeid(Self); }
 
   void flush() override { write_dirty(cache_); }
+  bool in_rocks_instance() const override { return true; }
 
   size_t entry_count() const override {
     size_t n = 0;

@@ -1,0 +1,108 @@
+// Snapshots of memory state taken without stopping the task for a copy.
+//
+// At a checkpoint barrier the task thread only pins the state: every table
+// lists its entries (pointers, no values copied) and the pins freeze them.
+// From then on the task thread never changes a frozen entry in place: the
+// first write to one copies it (copy-on-write) and retires the original,
+// which stays alive for the snapshot. The snapshot writer encodes the frozen
+// entries on its own thread; when it is done, or the snapshot is dropped,
+// the pins come off, retired entries are freed, and writes go in place
+// again.
+//
+// Threading: SnapshotPins lives on the task thread with the backend that
+// owns it. A CapturedStates object crosses to the writer thread: complete()
+// runs there (once); the task thread never touches it after the handover.
+// The SnapshotLease between the two is the only shared object: its mutex is
+// held while the writer reads frozen entries, and the backend takes it once,
+// at destruction, to stop a writer that has not started. Lifecycle of a
+// lease: pin() -> complete() or drop -> done; or the backend goes first ->
+// released, and complete() fails.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "state/snapshot.h"
+
+namespace sluice {
+
+struct SnapshotLease {
+  std::mutex mutex;
+  bool released = false;  // under mutex: the backend, and its entries, are gone
+  std::atomic<bool> done{false};
+};
+
+// What one table froze at a snapshot; encoded off the task thread.
+class TableCapture {
+ public:
+  virtual ~TableCapture() = default;
+  // Appends the frozen entries to `out` (its kind too).
+  virtual void encode_into(StateEntries& out) const = 0;
+};
+
+// A capture of entries already encoded at the barrier (tables whose store
+// has its own snapshots, e.g. RocksDB's full snapshots).
+class EncodedCapture final : public TableCapture {
+ public:
+  explicit EncodedCapture(StateEntries entries) : entries_(std::move(entries)) {}
+  void encode_into(StateEntries& out) const override {
+    out.kind = entries_.kind;
+    out.entries = entries_.entries;
+  }
+
+ private:
+  StateEntries entries_;
+};
+
+// Copy-on-write bookkeeping of one backend's memory tables. Entries carry
+// the version they were written at; an entry is frozen while a snapshot
+// that pinned its version may still read it.
+class SnapshotPins {
+ public:
+  SnapshotPins() = default;
+  SnapshotPins(const SnapshotPins&) = delete;
+  SnapshotPins& operator=(const SnapshotPins&) = delete;
+
+  // The version for entries written now.
+  uint64_t version() const { return version_; }
+  // Whether an entry written at `entry_version` must not change in place.
+  bool frozen(uint64_t entry_version) {
+    return entry_version <= pinned_version_ && still_pinned();
+  }
+  // Whether any snapshot may still read frozen entries.
+  bool any_pinned() { return pinned_version_ != 0 && still_pinned(); }
+  // Freezes every entry written so far, for the snapshot holding the lease.
+  std::shared_ptr<SnapshotLease> pin();
+  // The backend is going away: waits for a writer reading frozen entries,
+  // and fails the writers that have not started.
+  void release_all();
+
+ private:
+  // Drops finished leases; unpins (and returns false) when none is left.
+  bool still_pinned();
+
+  uint64_t version_ = 1;
+  uint64_t pinned_version_ = 0;
+  std::vector<std::shared_ptr<SnapshotLease>> leases_;
+};
+
+// The tables a backend captured at a barrier, for KeyedSnapshot::deferred.
+class CapturedStates final : public DeferredStates {
+ public:
+  explicit CapturedStates(std::shared_ptr<SnapshotLease> lease) : lease_(std::move(lease)) {}
+  ~CapturedStates() override;
+  void add(std::string name, std::unique_ptr<TableCapture> capture) {
+    tables_.emplace_back(std::move(name), std::move(capture));
+  }
+  void complete(std::vector<StateEntries>& out) override;
+
+ private:
+  std::shared_ptr<SnapshotLease> lease_;
+  std::vector<std::pair<std::string, std::unique_ptr<TableCapture>>> tables_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,42 @@
+// The type-erased base of every state table of a keyed state backend (and
+// of its timer queues), for snapshots and bookkeeping.
+//
+// Threading: as the backend that owns the table (one task thread).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <typeinfo>
+
+#include "state/key_groups.h"
+#include "state/snapshot.h"
+#include "state/snapshot_pins.h"
+
+namespace sluice {
+
+class StateTableBase {
+ public:
+  virtual ~StateTableBase() = default;
+  virtual const std::type_info& type() const = 0;
+  virtual const char* kind() const = 0;
+  // Appends every entry (key with key-group prefix, encoded value).
+  virtual void snapshot_into(StateEntries& out) const = 0;
+  // Adds the entries whose key group is in `range`.
+  virtual void restore_from(const StateEntries& in, KeyGroupRange range) = 0;
+  virtual size_t entry_count() const = 0;
+  // Writes what the table buffers (a RocksDB table's write cache) to its
+  // store; snapshots and entry counts read the store after this.
+  virtual void flush() {}
+  // Whether the entries live in the backend's RocksDB instance, so that a
+  // native (incremental) snapshot of its files holds them.
+  virtual bool in_rocks_instance() const { return false; }
+  // What a snapshot at a barrier keeps of the table, to encode later on
+  // another thread. Tables without copy-on-write encode here.
+  virtual std::unique_ptr<TableCapture> capture() {
+    StateEntries entries;
+    snapshot_into(entries);
+    return std::make_unique<EncodedCapture>(std::move(entries));
+  }
+};
+
+}  // namespace sluice

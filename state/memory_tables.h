@@ -67,7 +67,7 @@ struct MemoryNode {
 template <class Stored>
 class MemoryCapture final : public TableCapture {
  public:
-  MemoryCapture(const char* kind, std::vector<const MemoryNode<Stored>*> nodes)
+  MemoryCapture(std::string kind, std::vector<const MemoryNode<Stored>*> nodes)
       : kind_(kind), nodes_(std::move(nodes)) {}
   void encode_into(StateEntries& out) const override {
     out.kind = kind_;
@@ -77,9 +77,17 @@ class MemoryCapture final : public TableCapture {
       }
     }
   }
+  void write(ByteWriter& writer) const override {
+    Codec<std::string>::encode(kind_, writer);
+    write_state_entries(writer, [&](const auto& visit) {
+      for (const MemoryNode<Stored>* node : nodes_) {
+        for (const auto& [ns, value] : node->slots) visit(node->key.bytes, ns, value);
+      }
+    });
+  }
 
  private:
-  const char* kind_;
+  std::string kind_;
   std::vector<const MemoryNode<Stored>*> nodes_;
 };
 

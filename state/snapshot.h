@@ -64,6 +64,11 @@ class DeferredStates {
   // Appends the frozen states to `out`. Called once, on any thread; throws
   // SluiceError when the state is gone (its operator closed first).
   virtual void complete(std::vector<StateEntries>& out) = 0;
+  // How many states complete() or write() adds.
+  virtual size_t count() const = 0;
+  // As complete(), but encodes the states straight into `writer`, as that
+  // many encoded StateEntries: no entry is built in between.
+  virtual void write(ByteWriter& writer) = 0;
 };
 
 // The keyed state of one operator subtask: portable entries, plus, for an
@@ -84,6 +89,10 @@ struct KeyedSnapshot {
     pending->complete(states);
   }
 };
+
+// The stored form of `snapshot` (encode_versioned with KeyedSnapshot's
+// format), its deferred states encoded straight into it; it completes them.
+std::string encode_keyed_snapshot(KeyedSnapshot& snapshot);
 
 // A file a snapshot asks the checkpoint writer to store, off the task
 // thread: `source` is a path on this machine; it becomes `stored` in the

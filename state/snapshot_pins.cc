@@ -34,20 +34,36 @@ void SnapshotPins::release_all() {
 
 CapturedStates::~CapturedStates() { lease_->done.store(true, std::memory_order_release); }
 
-void CapturedStates::complete(std::vector<StateEntries>& out) {
+template <class Read>
+void CapturedStates::read_frozen(const Read& read) {
   std::lock_guard lock(lease_->mutex);
   if (lease_->released) {
     throw SluiceError(ErrorKind::kCancelled,
                       "the operator closed before its state snapshot was written");
   }
-  for (const auto& [name, capture] : tables_) {
-    StateEntries entries;
-    entries.name = name;
-    capture->encode_into(entries);
-    out.push_back(std::move(entries));
-  }
+  read();
   tables_.clear();
   lease_->done.store(true, std::memory_order_release);
+}
+
+void CapturedStates::complete(std::vector<StateEntries>& out) {
+  read_frozen([&] {
+    for (const auto& [name, capture] : tables_) {
+      StateEntries entries;
+      entries.name = name;
+      capture->encode_into(entries);
+      out.push_back(std::move(entries));
+    }
+  });
+}
+
+void CapturedStates::write(ByteWriter& writer) {
+  read_frozen([&] {
+    for (const auto& [name, capture] : tables_) {
+      Codec<std::string>::encode(name, writer);
+      capture->write(writer);
+    }
+  });
 }
 
 }  // namespace sluice

@@ -42,7 +42,29 @@ class TableCapture {
   virtual ~TableCapture() = default;
   // Appends the frozen entries to `out` (its kind too).
   virtual void encode_into(StateEntries& out) const = 0;
+  // Writes what encode_into() would give, as an encoded StateEntries
+  // without its name (the kind, then the entries).
+  virtual void write(ByteWriter& writer) const = 0;
 };
+
+// Writes StateEntries' entry list for entries listed by `for_each`, which
+// calls its argument with (key, namespace, value) for each, and is called
+// twice (once to count). A value is a const reference, encoded here.
+template <class ForEach>
+void write_state_entries(ByteWriter& writer, const ForEach& for_each) {
+  uint64_t count = 0;
+  for_each([&](const std::string&, const std::string&, const auto&) { ++count; });
+  writer.write_varint(count);
+  std::string scratch;
+  for_each([&](const std::string& key, const std::string& ns, const auto& value) {
+    Codec<std::string>::encode(key, writer);
+    Codec<std::string>::encode(ns, writer);
+    scratch.clear();
+    ByteWriter value_writer(scratch);
+    Codec<std::decay_t<decltype(value)>>::encode(value, value_writer);
+    Codec<std::string>::encode(scratch, writer);
+  });
+}
 
 // A capture of entries already encoded at the barrier (tables whose store
 // has its own snapshots, e.g. RocksDB's full snapshots).
@@ -52,6 +74,10 @@ class EncodedCapture final : public TableCapture {
   void encode_into(StateEntries& out) const override {
     out.kind = entries_.kind;
     out.entries = entries_.entries;
+  }
+  void write(ByteWriter& writer) const override {
+    Codec<std::string>::encode(entries_.kind, writer);
+    Codec<std::vector<StateEntry>>::encode(entries_.entries, writer);
   }
 
  private:
@@ -99,8 +125,15 @@ class CapturedStates final : public DeferredStates {
     tables_.emplace_back(std::move(name), std::move(capture));
   }
   void complete(std::vector<StateEntries>& out) override;
+  size_t count() const override { return tables_.size(); }
+  void write(ByteWriter& writer) override;
 
  private:
+  // Runs `read` while the frozen entries are safe to read, then ends the
+  // snapshot's pins; throws when the backend is gone.
+  template <class Read>
+  void read_frozen(const Read& read);
+
   std::shared_ptr<SnapshotLease> lease_;
   std::vector<std::pair<std::string, std::unique_ptr<TableCapture>>> tables_;
 };

@@ -26,6 +26,14 @@ class TimerCapture final : public TableCapture {
     out.kind = TimerQueue::kKind;
     for (const auto& [ts, bucket] : buckets_) append_entries(ts, *bucket, out);
   }
+  void write(ByteWriter& writer) const override {
+    Codec<std::string>::encode(TimerQueue::kKind, writer);
+    write_state_entries(writer, [&](const auto& visit) {
+      for (const auto& [ts, bucket] : buckets_) {
+        for (const TimerQueue::TimerKey& timer : bucket->timers) visit(timer.key, timer.ns, ts);
+      }
+    });
+  }
 
  private:
   std::vector<std::pair<Timestamp, const Bucket*>> buckets_;

@@ -210,6 +210,25 @@ TEST(AsyncSnapshot, WriterThreadEncodesWhileTheTaskWrites) {
   }
 }
 
+// The writer encodes deferred states straight into the stored form: the
+// bytes are those of the completed snapshot, and they read back as the
+// state at the barrier.
+TEST(AsyncSnapshot, StreamedEncodingIsTheStoredFormat) {
+  auto backend = memory_backend();
+  RandomWrites writes(*backend);
+  std::mt19937 random(16);
+  writes.run(3000, random);
+  Model at_barrier = writes.model();
+  KeyedSnapshot streamed = snapshot_at_barrier(*backend, 1);
+  KeyedSnapshot completed = snapshot_at_barrier(*backend, 2);
+  writes.run(3000, random);
+  std::string bytes = encode_keyed_snapshot(streamed);
+  EXPECT_EQ(streamed.deferred, nullptr);
+  completed.complete_deferred();
+  EXPECT_EQ(bytes, encode_versioned(KeyedSnapshot::kFormat, completed));
+  EXPECT_EQ(model_of(decode_versioned<KeyedSnapshot>(KeyedSnapshot::kFormat, bytes)), at_barrier);
+}
+
 TEST(AsyncSnapshot, ABackendClosedFirstFailsTheSnapshotCleanly) {
   auto backend = memory_backend();
   RandomWrites writes(*backend);

@@ -57,13 +57,20 @@ void write_durably(const std::string& path, Fill fill, const char* before_rename
 
 void write_checksummed_file(const std::string& path, std::string_view payload,
                             const char* before_rename) {
-  std::string bytes(kMagic);
-  ByteWriter writer(bytes);
-  Codec<uint64_t>::encode(payload.size(), writer);
-  bytes.append(payload);
-  Codec<uint64_t>::encode(hash_bytes(payload), writer);
+  std::string header(kMagic);
+  ByteWriter header_writer(header);
+  Codec<uint64_t>::encode(payload.size(), header_writer);
+  std::string trailer;
+  ByteWriter trailer_writer(trailer);
+  Codec<uint64_t>::encode(hash_bytes(payload), trailer_writer);
   write_durably(
-      path, [&](int fd, const std::string& temporary) { write_all(fd, bytes, temporary); },
+      path,
+      [&](int fd, const std::string& temporary) {
+        // The payload (a whole snapshot) is written where it is, not copied.
+        if (int error = file_io::write_all(fd, {header, payload, trailer}, temporary)) {
+          file_io::throw_error("", "write", temporary, error);
+        }
+      },
       before_rename);
 }
 

@@ -46,8 +46,7 @@ StoredSnapshot SnapshotWriter::store(Job& job) const {
       handle.subtask = op.subtask;
       std::string base = op.name + "-" + std::to_string(op.subtask);
       if (op.keyed) {
-        op.keyed->complete_deferred();
-        std::string keyed = encode_versioned(KeyedSnapshot::kFormat, *op.keyed);
+        std::string keyed = encode_keyed_snapshot(*op.keyed);
         op.keyed.reset();  // the encoded form alone from here on
         handle.keyed_state = storage_.write_state_file(job.id, base + ".keyed", keyed);
         stored.bytes_written += keyed.size();

@@ -41,14 +41,24 @@ int create(const std::string& path, int& fd) {
 }
 
 int write_all(int fd, std::string_view bytes, const std::string& path) {
-  size_t torn = bytes.size();
+  return write_all(fd, {bytes}, path);
+}
+
+int write_all(int fd, std::initializer_list<std::string_view> parts, const std::string& path) {
+  size_t total = 0;
+  for (std::string_view part : parts) total += part.size();
+  size_t torn = total;
   int error = injected(fault::FileOp::kWrite, path, &torn);
-  if (error == -1) {
-    write_some(fd, bytes.substr(0, torn));
-    fault::crash_now("torn write of " + path);
+  if (error != 0 && error != -1) return error;
+  for (std::string_view part : parts) {
+    if (error == -1 && torn <= part.size()) {
+      write_some(fd, part.substr(0, torn));
+      fault::crash_now("torn write of " + path);
+    }
+    if (error == -1) torn -= part.size();
+    if (int failed = write_some(fd, part)) return failed;
   }
-  if (error != 0) return error;
-  return write_some(fd, bytes);
+  return 0;
 }
 
 int sync(int fd, const std::string& path) {

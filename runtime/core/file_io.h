@@ -14,6 +14,7 @@
 // Threading: pure functions over paths and descriptors; thread-safe.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,10 @@ namespace sluice::file_io {
 int create(const std::string& path, int& fd);
 // Writes all of `bytes` (retrying short writes and EINTR).
 int write_all(int fd, std::string_view bytes, const std::string& path);
+// Writes `parts` one after the other, as one write to fault injection (a
+// torn write tears their concatenation): a header, a large payload and a
+// trailer go out without being copied into one buffer.
+int write_all(int fd, std::initializer_list<std::string_view> parts, const std::string& path);
 // fsync(fd).
 int sync(int fd, const std::string& path);
 // rename(2); not durable until the directories are synced.

@@ -25,11 +25,12 @@ machine="$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | 
   echo
   echo "Machine: $machine"
   echo
-  echo "| query (mode) | events | parallelism | events/s | events/CPU-s | peak RSS MiB | p50 ms | p99 ms | p999 ms |"
+  echo "| query (mode, parallelism) | events | events/s | events/CPU-s | peak RSS MiB | p50 ms | p99 ms | p999 ms | p9999 ms |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  grep '"query"' "$raw" | sed -E 's/"query":"([^"]*)",(.*)"mode":"([^"]*)",/"query":"\1 (\3)",\2/' |
-    sed -E 's/.*"query":"([^"]*)","events":([0-9]*),"parallelism":([0-9]*).*"events_per_second":([0-9]*).*"events_per_cpu_second":([0-9]*),"peak_rss_bytes":([0-9]*).*"p50":([0-9.]*),"p99":([0-9.]*),"p999":([0-9.]*).*/| \1 | \2 | \3 | \4 | \5 | \6 | \7 | \8 | \9 |/' |
-    awk -F'|' 'BEGIN {OFS="|"} {$7 = sprintf(" %.0f ", $7 / 1048576); print}'
+  grep '"query"' "$raw" |
+    sed -E 's/"query":"([^"]*)","events":([0-9]*),"parallelism":([0-9]*),(.*)"mode":"([^"]*)",/"query":"\1 (\5, p=\3)","events":\2,\4/' |
+    sed -E 's/.*"query":"([^"]*)","events":([0-9]*),.*"events_per_second":([0-9]*).*"events_per_cpu_second":([0-9]*),"peak_rss_bytes":([0-9]*).*"p50":([0-9.]*),"p99":([0-9.]*),"p999":([0-9.]*),"p9999":([0-9.]*).*/| \1 | \2 | \3 | \4 | \5 | \6 | \7 | \8 | \9 |/' |
+    awk -F'|' 'BEGIN {OFS="|"} {$6 = sprintf(" %.0f ", $6 / 1048576); print}'
   echo
   echo "| windowed-count | lines | window | parallelism | records/s |"
   echo "| --- | ---: | --- | ---: | ---: |"

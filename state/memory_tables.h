@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_set.h>
+#include <absl/container/inlined_vector.h>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
@@ -51,9 +52,10 @@ struct TableKeyView {
   uint64_t hash;
 };
 
-// The (namespace, value) pairs of one key.
+// The (namespace, value) pairs of one key; the first inside the node, so a
+// key with one namespace (one window at a time) costs one allocation.
 template <class Stored>
-using NamespaceSlots = std::vector<std::pair<std::string, Stored>>;
+using NamespaceSlots = absl::InlinedVector<std::pair<std::string, Stored>, 1>;
 
 // One key of a memory table, with the version it was last written at.
 template <class Stored>

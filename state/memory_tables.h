@@ -129,7 +129,6 @@ class MemoryTableBase : public StateTableBase {
   MemoryTableBase& operator=(const MemoryTableBase&) = delete;
   ~MemoryTableBase() override {
     for (const NodeRef& ref : nodes_) delete ref.node;
-    free_retired();
   }
 
   const std::type_info& type() const override { return typeid(Self); }
@@ -138,12 +137,13 @@ class MemoryTableBase : public StateTableBase {
     for (const NodeRef& ref : nodes_) n += ref.node->slots.size();
     return n;
   }
+  // Replaced or erased nodes not freed yet (some a snapshot still reads).
+  size_t retired_count() const { return retired_.size(); }
 
   void snapshot_into(StateEntries& out) const override {
     MemoryCapture<Stored>(Self::kKind, frozen_nodes()).encode_into(out);
   }
   std::unique_ptr<TableCapture> capture() override {
-    if (!pins_.any_pinned()) free_retired();
     return std::make_unique<MemoryCapture<Stored>>(Self::kKind, frozen_nodes());
   }
 
@@ -227,7 +227,7 @@ class MemoryTableBase : public StateTableBase {
   // The current key's node, safe to change: copied first when a snapshot
   // froze it; created when absent and `create`.
   Node* current_writable(bool create) {
-    if (!retired_.empty() && !pins_.any_pinned()) free_retired();
+    retired_.release(pins_, RetiredEntries<Node>::kPerWrite);
     const Node* node = current_node();
     if (node != nullptr && !pins_.frozen(node->version)) return const_cast<Node*>(node);
     if (node == nullptr && !create) return nullptr;
@@ -248,7 +248,7 @@ class MemoryTableBase : public StateTableBase {
     if (!pins_.frozen(node->version)) return node;
     auto* copy = new Node{node->key, pins_.version(), node->slots};
     it->node = copy;
-    retired_.push_back(node);
+    retired_.add(node, pins_);
     return copy;
   }
 
@@ -258,7 +258,7 @@ class MemoryTableBase : public StateTableBase {
     Node* node = it->node;
     nodes_.erase(it);
     if (pins_.frozen(node->version)) {
-      retired_.push_back(node);
+      retired_.add(node, pins_);
     } else {
       delete node;
     }
@@ -272,10 +272,6 @@ class MemoryTableBase : public StateTableBase {
     return nodes;
   }
 
-  void free_retired() {
-    for (Node* node : retired_) delete node;
-    retired_.clear();
-  }
 
   KeyedStateBackend& backend_;
   SnapshotPins& pins_;
@@ -283,7 +279,7 @@ class MemoryTableBase : public StateTableBase {
   // array and one node; nodes never move, so cached_ survives inserts.
   absl::flat_hash_set<NodeRef, NodeHash, NodeEqual> nodes_;
   // Nodes replaced or erased while frozen: a snapshot still reads them.
-  std::vector<Node*> retired_;
+  RetiredEntries<Node> retired_;
   uint64_t cached_epoch_ = kNoEpoch;
   Node* cached_ = nullptr;
 };

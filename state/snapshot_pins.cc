@@ -8,7 +8,7 @@ namespace sluice {
 
 std::shared_ptr<SnapshotLease> SnapshotPins::pin() {
   still_pinned();  // forget finished leases first
-  auto lease = std::make_shared<SnapshotLease>();
+  auto lease = std::make_shared<SnapshotLease>(version_);
   leases_.push_back(lease);
   pinned_version_ = version_;
   ++version_;
@@ -21,6 +21,11 @@ bool SnapshotPins::still_pinned() {
   });
   if (leases_.empty()) pinned_version_ = 0;
   return pinned_version_ != 0;
+}
+
+uint64_t SnapshotPins::oldest_pinned() {
+  if (!still_pinned()) return ~uint64_t{0};
+  return leases_.front()->version;  // leases are kept in the order pinned
 }
 
 void SnapshotPins::release_all() {

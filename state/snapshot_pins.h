@@ -21,9 +21,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "state/snapshot.h"
@@ -31,6 +33,8 @@
 namespace sluice {
 
 struct SnapshotLease {
+  explicit SnapshotLease(uint64_t pinned) : version(pinned) {}
+  const uint64_t version;  // entries written at or below it are frozen for it
   std::mutex mutex;
   bool released = false;  // under mutex: the backend, and its entries, are gone
   std::atomic<bool> done{false};
@@ -99,8 +103,12 @@ class SnapshotPins {
   bool frozen(uint64_t entry_version) {
     return entry_version <= pinned_version_ && still_pinned();
   }
-  // Whether any snapshot may still read frozen entries.
-  bool any_pinned() { return pinned_version_ != 0 && still_pinned(); }
+  // The newest version a live snapshot pinned (0 when none is live).
+  uint64_t pinned_version() const { return pinned_version_; }
+  // The oldest version a live snapshot pinned, or the largest value when
+  // none is live: an entry retired while the newest pin was below it can
+  // no longer be read.
+  uint64_t oldest_pinned();
   // Freezes every entry written so far, for the snapshot holding the lease.
   std::shared_ptr<SnapshotLease> pin();
   // The backend is going away: waits for a writer reading frozen entries,
@@ -114,6 +122,41 @@ class SnapshotPins {
   uint64_t version_ = 1;
   uint64_t pinned_version_ = 0;
   std::vector<std::shared_ptr<SnapshotLease>> leases_;
+};
+
+// Entries replaced or erased while a snapshot could read them, freed in
+// the order they were retired once no snapshot that could read them is
+// live, a few at a time so that no write pays for a whole snapshot's.
+// Snapshots may overlap without end (one still writing when the next
+// pins): entries are freed by age, not when nothing is pinned.
+template <class T>
+class RetiredEntries {
+ public:
+  RetiredEntries() = default;
+  RetiredEntries(const RetiredEntries&) = delete;
+  RetiredEntries& operator=(const RetiredEntries&) = delete;
+  ~RetiredEntries() {
+    for (auto& [pinned, entry] : entries_) delete entry;
+  }
+  void add(T* entry, const SnapshotPins& pins) {
+    entries_.emplace_back(pins.pinned_version(), entry);
+  }
+  // Frees at most `limit` entries that no live snapshot reads.
+  void release(SnapshotPins& pins, size_t limit) {
+    if (entries_.empty()) return;
+    uint64_t oldest = pins.oldest_pinned();
+    for (; limit > 0 && !entries_.empty() && entries_.front().first < oldest; --limit) {
+      delete entries_.front().second;
+      entries_.pop_front();
+    }
+  }
+  size_t size() const { return entries_.size(); }
+
+  // Entries one write frees at most: more than one write retires.
+  static constexpr size_t kPerWrite = 4;
+
+ private:
+  std::deque<std::pair<uint64_t, T*>> entries_;  // (newest pin when retired, entry)
 };
 
 // The tables a backend captured at a barrier, for KeyedSnapshot::deferred.

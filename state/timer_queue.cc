@@ -46,7 +46,6 @@ TimerQueue::TimerQueue(KeyedStateBackend& backend, const std::string&)
 
 TimerQueue::~TimerQueue() {
   for (const auto& [ts, bucket] : buckets_) delete bucket;
-  free_retired();
 }
 
 bool TimerQueue::add(Timestamp ts, std::string_view key, std::string_view ns) {
@@ -105,11 +104,11 @@ bool TimerQueue::pop_due(Timestamp upto, Timer& out) {
 TimerQueue::Bucket* TimerQueue::writable(Buckets::iterator it) {
   Bucket* bucket = it->second;
   if (pins_ == nullptr) return bucket;
-  if (!retired_.empty() && !pins_->any_pinned()) free_retired();
+  retired_.release(*pins_, RetiredEntries<Bucket>::kPerWrite);
   if (!pins_->frozen(bucket->version)) return bucket;
   auto* copy = new Bucket{pins_->version(), bucket->timers};
   it->second = copy;
-  retired_.push_back(bucket);
+  retired_.add(bucket, *pins_);
   return copy;
 }
 
@@ -117,15 +116,10 @@ void TimerQueue::erase_bucket(Buckets::iterator it) {
   Bucket* bucket = it->second;
   buckets_.erase(it);
   if (pins_ != nullptr && pins_->frozen(bucket->version)) {
-    retired_.push_back(bucket);
+    retired_.add(bucket, *pins_);
   } else {
     delete bucket;
   }
-}
-
-void TimerQueue::free_retired() {
-  for (Bucket* bucket : retired_) delete bucket;
-  retired_.clear();
 }
 
 void TimerQueue::snapshot_into(StateEntries& out) const {
@@ -134,7 +128,6 @@ void TimerQueue::snapshot_into(StateEntries& out) const {
 }
 
 std::unique_ptr<TableCapture> TimerQueue::capture() {
-  if (pins_ != nullptr && !pins_->any_pinned()) free_retired();
   std::vector<std::pair<Timestamp, const Bucket*>> frozen;
   frozen.reserve(buckets_.size());
   for (const auto& [ts, bucket] : buckets_) frozen.emplace_back(ts, bucket);

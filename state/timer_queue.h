@@ -98,13 +98,12 @@ class TimerQueue final : public StateTableBase {
   Bucket* writable(Buckets::iterator it);
   // Erases the bucket at `it`: freed now, or once no snapshot reads it.
   void erase_bucket(Buckets::iterator it);
-  void free_retired();
 
   SnapshotPins* pins_ = nullptr;
   Buckets buckets_;
   size_t size_ = 0;
   // Buckets replaced or erased while frozen: a snapshot still reads them.
-  std::vector<Bucket*> retired_;
+  RetiredEntries<Bucket> retired_;
 };
 
 }  // namespace sluice

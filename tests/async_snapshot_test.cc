@@ -140,20 +140,33 @@ KeyedSnapshot snapshot_at_barrier(KeyedStateBackend& backend, int64_t id) {
   return snapshot;
 }
 
-TEST(AsyncSnapshot, EncodesTheStateAtTheBarrierWhateverIsWrittenAfter) {
+// Rounds of writes, a snapshot, more writes while the snapshot is encoded
+// (here, or on a thread of its own as the checkpoint writer does), and the
+// snapshot compared with the state at its barrier.
+void check_rounds(unsigned seed, int rounds, int writes_per_half, bool writer_thread) {
   auto backend = memory_backend();
   RandomWrites writes(*backend);
-  std::mt19937 random(11);
-  for (int round = 0; round < 20; ++round) {
-    writes.run(500, random);
+  std::mt19937 random(seed);
+  for (int round = 0; round < rounds; ++round) {
+    writes.run(writes_per_half, random);
     Model at_barrier = writes.model();
     KeyedSnapshot snapshot = snapshot_at_barrier(*backend, round + 1);
-    writes.run(500, random);
-    snapshot.complete_deferred();
+    if (writer_thread) {
+      std::thread writer([&] { snapshot.complete_deferred(); });
+      writes.run(writes_per_half, random);
+      writer.join();
+    } else {
+      writes.run(writes_per_half, random);
+      snapshot.complete_deferred();
+    }
     ASSERT_EQ(model_of(snapshot), at_barrier) << "round " << round;
   }
   // And the live state went on as written, through every copy.
   ASSERT_EQ(model_of(backend->snapshot()), writes.model());
+}
+
+TEST(AsyncSnapshot, EncodesTheStateAtTheBarrierWhateverIsWrittenAfter) {
+  check_rounds(11, 20, 500, /*writer_thread=*/false);
 }
 
 TEST(AsyncSnapshot, OverlappingSnapshotsEachKeepTheirBarrier) {
@@ -180,11 +193,15 @@ TEST(AsyncSnapshot, AnAbandonedSnapshotReleasesItsPins) {
   RandomWrites writes(*backend);
   std::mt19937 random(13);
   writes.run(2000, random);
+  auto* values = dynamic_cast<MemoryValueTable<int64_t>*>(backend->value_table<int64_t>("v"));
+  ASSERT_NE(values, nullptr);
   {
     KeyedSnapshot dropped = snapshot_at_barrier(*backend, 1);
     writes.run(500, random);
+    EXPECT_GT(values->retired_count(), 0u) << "writes under the snapshot copy nodes";
   }  // never encoded, as when a checkpoint aborts
-  writes.run(500, random);
+  writes.run(2000, random);
+  EXPECT_EQ(values->retired_count(), 0u) << "the dropped snapshot's copies are freed";
   Model at_barrier = writes.model();
   KeyedSnapshot kept = snapshot_at_barrier(*backend, 2);
   writes.run(500, random);
@@ -193,21 +210,9 @@ TEST(AsyncSnapshot, AnAbandonedSnapshotReleasesItsPins) {
 }
 
 // The writer encodes on its own thread while the task thread keeps
-// writing, as in a job (ThreadSanitizer checks the sharing in the
-// sanitizer suite).
+// writing, as in a job (run it under ThreadSanitizer to check the sharing).
 TEST(AsyncSnapshot, WriterThreadEncodesWhileTheTaskWrites) {
-  auto backend = memory_backend();
-  RandomWrites writes(*backend);
-  std::mt19937 random(14);
-  for (int round = 0; round < 10; ++round) {
-    writes.run(3000, random);
-    Model at_barrier = writes.model();
-    KeyedSnapshot snapshot = snapshot_at_barrier(*backend, round + 1);
-    std::thread writer([&] { snapshot.complete_deferred(); });
-    writes.run(3000, random);
-    writer.join();
-    ASSERT_EQ(model_of(snapshot), at_barrier) << "round " << round;
-  }
+  check_rounds(14, 10, 3000, /*writer_thread=*/true);
 }
 
 // Snapshots that overlap without end (the next pins before the last is

@@ -13,7 +13,7 @@ set -euo pipefail
 build=(
   g++ cmake ninja-build pkg-config make
   librdkafka-dev librocksdb-dev libboost-dev libboost-system-dev
-  protobuf-compiler libprotobuf-dev libspdlog-dev libfmt-dev libabsl-dev
+  protobuf-compiler libprotobuf-dev libspdlog-dev libfmt-dev libabsl-dev libjemalloc-dev
 )
 test=(ccache libgtest-dev libgmock-dev kcat docker-compose)
 compose=(docker.io docker-compose debootstrap)

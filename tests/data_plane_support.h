@@ -29,6 +29,7 @@
 #include "runtime/cluster/frame.h"
 #include "runtime/graph/stream_type_ops.h"
 #include "runtime/network/element_codec.h"
+#include "tests/test_support.h"
 
 namespace sluice::data_plane_testing {
 
@@ -39,15 +40,7 @@ using SteadyClock = std::chrono::steady_clock;
 // Generous: the machine may be busy with other builds.
 constexpr auto kWait = 30s;
 
-// Polls `condition` until it holds or `timeout` passes.
-inline bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = kWait) {
-  auto deadline = SteadyClock::now() + timeout;
-  while (!condition()) {
-    if (SteadyClock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);  // sleep-ok: poll interval of a bounded wait
-  }
-  return true;
-}
+using testing::eventually;
 
 // ---- a deterministic stream: records, watermarks, a barrier, idleness ------
 

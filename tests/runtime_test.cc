@@ -90,42 +90,103 @@ TEST(SplitWatermarks, IdleSplitStopsHoldingTheWatermark) {
   EXPECT_EQ(w.watermark(2100), 299);
 }
 
-TEST(Channel, BlocksTheProducerWhenFullUntilConsumed) {
+Element<int> batch_of(int v) {
+  Element<int> e;
+  e.batch.push_back(Record<int>{v, 0});
+  return e;
+}
+
+Element<int> control(ElementKind kind) {
+  Element<int> e;
+  e.kind = kind;
+  return e;
+}
+
+TEST(Channel, HasRoomBelowCapacityAndSignalsTheProducerWhenRoomReturns) {
   Channel<int> channel(2);
-  TaskWakeup wakeup;
-  channel.set_consumer(&wakeup);
-  auto element = [](int v) {
-    Element<int> e;
-    e.batch.push_back(Record<int>{v, 0});
-    return e;
-  };
-  channel.push(element(1));
-  channel.push(element(2));
+  TaskWakeup consumer;
+  TaskWakeup producer;
+  channel.set_consumer(&consumer);
+  channel.set_producer(&producer);
+  channel.push(batch_of(1));
+  EXPECT_TRUE(consumer.pending()) << "the first element wakes the consumer";
+  EXPECT_TRUE(channel.has_room());
+  channel.push(batch_of(2));
+  EXPECT_FALSE(channel.has_room());
+  channel.push(batch_of(3));  // the overdraft: the output of one input element
+  EXPECT_FALSE(producer.pending());
+  Element<int> out;
+  ASSERT_TRUE(channel.try_pop(out));
+  EXPECT_FALSE(channel.has_room());
+  EXPECT_FALSE(producer.pending()) << "still full: no wakeup yet";
+  ASSERT_TRUE(channel.try_pop(out));
+  EXPECT_TRUE(channel.has_room());
+  EXPECT_TRUE(producer.pending()) << "room again: the producer is woken once";
+  producer.wait_for(std::chrono::milliseconds(0));
+  ASSERT_TRUE(channel.try_pop(out));
+  EXPECT_EQ(out.batch[0].value, 3);
+  EXPECT_FALSE(producer.pending());
+  EXPECT_FALSE(channel.try_pop(out));
+}
+
+TEST(Channel, ABatchBeyondTheOverdraftWaitsForAPop) {
+  Channel<int> channel(2);
+  for (int v = 1; v <= 4; ++v) channel.push(batch_of(v));  // capacity and overdraft
+  std::atomic<bool> started{false};
   std::atomic<bool> pushed{false};
   std::thread producer([&] {
-    channel.push(element(3));
+    started = true;
+    channel.push(batch_of(5));
     pushed = true;
   });
-  // The producer stays blocked while the channel is full.
-  EXPECT_EQ(channel.queued(), 2u);
+  ASSERT_TRUE(testing::eventually([&] { return started.load(); }));
+  // An observation window, not synchronisation: the push must not finish in it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // sleep-ok: observation window
   EXPECT_FALSE(pushed.load());
   Element<int> out;
   ASSERT_TRUE(channel.try_pop(out));
-  EXPECT_EQ(out.batch[0].value, 1);
   producer.join();
   EXPECT_TRUE(pushed.load());
+  for (int v = 2; v <= 5; ++v) {
+    ASSERT_TRUE(channel.try_pop(out));
+    EXPECT_EQ(out.batch[0].value, v);
+  }
+}
+
+TEST(Channel, ControlElementsNeverWait) {
+  Channel<int> channel(1);
+  channel.push(batch_of(1));
+  channel.push(batch_of(2));
+  channel.push(control(ElementKind::kWatermark));
+  channel.push(control(ElementKind::kBarrier));
+  channel.push(control(ElementKind::kEnd));
+  EXPECT_EQ(channel.queued(), 5u);
+}
+
+TEST(Channel, DrainedBatchBuffersGoBackToTheProducer) {
+  Channel<int> channel(4);
+  Element<int> first = batch_of(1);
+  first.batch.reserve(kMaxBatchRecords);
+  const Record<int>* buffer = first.batch.data();
+  channel.push(std::move(first));
+  channel.push(batch_of(2));
+  Element<int> out;
   ASSERT_TRUE(channel.try_pop(out));
-  EXPECT_EQ(out.batch[0].value, 2);
-  ASSERT_TRUE(channel.try_pop(out));
-  EXPECT_EQ(out.batch[0].value, 3);
-  EXPECT_FALSE(channel.try_pop(out));
+  EXPECT_EQ(out.batch.data(), buffer);
+  ASSERT_TRUE(channel.try_pop(out));  // leaves the first buffer behind
+  Batch<int> spare;
+  channel.push(batch_of(3), &spare);
+  EXPECT_EQ(spare.data(), buffer);
+  EXPECT_TRUE(spare.empty());
+  EXPECT_EQ(spare.capacity(), kMaxBatchRecords);
 }
 
 TEST(Channel, CancelReleasesABlockedProducer) {
   Channel<int> channel(1);
-  channel.push(Element<int>{});
+  channel.push(batch_of(1));
+  channel.push(batch_of(2));  // the overdraft is used up
   std::thread canceller([&] { channel.cancel(); });
-  EXPECT_THROW(channel.push(Element<int>{}), CancelledError);
+  EXPECT_THROW(channel.push(batch_of(3)), CancelledError);
   canceller.join();
 }
 

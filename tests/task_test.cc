@@ -5,9 +5,11 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 #include "runtime/task/task.h"
+#include "tests/test_support.h"
 
 namespace sluice {
 namespace {
@@ -140,6 +142,54 @@ TEST_F(TwoInputTask, ALateBarrierOfAnAbortedCheckpointDoesNotBlockItsInput) {
   b_.push(barrier(2));
   ASSERT_TRUE(checkpoints_.wait_for_checkpoint(2));
   EXPECT_EQ(checkpoints_.taken(), std::vector<int64_t>{2});
+}
+
+// A source task whose only output channel nobody reads: the channel fills,
+// and the task must still take a checkpoint when triggered (its barrier
+// queues behind the data) and end at once when the job is cancelled.
+TEST(BackpressuredSource, TakesCheckpointsAndEndsOnCancelWhileItsOutputIsFull) {
+  JobControl control;
+  JobMetrics metrics;
+  RecordedCheckpoints checkpoints;
+  Channel<int64_t> out(2);
+  Task task("job/src/0", control, metrics, SystemClock::instance(), StateBackendConfig{});
+  std::vector<int64_t> values(100 * kMaxBatchRecords);
+  std::iota(values.begin(), values.end(), 0);
+  testing::VectorSource<int64_t> source(values);
+  auto op = std::make_unique<SourceOperator<int64_t, NoTimestamps>>(
+      source.create_reader(0, 1), WatermarkStrategy<NoTimestamps>{});
+  auto writer = std::make_unique<ForwardWriter<int64_t>>(std::vector<Channel<int64_t>*>{&out});
+  op->output().set_target(writer.get());
+  op->set_info(OperatorInfo{"src", "job/src/0", 0, 1});
+  SourceOperatorBase* raw = op.get();
+  task.add_operator(std::move(op));
+  task.set_source(raw, false);
+  task.add_writer(std::move(writer));
+  out.set_producer(&task.wakeup());
+  task.attach(&checkpoints, 0);
+  control.expect_tasks(1);
+  control.add_wakeup(&task.wakeup());
+  std::atomic<bool> ended{false};
+  std::thread thread([&] {
+    task.run();
+    ended = true;
+  });
+
+  ASSERT_TRUE(testing::eventually([&] { return !out.has_room(); }));
+  size_t queued = out.queued();
+  task.post(Mail{MailKind::kTriggerCheckpoint, 1});
+  EXPECT_TRUE(checkpoints.wait_for_checkpoint(1)) << "the full output kept the trigger out";
+  EXPECT_EQ(out.queued(), queued + 1) << "the barrier queues behind the data, nothing more";
+
+  control.cancel();
+  EXPECT_TRUE(testing::eventually([&] { return ended.load(); }, std::chrono::seconds(5)));
+  thread.join();
+  Element<int64_t> element;
+  std::vector<ElementKind> kinds;
+  while (out.try_pop(element)) kinds.push_back(element.kind);
+  ASSERT_EQ(kinds.size(), queued + 1);
+  EXPECT_EQ(kinds.back(), ElementKind::kBarrier);
+  EXPECT_EQ(element.checkpoint, 1);
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/api/sink.h"
@@ -16,6 +18,18 @@
 #include "runtime/core/errors.h"
 
 namespace sluice::testing {
+
+// Polls `condition` until it holds or `timeout` passes (generous: the
+// machine may be busy with other builds).
+inline bool eventually(const std::function<bool()>& condition,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // sleep-ok: bounded poll
+  }
+  return true;
+}
 
 // A bounded source over fixed values; split i holds the values at positions
 // p with p % splits == i; subtask s reads splits with i % parallelism == s.

@@ -237,7 +237,9 @@ class PlanBuilder {
       }
       std::vector<ChannelBase*> channels;
       for (ChannelBase* c : e.channels[static_cast<size_t>(subtask)]) {
-        if (c != nullptr) channels.push_back(c);
+        if (c == nullptr) continue;
+        c->set_producer(&task.wakeup());
+        channels.push_back(c);
       }
       auto writer = e.partitioning == Partitioning::kHash
                         ? e.spec->hash_writer(channels, options_.max_parallelism)

@@ -1,19 +1,33 @@
 // Local channels: bounded queues of stream elements between two task threads
-// (one producer subtask, one consumer subtask). Bounded capacity is the
-// backpressure: a producer whose channel is full blocks until the consumer
-// takes an element, so a slow sink slows the sources and memory stays
-// bounded. One lock per element, and an element is a whole batch.
+// (one producer subtask, one consumer subtask). An element is a whole batch
+// or a control element (watermark, barrier, status, end).
+//
+// Backpressure without blocking: a channel has room while it holds fewer
+// than `capacity` elements. The producing task checks has_room() before it
+// takes its next input (runtime/task/task.h) and otherwise waits on its
+// wakeup, which the consumer signals once when a pop makes room again; so a
+// backpressured task keeps processing mails, checkpoint triggers and
+// cancellation. One input element may produce several batches: pushes above
+// the capacity succeed up to an overdraft of as many again, and only a push
+// beyond that waits (until the consumer pops or the channel is cancelled).
+// Control elements never wait.
+//
+// Hand-offs are cheap: one lock per element; the consumer is woken only on
+// the empty-to-non-empty transition, and TaskWakeup makes no system call
+// while the consumer is busy. Batch buffers come back: the consumer's pop
+// leaves its drained buffer in the channel and the producer's next push
+// takes one, so no batch is allocated on one thread and freed on another.
 //
 // Threading: push() on the producer's task thread, try_pop() on the
-// consumer's. cancel() from any thread wakes blocked producers, which then
-// throw CancelledError.
+// consumer's, has_room() on the producer's (lock-free). cancel() from any
+// thread wakes a waiting producer, which then throws CancelledError.
 //
 // Remote edges (runtime/network/remote_channels.h) keep a channel at each
 // end. The data plane fills the receiving one with push_credited(), which
 // never waits because the sender held a credit for the element, and learns
 // of every pop through a PopListener so that it can return the credit.
-// set_consumer() and set_pop_listener() are called before the channel's
-// threads start and not changed afterwards.
+// set_consumer(), set_producer() and set_pop_listener() are called before
+// the channel's threads start and not changed afterwards.
 #pragma once
 
 #include <fmt/format.h>
@@ -23,6 +37,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <vector>
 
 #include "runtime/api/record.h"
 #include "runtime/core/errors.h"
@@ -48,27 +63,35 @@ struct Element {
   int64_t checkpoint = 0;  // for kBarrier
 };
 
-// Wakes a task thread that waits for input, mail or a timer.
+// Wakes a task thread that waits for input, output room, mail or a timer.
+// notify() makes no system call and takes no lock unless the thread waits.
 class TaskWakeup {
  public:
   void notify() {
-    {
-      std::lock_guard lock(mutex_);
-      signalled_ = true;
-    }
+    signalled_.store(true);
+    if (!waiting_.load()) return;  // it will see the signal before it sleeps
+    std::lock_guard lock(mutex_);
     cv_.notify_one();
   }
+  // A notify() that no wait_for() consumed yet.
+  bool pending() const { return signalled_.load(); }
   // Waits until notified or for at most `max_wait`; clears the signal.
   void wait_for(std::chrono::milliseconds max_wait) {
+    if (signalled_.exchange(false)) return;
     std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, max_wait, [this] { return signalled_; });
-    signalled_ = false;
+    waiting_.store(true);
+    cv_.wait_for(lock, max_wait, [this] { return signalled_.load(); });
+    waiting_.store(false);
+    signalled_.store(false);
   }
 
  private:
+  // Sequentially consistent: a notifier that finds waiting_ false stored
+  // its signal before the waiter's check of signalled_ under the lock.
+  std::atomic<bool> signalled_{false};
+  std::atomic<bool> waiting_{false};
   std::mutex mutex_;
   std::condition_variable cv_;
-  bool signalled_ = false;
 };
 
 // Told after each successful try_pop(), outside the channel's lock, on the
@@ -89,6 +112,8 @@ class ChannelBase {
   ChannelBase& operator=(const ChannelBase&) = delete;
 
   void set_consumer(TaskWakeup* consumer) { consumer_ = consumer; }
+  // Signalled when a pop makes room in a full channel.
+  void set_producer(TaskWakeup* producer) { producer_ = producer; }
   // For remote edges only; local channels leave it null and pay one null
   // check per pop.
   void set_pop_listener(PopListener* listener) { pop_listener_ = listener; }
@@ -97,17 +122,34 @@ class ChannelBase {
       std::lock_guard lock(mutex_);
       cancelled_ = true;
     }
-    not_full_.notify_all();
+    below_overdraft_.notify_all();
   }
+  // The producer may push its next input's output: fewer than capacity()
+  // elements are queued.
+  bool has_room() const { return size_.load(std::memory_order_acquire) < capacity_; }
   // Elements queued now; for tests and metrics.
-  virtual size_t queued() = 0;
+  size_t queued() const { return size_.load(std::memory_order_acquire); }
   size_t capacity() const { return capacity_; }
 
  protected:
+  // A data push waits beyond this many queued elements.
+  size_t overdraft_limit() const { return 2 * capacity_; }
+  // After a pop that left `size` elements, outside the lock.
+  void after_pop(size_t size) {
+    if (size + 1 == capacity_ && producer_ != nullptr) producer_->notify();
+    if (size + 1 == overdraft_limit()) below_overdraft_.notify_one();
+    if (pop_listener_ != nullptr) pop_listener_->on_pop();
+  }
+  void after_push(bool was_empty) {
+    if (was_empty && consumer_ != nullptr) consumer_->notify();
+  }
+
   std::mutex mutex_;
-  std::condition_variable not_full_;
+  std::condition_variable below_overdraft_;
   size_t capacity_;
+  std::atomic<size_t> size_{0};  // written under mutex_
   TaskWakeup* consumer_ = nullptr;
+  TaskWakeup* producer_ = nullptr;
   PopListener* pop_listener_ = nullptr;
   bool cancelled_ = false;
 };
@@ -117,14 +159,25 @@ class Channel final : public ChannelBase {
  public:
   using ChannelBase::ChannelBase;
 
-  void push(Element<T>&& element) {
+  // Queues `element`. A batch waits while the overdraft is used up; control
+  // elements never wait. With `spare`, a drained batch buffer the consumer
+  // gave back (if any) is moved into it, for the producer's next batch.
+  void push(Element<T>&& element, Batch<T>* spare = nullptr) {
     std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [this] { return queue_.size() < capacity_ || cancelled_; });
+    if (element.kind == ElementKind::kBatch) {
+      below_overdraft_.wait(lock,
+                            [this] { return queue_.size() < overdraft_limit() || cancelled_; });
+    }
     if (cancelled_) throw CancelledError();
     bool was_empty = queue_.empty();
     queue_.push_back(std::move(element));
+    size_.store(queue_.size(), std::memory_order_release);
+    if (spare != nullptr && !drained_.empty()) {
+      *spare = std::move(drained_.back());
+      drained_.pop_back();
+    }
     lock.unlock();
-    if (was_empty && consumer_ != nullptr) consumer_->notify();
+    after_push(was_empty);
   }
 
   // The receiving end of a remote edge: never waits. The sender spends one
@@ -142,29 +195,35 @@ class Channel final : public ChannelBase {
     }
     bool was_empty = queue_.empty();
     queue_.push_back(std::move(element));
+    size_.store(queue_.size(), std::memory_order_release);
     lock.unlock();
-    if (was_empty && consumer_ != nullptr) consumer_->notify();
+    after_push(was_empty);
   }
 
+  // Moves the next element into `out`. The batch buffer `out` held (drained
+  // by the caller) stays in the channel for the producer to reuse.
   bool try_pop(Element<T>& out) {
     std::unique_lock lock(mutex_);
     if (queue_.empty()) return false;
-    bool was_full = queue_.size() >= capacity_;
+    if (out.batch.capacity() != 0 && drained_.size() < kMaxDrainedBuffers) {
+      out.batch.clear();
+      drained_.push_back(std::move(out.batch));
+    }
     out = std::move(queue_.front());
     queue_.pop_front();
+    size_t size = queue_.size();
+    size_.store(size, std::memory_order_release);
     lock.unlock();
-    if (was_full) not_full_.notify_one();
-    if (pop_listener_ != nullptr) pop_listener_->on_pop();
+    after_pop(size);
     return true;
   }
 
-  size_t queued() override {
-    std::lock_guard lock(mutex_);
-    return queue_.size();
-  }
-
  private:
+  // A producer and a consumer that take turns need one or two.
+  static constexpr size_t kMaxDrainedBuffers = 4;
+
   std::deque<Element<T>> queue_;
+  std::vector<Batch<T>> drained_;  // buffers handed back by the consumer
 };
 
 }  // namespace sluice

@@ -3,7 +3,8 @@
 // rebalance (round robin per record), broadcast (every record to every
 // consumer), or hash (key -> key group -> subtask, design section 6). Records
 // collect in one pending batch per consumer; full batches go out at once and
-// the task flushes the rest after each step.
+// the task flushes the rest when its input runs dry or a flush delay passed
+// (runtime/task/task.h).
 //
 // Threading: used only on the producing task's thread.
 #pragma once
@@ -26,6 +27,8 @@ class NetworkWriterBase {
   virtual DownstreamBase* downstream() = 0;
   // Sends every pending batch.
   virtual void flush() = 0;
+  // Every channel has room for the output of the task's next input.
+  virtual bool has_room() const = 0;
   virtual void send_idle(bool idle) = 0;
   // Flushes and tells every consumer that this producer has ended.
   virtual void send_end() = 0;
@@ -46,6 +49,12 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
 
   void flush() override {
     for (size_t i = 0; i < channels_.size(); ++i) send_pending(i);
+  }
+  bool has_room() const override {
+    for (const Channel<T>* channel : channels_) {
+      if (!channel->has_room()) return false;
+    }
+    return true;
   }
   void push_watermark(Timestamp watermark) override {
     flush();
@@ -79,13 +88,14 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
     if (pending.empty()) return;
     send_batch(target, pending);
   }
-  // Sends `batch` (emptied) to one channel.
+  // Sends `batch` to one channel and leaves it empty, with room for a
+  // whole batch (a buffer the consumer gave back, or a new one).
   void send_batch(size_t target, Batch<T>& batch) {
     Element<T> element;
     element.kind = ElementKind::kBatch;
     element.batch.swap(batch);
-    batch.reserve(kMaxBatchRecords);
-    channels_[target]->push(std::move(element));
+    channels_[target]->push(std::move(element), &batch);
+    if (batch.capacity() < kMaxBatchRecords) batch.reserve(kMaxBatchRecords);
   }
   size_t channel_count() const { return channels_.size(); }
 

@@ -11,6 +11,9 @@ namespace {
 
 // The longest a task waits without re-checking for cancellation.
 constexpr Timestamp kMaxWaitMs = 100;
+// The longest records wait in a writer's partial batch while input keeps
+// coming; a task whose input runs dry sends them at once.
+constexpr std::chrono::microseconds kMaxFlushDelay{1000};
 
 }  // namespace
 
@@ -95,13 +98,21 @@ void Task::run_source_loop() {
     check_cancelled();
     process_mails();
     fire_due_timers();
+    if (!output_has_room()) {
+      wait_for_work(kMaxTimestamp);
+      continue;
+    }
     SourceOperatorBase::PollOutcome outcome;
     try {
       outcome = source_->poll(now());
     } catch (...) {
       rethrow_as_operator_failure(source_->info());
     }
-    flush_writers();
+    if (outcome.step == SourceOperatorBase::Step::kProgress) {
+      flush_writers_if_due();
+    } else {
+      flush_writers();
+    }
     set_idle(source_->idle());
     if (outcome.step == SourceOperatorBase::Step::kFinished) return;
     if (outcome.step == SourceOperatorBase::Step::kWait) wait_for_work(outcome.wait_until);
@@ -109,17 +120,30 @@ void Task::run_source_loop() {
   }
 }
 
+// Takes input only while every output channel has room; otherwise, and
+// when the input runs dry, it waits for a wakeup (input, room, mail) and
+// keeps handling mails and timers meanwhile.
 void Task::run_input_loop() {
   while (data_ended_count_ < readers_.size()) {
     check_cancelled();
     process_mails();
     fire_due_timers();
-    if (poll_inputs()) {
-      flush_writers();
+    if (!output_has_room()) {
+      wait_for_work(kMaxTimestamp);
+    } else if (poll_inputs()) {
+      flush_writers_if_due();
     } else {
+      flush_writers();
       wait_for_work(kMaxTimestamp);
     }
   }
+}
+
+bool Task::output_has_room() const {
+  for (const auto& writer : writers_) {
+    if (!writer->has_room()) return false;
+  }
+  return true;
 }
 
 bool Task::poll_inputs() {
@@ -223,6 +247,12 @@ void Task::finish_operators() {
 
 void Task::flush_writers() {
   for (auto& writer : writers_) writer->flush();
+  flushed_at_ = std::chrono::steady_clock::now();
+}
+
+void Task::flush_writers_if_due() {
+  if (writers_.empty()) return;
+  if (std::chrono::steady_clock::now() - flushed_at_ >= kMaxFlushDelay) flush_writers();
 }
 
 void Task::close_operators() {

@@ -1,8 +1,14 @@
 // A task: one subtask of one chain of operators, run by one thread as a
 // single-threaded mailbox loop (design section 5). Each turn of the loop
-// fires due processing-time callbacks, then takes one element from the next
-// input channel with data (or polls the source), then flushes the network
-// writers. Operators never lock: everything they see runs on this thread.
+// handles mails and fires due processing-time callbacks, then, if every
+// output channel has room, takes one element from the next input channel
+// with data (or polls the source). It never blocks on output: a task whose
+// output is full waits for its wakeup like a task without input, so
+// checkpoint triggers, aborts and cancellation reach it under backpressure
+// (runtime/network/channel.h). Network writers send full batches at once;
+// partial ones go when the input runs dry, after at most a millisecond of
+// steady input, and before every control element. Operators never lock:
+// everything they see runs on this thread.
 //
 // Lifecycle: built by the execution plan -> run() on its own thread:
 // open operators (tail first) -> loop until every input ended its data or
@@ -14,6 +20,7 @@
 // (operators are still closed, never finished).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <queue>
@@ -87,6 +94,8 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void wait_for_work(Timestamp until);
   void finish_operators();
   void flush_writers();
+  void flush_writers_if_due();
+  bool output_has_room() const;
   void close_operators();
   void check_cancelled() const;
   void process_mails();
@@ -124,6 +133,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   size_t next_input_ = 0;
   bool idle_ = false;
   TaskWakeup wakeup_;
+  std::chrono::steady_clock::time_point flushed_at_;
 
   // Checkpoints: the coordinator, mails from it, and barrier alignment.
   CheckpointParticipation* checkpoints_ = nullptr;

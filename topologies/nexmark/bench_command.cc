@@ -25,7 +25,8 @@ const char* const kUsage =
     "\n"
     "Runs one Nexmark query on generated events (rows are discarded) and prints\n"
     "one JSON line: query, events, parallelism, wall_seconds, events_per_second,\n"
-    "cpu_seconds, events_per_cpu_second, peak_rss_bytes, latency_ms {p50, p99, p999, p9999}.\n"
+    "cpu_seconds, events_per_cpu_second, peak_rss_bytes, results,\n"
+    "context_switches_per_million_events, latency_ms {p50, p99, p999, p9999}.\n"
     "\n"
     "options:\n"
     "  --query QUERY              q0, q1, q2, q3, q4, q5, q7, q8 or q11\n"
@@ -123,6 +124,13 @@ double cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// Voluntary and involuntary, over every thread of the process.
+int64_t context_switches() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_nvcsw) + static_cast<int64_t>(usage.ru_nivcsw);
+}
+
 int64_t peak_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -153,8 +161,10 @@ int run_bench(const std::vector<std::string>& args) {
     run.checkpoint.batches = options.batches;
   }
   double cpu_before = cpu_seconds();
+  int64_t switches_before = context_switches();
   JobResult result = run_local(topology.graph(), run);
   double cpu = cpu_seconds() - cpu_before;
+  auto switches = static_cast<double>(context_switches() - switches_before);
   if (result.failure) {
     fmt::print(stderr, "sluice: bench failed: {}\n", result.failure->message);
     return 1;
@@ -166,11 +176,13 @@ int run_bench(const std::vector<std::string>& args) {
       "{{\"query\":\"{}\",\"events\":{},\"parallelism\":{},\"state\":\"{}\",\"mode\":\"{}\","
       "\"checkpoints\":{},\"wall_seconds\":{:.3f},\"events_per_second\":{:.0f},\"cpu_seconds\":{:.3f},"
       "\"events_per_cpu_second\":{:.0f},\"peak_rss_bytes\":{},\"results\":{},"
+      "\"context_switches_per_million_events\":{:.0f},"
       "\"latency_ms\":{{\"p50\":{:.3f},\"p99\":{:.3f},\"p999\":{:.3f},\"p9999\":{:.3f}}}}}\n",
       options.job.query, options.job.events, options.parallelism,
       options.state == StateBackendKind::kRocksDb ? "rocksdb" : "memory", mode_name(options),
       result.checkpoints_completed, result.wall_seconds,
       events / result.wall_seconds, cpu, events / cpu, peak_rss_bytes(), result.records_out,
+      switches * 1e6 / events,
       ms(0.5), ms(0.99), ms(0.999), ms(0.9999));
   return 0;
 }

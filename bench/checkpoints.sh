@@ -48,7 +48,7 @@ for incremental in true false; do
     --set output="$work/out" --state rocksdb --rocksdb-incremental "$incremental" \
     --checkpoint-dir "$work/ck" --checkpoint-interval "$interval" --log-level info 2>"$work/log" >/dev/null
   seconds=$(( ($(date +%s%N) - start) / 1000000 ))
-  sed -n 's/.*checkpoint \([0-9]*\) complete in \([0-9]*\) ms (synchronous part at most \([0-9]*\) ms): \([0-9]*\) bytes written, \([0-9]*\) bytes in all.*/\1 \2 \3 \4 \5/p' "$work/log" |
+  sed -n 's/.*checkpoint \([0-9]*\) complete in \([0-9]*\) ms (synchronous part at most \([0-9]*\) ms, alignment at most [0-9]* ms): \([0-9]*\) bytes written, \([0-9]*\) bytes in all.*/\1 \2 \3 \4 \5/p' "$work/log" |
     while read -r id ms sync written total; do
       printf '{"bench":"checkpoint-size","keys":%d,"hot_keys":%d,"value_bytes":%d,"incremental":%s,"checkpoint":%d,"duration_ms":%d,"synchronous_ms":%d,"bytes_written":%d,"bytes_total":%d}\n' \
         "$keys" "$hot_keys" "$value_bytes" "$incremental" "$id" "$ms" "$sync" "$written" "$total"

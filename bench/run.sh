@@ -18,6 +18,7 @@ machine="$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | 
   "$here/kafka.sh" "$sluice" "$(dirname "$sluice")/bench/kafka_loop/kafka_loop"
   "$here/cluster.sh" "$sluice" 1000000
   "$here/microbatch.sh" "$sluice"
+  "$here/backpressure.sh" "$sluice" 20 100000 2000
 } | tee "$raw"
 
 {
@@ -40,5 +41,9 @@ machine="$(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | 
   echo "| --- | --- | ---: | ---: |"
   grep '"bench":"cluster"' "$raw" | sed -E 's/.*"job":"([^"]*)","where":"([^"]*)","records":([0-9]*).*"records_per_second":([0-9]*).*/| \1 | \2 | \3 | \4 |/'
   grep '"bench":"cluster-failover"' "$raw" | sed -E 's/.*"kill_to_running_ms":([0-9]*).*/\nTask manager SIGKILL to job running again: \1 ms/'
+  echo
+  echo "| backpressure (sink at sink rate per subtask) | rate | sink rate | checkpoint p50 ms | max ms | alignment max ms | cancel ms |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  grep '"bench":"backpressure"' "$raw" | sed -E 's/.*"where":"([^"]*)","rate":([0-9]*),"sink_rate":([0-9]*).*"checkpoint_ms":\{"p50":([0-9null]*),"max":([0-9null]*)\},"alignment_ms":\{"p50":[0-9null]*,"max":([0-9null]*)\},"cancel_ms":([0-9]*).*/| \1 | \2 | \3 | \4 | \5 | \6 | \7 |/'
 } > "$table"
 echo "results: $table"

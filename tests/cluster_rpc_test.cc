@@ -367,6 +367,8 @@ TEST(ValidateEnvelope, ChecksCheckpointIdsAndMailKinds) {
       {E::kCheckpointMail, mail(static_cast<pb::MailKind>(7), 4), "CheckpointMail.kind"},
       {E::kCheckpointAck, [](E& e) { e.mutable_checkpoint_ack()->set_checkpoint(0); },
        "CheckpointAck.checkpoint"},
+      {E::kCheckpointAck, [](E& e) { e.mutable_checkpoint_ack()->set_alignment_ms(-1); },
+       "CheckpointAck.alignment_ms"},
       {E::kCheckpointReply, [](E& e) { e.mutable_checkpoint_reply()->set_checkpoint(-1); },
        "CheckpointReply.checkpoint"},
   });

@@ -20,9 +20,10 @@ using namespace std::chrono_literals;
 class RecordedCheckpoints final : public CheckpointParticipation {
  public:
   void submit_snapshot(int64_t id, size_t, std::vector<OperatorSnapshotBytes>,
-                       const SnapshotReport&) override {
+                       const SnapshotReport& report) override {
     std::lock_guard lock(mutex_);
     taken_.push_back(id);
+    alignments_.push_back(report.alignment_ms);
     changed_.notify_all();
   }
   void submit_slices(int64_t, size_t, std::vector<SplitSlice>, SourceInput) override {}
@@ -42,11 +43,16 @@ class RecordedCheckpoints final : public CheckpointParticipation {
     std::lock_guard lock(mutex_);
     return taken_;
   }
+  std::vector<DurationMs> alignments() {
+    std::lock_guard lock(mutex_);
+    return alignments_;
+  }
 
  private:
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<int64_t> taken_;
+  std::vector<DurationMs> alignments_;
   bool input_ended_ = false;
 };
 
@@ -76,8 +82,7 @@ class Recorder final : public InputOperator<int64_t> {
 class TwoInputTask : public ::testing::Test {
  protected:
   void SetUp() override {
-    task_ = std::make_unique<Task>("job/v/0", control_, metrics_, SystemClock::instance(),
-                                   StateBackendConfig{});
+    task_ = std::make_unique<Task>("job/v/0", control_, metrics_, clock_, StateBackendConfig{});
     auto recorder = std::make_unique<Recorder>();
     recorder_ = recorder.get();
     recorder->set_info(OperatorInfo{"recorder", "job/v/0", 0, 1});
@@ -109,6 +114,7 @@ class TwoInputTask : public ::testing::Test {
 
   JobControl control_;
   JobMetrics metrics_;
+  ManualClock clock_{1000};
   Channel<int64_t> a_{8};
   Channel<int64_t> b_{8};
   RecordedCheckpoints checkpoints_;
@@ -122,9 +128,12 @@ TEST_F(TwoInputTask, AlignsBarriersOfBothInputsBeforeTheSnapshot) {
   a_.push(values({10}));  // after the barrier on a: held back until b's barrier
   b_.push(values({20}));
   ASSERT_TRUE(recorder_->wait_for_value(20));
+  clock_.advance(250);
   b_.push(barrier(1));
   ASSERT_TRUE(checkpoints_.wait_for_checkpoint(1));
   ASSERT_TRUE(recorder_->wait_for_value(10));
+  EXPECT_EQ(checkpoints_.alignments(), std::vector<DurationMs>{250})
+      << "alignment: from the first barrier to the last, on the task's clock";
 }
 
 // A barrier that arrives after its checkpoint was aborted must not block

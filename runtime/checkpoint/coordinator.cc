@@ -160,6 +160,7 @@ void CheckpointCoordinator::acknowledge(StoredSnapshot&& stored) {
   pending_->bytes_total += stored.bytes_total;
   pending_->longest_synchronous =
       std::max(pending_->longest_synchronous, stored.report.synchronous_ms);
+  pending_->longest_alignment = std::max(pending_->longest_alignment, stored.report.alignment_ms);
   record_batch_report(*pending_, stored.task, stored.report);
   CheckpointMetadata& m = pending_->metadata;
   for (StoredOperatorState& state : stored.operators) {
@@ -206,10 +207,10 @@ void CheckpointCoordinator::complete_locked() {
     report_batch_locked(done, commit_started);
   } else {
     log::runtime()->info(
-        "{}checkpoint {} complete in {} ms (synchronous part at most {} ms): {} bytes written, {} "
-        "bytes in all{}",
+        "{}checkpoint {} complete in {} ms (synchronous part at most {} ms, alignment at most {} "
+        "ms): {} bytes written, {} bytes in all{}",
         done.final ? "final " : "", done.id, done.metadata.completed_at - done.started_at,
-        done.longest_synchronous, done.bytes_written, done.bytes_total,
+        done.longest_synchronous, done.longest_alignment, done.bytes_written, done.bytes_total,
         done.final ? "; the job's output is committed and its tasks end" : "");
   }
   retain_locked();

@@ -205,6 +205,7 @@ class CheckpointCoordinator {
     uint64_t bytes_written = 0;
     uint64_t bytes_total = 0;
     DurationMs longest_synchronous = 0;  // over the tasks
+    DurationMs longest_alignment = 0;    // over the tasks
     size_t acks = 0;
     bool final = true;  // every part so far was taken after its task's input ended
     CheckpointMetadata metadata;

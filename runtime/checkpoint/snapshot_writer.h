@@ -47,6 +47,9 @@ struct StoredOperatorState {
 // What a task tells about its part of a checkpoint besides its state.
 struct SnapshotReport {
   DurationMs synchronous_ms = 0;  // how long the snapshot held up the task's thread
+  // From the task's first barrier of the checkpoint to its last (0 for a
+  // source or a task with one input).
+  DurationMs alignment_ms = 0;
   // Taken after the task's input ended: the task's final state and output.
   bool input_ended = false;
   // A source task in micro-batch mode: the records it read in the batch,

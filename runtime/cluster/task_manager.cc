@@ -325,7 +325,15 @@ class TaskManager::Impl {
 
   void cancel(const pb::CancelTasks& cancel) {
     std::unique_ptr<DeployedAttempt> attempt = take_attempt(AttemptKey{cancel.job(), cancel.attempt()});
-    if (attempt) attempt->stop();
+    if (attempt) {
+      auto started = std::chrono::steady_clock::now();
+      attempt->stop();
+      log::cluster()->info("task manager {}: cancelled job {} attempt {}; its tasks ended in {} ms",
+                           id_, cancel.job(), cancel.attempt(),
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count());
+    }
     pb::Envelope envelope;
     pb::TaskStatus& status = *envelope.mutable_task_status();
     status.set_job(cancel.job());

@@ -206,6 +206,7 @@ void check(const Fields& f, const pb::CheckpointAck& m) {
     check(Fields(f.nested("operators", i)), m.operators(i));
   }
   f.at_least("synchronous_ms", m.synchronous_ms(), 0);
+  f.at_least("alignment_ms", m.alignment_ms(), 0);
 }
 
 void check(const Fields& f, const pb::TaskStatus& m) {

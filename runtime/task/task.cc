@@ -342,6 +342,7 @@ void Task::on_barrier(size_t input, int64_t id) {
   if (id <= last_barrier_ || id <= highest_aborted_) return;
   if (id != aligning_) {
     aligning_ = id;  // a newer checkpoint supersedes one that was aborted
+    alignment_started_ = now();
     barrier_seen_.assign(readers_.size(), false);
   }
   barrier_seen_[input] = true;
@@ -356,14 +357,14 @@ void Task::check_alignment() {
   int64_t id = aligning_;
   aligning_ = 0;
   barrier_seen_.assign(readers_.size(), false);
-  take_checkpoint(id);
+  take_checkpoint(id, now() - alignment_started_);
 }
 
 // Snapshots every operator of the chain (state frozen or copied here,
 // encoded by the writer), passes the barrier on, and hands the snapshots on
 // to be stored. Only reached when
 // attached to checkpoints: the coordinator alone starts them.
-void Task::take_checkpoint(int64_t id) {
+void Task::take_checkpoint(int64_t id, DurationMs alignment_ms) {
   last_barrier_ = id;
   auto started = std::chrono::steady_clock::now();
   std::vector<OperatorSnapshotBytes> snapshots;
@@ -387,6 +388,7 @@ void Task::take_checkpoint(int64_t id) {
   report.synchronous_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - started)
                               .count();
+  report.alignment_ms = alignment_ms;
   report.input_ended = input_ended_;
   if (source_ != nullptr) {
     report.input_rows = source_->slice_rows();

@@ -101,7 +101,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void process_mails();
   void on_barrier(size_t input, int64_t id);
   void check_alignment();
-  void take_checkpoint(int64_t id);
+  void take_checkpoint(int64_t id, DurationMs alignment_ms = 0);
   void on_batch_mail(const Mail& mail);
   void notify_complete(int64_t id);
   bool blocked(size_t input) const { return aligning_ != 0 && barrier_seen_[input]; }
@@ -141,6 +141,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   std::mutex mail_mutex_;
   std::vector<Mail> mails_;
   int64_t aligning_ = 0;      // the checkpoint whose barriers are being aligned
+  Timestamp alignment_started_ = 0;  // processing time of its first barrier
   int64_t last_barrier_ = 0;  // the newest checkpoint this task took part in
   int64_t highest_aborted_ = 0;  // checkpoint ids up to it were aborted (ids only grow)
   int64_t batch_ = 0;         // micro-batch: the batch whose slice the source reads

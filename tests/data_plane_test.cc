@@ -45,12 +45,14 @@ TEST(DataPlaneCodec, RoundTripsEveryElementKind) {
     EXPECT_EQ(got.watermark, w);
   }
 
-  Element<Rec> barrier;
-  barrier.kind = ElementKind::kBarrier;
-  barrier.checkpoint = 42;
-  got = round_trip(barrier);
-  EXPECT_EQ(got.kind, ElementKind::kBarrier);
-  EXPECT_EQ(got.checkpoint, 42);
+  for (ElementKind kind : {ElementKind::kBarrier, ElementKind::kBarrierMark}) {
+    Element<Rec> barrier;
+    barrier.kind = kind;
+    barrier.checkpoint = 42;
+    got = round_trip(barrier);
+    EXPECT_EQ(got.kind, kind);
+    EXPECT_EQ(got.checkpoint, 42);
+  }
 
   for (ElementKind kind : {ElementKind::kIdle, ElementKind::kActive, ElementKind::kEnd}) {
     Element<Rec> e;
@@ -72,7 +74,7 @@ TEST(DataPlaneCodec, RejectsMalformedBytes) {
     return false;
   };
   EXPECT_TRUE(rejects(""));
-  EXPECT_TRUE(rejects(std::string(1, '\x07')));  // one past kEndOfData
+  EXPECT_TRUE(rejects(std::string(1, '\x08')));  // one past kBarrierMark
   EXPECT_TRUE(rejects(std::string(1, '\xff')));
   EXPECT_TRUE(rejects(std::string("\x05\x00", 2)));  // end with a trailing byte
 

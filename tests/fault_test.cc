@@ -100,6 +100,15 @@ TEST(Fault, WindowedCountSurvivesRepeatedSigkill) {
   survive_repeated_sigkill(checkpointed_windowed_count(), kCheckpointLine);
 }
 
+// Unaligned checkpoints store what was in flight and replay it on restore;
+// a slow output keeps the channels full, so that there is some.
+TEST(Fault, UnalignedCheckpointsSurviveRepeatedSigkill) {
+  survive_repeated_sigkill(
+      with(checkpointed_windowed_count(),
+           {"--checkpoint-mode", "unaligned", "--channel-capacity", "2", "--set", "output-rate=2000"}),
+      kCheckpointLine);
+}
+
 TEST(Fault, MicroBatchWindowedCountSurvivesRepeatedSigkill) {
   survive_repeated_sigkill(micro_batch_windowed_count(), kBatchLine);
 }

@@ -7,6 +7,7 @@
 #include "runtime/api/topology.h"
 #include "runtime/graph/execution_plan.h"
 #include "runtime/network/channel.h"
+#include "runtime/network/reader.h"
 #include "runtime/time/split_watermarks.h"
 #include "runtime/time/watermark_valve.h"
 #include "connectors/collect_sink.h"
@@ -179,6 +180,113 @@ TEST(Channel, DrainedBatchBuffersGoBackToTheProducer) {
   EXPECT_EQ(spare.data(), buffer);
   EXPECT_TRUE(spare.empty());
   EXPECT_EQ(spare.capacity(), kMaxBatchRecords);
+}
+
+// A collecting head operator for reader tests.
+class Kept final : public Downstream<int> {
+ public:
+  void push_batch(Batch<int>& batch) override {
+    for (const Record<int>& r : batch) values.push_back(r.value);
+  }
+  void push_watermark(Timestamp) override {}
+  std::vector<int> values;
+};
+
+// Drains `reader`; the kinds of the control elements it handed on.
+std::vector<ElementKind> drain(ChannelReaderBase& reader) {
+  std::vector<ElementKind> kinds;
+  for (Polled p = reader.poll(); p.got; p = reader.poll()) {
+    if (p.kind != ElementKind::kBatch) kinds.push_back(p.kind);
+  }
+  return kinds;
+}
+
+TEST(InFlight, TheBarrierOvertakesTheQueueAndItsContentIsRecordedInPlace) {
+  Channel<int> channel(8);
+  channel.push(batch_of(1));
+  channel.push(batch_of(2));
+  Element<int> barrier = control(ElementKind::kBarrier);
+  barrier.checkpoint = 5;
+  channel.push_priority(std::move(barrier));
+  channel.push(batch_of(3));  // after the producer's snapshot: not in flight
+  Kept kept;
+  ChannelReader<int> reader(&channel, &kept);
+  Polled first = reader.poll();
+  ASSERT_TRUE(first.got);
+  EXPECT_EQ(first.kind, ElementKind::kBarrier);
+  reader.record_until_mark(5, /*barrier_here=*/true);
+  EXPECT_FALSE(reader.recording()) << "the mark was queued: everything is recorded at once";
+  std::string recorded = reader.take_recorded();
+  EXPECT_EQ(drain(reader), std::vector<ElementKind>{ElementKind::kBarrierMark});
+  EXPECT_EQ(kept.values, (std::vector<int>{1, 2, 3}));
+
+  Channel<int> restored_channel(8);
+  restored_channel.push(batch_of(4));
+  Kept restored;
+  ChannelReader<int> restored_reader(&restored_channel, &restored);
+  restored_reader.replay(recorded);
+  drain(restored_reader);
+  EXPECT_EQ(restored.values, (std::vector<int>{1, 2, 4})) << "in flight first, then new input";
+}
+
+TEST(InFlight, AnInputWithoutTheBarrierYetIsRecordedAsItIsTakenUntilItsMark) {
+  Channel<int> channel(8);
+  channel.set_priority_barriers(true);
+  Kept kept;
+  ChannelReader<int> reader(&channel, &kept);
+  reader.record_until_mark(7, /*barrier_here=*/false);
+  channel.push(batch_of(1));
+  ASSERT_TRUE(reader.poll().got);  // taken after the task's snapshot: in flight
+  channel.push(batch_of(2));
+  Element<int> barrier = control(ElementKind::kBarrier);
+  barrier.checkpoint = 7;
+  channel.push_credited(std::move(barrier));  // a remote edge: the barrier jumps the queue
+  Polled polled = reader.poll();
+  EXPECT_EQ(polled.kind, ElementKind::kBarrier);
+  EXPECT_TRUE(reader.recording()) << "no mark queued yet";
+  Element<int> mark = control(ElementKind::kBarrierMark);
+  mark.checkpoint = 7;
+  channel.push(batch_of(3));
+  channel.push(std::move(mark));
+  channel.push(batch_of(4));
+  drain(reader);
+  EXPECT_FALSE(reader.recording());
+  EXPECT_EQ(kept.values, (std::vector<int>{1, 2, 3, 4}));
+  Channel<int> empty(8);
+  Kept restored;
+  ChannelReader<int> restored_reader(&empty, &restored);
+  restored_reader.replay(reader.take_recorded());
+  drain(restored_reader);
+  EXPECT_EQ(restored.values, (std::vector<int>{1, 2, 3})) << "each once, in channel order";
+}
+
+TEST(InFlight, DataOfAnotherParallelismIsRefusedWithItsOperatorNamed) {
+  Topology topology("t");
+  auto source = std::make_shared<testing::VectorSource<int>>(std::vector<int>{1, 2, 3});
+  auto collected = std::make_shared<Collected<int>>();
+  topology.source<int>("src", source)
+      .rebalance()
+      .map("double", [](int x) { return 2 * x; })
+      .sink("out", std::make_shared<CollectSink<int>>(collected));
+  std::map<std::string, OperatorRestore> restore;
+  restore["double#in-flight"].operator_states = {"taken at", "parallelism 2"};
+  PlanOptions options;
+  options.parallelism = 3;
+  options.restore = &restore;
+  JobControl control;
+  JobMetrics metrics;
+  try {
+    build_execution_plan(topology.graph(), options, control, metrics, SystemClock::instance());
+    FAIL() << "restored in-flight data at another parallelism";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("in-flight data of 'double' at parallelism 2"),
+              std::string::npos)
+        << e.what();
+  }
+  // Empty in-flight states: nothing was in flight, any parallelism will do.
+  restore["double#in-flight"].operator_states = {"", ""};
+  EXPECT_NO_THROW(
+      build_execution_plan(topology.graph(), options, control, metrics, SystemClock::instance()));
 }
 
 TEST(Channel, CancelReleasesABlockedProducer) {

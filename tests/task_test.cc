@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <numeric>
 #include <thread>
 
@@ -19,10 +21,11 @@ using namespace std::chrono_literals;
 // Takes the coordinator's place: records the checkpoints the task took.
 class RecordedCheckpoints final : public CheckpointParticipation {
  public:
-  void submit_snapshot(int64_t id, size_t, std::vector<OperatorSnapshotBytes>,
+  void submit_snapshot(int64_t id, size_t, std::vector<OperatorSnapshotBytes> snapshots,
                        const SnapshotReport& report) override {
     std::lock_guard lock(mutex_);
     taken_.push_back(id);
+    for (OperatorSnapshotBytes& s : snapshots) states_[s.name] = s.operator_state;
     alignments_.push_back(report.alignment_ms);
     changed_.notify_all();
   }
@@ -47,12 +50,20 @@ class RecordedCheckpoints final : public CheckpointParticipation {
     std::lock_guard lock(mutex_);
     return alignments_;
   }
+  // The operator state stored under `name` by the last snapshot with it.
+  std::optional<std::string> state(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    auto it = states_.find(name);
+    if (it == states_.end()) return std::nullopt;
+    return it->second;
+  }
 
  private:
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<int64_t> taken_;
   std::vector<DurationMs> alignments_;
+  std::map<std::string, std::string> states_;
   bool input_ended_ = false;
 };
 
@@ -65,6 +76,10 @@ class Recorder final : public InputOperator<int64_t> {
     changed_.notify_all();
   }
   void process_watermark(Timestamp) override {}
+  size_t count() {
+    std::lock_guard lock(mutex_);
+    return values_.size();
+  }
   bool wait_for_value(int64_t value) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, 10s, [&] {
@@ -199,6 +214,74 @@ TEST(BackpressuredSource, TakesCheckpointsAndEndsOnCancelWhileItsOutputIsFull) {
   ASSERT_EQ(kinds.size(), queued + 1);
   EXPECT_EQ(kinds.back(), ElementKind::kBarrier);
   EXPECT_EQ(element.checkpoint, 1);
+}
+
+// Passes its input on unchanged.
+class Forwarder final : public OneInputOperator<int64_t, int64_t> {
+ public:
+  void process_batch(Batch<int64_t>& batch) override { output_.emit_batch(batch); }
+};
+
+// Unaligned: a task whose output nobody reads still takes the barrier that
+// overtook its input queue, stores that queue as in-flight data, and passes
+// the barrier ahead of its own full output.
+TEST(UnalignedCheckpoint, CompletesWhileTheOutputIsFullAndStoresTheQueuedInput) {
+  JobControl control;
+  JobMetrics metrics;
+  RecordedCheckpoints checkpoints;
+  Channel<int64_t> in(16);
+  Channel<int64_t> out(1);
+  Task task("job/fwd/0", control, metrics, SystemClock::instance(), StateBackendConfig{});
+  auto op = std::make_unique<Forwarder>();
+  auto writer = std::make_unique<ForwardWriter<int64_t>>(std::vector<Channel<int64_t>*>{&out});
+  op->output().set_target(writer.get());
+  op->set_info(OperatorInfo{"fwd", "job/fwd/0", 0, 1});
+  Forwarder* forwarder = op.get();
+  task.add_operator(std::move(op));
+  task.add_writer(std::move(writer));
+  in.set_consumer(&task.wakeup());
+  task.add_reader(std::make_unique<ChannelReader<int64_t>>(&in, forwarder));
+  out.set_producer(&task.wakeup());
+  task.set_unaligned(true);
+  task.attach(&checkpoints, 0);
+  control.expect_tasks(1);
+  control.add_wakeup(&task.wakeup());
+  std::thread thread([&] { task.run(); });
+
+  auto values = [](int64_t from, int64_t to) {
+    Element<int64_t> e;
+    for (int64_t v = from; v < to; ++v) e.batch.push_back(Record<int64_t>{v, 0});
+    return e;
+  };
+  in.push(values(0, 10));
+  ASSERT_TRUE(testing::eventually([&] { return !out.has_room(); }));
+  in.push(values(10, 20));  // the task has no room: these stay queued
+  in.push(values(20, 30));
+  Element<int64_t> barrier;
+  barrier.kind = ElementKind::kBarrier;
+  barrier.checkpoint = 3;
+  in.push_priority(std::move(barrier));
+  ASSERT_TRUE(checkpoints.wait_for_checkpoint(3)) << "backpressure held the checkpoint up";
+
+  std::optional<std::string> stored = checkpoints.state("fwd" + std::string(kInFlightSuffix));
+  ASSERT_TRUE(stored.has_value());
+  auto in_flight = decode_versioned<std::vector<std::string>>(kInFlightFormat, *stored);
+  ASSERT_EQ(in_flight.size(), 1u);
+  Channel<int64_t> replayed_channel(4);
+  Recorder replayed;
+  ChannelReader<int64_t> replay(&replayed_channel, &replayed);
+  replay.replay(in_flight[0]);
+  while (replay.poll().got) {
+  }
+  EXPECT_TRUE(replayed.wait_for_value(10) && replayed.wait_for_value(29));
+  EXPECT_EQ(replayed.count(), 20u) << "exactly the queued input, 10 to 29";
+
+  Element<int64_t> first;
+  ASSERT_TRUE(out.try_pop(first));
+  EXPECT_EQ(first.kind, ElementKind::kBarrier) << "the barrier overtook the full output";
+  EXPECT_EQ(first.checkpoint, 3);
+  control.cancel();
+  thread.join();
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "connectors/file_sink.h"
+#include "connectors/paced_sink.h"
 #include "runtime/api/topology.h"
 #include "topologies/csv_events.h"
 #include "topologies/kafka_endpoints.h"
@@ -70,7 +71,13 @@ inline void write_window_counts(const Stream<WindowCount>& counts, const Params&
   std::string output = params.get("output");
   auto topic = kafka_topic("output", output);
   if (!topic) {
-    counts.sink("output", window_count_files(output));
+    if (params.has("output-rate")) {
+      double rate = params.get_double("output-rate");
+      if (rate <= 0) throw UsageError("parameter 'output-rate' must be positive");
+      counts.sink("output", std::make_shared<PacedSink<WindowCount>>(rate, window_count_files(output)));
+    } else {
+      counts.sink("output", window_count_files(output));
+    }
     return;
   }
   auto serialize = [](const WindowCount& w, kafka::KafkaOutMessage& message) {

@@ -46,6 +46,7 @@ std::vector<ParamSpec> windowed_count_params() {
        "0ms"},
       {"late-output", "file that receives input lines too late for their windows", ""},
       {"rate", "throttle: input lines per second (over all subtasks)", ""},
+      {"output-rate", "a slow file output: lines per second each output subtask writes", ""},
       {"on-error",
        "malformed lines: fail (stop the job), skip (count and report) or, for kafka: input, "
        "dead-letter:TOPIC (send them there)",

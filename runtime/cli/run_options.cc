@@ -35,6 +35,9 @@ const char* const kRunUsage =
     "  --checkpoint-dir DIR     checkpoint storage (checkpoints go to DIR/TOPOLOGY/chk-N)\n"
     "  --checkpoint-interval D  take a checkpoint every D (like 200ms, 5s)\n"
     "  --checkpoint-timeout D   abort a checkpoint that takes longer (default 10m)\n"
+    "  --checkpoint-mode M      aligned (default) or unaligned: barriers overtake the\n"
+    "                           buffered records, which are stored with the checkpoint\n"
+    "                           (restores only at the same parallelism)\n"
     "  --checkpoints-retained N complete checkpoints kept (default 3)\n"
     "  --restore latest|PATH    resume from the newest intact checkpoint, or from PATH\n"
     "  --restart-strategy S     none, fixed-delay or exponential-backoff (default: fixed-delay\n"
@@ -104,6 +107,9 @@ void check_batch_options(const RunOptions& options) {
   }
   if (options.checkpoint.interval > 0) {
     throw UsageError("--checkpoint-interval does not apply to --mode microbatch: every batch is a checkpoint (see --trigger)");
+  }
+  if (options.plan.unaligned_checkpoints) {
+    throw UsageError("--checkpoint-mode unaligned does not apply to --mode microbatch: a batch's barrier follows its records");
   }
 }
 
@@ -215,6 +221,12 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       options.checkpoint.directory = cursor.value(option, arg);
     } else if (option == "--checkpoint-interval") {
       options.checkpoint.interval = parse_positive_duration(option, cursor.value(option, arg));
+    } else if (option == "--checkpoint-mode") {
+      std::string value = cursor.value(option, arg);
+      if (value != "aligned" && value != "unaligned") {
+        throw UsageError("--checkpoint-mode: '" + value + "' is not aligned or unaligned");
+      }
+      options.plan.unaligned_checkpoints = value == "unaligned";
     } else if (option == "--checkpoint-timeout") {
       options.checkpoint.timeout = parse_positive_duration(option, cursor.value(option, arg));
     } else if (option == "--checkpoints-retained") {

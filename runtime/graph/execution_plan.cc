@@ -203,7 +203,31 @@ class PlanBuilder {
       task->add_operator(std::move(instance.op), restore_of(graph_.node(id).name));
     }
     connect_inputs(head, subtask, instances[head], *task);
+    task->set_unaligned(options_.unaligned_checkpoints);
+    if (options_.unaligned_checkpoints) task->require_input_codecs();
+    std::string head_name = graph_.node(head).name;
+    if (const OperatorRestore* restore = restore_of(head_name + std::string(kInFlightSuffix))) {
+      task->replay_in_flight(in_flight_of(*restore, head_name, head, subtask));
+    }
     plan_.tasks.push_back(std::move(task));
+  }
+
+  // The in-flight input an unaligned checkpoint stored for one subtask;
+  // refuses another parallelism when there is any.
+  std::vector<std::string> in_flight_of(const OperatorRestore& restore, const std::string& name,
+                                        int head, int subtask) const {
+    const std::vector<std::string>& states = restore.operator_states;
+    bool any = std::any_of(states.begin(), states.end(), [](const auto& s) { return !s.empty(); });
+    if (!any) return {};
+    if (states.size() != static_cast<size_t>(p(head))) {
+      throw UsageError(fmt::format(
+          "the checkpoint holds in-flight data of '{}' at parallelism {}: a checkpoint taken "
+          "with --checkpoint-mode unaligned restores only at the parallelism it was taken at",
+          name, states.size()));
+    }
+    const std::string& bytes = states[static_cast<size_t>(subtask)];
+    if (bytes.empty()) return {};
+    return decode_versioned<std::vector<std::string>>(kInFlightFormat, bytes);
   }
 
   const OperatorRestore* restore_of(const std::string& name) const {
@@ -264,6 +288,7 @@ class PlanBuilder {
         ChannelBase* channel = row[static_cast<size_t>(subtask)];
         if (channel == nullptr) continue;
         channel->set_consumer(&task.wakeup());
+        channel->set_priority_barriers(options_.unaligned_checkpoints);
         task.add_reader(type.make_reader(channel, target));
       }
     }

@@ -53,6 +53,8 @@ struct PlanOptions {
   // Micro-batch mode: sources read the slices batches hand them. It must match the checkpoint
   // configuration's `batches.enabled`; run_local and the cluster's run options derive it from there.
   bool micro_batch = false;
+  // Unaligned checkpoints (runtime/task/task.h); needs codecs on every edge.
+  bool unaligned_checkpoints = false;
 };
 
 // One task of the job, wherever it runs.

@@ -51,8 +51,10 @@ enum class ElementKind : uint8_t {
   kActive,   // the producer is active again
   kBarrier,  // checkpoint barrier: everything before it belongs to the checkpoint
   kEnd,      // the producer will send nothing more (implies kEndOfData)
-  kEndOfData // no more records or watermarks; barriers and kEnd still follow
-             // (the producer waits for the job's final checkpoint)
+  kEndOfData, // no more records or watermarks; barriers and kEnd still follow
+              // (the producer waits for the job's final checkpoint)
+  kBarrierMark  // unaligned checkpoints: where the barrier would have been;
+                // the elements between the barrier and it are in flight
 };
 
 template <class T>
@@ -60,7 +62,7 @@ struct Element {
   ElementKind kind = ElementKind::kBatch;
   Batch<T> batch;
   Timestamp watermark = kMinTimestamp;
-  int64_t checkpoint = 0;  // for kBarrier
+  int64_t checkpoint = 0;  // for kBarrier and kBarrierMark
 };
 
 // Wakes a task thread that waits for input, output room, mail or a timer.
@@ -117,6 +119,9 @@ class ChannelBase {
   // For remote edges only; local channels leave it null and pay one null
   // check per pop.
   void set_pop_listener(PopListener* listener) { pop_listener_ = listener; }
+  // Unaligned checkpoints on a remote edge: a barrier that arrives through
+  // push_credited() goes to the front of the queue.
+  void set_priority_barriers(bool priority) { priority_barriers_ = priority; }
   void cancel() {
     {
       std::lock_guard lock(mutex_);
@@ -151,6 +156,7 @@ class ChannelBase {
   TaskWakeup* consumer_ = nullptr;
   TaskWakeup* producer_ = nullptr;
   PopListener* pop_listener_ = nullptr;
+  bool priority_barriers_ = false;
   bool cancelled_ = false;
 };
 
@@ -180,6 +186,25 @@ class Channel final : public ChannelBase {
     after_push(was_empty);
   }
 
+  // Unaligned checkpoints: `barrier` goes to the front of the queue, ahead
+  // of every element queued now, and a kBarrierMark of the same checkpoint
+  // to the back, where the barrier would have gone. The consumer sees the
+  // barrier at its next pop; what lies between the two is in flight.
+  void push_priority(Element<T>&& barrier) {
+    Element<T> mark;
+    mark.kind = ElementKind::kBarrierMark;
+    mark.checkpoint = barrier.checkpoint;
+    std::unique_lock lock(mutex_);
+    if (cancelled_) throw CancelledError();
+    bool was_empty = queue_.empty();
+    queue_.push_front(std::move(barrier));
+    queue_.push_back(std::move(mark));
+    size_.store(queue_.size(), std::memory_order_release);
+    lock.unlock();
+    (void)was_empty;
+    after_push(true);  // a backpressured consumer still takes barriers
+  }
+
   // The receiving end of a remote edge: never waits. The sender spends one
   // credit per element and the receiver grants no more than the capacity,
   // so a full channel means the peer broke the protocol: throws InputError
@@ -193,11 +218,49 @@ class Channel final : public ChannelBase {
           fmt::format("remote channel overflow: the sender sent more than the {} credited elements",
                       capacity_));
     }
-    bool was_empty = queue_.empty();
-    queue_.push_back(std::move(element));
+    bool wake = queue_.empty();
+    if (priority_barriers_ && element.kind == ElementKind::kBarrier) {
+      queue_.push_front(std::move(element));
+      wake = true;  // a backpressured consumer still takes barriers
+    } else {
+      queue_.push_back(std::move(element));
+    }
     size_.store(queue_.size(), std::memory_order_release);
     lock.unlock();
-    after_push(was_empty);
+    after_push(wake);
+  }
+
+  struct Captured {
+    size_t elements = 0;      // visited, from the front
+    bool mark_found = false;  // the visit ended at the mark
+  };
+  // The consumer's view of its queue for an unaligned checkpoint: calls
+  // `visit` on each queued element from the front, up to the kBarrierMark
+  // of `checkpoint` or a newer one (not visited). Under the lock: the
+  // producer waits meanwhile. The elements stay queued.
+  template <class Visit>
+  Captured visit_until_mark(int64_t checkpoint, Visit&& visit) {
+    std::lock_guard lock(mutex_);
+    Captured captured;
+    for (const Element<T>& element : queue_) {
+      if (element.kind == ElementKind::kBarrierMark && element.checkpoint >= checkpoint) {
+        captured.mark_found = true;
+        break;
+      }
+      visit(element);
+      ++captured.elements;
+    }
+    return captured;
+  }
+
+  // Pops the next element only if it is a barrier (a backpressured task
+  // still takes those).
+  bool try_pop_barrier(Element<T>& out) {
+    {
+      std::lock_guard lock(mutex_);
+      if (queue_.empty() || queue_.front().kind != ElementKind::kBarrier) return false;
+    }
+    return try_pop(out);  // only this thread pops: the front is still the barrier
   }
 
   // Moves the next element into `out`. The batch buffer `out` held (drained

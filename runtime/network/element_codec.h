@@ -11,7 +11,7 @@
 //                 timestamp  zigzag varint of the difference to the previous
 //                            record's timestamp (the first: to 0)
 //   kWatermark: i64 watermark
-//   kBarrier:   i64 checkpoint id
+//   kBarrier, kBarrierMark: i64 checkpoint id
 //   kIdle, kActive, kEnd, kEndOfData: nothing more
 //
 // A batch larger than kMaxWireBatchRecords records or kWireBatchSplitBytes
@@ -162,7 +162,9 @@ void encode_element(const Element<T>& element, std::string& out) {
   auto kind = static_cast<uint8_t>(element.kind);
   w.write_bytes(&kind, 1);
   if (element.kind == ElementKind::kWatermark) Codec<int64_t>::encode(element.watermark, w);
-  if (element.kind == ElementKind::kBarrier) Codec<int64_t>::encode(element.checkpoint, w);
+  if (element.kind == ElementKind::kBarrier || element.kind == ElementKind::kBarrierMark) {
+    Codec<int64_t>::encode(element.checkpoint, w);
+  }
 }
 
 // Decodes exactly one element that fills `bytes`; throws InputError.
@@ -171,7 +173,7 @@ Element<T> decode_element(std::string_view bytes) {
   ByteReader r(bytes);
   Element<T> element;
   uint8_t kind = Codec<uint8_t>::decode(r);
-  if (kind > static_cast<uint8_t>(ElementKind::kEndOfData)) {
+  if (kind > static_cast<uint8_t>(ElementKind::kBarrierMark)) {
     throw InputError(fmt::format("element: unknown kind {}", kind));
   }
   element.kind = static_cast<ElementKind>(kind);
@@ -199,6 +201,7 @@ Element<T> decode_element(std::string_view bytes) {
       element.watermark = Codec<int64_t>::decode(r);
       break;
     case ElementKind::kBarrier:
+    case ElementKind::kBarrierMark:
       element.checkpoint = Codec<int64_t>::decode(r);
       break;
     default:

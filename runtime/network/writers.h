@@ -37,6 +37,9 @@ class NetworkWriterBase {
   virtual void send_end_of_data() = 0;
   // Flushes and sends checkpoint `id`'s barrier to every consumer.
   virtual void send_barrier(int64_t id) = 0;
+  // Unaligned: flushes, then puts the barrier ahead of everything queued
+  // and its mark behind it (Channel::push_priority).
+  virtual void send_priority_barrier(int64_t id) = 0;
 };
 
 template <class T>
@@ -75,6 +78,15 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
   void send_barrier(int64_t id) override {
     flush();
     broadcast_control(ElementKind::kBarrier, 0, id);
+  }
+  void send_priority_barrier(int64_t id) override {
+    flush();
+    for (Channel<T>* channel : channels_) {
+      Element<T> barrier;
+      barrier.kind = ElementKind::kBarrier;
+      barrier.checkpoint = id;
+      channel->push_priority(std::move(barrier));
+    }
   }
 
  protected:

@@ -129,7 +129,7 @@ void Task::run_input_loop() {
     process_mails();
     fire_due_timers();
     if (!output_has_room()) {
-      wait_for_work(kMaxTimestamp);
+      if (!unaligned_ || !poll_barriers()) wait_for_work(kMaxTimestamp);
     } else if (poll_inputs()) {
       flush_writers_if_due();
     } else {
@@ -137,6 +137,20 @@ void Task::run_input_loop() {
       wait_for_work(kMaxTimestamp);
     }
   }
+}
+
+// Unaligned: barriers at the front of an input are taken even while the
+// output has no room.
+bool Task::poll_barriers() {
+  bool got = false;
+  for (size_t i = 0; i < readers_.size(); ++i) {
+    if (ended_[i]) continue;
+    Polled polled = readers_[i]->poll_barrier();
+    if (!polled.got) continue;
+    on_control(polled, i);
+    got = true;
+  }
+  return got;
 }
 
 bool Task::output_has_room() const {
@@ -175,12 +189,16 @@ void Task::on_control(const Polled& polled, size_t input) {
       ++ended_count_;
       end_data(input);
       check_alignment();  // an ended input delivers no more barriers
+      complete_unaligned_if_done();  // nor marks
       break;
     case ElementKind::kEndOfData:
       end_data(input);
       break;
     case ElementKind::kBarrier:
       on_barrier(input, polled.checkpoint);
+      break;
+    case ElementKind::kBarrierMark:
+      complete_unaligned_if_done();
       break;
     case ElementKind::kBatch:
       break;
@@ -299,6 +317,7 @@ void Task::process_mails() {
         break;
       case MailKind::kCheckpointAborted:
         highest_aborted_ = std::max(highest_aborted_, mail.checkpoint);
+        if (unaligned_pending_ && unaligned_pending_->id == mail.checkpoint) drop_unaligned();
         if (aligning_ == mail.checkpoint) {
           aligning_ = 0;
           barrier_seen_.assign(readers_.size(), false);
@@ -339,6 +358,12 @@ void Task::on_batch_mail(const Mail& mail) {
 void Task::on_barrier(size_t input, int64_t id) {
   // Of a checkpoint this task already took, or of an aborted one: a late
   // barrier must not hold its input back, since nothing will complete it.
+  if (unaligned_) {
+    // A later barrier of the pending checkpoint was recorded by its reader.
+    if (id > last_barrier_ && id > highest_aborted_) start_unaligned(id, input);
+    complete_unaligned_if_done();
+    return;
+  }
   if (id <= last_barrier_ || id <= highest_aborted_) return;
   if (id != aligning_) {
     aligning_ = id;  // a newer checkpoint supersedes one that was aborted
@@ -362,11 +387,22 @@ void Task::check_alignment() {
 
 // Snapshots every operator of the chain (state frozen or copied here,
 // encoded by the writer), passes the barrier on, and hands the snapshots on
-// to be stored. Only reached when
-// attached to checkpoints: the coordinator alone starts them.
+// to be stored. Only reached when attached to checkpoints: the coordinator
+// alone starts them.
 void Task::take_checkpoint(int64_t id, DurationMs alignment_ms) {
+  if (unaligned_) {
+    start_unaligned(id, std::nullopt);
+    return;
+  }
   last_barrier_ = id;
   auto started = std::chrono::steady_clock::now();
+  std::vector<OperatorSnapshotBytes> snapshots = snapshot_operators(id);
+  SnapshotReport report = report_for(started, alignment_ms);
+  for (auto& writer : writers_) writer->send_barrier(id);
+  checkpoints_->submit_snapshot(id, checkpoint_index_, std::move(snapshots), report);
+}
+
+std::vector<OperatorSnapshotBytes> Task::snapshot_operators(int64_t id) {
   std::vector<OperatorSnapshotBytes> snapshots;
   for (auto& op : operators_) {
     OperatorSnapshot snapshot;
@@ -384,6 +420,11 @@ void Task::take_checkpoint(int64_t id, DurationMs alignment_ms) {
     bytes.files = std::move(snapshot.files);
     snapshots.push_back(std::move(bytes));
   }
+  return snapshots;
+}
+
+SnapshotReport Task::report_for(std::chrono::steady_clock::time_point started,
+                                DurationMs alignment_ms) const {
   SnapshotReport report;
   report.synchronous_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - started)
@@ -394,8 +435,79 @@ void Task::take_checkpoint(int64_t id, DurationMs alignment_ms) {
     report.input_rows = source_->slice_rows();
     report.watermark = source_->emitted_watermark();
   }
-  for (auto& writer : writers_) writer->send_barrier(id);
-  checkpoints_->submit_snapshot(id, checkpoint_index_, std::move(snapshots), report);
+  return report;
+}
+
+// Unaligned: snapshot now, overtake the queued output, and record every
+// input until its mark of this checkpoint.
+void Task::start_unaligned(int64_t id, std::optional<size_t> barrier_input) {
+  drop_unaligned();  // a newer checkpoint supersedes one that never completed
+  last_barrier_ = id;
+  auto started = std::chrono::steady_clock::now();
+  PendingUnaligned pending;
+  pending.id = id;
+  pending.snapshots = snapshot_operators(id);
+  for (size_t i = 0; i < readers_.size(); ++i) {
+    if (!ended_[i]) readers_[i]->record_until_mark(id, barrier_input == i);
+  }
+  for (auto& writer : writers_) writer->send_priority_barrier(id);
+  pending.report = report_for(started, 0);
+  unaligned_pending_ = std::move(pending);
+  complete_unaligned_if_done();
+}
+
+// Once no input records any more, stores the recorded data under the head
+// operator's in-flight name and hands the snapshot on.
+void Task::complete_unaligned_if_done() {
+  if (!unaligned_pending_) return;
+  for (const auto& reader : readers_) {
+    if (reader->recording()) return;
+  }
+  PendingUnaligned done = std::move(*unaligned_pending_);
+  unaligned_pending_.reset();
+  // Every subtask with inputs stores one, empty or not, so that a restore
+  // finds one state per subtask.
+  if (!readers_.empty()) {
+    std::vector<std::string> in_flight;
+    bool any = false;
+    for (auto& reader : readers_) {
+      in_flight.push_back(reader->take_recorded());
+      any |= !in_flight.back().empty();
+    }
+    const OperatorInfo& head = operators_.front()->info();
+    OperatorSnapshotBytes bytes;
+    bytes.name = head.name + std::string(kInFlightSuffix);
+    bytes.subtask = head.subtask;
+    bytes.parallelism = head.parallelism;
+    if (any) bytes.operator_state = encode_versioned(kInFlightFormat, in_flight);
+    done.snapshots.push_back(std::move(bytes));
+  }
+  checkpoints_->submit_snapshot(done.id, checkpoint_index_, std::move(done.snapshots),
+                                done.report);
+}
+
+void Task::require_input_codecs() const {
+  for (const auto& reader : readers_) reader->require_codec();
+}
+
+void Task::replay_in_flight(const std::vector<std::string>& in_flight) {
+  if (in_flight.empty()) return;
+  if (in_flight.size() != readers_.size()) {
+    throw InputError(fmt::format("{}: the checkpoint holds in-flight data of {} inputs, the task has {}",
+                                 name_, in_flight.size(), readers_.size()));
+  }
+  size_t bytes = 0;
+  for (size_t i = 0; i < readers_.size(); ++i) {
+    readers_[i]->replay(in_flight[i]);
+    bytes += in_flight[i].size();
+  }
+  log::runtime()->info("{}: replaying {} bytes of in-flight input first", name_, bytes);
+}
+
+void Task::drop_unaligned() {
+  if (!unaligned_pending_) return;
+  unaligned_pending_.reset();
+  for (auto& reader : readers_) reader->stop_recording();
 }
 
 void Task::notify_complete(int64_t id) {

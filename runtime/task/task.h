@@ -23,8 +23,10 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/api/operator.h"
@@ -36,6 +38,12 @@
 #include "runtime/time/watermark_valve.h"
 
 namespace sluice {
+
+// The pseudo-operator under which a task's in-flight input is stored: the
+// head operator's name with this suffix; one state per subtask, the
+// encoded vector of each reader's recorded elements (kInFlightFormat).
+inline constexpr std::string_view kInFlightSuffix = "#in-flight";
+inline constexpr PersistedFormat kInFlightFormat{"in-flight channel data", 1};
 
 class Task final : public ProcessingTimeService, public TaskMailbox {
  public:
@@ -52,6 +60,17 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
     checkpoints_ = checkpoints;
     checkpoint_index_ = index;
   }
+  // Unaligned checkpoints: the first barrier of a checkpoint snapshots the
+  // operators at once and overtakes the queued output; no input is held
+  // back, and what each input delivers until the checkpoint's mark on it is
+  // stored as its in-flight data (runtime/network/reader.h), under the head
+  // operator's name with kInFlightSuffix.
+  void set_unaligned(bool unaligned) { unaligned_ = unaligned; }
+  // Throws UsageError when an input's records cannot be recorded.
+  void require_input_codecs() const;
+  // After add_reader: what each input had in flight at the restored
+  // checkpoint, by reader (InputError when the count does not match).
+  void replay_in_flight(const std::vector<std::string>& in_flight);
   bool is_source() const { return source_ != nullptr; }
   // `micro_batch`: the source reads the slices batches hand it.
   void set_source(SourceOperatorBase* source, bool micro_batch) {
@@ -96,12 +115,19 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void flush_writers();
   void flush_writers_if_due();
   bool output_has_room() const;
+  bool poll_barriers();
   void close_operators();
   void check_cancelled() const;
   void process_mails();
   void on_barrier(size_t input, int64_t id);
   void check_alignment();
   void take_checkpoint(int64_t id, DurationMs alignment_ms = 0);
+  std::vector<OperatorSnapshotBytes> snapshot_operators(int64_t id);
+  SnapshotReport report_for(std::chrono::steady_clock::time_point started,
+                            DurationMs alignment_ms) const;
+  void start_unaligned(int64_t id, std::optional<size_t> barrier_input);
+  void complete_unaligned_if_done();
+  void drop_unaligned();
   void on_batch_mail(const Mail& mail);
   void notify_complete(int64_t id);
   bool blocked(size_t input) const { return aligning_ != 0 && barrier_seen_[input]; }
@@ -148,6 +174,16 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   bool input_ended_ = false;  // finished: snapshots from now on hold the final state
   bool final_checkpoint_complete_ = false;
   std::vector<bool> barrier_seen_;
+
+  // Unaligned checkpoints: the snapshot taken at the first barrier, waiting
+  // for the in-flight data of every input.
+  struct PendingUnaligned {
+    int64_t id = 0;
+    std::vector<OperatorSnapshotBytes> snapshots;
+    SnapshotReport report;
+  };
+  bool unaligned_ = false;
+  std::optional<PendingUnaligned> unaligned_pending_;
 };
 
 }  // namespace sluice

@@ -292,7 +292,9 @@ void DataPlane::Impl::fill(Connection& c, Peer& peer, std::string& out,
     }
     credit_keys.clear();
     for (auto& [key, o] : peer.outbound) {
-      if (!o->broken && o->credits.load() > 0) ready.push_back(o.get());
+      if (!o->broken && (o->credits.load() > 0 || o->encoder->barrier_next())) {
+        ready.push_back(o.get());
+      }
     }
   }
   if (!ready.empty()) {
@@ -304,8 +306,9 @@ void DataPlane::Impl::fill(Connection& c, Peer& peer, std::string& out,
     while (progress && out.size() < options_.write_batch_bytes) {
       progress = false;
       for (Outbound* o : ready) {
-        if (o->credits.load() <= 0 || !append_data_frame(*o, out)) continue;
-        o->credits.fetch_sub(1);
+        ElementEncoder::Encoded sent = append_data_frame(*o, out, o->credits.load() <= 0);
+        if (sent == ElementEncoder::Encoded::kNothing) continue;
+        if (sent == ElementEncoder::Encoded::kElement) o->credits.fetch_sub(1);
         ++frames;
         progress = true;
         if (out.size() >= options_.write_batch_bytes) break;
@@ -315,13 +318,15 @@ void DataPlane::Impl::fill(Connection& c, Peer& peer, std::string& out,
   counters_.frames_sent.fetch_add(frames, std::memory_order_relaxed);
 }
 
-bool DataPlane::Impl::append_data_frame(Outbound& o, std::string& out) {
+ElementEncoder::Encoded DataPlane::Impl::append_data_frame(Outbound& o, std::string& out,
+                                                           bool barrier_only) {
   size_t start = out.size();
   out.append(kFrameHeaderBytes, '\0');
   put_key(out, o.key);
-  if (!o.encoder->encode_next(out)) {
+  ElementEncoder::Encoded sent = o.encoder->encode_next(out, barrier_only);
+  if (sent == ElementEncoder::Encoded::kNothing) {
     out.resize(start);
-    return false;
+    return sent;
   }
   size_t length = out.size() - start - kFrameHeaderBytes;
   if (length > kMaxDataFrameBytes) {
@@ -332,7 +337,7 @@ bool DataPlane::Impl::append_data_frame(Outbound& o, std::string& out) {
   std::string header;  // 12 bytes: no allocation
   append_frame_header(header, FrameKind::kData, static_cast<uint32_t>(length));
   std::memcpy(out.data() + start, header.data(), kFrameHeaderBytes);
-  return true;
+  return sent;
 }
 
 DataPlane::Impl::Loss DataPlane::Impl::fail_locked(Connection& c) {

@@ -204,7 +204,7 @@ struct DataPlane::Impl {
   // channels that have credit, until write_batch_bytes or nothing is left.
   void fill(Connection& c, Peer& peer, std::string& out, std::vector<Outbound*>& ready,
             std::vector<ChannelKey>& credit_keys);
-  bool append_data_frame(Outbound& o, std::string& out);
+  ElementEncoder::Encoded append_data_frame(Outbound& o, std::string& out, bool barrier_only);
 
   // Ends `c` once: wakes its threads and, when it was its peer's live
   // connection, stops the peer's channels. The caller reports the loss

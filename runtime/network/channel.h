@@ -139,11 +139,12 @@ class ChannelBase {
  protected:
   // A data push waits beyond this many queued elements.
   size_t overdraft_limit() const { return 2 * capacity_; }
-  // After a pop that left `size` elements, outside the lock.
-  void after_pop(size_t size) {
+  // After a pop that left `size` elements, outside the lock. A barrier
+  // was sent without a credit, so its pop returns none.
+  void after_pop(size_t size, bool barrier) {
     if (size + 1 == capacity_ && producer_ != nullptr) producer_->notify();
     if (size + 1 == overdraft_limit()) below_overdraft_.notify_one();
-    if (pop_listener_ != nullptr) pop_listener_->on_pop();
+    if (pop_listener_ != nullptr && !barrier) pop_listener_->on_pop();
   }
   void after_push(bool was_empty) {
     if (was_empty && consumer_ != nullptr) consumer_->notify();
@@ -206,18 +207,23 @@ class Channel final : public ChannelBase {
   }
 
   // The receiving end of a remote edge: never waits. The sender spends one
-  // credit per element and the receiver grants no more than the capacity,
-  // so a full channel means the peer broke the protocol: throws InputError
-  // (the data plane then drops the connection instead of growing memory).
-  // After cancel() the element is dropped: nobody will read it.
+  // credit per element but a barrier, and the receiver grants no more than
+  // the capacity, so more elements than that (or more than
+  // kMaxUncreditedBarriers barriers) mean the peer broke the protocol:
+  // throws InputError (the data plane then drops the connection instead of
+  // growing memory). After cancel() the element is dropped: nobody will
+  // read it.
   void push_credited(Element<T>&& element) {
     std::unique_lock lock(mutex_);
     if (cancelled_) return;
-    if (queue_.size() >= capacity_) {
-      throw InputError(
-          fmt::format("remote channel overflow: the sender sent more than the {} credited elements",
-                      capacity_));
+    bool barrier = element.kind == ElementKind::kBarrier;
+    if (barrier ? barriers_ >= kMaxUncreditedBarriers : queue_.size() - barriers_ >= capacity_) {
+      throw InputError(fmt::format(
+          "remote channel overflow: the sender sent more than the {} credited elements or {} "
+          "barriers",
+          capacity_, kMaxUncreditedBarriers));
     }
+    if (barrier) ++barriers_;
     bool wake = queue_.empty();
     if (priority_barriers_ && element.kind == ElementKind::kBarrier) {
       queue_.push_front(std::move(element));
@@ -253,13 +259,16 @@ class Channel final : public ChannelBase {
     return captured;
   }
 
+  // The next pop would take a barrier.
+  bool barrier_next() {
+    std::lock_guard lock(mutex_);
+    return !queue_.empty() && queue_.front().kind == ElementKind::kBarrier;
+  }
+
   // Pops the next element only if it is a barrier (a backpressured task
   // still takes those).
   bool try_pop_barrier(Element<T>& out) {
-    {
-      std::lock_guard lock(mutex_);
-      if (queue_.empty() || queue_.front().kind != ElementKind::kBarrier) return false;
-    }
+    if (!barrier_next()) return false;
     return try_pop(out);  // only this thread pops: the front is still the barrier
   }
 
@@ -274,19 +283,24 @@ class Channel final : public ChannelBase {
     }
     out = std::move(queue_.front());
     queue_.pop_front();
+    bool barrier = out.kind == ElementKind::kBarrier;
+    if (barrier && barriers_ > 0) --barriers_;
     size_t size = queue_.size();
     size_.store(size, std::memory_order_release);
     lock.unlock();
-    after_pop(size);
+    after_pop(size, barrier);
     return true;
   }
 
  private:
   // A producer and a consumer that take turns need one or two.
   static constexpr size_t kMaxDrainedBuffers = 4;
+  // Barriers travel without credit; a peer may have this many queued.
+  static constexpr size_t kMaxUncreditedBarriers = 64;
 
   std::deque<Element<T>> queue_;
   std::vector<Batch<T>> drained_;  // buffers handed back by the consumer
+  size_t barriers_ = 0;  // barriers queued by push_credited(), which took no credit
 };
 
 }  // namespace sluice

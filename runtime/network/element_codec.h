@@ -220,24 +220,28 @@ class ChannelElementEncoder final : public ElementEncoder {
  public:
   explicit ChannelElementEncoder(Channel<T>* channel) : channel_(channel) {}
 
-  bool encode_next(std::string& out) override {
+  Encoded encode_next(std::string& out, bool barrier_only) override {
     if (!holding_) {
-      if (!channel_->try_pop(current_)) return false;
+      bool got = barrier_only ? channel_->try_pop_barrier(current_) : channel_->try_pop(current_);
+      if (!got) return Encoded::kNothing;
       holding_ = true;
       next_record_ = 0;
+    } else if (barrier_only) {
+      return Encoded::kNothing;  // the rest of a batch goes first
     }
     if (current_.kind != ElementKind::kBatch) {
       encode_element(current_, out);
       holding_ = false;
-      return true;
+      return current_.kind == ElementKind::kBarrier ? Encoded::kBarrier : Encoded::kElement;
     }
     next_record_ = encode_batch_element(current_.batch, next_record_, out);
     if (next_record_ >= current_.batch.size()) {
       holding_ = false;
       current_.batch.clear();
     }
-    return true;
+    return Encoded::kElement;
   }
+  bool barrier_next() override { return !holding_ && channel_->barrier_next(); }
 
  private:
   Channel<T>* channel_;

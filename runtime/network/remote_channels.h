@@ -47,12 +47,16 @@ inline std::string channel_key_name(const ChannelKey& key) {
 class ElementEncoder {
  public:
   virtual ~ElementEncoder() = default;
-  // Appends the encoding of one element to `out` and returns true, or
-  // returns false (appending nothing) when the channel is empty. It pops one
-  // element, or sends the next part of a batch too large for one frame:
-  // each call that returns true makes one element on the receiving side and
-  // spends one credit.
-  virtual bool encode_next(std::string& out) = 0;
+  enum class Encoded { kNothing, kElement, kBarrier };
+  // Appends the encoding of one element to `out`, or nothing when the
+  // channel is empty (or, with `barrier_only`, has no barrier next). It
+  // pops one element, or sends the next part of a batch too large for one
+  // frame: each call that appends makes one element on the receiving side,
+  // and spends one credit unless it returns kBarrier (barriers travel
+  // without credit, so that they overtake a full receiver).
+  virtual Encoded encode_next(std::string& out, bool barrier_only) = 0;
+  // A barrier is the next element to go.
+  virtual bool barrier_next() = 0;
 };
 
 // Decodes elements into an inbound channel.

@@ -1,10 +1,18 @@
 // Unit tests of runtime pieces: the watermark valve, per-split source
-// watermarks with idleness, bounded channels, and execution planning.
+// watermarks with idleness, bounded channels, in-flight data, execution
+// planning and temporary state directories.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "runtime/api/topology.h"
+#include "runtime/cli/state_dir.h"
 #include "runtime/graph/execution_plan.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/reader.h"
@@ -287,6 +295,39 @@ TEST(InFlight, DataOfAnotherParallelismIsRefusedWithItsOperatorNamed) {
   restore["double#in-flight"].operator_states = {"", ""};
   EXPECT_NO_THROW(
       build_execution_plan(topology.graph(), options, control, metrics, SystemClock::instance()));
+}
+
+// What a SIGKILLed process left (its owner lock is free) goes; a live
+// one's, a young one's and anything not ours stay.
+TEST(JobStateDirectory, RemovesWhatKilledProcessesLeftAndNothingElse) {
+  namespace fs = std::filesystem;
+  std::string pattern = (fs::temp_directory_path() / "state-dir-test-XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  fs::path parent = pattern;
+  auto make = [&](const std::string& name, bool owner, bool old) {
+    fs::create_directories(parent / name / "count-0");
+    if (!owner) return;
+    fs::path file = parent / name / ".owner";
+    std::ofstream(file).put('x');
+    if (old) fs::last_write_time(file, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  };
+  make("sluice-state-dead", true, true);
+  make("sluice-state-live", true, true);
+  make("sluice-state-young", true, false);
+  make("sluice-state-unowned", false, false);
+  make("other-dead", true, true);
+  int live = ::open((parent / "sluice-state-live" / ".owner").c_str(), O_RDONLY);
+  ASSERT_GE(live, 0);
+  ASSERT_EQ(::flock(live, LOCK_EX | LOCK_NB), 0);  // as its running process would
+
+  EXPECT_EQ(JobStateDirectory::remove_abandoned(parent.string()), 1);
+  EXPECT_FALSE(fs::exists(parent / "sluice-state-dead"));
+  for (const char* kept :
+       {"sluice-state-live", "sluice-state-young", "sluice-state-unowned", "other-dead"}) {
+    EXPECT_TRUE(fs::exists(parent / kept)) << kept;
+  }
+  ::close(live);
+  fs::remove_all(parent);
 }
 
 TEST(Channel, CancelReleasesABlockedProducer) {

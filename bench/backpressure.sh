@@ -17,22 +17,7 @@ sink_rate=${4:-$((rate / 10))}
 shift $(($# < 4 ? $# : 4))
 extra=("$@")
 sluice=$(realpath "$sluice")
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-
-now_ms() { date +%s%3N; }
-wait_for() {  # FILE PATTERN: bench setup, not a test
-  for _ in $(seq 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "backpressure.sh: timed out waiting for '$2' in $1" >&2
-  exit 1
-}
+. "$(dirname "$0")/cluster_support.sh"
 
 # "p50 max" of checkpoint durations or alignments in FILE's completion lines.
 stats() {  # FILE FIELD(duration|alignment)
@@ -64,15 +49,7 @@ wait "$run_pid" || true
 report "sluice run" run.log $(($(now_ms) - signalled))
 
 # A job manager and two task managers.
-"$sluice" jobmanager --port 0 --checkpoint-dir ck > jm.port 2> jm.log &
-pids+=($!)
-wait_for jm.log "listening on port"
-port=$(head -1 jm.port)
-for i in 1 2; do
-  "$sluice" taskmanager --jobmanager "127.0.0.1:$port" --slots 2 --id "tm-$i" > /dev/null 2> "tm-$i.log" &
-  pids+=($!)
-  wait_for jm.log "task manager tm-$i registered"
-done
+start_cluster 2
 id=$("$sluice" submit "${job[@]}" --jobmanager "127.0.0.1:$port")
 wait_for jm.log "checkpoint 1 complete"
 sleep "$seconds"

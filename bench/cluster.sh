@@ -9,15 +9,8 @@
 set -euo pipefail
 sluice=${1:?usage: cluster.sh SLUICE [LINES]}
 lines=${2:-1000000}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+sluice=$(realpath "$sluice")
+. "$(dirname "$0")/cluster_support.sh"
 
 awk -v n="$lines" 'BEGIN {
   srand(7); t0 = 1767225600000;
@@ -31,36 +24,6 @@ awk -v n="$((lines / 2))" 'BEGIN {
     print line;
   }
 }' > words.txt
-
-now_ms() { date +%s%3N; }
-
-# Waits until `file` has a line matching `pattern` (bench setup, not a test).
-wait_for() {
-  local file=$1 pattern=$2
-  for _ in $(seq 600); do grep -q "$pattern" "$file" 2>/dev/null && return 0; sleep 0.1; done
-  echo "cluster.sh: timed out waiting for '$pattern' in $file" >&2
-  exit 1
-}
-
-start_cluster() {  # TASK_MANAGERS
-  rm -rf ck jm.log tm-*.log
-  "$sluice" jobmanager --port 0 --checkpoint-dir ck > jm.port 2> jm.log &
-  pids+=($!)
-  wait_for jm.log "listening on port"
-  port=$(head -1 jm.port)
-  for i in $(seq "$1"); do
-    "$sluice" taskmanager --jobmanager "127.0.0.1:$port" --slots 2 --id "tm-$i" > /dev/null 2> "tm-$i.log" &
-    pids+=($!)
-    eval "tm_pid_$i=$!"
-    wait_for jm.log "task manager tm-$i registered"
-  done
-}
-
-stop_cluster() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pids=()
-}
 
 report() {  # JOB WHERE RECORDS START_MS END_MS
   awk -v job="$1" -v where="$2" -v n="$3" -v s="$4" -v e="$5" 'BEGIN {

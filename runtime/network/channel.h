@@ -197,12 +197,10 @@ class Channel final : public ChannelBase {
     mark.checkpoint = barrier.checkpoint;
     std::unique_lock lock(mutex_);
     if (cancelled_) throw CancelledError();
-    bool was_empty = queue_.empty();
     queue_.push_front(std::move(barrier));
     queue_.push_back(std::move(mark));
     size_.store(queue_.size(), std::memory_order_release);
     lock.unlock();
-    (void)was_empty;
     after_push(true);  // a backpressured consumer still takes barriers
   }
 

@@ -4,6 +4,8 @@
 // on conditions with bounded waits.
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include "tests/data_plane_support.h"
 
 namespace sluice {
@@ -275,12 +277,16 @@ TEST(DataPlaneBackpressure, StalledConsumerStopsTheProducer) {
 }
 
 // Unaligned checkpoints: a barrier takes no credit, so it crosses to a
-// receiver whose channel is full and goes to the front there.
+// receiver whose channel is full and goes to the front there. The sender
+// records what its barrier overtook in its own channel; the receiver marks
+// where the barrier arrived, so its consumer records only what had arrived
+// before: the two recordings together are what was in flight, once each.
 TEST(DataPlaneBackpressure, ABarrierOvertakesAFullReceiver) {
   constexpr size_t kCapacity = 2;
   LinkedPair pair(kCapacity, ChannelKey{3, 1, 0, 0, 0});
   Link& link = pair.link;
   link.in.set_priority_barriers(true);
+  link.out.set_records_overtaken(true);
   auto batch = [](int64_t i) {
     Element<Rec> e;
     e.batch.push_back({value_of(i), timestamp_of(i)});
@@ -291,27 +297,48 @@ TEST(DataPlaneBackpressure, ABarrierOvertakesAFullReceiver) {
   Element<Rec> barrier;
   barrier.kind = ElementKind::kBarrier;
   barrier.checkpoint = 9;
-  link.out.push_priority(std::move(barrier));
-  ASSERT_TRUE(eventually([&] { return link.in.queued() == kCapacity + 1; }))
+  link.out.push_priority_recording(
+      std::move(barrier),
+      [](const Element<Rec>& e, std::string& out) { append_recorded_element(e, out); });
+  std::deque<Element<Rec>> overtaken;
+  decode_recorded_elements<Rec>(link.out.take_overtaken(), overtaken);
+  ASSERT_EQ(overtaken.size(), 2u);
+  EXPECT_EQ(overtaken[0].batch.at(0).timestamp, timestamp_of(2));
+  EXPECT_EQ(overtaken[1].batch.at(0).timestamp, timestamp_of(3));
+  ASSERT_TRUE(eventually([&] { return link.in.queued() == kCapacity + 2; }))
       << "the barrier waited for a credit";
   Element<Rec> first;
   ASSERT_TRUE(link.in.try_pop(first));
   EXPECT_EQ(first.kind, ElementKind::kBarrier);
   EXPECT_EQ(first.checkpoint, 9);
-  // The rest follows in order, with the credits the pops return.
-  std::vector<int64_t> timestamps;
+  // Then what had arrived, the mark, and the rest with the credits the pops
+  // return.
+  std::vector<std::string> order;
   Element<Rec> e;
   ASSERT_TRUE(eventually([&] {
     while (link.in.try_pop(e)) {
-      if (e.kind == ElementKind::kBatch) timestamps.push_back(e.batch[0].timestamp);
-      if (e.kind == ElementKind::kBarrierMark) return true;
+      if (e.kind == ElementKind::kBatch) {
+        order.push_back(std::to_string(e.batch[0].timestamp));
+      } else if (e.kind == ElementKind::kBarrierMark) {
+        order.push_back("mark " + std::to_string(e.checkpoint));
+      }
     }
-    return false;
+    return order.size() == 5;
   }));
-  EXPECT_EQ(timestamps, (std::vector<int64_t>{timestamp_of(0), timestamp_of(1), timestamp_of(2),
-                                              timestamp_of(3)}));
+  EXPECT_EQ(order, (std::vector<std::string>{
+                       std::to_string(timestamp_of(0)), std::to_string(timestamp_of(1)), "mark 9",
+                       std::to_string(timestamp_of(2)), std::to_string(timestamp_of(3))}));
   pair.a->remove_attempt(3, 1);
   pair.b->remove_attempt(3, 1);
+}
+
+// A mark never travels: a peer that sends one breaks the protocol.
+TEST(DataPlaneBackpressure, AMarkFromAPeerIsRefused) {
+  Channel<Rec> in(2);
+  Element<Rec> mark;
+  mark.kind = ElementKind::kBarrierMark;
+  mark.checkpoint = 1;
+  EXPECT_THROW(in.push_credited(std::move(mark)), InputError);
 }
 
 TEST(DataPlaneMultiplex, ManyChannelsBothWaysShareOneConnectionPerPair) {

@@ -5,6 +5,9 @@
 // (connectors/paced_sink.h), a tenth of the source rate by default, so the
 // channels fill and stay full. bench/backpressure.sh runs it with
 // checkpoints and measures how long they take and how fast a cancel ends it.
+// With `output`, the sink writes "key,count" lines as exactly-once part
+// files, so a test can check them: every key's counts 1..n, each once.
+#include "connectors/file_sink.h"
 #include "connectors/generator_source.h"
 #include "connectors/paced_sink.h"
 #include "runtime/cli/registry.h"
@@ -40,6 +43,20 @@ struct RunningCount {
   }
 };
 
+void format_key_count(const KeyCount& c, std::string& out) {
+  fmt::format_to(std::back_inserter(out), "{},{}", c.key, c.count);
+}
+
+// The paced sink, with the part files of `output` behind it when given.
+std::shared_ptr<const Sink<KeyCount>> slow_sink(double rate, const Params& params) {
+  if (!params.has("output")) return std::make_shared<PacedSink<KeyCount>>(rate);
+  FileSinkOptions files;
+  files.directory = params.get("output");
+  return std::make_shared<PacedSink<KeyCount>>(
+      rate, std::make_shared<FileSink<KeyCount, decltype(&format_key_count)>>(files,
+                                                                               &format_key_count));
+}
+
 void build(Topology& topology, const Params& params) {
   int64_t keys = params.get_int("keys");
   if (keys <= 0) throw UsageError("parameter 'keys' must be positive");
@@ -55,7 +72,7 @@ void build(Topology& topology, const Params& params) {
       .key_by([](const Tick& t) { return t.key; })
       .process<KeyCount>("count", RunningCount{})
       .rebalance()
-      .sink("slow-sink", std::make_shared<PacedSink<KeyCount>>(sink_rate));
+      .sink("slow-sink", slow_sink(sink_rate, params));
 }
 
 SLUICE_TOPOLOGY(TopologySpec{
@@ -66,6 +83,8 @@ SLUICE_TOPOLOGY(TopologySpec{
         {"rate", "records per second over all subtasks", "100000"},
         {"sink-rate", "records per second each sink subtask takes (default: rate / 10)", ""},
         {"keys", "distinct keys", "10000"},
+        {"output", "a directory for \"key,count\" part files (default: the counts are dropped)",
+         ""},
     },
     build});
 

@@ -162,6 +162,7 @@ class PlanBuilder {
     RemoteLink link{peer, key, &channel, nullptr, nullptr};
     if (outbound) {
       link.encoder = type.make_encoder(&channel);
+      channel.set_records_overtaken(options_.unaligned_checkpoints);
     } else {
       link.decoder = type.make_decoder(&channel);
     }
@@ -206,19 +207,26 @@ class PlanBuilder {
     task->set_unaligned(options_.unaligned_checkpoints);
     if (options_.unaligned_checkpoints) task->require_input_codecs();
     std::string head_name = graph_.node(head).name;
-    if (const OperatorRestore* restore = restore_of(head_name + std::string(kInFlightSuffix))) {
-      task->replay_in_flight(in_flight_of(*restore, head_name, head, subtask));
+    if (const std::string* bytes = in_flight_state(head, kInFlightSuffix, subtask)) {
+      task->replay_in_flight(decode_versioned<std::vector<std::string>>(kInFlightFormat, *bytes));
+    }
+    replay_overtaken_output(head, subtask, *task);
+    if (options_.unaligned_checkpoints && !placement().slot_owner.empty()) {
+      task->store_overtaken_output();
     }
     plan_.tasks.push_back(std::move(task));
   }
 
-  // The in-flight input an unaligned checkpoint stored for one subtask;
-  // refuses another parallelism when there is any.
-  std::vector<std::string> in_flight_of(const OperatorRestore& restore, const std::string& name,
-                                        int head, int subtask) const {
-    const std::vector<std::string>& states = restore.operator_states;
+  // The state an unaligned checkpoint stored under the pseudo-operator
+  // `suffix` of `head`'s chain for one subtask, or null; refuses another
+  // parallelism when there is any.
+  const std::string* in_flight_state(int head, std::string_view suffix, int subtask) const {
+    const std::string& name = graph_.node(head).name;
+    const OperatorRestore* restore = restore_of(name + std::string(suffix));
+    if (restore == nullptr) return nullptr;
+    const std::vector<std::string>& states = restore->operator_states;
     bool any = std::any_of(states.begin(), states.end(), [](const auto& s) { return !s.empty(); });
-    if (!any) return {};
+    if (!any) return nullptr;
     if (states.size() != static_cast<size_t>(p(head))) {
       throw UsageError(fmt::format(
           "the checkpoint holds in-flight data of '{}' at parallelism {}: a checkpoint taken "
@@ -226,8 +234,33 @@ class PlanBuilder {
           name, states.size()));
     }
     const std::string& bytes = states[static_cast<size_t>(subtask)];
-    if (bytes.empty()) return {};
-    return decode_versioned<std::vector<std::string>>(kInFlightFormat, bytes);
+    return bytes.empty() ? nullptr : &bytes;
+  }
+
+  // What the producers' barriers overtook on their way to this subtask,
+  // replayed by the reader of each channel after its own in-flight input.
+  // Readers are numbered as connect_inputs() adds them.
+  void replay_overtaken_output(int head, int subtask, Task& task) const {
+    size_t input = 0;
+    for (const ResolvedEdge& e : edges_) {
+      if (e.spec->to != head || e.chained) continue;
+      auto edge = static_cast<uint32_t>(e.spec - graph_.edges().data());
+      int producer_head = head_of_[static_cast<size_t>(e.spec->from)];
+      for (size_t producer = 0; producer < e.channels.size(); ++producer) {
+        if (e.channels[producer][static_cast<size_t>(subtask)] == nullptr) continue;
+        const std::string* bytes = in_flight_state(producer_head, kOvertakenOutputSuffix,
+                                                   static_cast<int>(producer));
+        if (bytes != nullptr) {
+          for (auto& [from_edge, consumer, recorded] :
+               decode_versioned<OvertakenOutput>(kOvertakenOutputFormat, *bytes)) {
+            if (from_edge == edge && consumer == static_cast<uint32_t>(subtask)) {
+              task.replay_input(input, recorded);
+            }
+          }
+        }
+        ++input;
+      }
+    }
   }
 
   const OperatorRestore* restore_of(const std::string& name) const {
@@ -260,9 +293,15 @@ class PlanBuilder {
         continue;
       }
       std::vector<ChannelBase*> channels;
-      for (ChannelBase* c : e.channels[static_cast<size_t>(subtask)]) {
+      const std::vector<ChannelBase*>& row = e.channels[static_cast<size_t>(subtask)];
+      for (size_t consumer = 0; consumer < row.size(); ++consumer) {
+        ChannelBase* c = row[consumer];
         if (c == nullptr) continue;
         c->set_producer(&task.wakeup());
+        if (c->records_overtaken()) {
+          task.add_overtaken_output(static_cast<uint32_t>(e.spec - graph_.edges().data()),
+                                    static_cast<uint32_t>(consumer), c);
+        }
         channels.push_back(c);
       }
       auto writer = e.partitioning == Partitioning::kHash

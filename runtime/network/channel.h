@@ -28,15 +28,28 @@
 // of every pop through a PopListener so that it can return the credit.
 // set_consumer(), set_producer() and set_pop_listener() are called before
 // the channel's threads start and not changed afterwards.
+//
+// Unaligned checkpoints: a barrier overtakes the queue. On a local channel
+// push_priority() also queues a kBarrierMark where the barrier would have
+// gone, and the consumer records what lies between the two. On a remote
+// edge the two ends split that work, so that the barrier does not wait for
+// credits: the sending end records what its barrier overtakes itself
+// (push_priority_recording(), kept in the channel until the producer takes
+// it) and queues no mark; the receiving end queues the mark when the
+// barrier arrives (push_credited()), so its consumer records only what had
+// arrived before it.
 #pragma once
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/api/record.h"
@@ -122,6 +135,13 @@ class ChannelBase {
   // Unaligned checkpoints on a remote edge: a barrier that arrives through
   // push_credited() goes to the front of the queue.
   void set_priority_barriers(bool priority) { priority_barriers_ = priority; }
+  // The sending end of a remote edge in unaligned mode: the producer's
+  // writer records what a priority barrier overtakes here.
+  void set_records_overtaken(bool records) { records_overtaken_ = records; }
+  bool records_overtaken() const { return records_overtaken_; }
+  // What the last push_priority_recording() overtook (length-prefixed wire
+  // elements); clears. Producer's thread.
+  std::string take_overtaken() { return std::exchange(overtaken_, {}); }
   void cancel() {
     {
       std::lock_guard lock(mutex_);
@@ -139,12 +159,12 @@ class ChannelBase {
  protected:
   // A data push waits beyond this many queued elements.
   size_t overdraft_limit() const { return 2 * capacity_; }
-  // After a pop that left `size` elements, outside the lock. A barrier
-  // was sent without a credit, so its pop returns none.
-  void after_pop(size_t size, bool barrier) {
+  // After a pop that left `size` elements, outside the lock. Barriers and
+  // marks took no credit, so their pops return none.
+  void after_pop(size_t size, bool uncredited) {
     if (size + 1 == capacity_ && producer_ != nullptr) producer_->notify();
     if (size + 1 == overdraft_limit()) below_overdraft_.notify_one();
-    if (pop_listener_ != nullptr && !barrier) pop_listener_->on_pop();
+    if (pop_listener_ != nullptr && !uncredited) pop_listener_->on_pop();
   }
   void after_push(bool was_empty) {
     if (was_empty && consumer_ != nullptr) consumer_->notify();
@@ -158,7 +178,9 @@ class ChannelBase {
   TaskWakeup* producer_ = nullptr;
   PopListener* pop_listener_ = nullptr;
   bool priority_barriers_ = false;
+  bool records_overtaken_ = false;
   bool cancelled_ = false;
+  std::string overtaken_;  // producer's side: see take_overtaken()
 };
 
 template <class T>
@@ -204,18 +226,39 @@ class Channel final : public ChannelBase {
     after_push(true);  // a backpressured consumer still takes barriers
   }
 
+  // The sending end of a remote edge, unaligned: as push_priority(), but
+  // instead of a mark, calls `record(element, overtaken)` on every element
+  // the barrier overtakes, front to back (under the lock; they stay
+  // queued). Replaces what an earlier, untaken recording held.
+  template <class Record>
+  void push_priority_recording(Element<T>&& barrier, Record&& record) {
+    std::unique_lock lock(mutex_);
+    if (cancelled_) throw CancelledError();
+    overtaken_.clear();
+    for (const Element<T>& element : queue_) record(element, overtaken_);
+    queue_.push_front(std::move(barrier));
+    size_.store(queue_.size(), std::memory_order_release);
+    lock.unlock();
+    after_push(true);
+  }
+
   // The receiving end of a remote edge: never waits. The sender spends one
   // credit per element but a barrier, and the receiver grants no more than
   // the capacity, so more elements than that (or more than
   // kMaxUncreditedBarriers barriers) mean the peer broke the protocol:
   // throws InputError (the data plane then drops the connection instead of
-  // growing memory). After cancel() the element is dropped: nobody will
-  // read it.
+  // growing memory), as does a mark, which never travels. With priority
+  // barriers a barrier goes to the front and its mark to the back. After
+  // cancel() the element is dropped: nobody will read it.
   void push_credited(Element<T>&& element) {
     std::unique_lock lock(mutex_);
     if (cancelled_) return;
+    if (element.kind == ElementKind::kBarrierMark) {
+      throw InputError("remote channel: the sender sent a barrier mark, which never travels");
+    }
     bool barrier = element.kind == ElementKind::kBarrier;
-    if (barrier ? barriers_ >= kMaxUncreditedBarriers : queue_.size() - barriers_ >= capacity_) {
+    if (barrier ? std::max(barriers_, marks_) >= kMaxUncreditedBarriers
+                : queue_.size() - barriers_ - marks_ >= capacity_) {
       throw InputError(fmt::format(
           "remote channel overflow: the sender sent more than the {} credited elements or {} "
           "barriers",
@@ -223,8 +266,13 @@ class Channel final : public ChannelBase {
     }
     if (barrier) ++barriers_;
     bool wake = queue_.empty();
-    if (priority_barriers_ && element.kind == ElementKind::kBarrier) {
+    if (priority_barriers_ && barrier) {
+      Element<T> mark;
+      mark.kind = ElementKind::kBarrierMark;
+      mark.checkpoint = element.checkpoint;
       queue_.push_front(std::move(element));
+      queue_.push_back(std::move(mark));
+      ++marks_;
       wake = true;  // a backpressured consumer still takes barriers
     } else {
       queue_.push_back(std::move(element));
@@ -282,11 +330,13 @@ class Channel final : public ChannelBase {
     out = std::move(queue_.front());
     queue_.pop_front();
     bool barrier = out.kind == ElementKind::kBarrier;
+    bool mark = out.kind == ElementKind::kBarrierMark;
     if (barrier && barriers_ > 0) --barriers_;
+    if (mark && marks_ > 0) --marks_;
     size_t size = queue_.size();
     size_.store(size, std::memory_order_release);
     lock.unlock();
-    after_pop(size, barrier);
+    after_pop(size, barrier || mark);
     return true;
   }
 
@@ -299,6 +349,7 @@ class Channel final : public ChannelBase {
   std::deque<Element<T>> queue_;
   std::vector<Batch<T>> drained_;  // buffers handed back by the consumer
   size_t barriers_ = 0;  // barriers queued by push_credited(), which took no credit
+  size_t marks_ = 0;     // marks push_credited() queued for them
 };
 
 }  // namespace sluice

@@ -213,6 +213,42 @@ Element<T> decode_element(std::string_view bytes) {
   return element;
 }
 
+// In-flight data of an unaligned checkpoint (runtime/network/reader.h and
+// writers.h): appends `element` in wire form, each frame-sized part
+// prefixed by its u32 length. Barriers, marks and ends are not data (a
+// restored producer sends its own) and append nothing.
+template <WireEncodable T>
+void append_recorded_element(const Element<T>& element, std::string& out) {
+  if (element.kind == ElementKind::kBarrier || element.kind == ElementKind::kBarrierMark ||
+      element.kind == ElementKind::kEnd || element.kind == ElementKind::kEndOfData) {
+    return;
+  }
+  size_t next = 0;
+  do {
+    size_t at = out.size();
+    uint32_t size = 0;
+    out.append(sizeof size, '\0');
+    if (element.kind == ElementKind::kBatch) {
+      next = encode_batch_element(element.batch, next, out);
+    } else {
+      encode_element(element, out);
+    }
+    size = static_cast<uint32_t>(out.size() - at - sizeof size);
+    std::memcpy(out.data() + at, &size, sizeof size);
+  } while (element.kind == ElementKind::kBatch && next < element.batch.size());
+}
+
+// Decodes what append_recorded_element() appended, in order, into `out`;
+// throws InputError on malformed bytes.
+template <WireEncodable T, class Out>
+void decode_recorded_elements(std::string_view recorded, Out& out) {
+  ByteReader r(recorded);
+  while (!r.at_end()) {
+    uint32_t size = Codec<uint32_t>::decode(r);
+    out.push_back(decode_element<T>(r.read_view(size)));
+  }
+}
+
 // Drains an outbound Channel<T>: one encode_next() call pops one element,
 // or continues a batch that was too large for one frame.
 template <WireEncodable T>

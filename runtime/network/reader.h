@@ -101,11 +101,7 @@ class ChannelReader final : public ChannelReaderBase {
 
   void replay(std::string_view recorded) override {
     if constexpr (WireEncodable<T>) {
-      ByteReader r(recorded);
-      while (!r.at_end()) {
-        uint32_t size = Codec<uint32_t>::decode(r);
-        replay_.push_back(decode_element<T>(r.read_view(size)));
-      }
+      decode_recorded_elements<T>(recorded, replay_);
     } else {
       throw no_wire_codec_error<T>();
     }
@@ -155,28 +151,8 @@ class ChannelReader final : public ChannelReaderBase {
     }
   }
 
-  // Appends `element` in wire form, length-prefixed; barriers and ends are
-  // not data (the restored producer sends its own).
   void record(const Element<T>& element) {
-    if (element.kind == ElementKind::kBarrier || element.kind == ElementKind::kBarrierMark ||
-        element.kind == ElementKind::kEnd || element.kind == ElementKind::kEndOfData) {
-      return;
-    }
-    if constexpr (WireEncodable<T>) {
-      size_t next = 0;
-      do {
-        size_t at = recorded_.size();
-        uint32_t size = 0;
-        recorded_.append(sizeof size, '\0');
-        if (element.kind == ElementKind::kBatch) {
-          next = encode_batch_element(element.batch, next, recorded_);
-        } else {
-          encode_element(element, recorded_);
-        }
-        size = static_cast<uint32_t>(recorded_.size() - at - sizeof size);
-        std::memcpy(recorded_.data() + at, &size, sizeof size);
-      } while (element.kind == ElementKind::kBatch && next < element.batch.size());
-    }
+    if constexpr (WireEncodable<T>) append_recorded_element(element, recorded_);
   }
 
   Channel<T>* channel_;

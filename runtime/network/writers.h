@@ -17,6 +17,7 @@
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
 #include "runtime/network/channel.h"
+#include "runtime/network/element_codec.h"
 #include "state/key_groups.h"
 
 namespace sluice {
@@ -37,8 +38,10 @@ class NetworkWriterBase {
   virtual void send_end_of_data() = 0;
   // Flushes and sends checkpoint `id`'s barrier to every consumer.
   virtual void send_barrier(int64_t id) = 0;
-  // Unaligned: flushes, then puts the barrier ahead of everything queued
-  // and its mark behind it (Channel::push_priority).
+  // Unaligned: flushes, then puts the barrier ahead of everything queued:
+  // with its mark behind it on a local channel (Channel::push_priority),
+  // recording the overtaken elements in a remote edge's sending channel
+  // (Channel::push_priority_recording).
   virtual void send_priority_barrier(int64_t id) = 0;
 };
 
@@ -85,7 +88,15 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
       Element<T> barrier;
       barrier.kind = ElementKind::kBarrier;
       barrier.checkpoint = id;
-      channel->push_priority(std::move(barrier));
+      if (!channel->records_overtaken()) {
+        channel->push_priority(std::move(barrier));
+      } else if constexpr (WireEncodable<T>) {
+        channel->push_priority_recording(
+            std::move(barrier),
+            [](const Element<T>& e, std::string& out) { append_recorded_element(e, out); });
+      } else {
+        throw no_wire_codec_error<T>();  // a remote edge has a codec
+      }
     }
   }
 

@@ -451,6 +451,7 @@ void Task::start_unaligned(int64_t id, std::optional<size_t> barrier_input) {
     if (!ended_[i]) readers_[i]->record_until_mark(id, barrier_input == i);
   }
   for (auto& writer : writers_) writer->send_priority_barrier(id);
+  if (stores_overtaken_output_) pending.snapshots.push_back(take_overtaken_output());
   pending.report = report_for(started, 0);
   unaligned_pending_ = std::move(pending);
   complete_unaligned_if_done();
@@ -486,6 +487,22 @@ void Task::complete_unaligned_if_done() {
                                 done.report);
 }
 
+// What the barriers just overtook in the sending ends of remote edges.
+OperatorSnapshotBytes Task::take_overtaken_output() const {
+  OvertakenOutput overtaken;
+  for (const OvertakenChannel& out : overtaken_outputs_) {
+    std::string recorded = out.channel->take_overtaken();
+    if (!recorded.empty()) overtaken.emplace_back(out.edge, out.consumer, std::move(recorded));
+  }
+  const OperatorInfo& head = operators_.front()->info();
+  OperatorSnapshotBytes bytes;
+  bytes.name = head.name + std::string(kOvertakenOutputSuffix);
+  bytes.subtask = head.subtask;
+  bytes.parallelism = head.parallelism;
+  if (!overtaken.empty()) bytes.operator_state = encode_versioned(kOvertakenOutputFormat, overtaken);
+  return bytes;
+}
+
 void Task::require_input_codecs() const {
   for (const auto& reader : readers_) reader->require_codec();
 }
@@ -502,6 +519,12 @@ void Task::replay_in_flight(const std::vector<std::string>& in_flight) {
     bytes += in_flight[i].size();
   }
   log::runtime()->info("{}: replaying {} bytes of in-flight input first", name_, bytes);
+}
+
+void Task::replay_input(size_t input, std::string_view recorded) {
+  readers_.at(input)->replay(recorded);
+  log::runtime()->info("{}: replaying {} bytes its producer's barrier overtook first", name_,
+                       recorded.size());
 }
 
 void Task::drop_unaligned() {

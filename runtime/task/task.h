@@ -27,6 +27,7 @@
 #include <queue>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "runtime/api/operator.h"
@@ -44,6 +45,14 @@ namespace sluice {
 // encoded vector of each reader's recorded elements (kInFlightFormat).
 inline constexpr std::string_view kInFlightSuffix = "#in-flight";
 inline constexpr PersistedFormat kInFlightFormat{"in-flight channel data", 1};
+// On a cluster, the pseudo-operator under which a task stores what its
+// barriers overtook in the sending ends of remote edges: one state per
+// subtask of a task with outputs, each (edge index in the job graph,
+// consumer subtask, recorded elements) in kOvertakenOutputFormat. A restore
+// replays it at the consumer, after that consumer's own in-flight input.
+inline constexpr std::string_view kOvertakenOutputSuffix = "#overtaken-output";
+inline constexpr PersistedFormat kOvertakenOutputFormat{"overtaken output channel data", 1};
+using OvertakenOutput = std::vector<std::tuple<uint32_t, uint32_t, std::string>>;
 
 class Task final : public ProcessingTimeService, public TaskMailbox {
  public:
@@ -71,6 +80,15 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   // After add_reader: what each input had in flight at the restored
   // checkpoint, by reader (InputError when the count does not match).
   void replay_in_flight(const std::vector<std::string>& in_flight);
+  // After replay_in_flight: more recorded elements for reader `input`.
+  void replay_input(size_t input, std::string_view recorded);
+  // On a cluster, unaligned: the task stores kOvertakenOutputSuffix, with
+  // what its barriers overtake in these channels (the sending ends of
+  // remote edges, Channel::records_overtaken()).
+  void store_overtaken_output() { stores_overtaken_output_ = true; }
+  void add_overtaken_output(uint32_t edge, uint32_t consumer, ChannelBase* channel) {
+    overtaken_outputs_.push_back({edge, consumer, channel});
+  }
   bool is_source() const { return source_ != nullptr; }
   // `micro_batch`: the source reads the slices batches hand it.
   void set_source(SourceOperatorBase* source, bool micro_batch) {
@@ -182,8 +200,16 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
     std::vector<OperatorSnapshotBytes> snapshots;
     SnapshotReport report;
   };
+  OperatorSnapshotBytes take_overtaken_output() const;
   bool unaligned_ = false;
   std::optional<PendingUnaligned> unaligned_pending_;
+  struct OvertakenChannel {
+    uint32_t edge;
+    uint32_t consumer;
+    ChannelBase* channel;
+  };
+  bool stores_overtaken_output_ = false;
+  std::vector<OvertakenChannel> overtaken_outputs_;
 };
 
 }  // namespace sluice

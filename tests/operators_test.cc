@@ -525,5 +525,118 @@ TEST(SourceOperator, IdleSplitStopsHoldingBackTheWatermark) {
   EXPECT_TRUE(op.idle());
 }
 
+// One split whose records come when the test says, then ends.
+class ScriptedSplitReader final : public SourceReader<int64_t> {
+ public:
+  std::vector<int> splits() const override { return {0}; }
+  ReadResult read(Batch<int64_t>& out, size_t, Timestamp now) override {
+    if (!pending.empty()) {
+      out.push_back({pending.front(), 0});
+      pending.erase(pending.begin());
+      return {ReadStatus::kRecords, 0, 0};
+    }
+    if (finished) return {ReadStatus::kFinished};
+    return {ReadStatus::kNotYet, 0, now + 1000};
+  }
+  std::vector<int64_t> pending;
+  bool finished = false;
+};
+
+// Two sources in one alignment group with a drift of 100 ms: the one ahead
+// stops reading, is woken when the other catches up, and runs free once
+// the other has ended.
+TEST(WatermarkAlignment, TheSourceAheadWaitsUntilTheSlowestCatchesUp) {
+  auto identity = [](const int64_t& v) { return v; };
+  auto strategy = bounded_out_of_orderness(identity, 0);
+  using Op = SourceOperator<int64_t, decltype(identity)>;
+  struct Member {
+    ScriptedSplitReader* script = nullptr;
+    std::unique_ptr<Op> op;
+    CollectingDownstream<int64_t> out;
+    TaskWakeup wakeup;
+  };
+  WatermarkAlignmentGroup group(100);
+  ManualClock clock;
+  struct Clocked : ProcessingTimeService {
+    explicit Clocked(ManualClock& c) : manual(c) {}
+    ManualClock& manual;
+    Timestamp now() const override { return manual.now_ms(); }
+    const Clock* clock() const override { return &manual; }
+    void schedule(Timestamp, OperatorBase*) override {}
+  } time(clock);
+  JobMetrics metrics;
+  Member slow;
+  Member fast;
+  for (Member* m : {&slow, &fast}) {
+    auto reader = std::make_unique<ScriptedSplitReader>();
+    m->script = reader.get();
+    m->op = std::make_unique<Op>(std::move(reader), strategy);
+    m->op->output().set_target(&m->out);
+    ASSERT_TRUE(m->op->stamps_event_time());
+    m->op->join_alignment(&group, group.add_member(&m->wakeup));
+    OperatorContext context{m->op->info(), time, metrics, StateBackendConfig{}, nullptr, false};
+    m->op->open(context);
+  }
+  using Step = SourceOperatorBase::Step;
+
+  slow.script->pending = {10};
+  fast.script->pending = {500, 600};
+  EXPECT_EQ(slow.op->poll(0).step, Step::kProgress);  // watermark 9
+  EXPECT_EQ(group.max_allowed(), kMinTimestamp + 100) << "the fast one has not reported yet";
+  EXPECT_EQ(fast.op->poll(0).step, Step::kProgress);  // read before it was ahead: 499
+  EXPECT_EQ(group.max_allowed(), 109);
+  SourceOperatorBase::PollOutcome paused = fast.op->poll(0);
+  EXPECT_EQ(paused.step, Step::kWait);
+  EXPECT_EQ(paused.wait_until, kMaxTimestamp) << "it waits for its wakeup alone";
+  EXPECT_EQ(fast.out.take(), (std::vector<int64_t>{500}));
+
+  slow.script->pending = {300};  // not far enough: 299 + 100 < 499
+  EXPECT_FALSE(fast.wakeup.pending());
+  slow.op->poll(0);
+  EXPECT_TRUE(fast.wakeup.pending()) << "a report that raises the minimum wakes the paused";
+  fast.wakeup.wait_for(std::chrono::milliseconds(0));  // takes the signal
+  EXPECT_EQ(fast.op->poll(0).step, Step::kWait);
+  slow.script->pending = {450};  // 449 + 100 >= 499
+  slow.op->poll(0);
+  EXPECT_TRUE(fast.wakeup.pending());
+  EXPECT_EQ(fast.op->poll(0).step, Step::kProgress);
+  EXPECT_EQ(fast.out.take(), (std::vector<int64_t>{600}));
+
+  fast.script->pending = {2000};
+  fast.wakeup.wait_for(std::chrono::milliseconds(0));
+  EXPECT_EQ(fast.op->poll(0).step, Step::kWait);  // 599 is ahead of 449 + 100
+  slow.script->finished = true;
+  EXPECT_EQ(slow.op->poll(0).step, Step::kFinished);
+  EXPECT_TRUE(fast.wakeup.pending()) << "an ended member holds nothing back";
+  EXPECT_EQ(group.max_allowed(), 699) << "the fast one's own 599 + 100";
+  EXPECT_EQ(fast.op->poll(0).step, Step::kProgress);
+  EXPECT_EQ(fast.out.take(), (std::vector<int64_t>{2000}));
+  EXPECT_EQ(group.local_minimum(), 1999) << "alone, it is never ahead of itself";
+}
+
+// A member that is idle or ended holds nothing back; the other task
+// managers' minimum counts like a member's.
+TEST(WatermarkAlignment, IdleMembersAndTheRemoteMinimum) {
+  WatermarkAlignmentGroup group(50);
+  TaskWakeup a;
+  TaskWakeup b;
+  size_t first = group.add_member(&a);
+  size_t second = group.add_member(&b);
+  group.report(first, 1000);
+  group.report(second, 3000);
+  EXPECT_EQ(group.max_allowed(), 1050);
+  group.report(first, std::nullopt);
+  EXPECT_EQ(group.max_allowed(), 3050);
+  group.set_remote_minimum(2000);
+  EXPECT_EQ(group.max_allowed(), 2050);
+  group.pause(second);
+  group.set_remote_minimum(std::nullopt);
+  EXPECT_TRUE(b.pending()) << "a rising remote minimum wakes the paused too";
+  EXPECT_FALSE(a.pending());
+  group.report(second, std::nullopt);
+  EXPECT_EQ(group.max_allowed(), kMaxTimestamp);
+  EXPECT_EQ(group.local_minimum(), std::nullopt);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -119,7 +119,15 @@ struct WindowCase {
   std::string state;
   int write_cache_entries;   // rocksdb: 0 for the default
   std::string state_memory;  // rocksdb: --state-memory, when set
+  std::vector<std::string> more;  // further options
 };
+
+// Sources of time-ordered byte ranges, held within 50 ms of each other:
+// they pause and resume all the time.
+WindowCase aligned(WindowCase c) {
+  c.more = {"--watermark-alignment", "50ms"};
+  return c;
+}
 
 class WindowedCountTest : public ::testing::TestWithParam<WindowCase> {};
 
@@ -139,6 +147,7 @@ TEST_P(WindowedCountTest, MatchesReference) {
                 {"--rocksdb-write-cache-entries", std::to_string(c.write_cache_entries)});
   }
   if (!c.state_memory.empty()) args.insert(args.end(), {"--state-memory", c.state_memory});
+  args.insert(args.end(), c.more.begin(), c.more.end());
   ProcessResult r = sluice(args, dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
@@ -163,15 +172,18 @@ INSTANTIATE_TEST_SUITE_P(
                       WindowCase{"sliding:2s:500ms", 2, "rocksdb", 2},
                       WindowCase{"session:20ms", 2, "rocksdb", 2},
                       // Every subtask's instance in one shared block cache.
-                      WindowCase{"tumbling:1s", 4, "rocksdb", 0, "8m"}),
+                      WindowCase{"tumbling:1s", 4, "rocksdb", 0, "8m"},
+                      aligned(WindowCase{"tumbling:1s", 4}),
+                      aligned(WindowCase{"session:20ms", 3, "rocksdb"})),
     [](const auto& info) {
       std::string name = info.param.window.substr(0, info.param.window.find(':'));
       std::string cache = info.param.write_cache_entries > 0
                               ? "_cache" + std::to_string(info.param.write_cache_entries)
                               : "";
       std::string shared = info.param.state_memory.empty() ? "" : "_shared";
+      std::string more = info.param.more.empty() ? "" : "_aligned";
       return name + "_p" + std::to_string(info.param.parallelism) + "_" + info.param.state + cache +
-             shared;
+             shared + more;
     });
 
 // Sources emit a watermark after every batch (at most 1024 records), as
@@ -323,6 +335,12 @@ INSTANTIATE_TEST_SUITE_P(
                     "--mode", "microbatch", "--checkpoint-dir", "ck",
                     "--max-records-per-batch", "0"},
                    "--max-records-per-batch: '0' is not a positive integer"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
+                    "--mode", "microbatch", "--checkpoint-dir", "ck", "--watermark-alignment",
+                    "1s"},
+                   "--watermark-alignment does not apply to --mode microbatch"},
+        BadCommand{{"run", "windowed-count", "--watermark-alignment", "far"},
+                   "--watermark-alignment: 'far' is not"},
         BadCommand{{"run", "windowed-count", "--state-memory", "512"},
                    "--state-memory: '512' is not a size (a number and k, m or g, like 512m)"},
         BadCommand{{"run", "windowed-count", "--state-memory", "0g"},

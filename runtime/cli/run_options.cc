@@ -39,6 +39,8 @@ const char* const kRunUsage =
     "                           buffered records, which are stored with the checkpoint\n"
     "                           (restores only at the same parallelism)\n"
     "  --checkpoints-retained N complete checkpoints kept (default 3)\n"
+    "  --watermark-alignment D  a source whose watermark is more than D ahead of the\n"
+    "                           slowest source's stops reading until it catches up\n"
     "  --restore latest|PATH    resume from the newest intact checkpoint, or from PATH\n"
     "  --restart-strategy S     none, fixed-delay or exponential-backoff (default: fixed-delay\n"
     "                           with checkpoints, none without)\n"
@@ -110,6 +112,9 @@ void check_batch_options(const RunOptions& options) {
   }
   if (options.plan.unaligned_checkpoints) {
     throw UsageError("--checkpoint-mode unaligned does not apply to --mode microbatch: a batch's barrier follows its records");
+  }
+  if (options.plan.watermark_alignment > 0) {
+    throw UsageError("--watermark-alignment does not apply to --mode microbatch: a batch reads planned slices");
   }
 }
 
@@ -227,6 +232,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
         throw UsageError("--checkpoint-mode: '" + value + "' is not aligned or unaligned");
       }
       options.plan.unaligned_checkpoints = value == "unaligned";
+    } else if (option == "--watermark-alignment") {
+      options.plan.watermark_alignment = parse_positive_duration(option, cursor.value(option, arg));
     } else if (option == "--checkpoint-timeout") {
       options.checkpoint.timeout = parse_positive_duration(option, cursor.value(option, arg));
     } else if (option == "--checkpoints-retained") {

@@ -200,7 +200,10 @@ class PlanBuilder {
     }
     for (int id : members) {
       OperatorInstance& instance = instances[id];
-      if (instance.source != nullptr) task->set_source(instance.source, options_.micro_batch);
+      if (instance.source != nullptr) {
+        task->set_source(instance.source, options_.micro_batch);
+        join_alignment(*instance.source, *task);
+      }
       task->add_operator(std::move(instance.op), restore_of(graph_.node(id).name));
     }
     connect_inputs(head, subtask, instances[head], *task);
@@ -215,6 +218,17 @@ class PlanBuilder {
       task->store_overtaken_output();
     }
     plan_.tasks.push_back(std::move(task));
+  }
+
+  void join_alignment(SourceOperatorBase& source, Task& task) {
+    if (options_.watermark_alignment <= 0 || options_.micro_batch) return;
+    if (!source.stamps_event_time()) return;
+    if (!plan_.watermark_alignment) {
+      plan_.watermark_alignment =
+          std::make_unique<WatermarkAlignmentGroup>(options_.watermark_alignment);
+    }
+    source.join_alignment(plan_.watermark_alignment.get(),
+                          plan_.watermark_alignment->add_member(&task.wakeup()));
   }
 
   // The state an unaligned checkpoint stored under the pseudo-operator

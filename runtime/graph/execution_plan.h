@@ -23,6 +23,7 @@
 #include "runtime/graph/job_graph.h"
 #include "runtime/network/remote_channels.h"
 #include "runtime/task/task.h"
+#include "runtime/time/watermark_alignment.h"
 
 namespace sluice {
 
@@ -55,6 +56,9 @@ struct PlanOptions {
   bool micro_batch = false;
   // Unaligned checkpoints (runtime/task/task.h); needs codecs on every edge.
   bool unaligned_checkpoints = false;
+  // Watermark alignment (runtime/time/watermark_alignment.h): the largest
+  // lead of a source's watermark over the slowest one's; 0: off.
+  DurationMs watermark_alignment = 0;
 };
 
 // One task of the job, wherever it runs.
@@ -66,6 +70,8 @@ struct PlannedTask {
 };
 
 struct ExecutionPlan {
+  // The sources of the job's tasks here, when aligned; outlives the tasks.
+  std::unique_ptr<WatermarkAlignmentGroup> watermark_alignment;
   std::vector<std::unique_ptr<ChannelBase>> channels;
   std::vector<std::unique_ptr<Task>> tasks;  // the tasks placed here
   std::vector<size_t> task_index;  // of tasks[i] among all_tasks

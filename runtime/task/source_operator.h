@@ -14,17 +14,26 @@
 // ends it after that. end_batches() before its input ended ends the source
 // without ending event time (a later run resumes the windows).
 //
+// Watermark alignment (runtime/time/watermark_alignment.h), continuous
+// mode only: a source that stamps event time reports each watermark it
+// emits to its group, and nothing once it is idle or has ended; before each
+// read it checks that its watermark is not beyond the group's allowance,
+// and otherwise poll() asks the task to wait for its wakeup.
+//
 // Threading: on the source task's thread. The task calls poll() in a loop
 // and waits until `wait_until` when a poll asks it to.
 #pragma once
 
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/api/operator.h"
 #include "runtime/api/source.h"
 #include "runtime/time/split_watermarks.h"
+#include "runtime/time/watermark_alignment.h"
 
 namespace sluice {
 
@@ -65,8 +74,44 @@ class SourceOperatorBase : public OperatorBase {
   int64_t slice_rows() const { return slice_rows_; }
   // The watermark emitted last (kMinTimestamp before the first).
   Timestamp emitted_watermark() const { return emitted_watermark_; }
+  // Whether records get event time from the data (else only the end's
+  // watermark comes, and aligning on it would hold every other source).
+  virtual bool stamps_event_time() const = 0;
+  // Before open(): member `member` of `group`.
+  void join_alignment(WatermarkAlignmentGroup* group, size_t member) {
+    alignment_ = group;
+    alignment_member_ = member;
+  }
 
  protected:
+  // True when this source is ahead of its alignment group and must wait
+  // for its wakeup before it reads again.
+  bool ahead_of_group() {
+    if (alignment_ == nullptr || batches_) return false;
+    if (emitted_watermark_ <= alignment_->max_allowed()) {
+      alignment_->resume(alignment_member_);
+      return false;
+    }
+    alignment_->pause(alignment_member_);
+    // Again after pausing: a report in between may not have seen the pause.
+    if (emitted_watermark_ <= alignment_->max_allowed()) {
+      alignment_->resume(alignment_member_);
+      return false;
+    }
+    return true;
+  }
+  // What the group knows of this source: its watermark, or nullopt once it
+  // holds nothing back (idle or ended).
+  void report_to_group(std::optional<Timestamp> watermark) {
+    if (alignment_ == nullptr || watermark == reported_) return;
+    reported_ = watermark;
+    alignment_->report(alignment_member_, watermark);
+  }
+
+  WatermarkAlignmentGroup* alignment_ = nullptr;
+  size_t alignment_member_ = 0;
+  std::optional<Timestamp> reported_ = kMinTimestamp;  // what a member starts as
+
   bool idle_ = false;
   bool batches_ = false;
   bool in_slice_ = false;
@@ -107,6 +152,7 @@ class SourceOperator final : public SourceOperatorBase {
     if (batches_ended_) return {Step::kFinished};
     if (batches_ && !in_slice_) return {Step::kWait, kMaxTimestamp};
     if (batches_ && input_ != SourceInput::kOpen) return end_slice(now);
+    if (ahead_of_group()) return {Step::kWait, kMaxTimestamp};
     recycle_batch();
     ReadResult result = reader_->read(batch_, kMaxBatchRecords, now);
     switch (result.status) {
@@ -134,7 +180,12 @@ class SourceOperator final : public SourceOperatorBase {
     return {Step::kFinished};
   }
 
-  void close() override { reader_->close(); }
+  void close() override {
+    report_to_group(std::nullopt);
+    reader_->close();
+  }
+
+  bool stamps_event_time() const override { return !std::is_same_v<TimestampFn, NoTimestamps>; }
 
   // A source's operator state: the positions of its splits.
   OperatorSnapshot snapshot_state(int64_t) override {
@@ -221,6 +272,7 @@ class SourceOperator final : public SourceOperatorBase {
       output_.emit_watermark(kMaxTimestamp);
     }
     idle_ = false;
+    report_to_group(std::nullopt);
   }
 
   void advance_watermark(Timestamp now) {
@@ -230,6 +282,7 @@ class SourceOperator final : public SourceOperatorBase {
       emitted_watermark_ = *watermark;
       output_.emit_watermark(*watermark);
     }
+    report_to_group(idle_ ? std::nullopt : std::optional<Timestamp>(emitted_watermark_));
   }
 
   std::unique_ptr<SourceReader<T>> reader_;

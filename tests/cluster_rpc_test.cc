@@ -18,6 +18,7 @@
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
+#include "runtime/cluster/alignment_board.h"
 #include "runtime/cluster/frame.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/validate.h"
@@ -70,7 +71,15 @@ std::vector<pb::Envelope> valid_examples() {
     m->set_slots(4);
   }
   next()->mutable_registered()->set_heartbeat_interval_ms(1000);
-  next()->mutable_heartbeat()->set_id("tm-1");
+  {
+    auto* m = next()->mutable_heartbeat();
+    m->set_id("tm-1");
+    auto* watermark = m->add_source_watermarks();
+    watermark->set_job("wordcount-1");
+    watermark->set_attempt(0);
+    watermark->set_holds(true);
+    watermark->set_watermark(1767225600000);
+  }
   {
     auto* m = next()->mutable_deploy_tasks();
     m->set_job("wordcount-1");
@@ -193,6 +202,20 @@ pb::Envelope heartbeat(const std::string& id) {
 
 // ---- validation ----
 
+// Each task manager learns the minimum of the others, never its own; an
+// older attempt's report changes nothing, a newer one starts afresh.
+TEST(AlignmentBoard, ExchangesTheOtherTaskManagersMinimum) {
+  AlignmentBoard board;
+  EXPECT_EQ(board.exchange("tm-1", 0, 500), std::nullopt) << "nobody else reported";
+  EXPECT_EQ(board.exchange("tm-2", 0, 900), 500);
+  EXPECT_EQ(board.exchange("tm-1", 0, 700), 900);
+  EXPECT_EQ(board.exchange("tm-3", 0, std::nullopt), 700) << "an idle one holds nothing back";
+  EXPECT_EQ(board.exchange("tm-2", 0, 950), 700);
+  EXPECT_EQ(board.exchange("tm-1", 1, 100), std::nullopt) << "attempt 1 starts an empty board";
+  EXPECT_EQ(board.exchange("tm-2", 0, 5), 100) << "attempt 0's report is not recorded";
+  EXPECT_EQ(board.exchange("tm-3", 1, 200), 100);
+}
+
 TEST(ValidateEnvelope, AcceptsAValidExampleOfEveryMessage) {
   std::set<int> bodies;
   for (const pb::Envelope& e : valid_examples()) {
@@ -292,6 +315,12 @@ TEST(ValidateEnvelope, ChecksJobNamesAttemptsAndTasks) {
        "TriggerCheckpoint.job"},
       {E::kCancelTasks, [](E& e) { e.mutable_cancel_tasks()->set_attempt(-1); },
        "CancelTasks.attempt"},
+      {E::kHeartbeat,
+       [](E& e) { e.mutable_heartbeat()->mutable_source_watermarks(0)->set_job("../x"); },
+       "Heartbeat.source_watermarks[0].job"},
+      {E::kHeartbeat,
+       [](E& e) { e.mutable_heartbeat()->mutable_source_watermarks(0)->set_attempt(-1); },
+       "Heartbeat.source_watermarks[0].attempt"},
       {E::kTaskStatus, [](E& e) { e.mutable_task_status()->set_task(-1); }, "TaskStatus.task"},
       {E::kJobStatus, [](E& e) { e.mutable_job_status()->clear_state(); }, "JobStatus.state"},
       {E::kJobList, [](E& e) { e.mutable_job_list()->mutable_jobs(0)->set_attempt(-2); },

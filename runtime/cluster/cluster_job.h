@@ -22,6 +22,7 @@
 
 #include "runtime/checkpoint/coordinator.h"
 #include "runtime/cli/run_options.h"
+#include "runtime/cluster/alignment_board.h"
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/scheduler.h"
@@ -82,6 +83,9 @@ class ClusterJob {
   // Slots the job holds on `task_manager`: its running attempt's, or a
   // stopped attempt's until the task manager reported it stopped.
   int slots_on(const std::string& task_manager) const;
+  // Watermark alignment: the heartbeat's report of `task_manager` in, the
+  // other task managers' minimum out (runtime/cluster/alignment_board.h).
+  AlignmentBoard& alignment() { return alignment_; }
   pb::JobInfo info() const;
   // What waiting clients receive when the job ends.
   pb::JobStatus status() const;
@@ -125,6 +129,7 @@ class ClusterJob {
   std::unique_ptr<CheckpointCoordinator> coordinator_;
   std::vector<std::unique_ptr<TaskMailbox>> mailboxes_;
   std::set<int64_t> aborted_;
+  AlignmentBoard alignment_;
   int64_t last_checkpoint_ = 0;
   struct CheckpointRequest {
     int64_t id;

@@ -60,6 +60,10 @@ class DeployedAttempt final : public CheckpointParticipation {
   const std::string& job() const { return job_; }
   std::shared_ptr<const JobMetrics> metrics() const { return tasks_->shared_metrics(); }
   int attempt() const { return attempt_; }
+  // The attempt's aligned sources here (null: not aligned, or none here).
+  WatermarkAlignmentGroup* watermark_alignment() const {
+    return tasks_->plan().watermark_alignment.get();
+  }
 
   // CheckpointParticipation
   void submit_snapshot(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,

@@ -148,7 +148,7 @@ class JobManager::Impl final : public ClusterView {
         register_task_manager(c, e.register_task_manager());
         return true;
       case pb::Envelope::kHeartbeat:
-        heartbeat(c);
+        heartbeat(c, e.heartbeat());
         return true;
       case pb::Envelope::kTaskStatus:
         if (ClusterJob* job = find(e.task_status().job()); job && !task_manager.empty()) {
@@ -235,12 +235,26 @@ class JobManager::Impl final : public ClusterView {
 
   // Answered, so that a task manager that hears nothing for the timeout
   // knows it is cut off and stops its tasks.
-  void heartbeat(const std::shared_ptr<ControlConnection>& c) {
+  // The answer carries, per attempt the task manager reported aligned
+  // sources of, the other task managers' minimum.
+  void heartbeat(const std::shared_ptr<ControlConnection>& c, const pb::Heartbeat& beat) {
     std::string id = task_manager_of(c);
     if (id.empty()) return;
     task_managers_[id].last_heartbeat = SteadyClock::now();
     pb::Envelope reply;
     reply.mutable_heartbeat()->set_id("job manager");
+    for (const pb::SourceWatermark& mine : beat.source_watermarks()) {
+      ClusterJob* job = find(mine.job());
+      if (job == nullptr) continue;
+      std::optional<Timestamp> others = job->alignment().exchange(
+          id, mine.attempt(),
+          mine.holds() ? std::optional<Timestamp>(mine.watermark()) : std::nullopt);
+      pb::SourceWatermark* theirs = reply.mutable_heartbeat()->add_source_watermarks();
+      theirs->set_job(mine.job());
+      theirs->set_attempt(mine.attempt());
+      theirs->set_holds(others.has_value());
+      theirs->set_watermark(others.value_or(0));
+    }
     c->send(reply);
   }
 

@@ -138,17 +138,45 @@ class TaskManager::Impl {
   }
 
   void send_heartbeats(const std::atomic<bool>& stop) {
-    pb::Envelope envelope;
-    envelope.mutable_heartbeat()->set_id(id_);
     std::unique_lock lock(heartbeat_mutex_);
     while (!stop.load()) {
-      send(envelope);
+      send(heartbeat());
       if (std::shared_ptr<ControlConnection> silent = silent_connection()) {
         log::cluster()->warn("task manager {}: nothing from the job manager for {} ms; giving up on it",
                              id_, silence_limit());
         give_up(silent);
       }
       heartbeat_wake_.wait_for(lock, heartbeat_interval(), [&stop] { return stop.load(); });
+    }
+  }
+
+  // With the minimum watermark of each attempt's aligned sources here.
+  pb::Envelope heartbeat() {
+    pb::Envelope envelope;
+    envelope.mutable_heartbeat()->set_id(id_);
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, attempt] : attempts_) {
+      WatermarkAlignmentGroup* group = attempt->watermark_alignment();
+      if (group == nullptr) continue;
+      std::optional<Timestamp> minimum = group->local_minimum();
+      pb::SourceWatermark* mine = envelope.mutable_heartbeat()->add_source_watermarks();
+      mine->set_job(key.first);
+      mine->set_attempt(key.second);
+      mine->set_holds(minimum.has_value());
+      mine->set_watermark(minimum.value_or(0));
+    }
+    return envelope;
+  }
+
+  // The job manager's answer: the other task managers' minima.
+  void align_sources(const pb::Heartbeat& answer) {
+    for (const pb::SourceWatermark& theirs : answer.source_watermarks()) {
+      auto it = attempts_.find(AttemptKey{theirs.job(), theirs.attempt()});
+      if (it == attempts_.end()) continue;
+      if (WatermarkAlignmentGroup* group = it->second->watermark_alignment()) {
+        group->set_remote_minimum(theirs.holds() ? std::optional<Timestamp>(theirs.watermark())
+                                                 : std::nullopt);
+      }
     }
   }
 
@@ -190,7 +218,10 @@ class TaskManager::Impl {
   void on_message(const std::shared_ptr<ControlConnection>&, pb::Envelope&& envelope) {
     std::lock_guard lock(mutex_);
     last_heard_ = std::chrono::steady_clock::now();
-    if (envelope.has_heartbeat()) return;
+    if (envelope.has_heartbeat()) {
+      align_sources(envelope.heartbeat());
+      return;
+    }
     if (envelope.has_checkpoint_mail()) {
       const pb::CheckpointMail& mail = envelope.checkpoint_mail();
       auto it = attempts_.find(AttemptKey{mail.job(), mail.attempt()});

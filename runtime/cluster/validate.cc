@@ -85,6 +85,8 @@ class Fields {
 
 constexpr int64_t kMaxPort = 65535;
 constexpr int64_t kMaxHeartbeatIntervalMs = 3'600'000;
+// Attempts one heartbeat may report aligned sources of.
+constexpr int kMaxAlignedAttempts = 1000;
 
 // A job, attempt, task triple as most task-level messages carry it.
 template <class Message>
@@ -117,8 +119,17 @@ void check(const Fields& f, const pb::Registered& m) {
   f.range("heartbeat_timeout_ms", m.heartbeat_timeout_ms(), 0, 24 * kMaxHeartbeatIntervalMs);
 }
 
+void check(const Fields& f, const pb::SourceWatermark& m) {
+  f.path_component("job", m.job());
+  f.at_least("attempt", m.attempt(), 0);
+}
+
 void check(const Fields& f, const pb::Heartbeat& m) {
   f.name("id", m.id());
+  f.count("source_watermarks", m.source_watermarks_size(), kMaxAlignedAttempts);
+  for (int i = 0; i < m.source_watermarks_size(); ++i) {
+    check(Fields(f.nested("source_watermarks", i)), m.source_watermarks(i));
+  }
 }
 
 void check(const Fields& f, const pb::Peer& m) {

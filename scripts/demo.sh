@@ -47,7 +47,8 @@ echo "Sluice demo: a development Kafka broker at $bootstrap (sluice dev-kafka),"
 echo "a generator job writing ${duration} of page views (${rate}/s) into topic page-views,"
 echo "and the demo job counting views per page in 2 s event-time windows from that topic"
 echo "(RocksDB state, checkpoints every 2 s, exactly-once output under $out)."
-echo "Progress (stderr) shows records in and out per second and the watermark;"
+echo "Progress (stderr) shows records in and out per second, the watermark and its"
+echo "lag behind the clock (how long after a window ends its result comes);"
 echo "results for the five most popular pages print as their windows close."
 echo
 kafka=(--set kafka.bootstrap="$bootstrap" --set kafka.fetch.wait.max.ms=20)

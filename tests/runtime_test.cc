@@ -16,6 +16,7 @@
 #include "runtime/graph/execution_plan.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/reader.h"
+#include "runtime/task/progress_reporter.h"
 #include "runtime/time/split_watermarks.h"
 #include "runtime/time/watermark_valve.h"
 #include "connectors/collect_sink.h"
@@ -379,6 +380,30 @@ TEST(Topology, DuplicateOperatorNamesAreRejected) {
   auto s = topology.source<int>("src", source);
   s.map("m", [](int x) { return x; });
   EXPECT_THROW(s.map("m", [](int x) { return x; }), UsageError);
+}
+
+// The event-time lag is processing time minus the sinks' (minimum)
+// watermark, and absent before the first watermark and after the last.
+TEST(Progress, ReportsTheEventTimeLagOfTheSlowestSink) {
+  ManualClock clock;
+  std::vector<ProgressSample> samples;
+  ProgressReporter reporter([&](const ProgressSample& s) { samples.push_back(s); }, 1000,
+                            std::chrono::steady_clock::now(), clock);
+  JobMetrics metrics;
+  size_t first = metrics.add_sink_watermark_slot();
+  size_t second = metrics.add_sink_watermark_slot();
+  reporter.report(metrics, 0, /*force=*/true);
+  metrics.set_sink_watermark(first, 9000);
+  metrics.set_sink_watermark(second, 7500);
+  clock.set(10000);
+  reporter.report(metrics, 0, true);
+  metrics.set_sink_watermark(first, kMaxTimestamp);
+  metrics.set_sink_watermark(second, kMaxTimestamp);
+  reporter.report(metrics, 0, true);
+  ASSERT_EQ(samples.size(), 3u);
+  EXPECT_EQ(samples[0].event_time_lag, std::nullopt);
+  EXPECT_EQ(samples[1].event_time_lag, 2500);
+  EXPECT_EQ(samples[2].event_time_lag, std::nullopt);
 }
 
 }  // namespace

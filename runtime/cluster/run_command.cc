@@ -28,6 +28,7 @@ void print_progress(const ProgressSample& s) {
       "[{:7.1f}s] in {:>12.0f} rec/s  out {:>10.0f} rec/s  total in {}  out {}  watermark {}",
       s.elapsed_seconds, s.in_per_second, s.out_per_second, s.records_in, s.records_out,
       format_timestamp(s.watermark));
+  if (s.event_time_lag) line += fmt::format("  lag {:.1f} s", *s.event_time_lag / 1000.0);
   if (isatty(STDERR_FILENO)) {
     fmt::print(stderr, "\r{}\033[K", line);
   } else {

@@ -19,6 +19,9 @@ void ProgressReporter::report(const JobMetrics& metrics, size_t checkpoints, boo
     sample.out_per_second = static_cast<double>(sample.records_out - last_out_) / dt;
   }
   sample.watermark = metrics.sink_watermark();
+  if (sample.watermark != kMinTimestamp && sample.watermark != kMaxTimestamp) {
+    sample.event_time_lag = processing_time_.now_ms() - sample.watermark;
+  }
   last_in_ = sample.records_in;
   last_out_ = sample.records_out;
   last_time_ = now;

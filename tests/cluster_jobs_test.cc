@@ -149,6 +149,24 @@ TEST(ClusterJobs, HashShuffleAcrossProcessesUnderBackpressureLosesNothing) {
   EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
 }
 
+// Buffer debloating across processes: the receiving ends hold back credits
+// while over their record budgets, writers send smaller batches, and
+// checkpoints run through it all; nothing is lost, repeated or stuck.
+TEST(ClusterJobs, DebloatedShuffleAcrossProcessesLosesNothing) {
+  TempDir dir;
+  testing::WindowedCountCase c = testing::tumbling_case(60000, 100, 11);
+  testing::write_file(dir.file("in.csv"), c.csv);
+  ClusterProcesses cluster(SLUICE_BINARY, dir.path());
+  cluster.start_jobmanager();
+  cluster.start_taskmanager("tm-1", 2);
+  cluster.start_taskmanager("tm-2", 2);
+  testing::ProcessResult submitted = cluster.submit_and_wait(windowed_count(
+      "out", {"--parallelism", "4", "--buffer-debloat-target", "20ms", "--checkpoint-interval",
+              "100ms", "--set", "output-rate=1500"}));
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err << cluster.jobmanager().err();
+  EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
+}
+
 // Throttled windowed-count with a checkpoint every 100 ms and the
 // exactly-once file sink.
 std::vector<std::string> checkpointed_job(std::vector<std::string> more = {}) {

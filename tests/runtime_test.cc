@@ -139,6 +139,76 @@ TEST(Channel, HasRoomBelowCapacityAndSignalsTheProducerWhenRoomReturns) {
   EXPECT_FALSE(channel.try_pop(out));
 }
 
+Element<int> batch_of_size(int records) {
+  Element<int> e;
+  for (int i = 0; i < records; ++i) e.batch.push_back(Record<int>{i, 0});
+  return e;
+}
+
+// Buffer debloating: a record budget also limits the room, and the
+// producer is woken when the records drop below it or it grows.
+TEST(Channel, ARecordBudgetLimitsTheRoomAndItsReturnWakesTheProducer) {
+  Channel<int> channel(8);
+  TaskWakeup producer;
+  channel.set_producer(&producer);
+  channel.set_record_budget(100);
+  producer.wait_for(std::chrono::milliseconds(0));
+  channel.push(batch_of_size(60));
+  EXPECT_TRUE(channel.has_room());
+  channel.push(batch_of_size(60));
+  EXPECT_FALSE(channel.has_room()) << "120 records of a budget of 100, 2 of 8 elements";
+  Element<int> out;
+  ASSERT_TRUE(channel.try_pop(out));
+  EXPECT_TRUE(channel.has_room());
+  EXPECT_TRUE(producer.pending()) << "under the budget again";
+  producer.wait_for(std::chrono::milliseconds(0));
+  channel.push(batch_of_size(60));
+  EXPECT_FALSE(channel.has_room());
+  channel.set_record_budget(1000);
+  EXPECT_TRUE(channel.has_room());
+  EXPECT_TRUE(producer.pending()) << "a larger budget makes room";
+}
+
+// The receiving end of a remote edge holds back the credit of a pop that
+// leaves it over budget and returns it with the next pop under it.
+TEST(Channel, TheReceivingEndWithholdsCreditsWhileOverBudget) {
+  struct CountingListener final : PopListener {
+    void on_pop() override { ++pops; }
+    int pops = 0;
+  } listener;
+  Channel<int> in(4);
+  in.set_pop_listener(&listener);
+  in.set_record_budget(50);
+  for (int i = 0; i < 4; ++i) in.push_credited(batch_of_size(30));
+  Element<int> out;
+  ASSERT_TRUE(in.try_pop(out));  // 90 left
+  ASSERT_TRUE(in.try_pop(out));  // 60 left
+  EXPECT_EQ(listener.pops, 0) << "over budget: credits held back";
+  ASSERT_TRUE(in.try_pop(out));  // 30 left
+  EXPECT_EQ(listener.pops, 3) << "under it: every credit back";
+  ASSERT_TRUE(in.try_pop(out));
+  EXPECT_EQ(listener.pops, 4);
+}
+
+// The meter sets the budget to the rate times the target over intervals in
+// which the consumer never ran dry, and doubles it when it did.
+TEST(BufferDebloat, TheBudgetFollowsTheConsumersRate) {
+  DebloatMeter meter(500);
+  using Clock = DebloatMeter::Clock;
+  Clock::time_point t0 = Clock::now();
+  EXPECT_EQ(meter.on_pop(1000, false, t0), std::nullopt);
+  EXPECT_EQ(meter.on_pop(1000, false, t0 + std::chrono::milliseconds(50)), std::nullopt);
+  // 2000 more records in the first 100 ms: 20,000 a second, 10,000 in 500 ms.
+  EXPECT_EQ(meter.on_pop(2000, false, t0 + std::chrono::milliseconds(100)), 20000u);
+  // 200 records in the next 100 ms: 1000 wanted, averaged with 20,000.
+  EXPECT_EQ(meter.on_pop(200, false, t0 + std::chrono::milliseconds(200)), 10500u);
+  EXPECT_EQ(meter.on_pop(10, true, t0 + std::chrono::milliseconds(300)), 21000u)
+      << "ran dry: the producer was slower";
+  EXPECT_EQ(meter.on_pop(1, false, t0 + std::chrono::milliseconds(1300)),
+            (21000u + DebloatMeter::kMinRecords) / 2)
+      << "never below the minimum";
+}
+
 TEST(Channel, ABatchBeyondTheOverdraftWaitsForAPop) {
   Channel<int> channel(2);
   for (int v = 1; v <= 4; ++v) channel.push(batch_of(v));  // capacity and overdraft

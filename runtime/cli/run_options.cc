@@ -48,6 +48,9 @@ const char* const kRunUsage =
     "  --restart-delay D        wait before a restart (default 1s; doubles with backoff)\n"
     "  --restart-max-delay D    cap of the backoff (default 1m)\n"
     "  --channel-capacity N     batches buffered per channel (default 8)\n"
+    "  --buffer-debloat-target D  channels hold about D of records at the rate their\n"
+    "                           consumer takes them (within the capacity), so aligned\n"
+    "                           checkpoints wait about D under backpressure\n"
     "  --progress               print a progress line every second\n"
     "  --log-level LEVEL        debug, info, warn (default) or error\n"
     "  --help                   this text\n";
@@ -232,6 +235,8 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
         throw UsageError("--checkpoint-mode: '" + value + "' is not aligned or unaligned");
       }
       options.plan.unaligned_checkpoints = value == "unaligned";
+    } else if (option == "--buffer-debloat-target") {
+      options.plan.buffer_debloat_target = parse_positive_duration(option, cursor.value(option, arg));
     } else if (option == "--watermark-alignment") {
       options.plan.watermark_alignment = parse_positive_duration(option, cursor.value(option, arg));
     } else if (option == "--checkpoint-timeout") {

@@ -139,6 +139,9 @@ class PlanBuilder {
           bool consumer_here = placement().runs_here(cs);
           if (!producer_here && !consumer_here) continue;
           auto channel = type.make_channel(options_.channel_capacity);
+          if (options_.buffer_debloat_target > 0) {
+            channel->set_debloat_target(options_.buffer_debloat_target);
+          }
           if (producer_here != consumer_here) connect_remote(e, type, ps, cs, *channel, producer_here);
           control_.add_channel(channel.get());
           e.channels[static_cast<size_t>(ps)][static_cast<size_t>(cs)] = channel.get();

@@ -59,6 +59,9 @@ struct PlanOptions {
   // Watermark alignment (runtime/time/watermark_alignment.h): the largest
   // lead of a source's watermark over the slowest one's; 0: off.
   DurationMs watermark_alignment = 0;
+  // Buffer debloating (runtime/network/buffer_debloat.h): about how much
+  // data, in time, a channel holds; 0: off, channel_capacity alone.
+  DurationMs buffer_debloat_target = 0;
 };
 
 // One task of the job, wherever it runs.

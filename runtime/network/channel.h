@@ -38,6 +38,12 @@
 // it) and queues no mark; the receiving end queues the mark when the
 // barrier arrives (push_credited()), so its consumer records only what had
 // arrived before it.
+//
+// Buffer debloating (runtime/network/buffer_debloat.h): with a debloat
+// target, the consumer's side sets a budget in records from the rate it
+// takes them at, and has_room() also needs fewer queued records than that.
+// The receiving end of a remote edge then also holds back the credits of
+// pops that leave it over budget, and returns them once it is under.
 #pragma once
 
 #include <fmt/format.h>
@@ -48,11 +54,13 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "runtime/api/record.h"
+#include "runtime/network/buffer_debloat.h"
 #include "runtime/core/errors.h"
 
 namespace sluice {
@@ -149,9 +157,22 @@ class ChannelBase {
     }
     below_overdraft_.notify_all();
   }
+  // Buffer debloating, before the channel's threads start.
+  void set_debloat_target(DurationMs target) { debloat_.emplace(target); }
+  // At most this many queued records leave room (0: no limit); set by the
+  // consumer's side from its measured rate, or directly by tests.
+  void set_record_budget(size_t budget) {
+    size_t before = record_budget_.exchange(budget);
+    if ((before == 0 || budget > before) && producer_ != nullptr) producer_->notify();
+  }
+  size_t record_budget() const { return record_budget_.load(std::memory_order_relaxed); }
   // The producer may push its next input's output: fewer than capacity()
-  // elements are queued.
-  bool has_room() const { return size_.load(std::memory_order_acquire) < capacity_; }
+  // elements are queued, and fewer records than the budget.
+  bool has_room() const {
+    if (size_.load(std::memory_order_acquire) >= capacity_) return false;
+    size_t budget = record_budget_.load(std::memory_order_relaxed);
+    return budget == 0 || queued_records_.load(std::memory_order_acquire) < budget;
+  }
   // Elements queued now; for tests and metrics.
   size_t queued() const { return size_.load(std::memory_order_acquire); }
   size_t capacity() const { return capacity_; }
@@ -159,13 +180,30 @@ class ChannelBase {
  protected:
   // A data push waits beyond this many queued elements.
   size_t overdraft_limit() const { return 2 * capacity_; }
-  // After a pop that left `size` elements, outside the lock. Barriers and
-  // marks took no credit, so their pops return none.
-  void after_pop(size_t size, bool uncredited) {
-    if (size + 1 == capacity_ && producer_ != nullptr) producer_->notify();
+  // After a pop of `records` records that left `size` elements and
+  // `left_records` records, outside the lock. Barriers and marks took no
+  // credit, so their pops return none.
+  void after_pop(size_t size, bool uncredited, size_t records, size_t left_records) {
+    size_t budget = record_budget_.load(std::memory_order_relaxed);
+    if (debloat_) {
+      if (auto measured = debloat_->on_pop(records, size == 0, DebloatMeter::Clock::now())) {
+        set_record_budget(*measured);
+        budget = *measured;
+      }
+    }
+    bool over_budget = budget != 0 && left_records >= budget;
+    bool under_again = budget != 0 && !over_budget && left_records + records >= budget;
+    if ((size + 1 == capacity_ || under_again) && producer_ != nullptr) producer_->notify();
     if (size + 1 == overdraft_limit()) below_overdraft_.notify_one();
-    if (pop_listener_ != nullptr && !uncredited) pop_listener_->on_pop();
+    if (pop_listener_ == nullptr || uncredited) return;
+    if (over_budget) {
+      ++withheld_credits_;
+      return;
+    }
+    for (; withheld_credits_ > 0; --withheld_credits_) pop_listener_->on_pop();
+    pop_listener_->on_pop();
   }
+
   void after_push(bool was_empty) {
     if (was_empty && consumer_ != nullptr) consumer_->notify();
   }
@@ -174,6 +212,10 @@ class ChannelBase {
   std::condition_variable below_overdraft_;
   size_t capacity_;
   std::atomic<size_t> size_{0};  // written under mutex_
+  std::atomic<size_t> queued_records_{0};  // in queued batches; written under mutex_
+  std::atomic<size_t> record_budget_{0};
+  std::optional<DebloatMeter> debloat_;  // the consumer's side
+  size_t withheld_credits_ = 0;          // the consumer's side
   TaskWakeup* consumer_ = nullptr;
   TaskWakeup* producer_ = nullptr;
   PopListener* pop_listener_ = nullptr;
@@ -199,6 +241,7 @@ class Channel final : public ChannelBase {
     }
     if (cancelled_) throw CancelledError();
     bool was_empty = queue_.empty();
+    add_records(element);
     queue_.push_back(std::move(element));
     size_.store(queue_.size(), std::memory_order_release);
     if (spare != nullptr && !drained_.empty()) {
@@ -275,6 +318,7 @@ class Channel final : public ChannelBase {
       ++marks_;
       wake = true;  // a backpressured consumer still takes barriers
     } else {
+      add_records(element);
       queue_.push_back(std::move(element));
     }
     size_.store(queue_.size(), std::memory_order_release);
@@ -335,12 +379,27 @@ class Channel final : public ChannelBase {
     if (mark && marks_ > 0) --marks_;
     size_t size = queue_.size();
     size_.store(size, std::memory_order_release);
+    size_t records = records_in(out);
+    size_t left_records = queued_records_.load(std::memory_order_relaxed) - records;
+    queued_records_.store(left_records, std::memory_order_release);
     lock.unlock();
-    after_pop(size, barrier || mark);
+    after_pop(size, barrier || mark, records, left_records);
     return true;
   }
 
  private:
+  static size_t records_in(const Element<T>& element) {
+    return element.kind == ElementKind::kBatch ? element.batch.size() : 0;
+  }
+  // Under the lock, before `element` is queued.
+  void add_records(const Element<T>& element) {
+    size_t records = records_in(element);
+    if (records != 0) {
+      queued_records_.store(queued_records_.load(std::memory_order_relaxed) + records,
+                            std::memory_order_release);
+    }
+  }
+
   // A producer and a consumer that take turns need one or two.
   static constexpr size_t kMaxDrainedBuffers = 4;
   // Barriers travel without credit; a peer may have this many queued.

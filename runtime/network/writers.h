@@ -9,6 +9,7 @@
 // Threading: used only on the producing task's thread.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,7 +50,9 @@ template <class T>
 class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
  public:
   explicit ChannelWriter(std::vector<Channel<T>*> channels)
-      : channels_(std::move(channels)), pending_(channels_.size()) {}
+      : channels_(std::move(channels)),
+        pending_(channels_.size()),
+        batch_limit_(channels_.size(), kMaxBatchRecords) {}
 
   DownstreamBase* downstream() override { return this; }
 
@@ -104,7 +107,7 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
   void append(size_t target, Record<T>&& record) {
     Batch<T>& pending = pending_[target];
     pending.push_back(std::move(record));
-    if (pending.size() >= kMaxBatchRecords) send_pending(target);
+    if (pending.size() >= batch_limit_[target]) send_pending(target);
   }
   void send_pending(size_t target) {
     Batch<T>& pending = pending_[target];
@@ -119,6 +122,7 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
     element.batch.swap(batch);
     channels_[target]->push(std::move(element), &batch);
     if (batch.capacity() < kMaxBatchRecords) batch.reserve(kMaxBatchRecords);
+    batch_limit_[target] = batch_limit(channels_[target]->record_budget());
   }
   size_t channel_count() const { return channels_.size(); }
 
@@ -133,8 +137,17 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
     }
   }
 
+  // Buffer debloating: batches of at most a quarter of a channel's record
+  // budget (within 16..kMaxBatchRecords), so that a debloated channel holds
+  // several and a slow consumer gets small ones.
+  static size_t batch_limit(size_t budget) {
+    if (budget == 0) return kMaxBatchRecords;
+    return std::clamp<size_t>(budget / 4, 16, kMaxBatchRecords);
+  }
+
   std::vector<Channel<T>*> channels_;
   std::vector<Batch<T>> pending_;
+  std::vector<size_t> batch_limit_;  // per channel, from its record budget
 };
 
 // One consumer; whole batches are passed on without touching records.

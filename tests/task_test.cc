@@ -284,5 +284,64 @@ TEST(UnalignedCheckpoint, CompletesWhileTheOutputIsFullAndStoresTheQueuedInput) 
   thread.join();
 }
 
+// Values below 1030 go to the first channel, the others to the second.
+class SplitAt1030Writer final : public ChannelWriter<int64_t> {
+ public:
+  using ChannelWriter<int64_t>::ChannelWriter;
+  void push_batch(Batch<int64_t>& batch) override {
+    for (Record<int64_t>& r : batch) append(r.value < 1030 ? 0 : 1, std::move(r));
+  }
+};
+
+// A task whose output is full on one channel sends what it has for the
+// others before it waits: their consumers do not starve while the full one
+// drains.
+TEST(BackpressuredTask, SendsPartialBatchesToChannelsWithRoomBeforeItWaits) {
+  JobControl control;
+  JobMetrics metrics;
+  Channel<int64_t> in(4);
+  Channel<int64_t> full(1);
+  Channel<int64_t> other(4);
+  Task task("job/fwd/0", control, metrics, SystemClock::instance(), StateBackendConfig{});
+  auto op = std::make_unique<Forwarder>();
+  auto writer =
+      std::make_unique<SplitAt1030Writer>(std::vector<Channel<int64_t>*>{&full, &other});
+  op->output().set_target(writer.get());
+  op->set_info(OperatorInfo{"fwd", "job/fwd/0", 0, 1});
+  Forwarder* forwarder = op.get();
+  task.add_operator(std::move(op));
+  task.add_writer(std::move(writer));
+  in.set_consumer(&task.wakeup());
+  task.add_reader(std::make_unique<ChannelReader<int64_t>>(&in, forwarder));
+  full.set_producer(&task.wakeup());
+  other.set_producer(&task.wakeup());
+  task.set_max_flush_delay(std::chrono::hours(1));  // only running dry or waiting flush
+  control.expect_tasks(1);
+  control.add_wakeup(&task.wakeup());
+  std::thread thread([&] { task.run(); });
+
+  // 1030 values fill `full` with one whole batch and leave 6 pending; the 5
+  // for `other` make no whole batch. A second input keeps the task busy
+  // (it may not take it while `full` has no room), so only the wait for
+  // room can have sent the 5.
+  Element<int64_t> input;
+  for (int64_t v = 0; v < 1035; ++v) input.batch.push_back(Record<int64_t>{v, 0});
+  in.push(std::move(input));
+  Element<int64_t> more;
+  more.batch.push_back(Record<int64_t>{2000, 0});
+  in.push(std::move(more));
+  bool sent = testing::eventually([&] { return other.queued() == 1; });
+  size_t input_left = in.queued();
+  size_t in_full = full.queued();
+  control.cancel();
+  thread.join();
+  ASSERT_TRUE(sent) << "the records for the channel with room stayed pending";
+  Element<int64_t> got;
+  ASSERT_TRUE(other.try_pop(got));
+  EXPECT_EQ(got.batch.size(), 5u);
+  EXPECT_EQ(input_left, 1u) << "the second input waits for room";
+  EXPECT_EQ(in_full, 1u) << "the full channel got no more";
+}
+
 }  // namespace
 }  // namespace sluice

@@ -29,6 +29,10 @@ class NetworkWriterBase {
   virtual DownstreamBase* downstream() = 0;
   // Sends every pending batch.
   virtual void flush() = 0;
+  // Sends the pending batches of the channels that have room: a task whose
+  // output is full elsewhere does so before it waits, so that those
+  // consumers do not starve meanwhile.
+  virtual void flush_where_room() = 0;
   // Every channel has room for the output of the task's next input.
   virtual bool has_room() const = 0;
   virtual void send_idle(bool idle) = 0;
@@ -58,6 +62,11 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
 
   void flush() override {
     for (size_t i = 0; i < channels_.size(); ++i) send_pending(i);
+  }
+  void flush_where_room() override {
+    for (size_t i = 0; i < channels_.size(); ++i) {
+      if (channels_[i]->has_room()) send_pending(i);
+    }
   }
   bool has_room() const override {
     for (const Channel<T>* channel : channels_) {

@@ -13,7 +13,6 @@ namespace {
 constexpr Timestamp kMaxWaitMs = 100;
 // The longest records wait in a writer's partial batch while input keeps
 // coming; a task whose input runs dry sends them at once.
-constexpr std::chrono::microseconds kMaxFlushDelay{1000};
 
 }  // namespace
 
@@ -35,6 +34,7 @@ void Task::add_operator(std::unique_ptr<OperatorBase> op, const OperatorRestore*
 void Task::run() {
   try {
     open_operators();
+    flushed_at_ = std::chrono::steady_clock::now();
     if (source_ != nullptr) {
       run_source_loop();
     } else {
@@ -99,7 +99,7 @@ void Task::run_source_loop() {
     process_mails();
     fire_due_timers();
     if (!output_has_room()) {
-      wait_for_work(kMaxTimestamp);
+      wait_for_output_room();
       continue;
     }
     SourceOperatorBase::PollOutcome outcome;
@@ -129,7 +129,7 @@ void Task::run_input_loop() {
     process_mails();
     fire_due_timers();
     if (!output_has_room()) {
-      if (!unaligned_ || !poll_barriers()) wait_for_work(kMaxTimestamp);
+      if (!unaligned_ || !poll_barriers()) wait_for_output_room();
     } else if (poll_inputs()) {
       flush_writers_if_due();
     } else {
@@ -245,6 +245,13 @@ void Task::fire_due_timers() {
   flush_writers();
 }
 
+// A full output channel holds the task back: what it has for the others
+// goes first.
+void Task::wait_for_output_room() {
+  for (auto& writer : writers_) writer->flush_where_room();
+  wait_for_work(kMaxTimestamp);
+}
+
 void Task::wait_for_work(Timestamp until) {
   if (!timers_.empty()) until = std::min(until, timers_.top().at);
   Timestamp wait = kMaxWaitMs;
@@ -270,7 +277,7 @@ void Task::flush_writers() {
 
 void Task::flush_writers_if_due() {
   if (writers_.empty()) return;
-  if (std::chrono::steady_clock::now() - flushed_at_ >= kMaxFlushDelay) flush_writers();
+  if (std::chrono::steady_clock::now() - flushed_at_ >= max_flush_delay_) flush_writers();
 }
 
 void Task::close_operators() {

@@ -101,6 +101,9 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void add_writer(std::unique_ptr<NetworkWriterBase> writer) {
     writers_.push_back(std::move(writer));
   }
+  // How long partial batches may wait in the writers under steady input
+  // (Flink's buffer timeout); 1 ms unless set before run().
+  void set_max_flush_delay(std::chrono::microseconds delay) { max_flush_delay_ = delay; }
   // Keeps fan-outs and discards alive for the task's lifetime.
   void own(std::unique_ptr<DownstreamBase> piece) { pieces_.push_back(std::move(piece)); }
   TaskWakeup& wakeup() { return wakeup_; }
@@ -129,6 +132,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void set_idle(bool idle);
   void fire_due_timers();
   void wait_for_work(Timestamp until);
+  void wait_for_output_room();
   void finish_operators();
   void flush_writers();
   void flush_writers_if_due();
@@ -178,6 +182,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   bool idle_ = false;
   TaskWakeup wakeup_;
   std::chrono::steady_clock::time_point flushed_at_;
+  std::chrono::microseconds max_flush_delay_{1000};
 
   // Checkpoints: the coordinator, mails from it, and barrier alignment.
   CheckpointParticipation* checkpoints_ = nullptr;

@@ -60,8 +60,8 @@
 #include <vector>
 
 #include "runtime/api/record.h"
-#include "runtime/network/buffer_debloat.h"
 #include "runtime/core/errors.h"
+#include "runtime/network/buffer_debloat.h"
 
 namespace sluice {
 

@@ -460,15 +460,15 @@ TEST(Progress, ReportsTheEventTimeLagOfTheSlowestSink) {
   ProgressReporter reporter([&](const ProgressSample& s) { samples.push_back(s); }, 1000,
                             std::chrono::steady_clock::now(), clock);
   JobMetrics metrics;
-  size_t first = metrics.add_sink_watermark_slot();
-  size_t second = metrics.add_sink_watermark_slot();
+  std::atomic<Timestamp>* first = metrics.add_sink_watermark_slot();
+  std::atomic<Timestamp>* second = metrics.add_sink_watermark_slot();
   reporter.report(metrics, 0, /*force=*/true);
-  metrics.set_sink_watermark(first, 9000);
-  metrics.set_sink_watermark(second, 7500);
+  first->store(9000);
+  second->store(7500);
   clock.set(10000);
   reporter.report(metrics, 0, true);
-  metrics.set_sink_watermark(first, kMaxTimestamp);
-  metrics.set_sink_watermark(second, kMaxTimestamp);
+  first->store(kMaxTimestamp);
+  second->store(kMaxTimestamp);
   reporter.report(metrics, 0, true);
   ASSERT_EQ(samples.size(), 3u);
   EXPECT_EQ(samples[0].event_time_lag, std::nullopt);

@@ -4,15 +4,10 @@
 
 namespace sluice {
 
-size_t JobMetrics::add_sink_watermark_slot() {
+std::atomic<Timestamp>* JobMetrics::add_sink_watermark_slot() {
   std::lock_guard lock(mutex_);
   sink_watermarks_.push_back(std::make_unique<std::atomic<Timestamp>>(kMinTimestamp));
-  return sink_watermarks_.size() - 1;
-}
-
-void JobMetrics::set_sink_watermark(size_t slot, Timestamp wm) {
-  std::lock_guard lock(mutex_);
-  sink_watermarks_[slot]->store(wm, std::memory_order_relaxed);
+  return sink_watermarks_.back().get();
 }
 
 Timestamp JobMetrics::sink_watermark() const {

@@ -21,9 +21,9 @@ class JobMetrics {
   std::atomic<uint64_t> late_dropped{0};     // late records with nowhere to go
   std::atomic<uint64_t> skipped_records{0};  // malformed or lost records skipped by policy
 
-  // Registers a sink subtask's watermark slot; returns its index.
-  size_t add_sink_watermark_slot();
-  void set_sink_watermark(size_t slot, Timestamp wm);
+  // Registers a sink subtask's watermark slot, which lives as long as the
+  // metrics; its owner stores its watermark there without a lock.
+  std::atomic<Timestamp>* add_sink_watermark_slot();
   // The minimum watermark over all sink subtasks (kMinTimestamp if none).
   Timestamp sink_watermark() const;
 

@@ -17,7 +17,7 @@
 #include <string>
 
 #include "runtime/api/operator.h"
-#include "runtime/network/writers.h"
+#include "runtime/core/key_hasher.h"
 #include "state/keyed_state_backend.h"
 #include "state/timer_queue.h"
 

@@ -17,6 +17,7 @@
 #include "runtime/api/output.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
+#include "runtime/core/key_hasher.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/element_codec.h"
 #include "state/key_groups.h"
@@ -196,23 +197,6 @@ class BroadcastWriter final : public ChannelWriter<T> {
       for (const Record<T>& r : batch) this->append(i, Record<T>(r));
     }
   }
-};
-
-// Encodes keys and hashes them to key groups; one per thread.
-template <class K>
-class KeyHasher {
- public:
-  // Encodes `key` into bytes() and returns its stable hash.
-  uint64_t hash(const K& key) {
-    bytes_.clear();
-    ByteWriter w(bytes_);
-    Codec<K>::encode(key, w);
-    return hash_bytes(bytes_);
-  }
-  const std::string& bytes() const { return bytes_; }
-
- private:
-  std::string bytes_;
 };
 
 template <class T, class K, class KeyFn>

@@ -11,8 +11,9 @@
 #include "operators/sliced_window_operator.h"
 #include "operators/window_contents.h"
 #include "operators/window_operator.h"
-#include "runtime/task/source_operator.h"
 #include "runtime/core/hash.h"
+#include "runtime/network/channel.h"
+#include "runtime/task/source_operator.h"
 #include "tests/operator_harness.h"
 #include "tests/process_runner.h"
 
@@ -573,7 +574,7 @@ TEST(WatermarkAlignment, TheSourceAheadWaitsUntilTheSlowestCatchesUp) {
     m->op = std::make_unique<Op>(std::move(reader), strategy);
     m->op->output().set_target(&m->out);
     ASSERT_TRUE(m->op->stamps_event_time());
-    m->op->join_alignment(&group, group.add_member(&m->wakeup));
+    m->op->join_alignment(&group, group.add_member([m] { m->wakeup.notify(); }));
     OperatorContext context{m->op->info(), time, metrics, StateBackendConfig{}, nullptr, false};
     m->op->open(context);
   }
@@ -620,8 +621,8 @@ TEST(WatermarkAlignment, IdleMembersAndTheRemoteMinimum) {
   WatermarkAlignmentGroup group(50);
   TaskWakeup a;
   TaskWakeup b;
-  size_t first = group.add_member(&a);
-  size_t second = group.add_member(&b);
+  size_t first = group.add_member([&a] { a.notify(); });
+  size_t second = group.add_member([&b] { b.notify(); });
   group.report(first, 1000);
   group.report(second, 3000);
   EXPECT_EQ(group.max_allowed(), 1050);

@@ -230,8 +230,9 @@ class PlanBuilder {
       plan_.watermark_alignment =
           std::make_unique<WatermarkAlignmentGroup>(options_.watermark_alignment);
     }
-    source.join_alignment(plan_.watermark_alignment.get(),
-                          plan_.watermark_alignment->add_member(&task.wakeup()));
+    size_t member =
+        plan_.watermark_alignment->add_member([&wakeup = task.wakeup()] { wakeup.notify(); });
+    source.join_alignment(plan_.watermark_alignment.get(), member);
   }
 
   // The state an unaligned checkpoint stored under the pseudo-operator

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace sluice {
 
-size_t WatermarkAlignmentGroup::add_member(TaskWakeup* wakeup) {
-  members_.emplace_back().wakeup = wakeup;
+size_t WatermarkAlignmentGroup::add_member(std::function<void()> wake) {
+  members_.emplace_back().wake = std::move(wake);
   return members_.size() - 1;
 }
 
@@ -47,7 +48,7 @@ void WatermarkAlignmentGroup::set_remote_minimum(std::optional<Timestamp> minimu
 // Every paused member checks again; those still ahead pause again.
 void WatermarkAlignmentGroup::wake_paused() {
   for (Member& m : members_) {
-    if (m.paused.load()) m.wakeup->notify();
+    if (m.paused.load()) m.wake();
   }
 }
 

@@ -27,10 +27,10 @@
 #include <atomic>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <optional>
 
 #include "runtime/core/time.h"
-#include "runtime/network/channel.h"
 
 namespace sluice {
 
@@ -41,9 +41,9 @@ class WatermarkAlignmentGroup {
   WatermarkAlignmentGroup& operator=(const WatermarkAlignmentGroup&) = delete;
 
   DurationMs max_drift() const { return max_drift_; }
-  // A new member, woken through `wakeup` when it may read again; returns
-  // its number.
-  size_t add_member(TaskWakeup* wakeup);
+  // A new member, woken by calling `wake` (its task's wakeup) when it may
+  // read again; returns its number.
+  size_t add_member(std::function<void()> wake);
   // Member `member`'s watermark now; nullopt: it holds nothing back.
   void report(size_t member, std::optional<Timestamp> watermark);
   // The largest watermark a member may have and still read: the group's
@@ -64,7 +64,7 @@ class WatermarkAlignmentGroup {
   struct Member {
     std::atomic<Timestamp> watermark{kMinTimestamp};
     std::atomic<bool> paused{false};
-    TaskWakeup* wakeup = nullptr;
+    std::function<void()> wake;
   };
   void wake_paused();
 

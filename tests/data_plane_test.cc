@@ -145,10 +145,7 @@ TEST(DataPlaneCodec, EncoderSplitsLargeBatchesAndDecoderRefills) {
 }
 
 TEST(DataPlaneCodec, CreditedPushRefusesOverflowAndPopsAreReported) {
-  struct CountingListener final : PopListener {
-    void on_pop() override { ++pops; }
-    int pops = 0;
-  } listener;
+  testing::CountingPopListener listener;
   Channel<Rec> in(2);
   in.set_pop_listener(&listener);
   in.push_credited(Element<Rec>{});

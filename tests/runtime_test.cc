@@ -172,10 +172,7 @@ TEST(Channel, ARecordBudgetLimitsTheRoomAndItsReturnWakesTheProducer) {
 // The receiving end of a remote edge holds back the credit of a pop that
 // leaves it over budget and returns it with the next pop under it.
 TEST(Channel, TheReceivingEndWithholdsCreditsWhileOverBudget) {
-  struct CountingListener final : PopListener {
-    void on_pop() override { ++pops; }
-    int pops = 0;
-  } listener;
+  testing::CountingPopListener listener;
   Channel<int> in(4);
   in.set_pop_listener(&listener);
   in.set_record_budget(50);

@@ -222,6 +222,22 @@ class Forwarder final : public OneInputOperator<int64_t, int64_t> {
   void process_batch(Batch<int64_t>& batch) override { output_.emit_batch(batch); }
 };
 
+// Makes `task` a Forwarder reading `in` and writing through `writer` to
+// `outputs`, as the execution plan would.
+void build_forwarding_task(Task& task, Channel<int64_t>& in,
+                           std::unique_ptr<ChannelWriter<int64_t>> writer,
+                           const std::vector<Channel<int64_t>*>& outputs) {
+  auto op = std::make_unique<Forwarder>();
+  op->output().set_target(writer.get());
+  op->set_info(OperatorInfo{"fwd", "job/fwd/0", 0, 1});
+  Forwarder* forwarder = op.get();
+  task.add_operator(std::move(op));
+  task.add_writer(std::move(writer));
+  in.set_consumer(&task.wakeup());
+  task.add_reader(std::make_unique<ChannelReader<int64_t>>(&in, forwarder));
+  for (Channel<int64_t>* out : outputs) out->set_producer(&task.wakeup());
+}
+
 // Unaligned: a task whose output nobody reads still takes the barrier that
 // overtook its input queue, stores that queue as in-flight data, and passes
 // the barrier ahead of its own full output.
@@ -232,16 +248,9 @@ TEST(UnalignedCheckpoint, CompletesWhileTheOutputIsFullAndStoresTheQueuedInput) 
   Channel<int64_t> in(16);
   Channel<int64_t> out(1);
   Task task("job/fwd/0", control, metrics, SystemClock::instance(), StateBackendConfig{});
-  auto op = std::make_unique<Forwarder>();
-  auto writer = std::make_unique<ForwardWriter<int64_t>>(std::vector<Channel<int64_t>*>{&out});
-  op->output().set_target(writer.get());
-  op->set_info(OperatorInfo{"fwd", "job/fwd/0", 0, 1});
-  Forwarder* forwarder = op.get();
-  task.add_operator(std::move(op));
-  task.add_writer(std::move(writer));
-  in.set_consumer(&task.wakeup());
-  task.add_reader(std::make_unique<ChannelReader<int64_t>>(&in, forwarder));
-  out.set_producer(&task.wakeup());
+  build_forwarding_task(
+      task, in, std::make_unique<ForwardWriter<int64_t>>(std::vector<Channel<int64_t>*>{&out}),
+      {&out});
   task.set_unaligned(true);
   task.attach(&checkpoints, 0);
   control.expect_tasks(1);
@@ -303,18 +312,9 @@ TEST(BackpressuredTask, SendsPartialBatchesToChannelsWithRoomBeforeItWaits) {
   Channel<int64_t> full(1);
   Channel<int64_t> other(4);
   Task task("job/fwd/0", control, metrics, SystemClock::instance(), StateBackendConfig{});
-  auto op = std::make_unique<Forwarder>();
-  auto writer =
-      std::make_unique<SplitAt1030Writer>(std::vector<Channel<int64_t>*>{&full, &other});
-  op->output().set_target(writer.get());
-  op->set_info(OperatorInfo{"fwd", "job/fwd/0", 0, 1});
-  Forwarder* forwarder = op.get();
-  task.add_operator(std::move(op));
-  task.add_writer(std::move(writer));
-  in.set_consumer(&task.wakeup());
-  task.add_reader(std::make_unique<ChannelReader<int64_t>>(&in, forwarder));
-  full.set_producer(&task.wakeup());
-  other.set_producer(&task.wakeup());
+  build_forwarding_task(
+      task, in, std::make_unique<SplitAt1030Writer>(std::vector<Channel<int64_t>*>{&full, &other}),
+      {&full, &other});
   task.set_max_flush_delay(std::chrono::hours(1));  // only running dry or waiting flush
   control.expect_tasks(1);
   control.add_wakeup(&task.wakeup());

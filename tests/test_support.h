@@ -16,8 +16,16 @@
 #include "runtime/api/source.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
+#include "runtime/network/channel.h"
 
 namespace sluice::testing {
+
+// Counts the pops a channel reports, as the data plane would to return
+// credits.
+struct CountingPopListener final : PopListener {
+  void on_pop() override { ++pops; }
+  int pops = 0;
+};
 
 // Polls `condition` until it holds or `timeout` passes (generous: the
 // machine may be busy with other builds).

@@ -156,9 +156,8 @@ class PlanBuilder {
   void connect_remote(const ResolvedEdge& e, const StreamTypeOps& type, int producer, int consumer,
                       ChannelBase& channel, bool outbound) {
     const Placement& where = placement();
-    ChannelKey key{where.job_number, where.attempt,
-                   static_cast<uint32_t>(e.spec - graph_.edges().data()),
-                   static_cast<uint32_t>(producer), static_cast<uint32_t>(consumer)};
+    ChannelKey key{where.job_number, where.attempt, edge_index(e), static_cast<uint32_t>(producer),
+                   static_cast<uint32_t>(consumer)};
     const std::string& peer = where.slot_owner.at(static_cast<size_t>(outbound ? consumer : producer));
     // Handed over once the plan is complete: the data plane's threads may
     // use a channel as soon as it has it.
@@ -212,7 +211,6 @@ class PlanBuilder {
     connect_inputs(head, subtask, instances[head], *task);
     task->set_unaligned(options_.unaligned_checkpoints);
     if (options_.unaligned_checkpoints) task->require_input_codecs();
-    std::string head_name = graph_.node(head).name;
     if (const std::string* bytes = in_flight_state(head, kInFlightSuffix, subtask)) {
       task->replay_in_flight(decode_versioned<std::vector<std::string>>(kInFlightFormat, *bytes));
     }
@@ -233,6 +231,12 @@ class PlanBuilder {
     size_t member =
         plan_.watermark_alignment->add_member([&wakeup = task.wakeup()] { wakeup.notify(); });
     source.join_alignment(plan_.watermark_alignment.get(), member);
+  }
+
+  // The edge's index in the job graph, as channel keys and stored
+  // overtaken output name it.
+  uint32_t edge_index(const ResolvedEdge& e) const {
+    return static_cast<uint32_t>(e.spec - graph_.edges().data());
   }
 
   // The state an unaligned checkpoint stored under the pseudo-operator
@@ -262,7 +266,7 @@ class PlanBuilder {
     size_t input = 0;
     for (const ResolvedEdge& e : edges_) {
       if (e.spec->to != head || e.chained) continue;
-      auto edge = static_cast<uint32_t>(e.spec - graph_.edges().data());
+      uint32_t edge = edge_index(e);
       int producer_head = head_of_[static_cast<size_t>(e.spec->from)];
       for (size_t producer = 0; producer < e.channels.size(); ++producer) {
         if (e.channels[producer][static_cast<size_t>(subtask)] == nullptr) continue;
@@ -317,8 +321,7 @@ class PlanBuilder {
         if (c == nullptr) continue;
         c->set_producer(&task.wakeup());
         if (c->records_overtaken()) {
-          task.add_overtaken_output(static_cast<uint32_t>(e.spec - graph_.edges().data()),
-                                    static_cast<uint32_t>(consumer), c);
+          task.add_overtaken_output(edge_index(e), static_cast<uint32_t>(consumer), c);
         }
         channels.push_back(c);
       }

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/api/sink.h"
+#include "runtime/operator/sink.h"
 
 namespace sluice {
 

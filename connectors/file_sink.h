@@ -24,7 +24,7 @@
 #include "connectors/line_format.h"
 #include "connectors/part_files.h"
 #include "connectors/staged_file.h"
-#include "runtime/api/sink.h"
+#include "runtime/operator/sink.h"
 
 namespace sluice {
 

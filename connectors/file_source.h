@@ -55,8 +55,8 @@
 #include "connectors/split_assignment.h"
 #include "connectors/split_positions.h"
 #include "connectors/throttle.h"
-#include "runtime/api/metrics.h"
-#include "runtime/api/source.h"
+#include "runtime/metrics/metrics.h"
+#include "runtime/operator/source.h"
 
 namespace sluice {
 

@@ -44,7 +44,7 @@
 #include "connectors/split_positions.h"
 #include "connectors/split_random.h"
 #include "connectors/throttle.h"
-#include "runtime/api/source.h"
+#include "runtime/operator/source.h"
 
 namespace sluice {
 

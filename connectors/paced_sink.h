@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "connectors/throttle.h"
-#include "runtime/api/sink.h"
+#include "runtime/operator/sink.h"
 
 namespace sluice {
 

@@ -1,5 +1,5 @@
 // Arithmetic the connectors' readers share to plan micro-batch slices
-// (SourceReader::plan_slices in runtime/api/source.h): where a slice of at
+// (SourceReader::plan_slices in runtime/operator/source.h): where a slice of at
 // most N records ends, without overflowing 64 bits.
 //
 // Pure functions; any thread.

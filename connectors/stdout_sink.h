@@ -22,7 +22,7 @@
 #include <utility>
 
 #include "connectors/line_format.h"
-#include "runtime/api/sink.h"
+#include "runtime/operator/sink.h"
 
 namespace sluice {
 

@@ -12,24 +12,16 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
-#include "runtime/api/operator.h"
 #include "runtime/core/key_hasher.h"
-#include "state/keyed_state_backend.h"
+#include "runtime/operator/operator.h"
+#include "runtime/state_backend/keyed_state_backend.h"
 #include "state/timer_queue.h"
 
 namespace sluice {
-
-// The directory name of an operator subtask's state instance: its name made
-// safe for a file system, and its subtask index.
-inline std::string instance_directory_name(const OperatorInfo& info) {
-  std::string name;
-  for (char c : info.name) name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
-  return name + "-" + std::to_string(info.subtask);
-}
 
 // A keyed operator's checkpoint state besides its keyed state: its watermark.
 inline constexpr PersistedFormat kWatermarkFormat{"keyed operator watermark", 1};
@@ -39,30 +31,31 @@ class KeyedOperator : public OneInputOperator<In, Out> {
  public:
   explicit KeyedOperator(KeyFn key_of) : key_of_(std::move(key_of)) {}
 
+  bool keeps_keyed_state() const override { return true; }
+
   void open(OperatorContext& context) override {
     context_ = &context;
-    StateBackendConfig config = context.state_backend;
-    if (config.kind == StateBackendKind::kRocksDb) {
-      config.rocksdb.directory += "/" + instance_directory_name(this->info_);
+    if (context.keyed_state == nullptr) {
+      throw std::logic_error("keyed operator '" + this->info_.name +
+                             "' opened without a keyed state backend");
     }
-    backend_ = std::make_unique<KeyedStateBackend>(config, context.key_groups(),
-                                                   this->info_.max_parallelism);
-    if (context.restore != nullptr) restore_keyed(*context.restore);
-    // After the restore: a RocksDB instance is reopened from its files only
-    // while the backend has no tables.
+    // The runtime restored the backend already: a RocksDB instance is
+    // reopened from its files only while the backend has no tables.
+    backend_ = context.keyed_state;
+    if (context.restore != nullptr) restore_watermark(*context.restore);
     event_timers_ = &backend_->timer_queue(kEventTimers);
     processing_timers_ = &backend_->timer_queue(kProcessingTimers);
     open_keyed();
     schedule_next_processing_timer();
   }
 
+  // The runtime adds the keyed state and timers. The watermark is the
+  // operator's: sources replay exactly the records after the barrier, and
+  // they must be judged late or not as they were.
   OperatorSnapshot snapshot_state(int64_t checkpoint_id) override {
-    SnapshotFiles files;
-    KeyedSnapshot snapshot = backend_->snapshot(checkpoint_id, files);  // timers included
-    // The watermark too: sources replay exactly the records after the
-    // barrier, and they must be judged late or not as they were.
-    return OperatorSnapshot{std::move(snapshot), encode_versioned(kWatermarkFormat, watermark_),
-                            std::move(files)};
+    OperatorSnapshot snapshot;
+    snapshot.operator_state = encode_versioned(kWatermarkFormat, watermark_);
+    return snapshot;
   }
 
   void process_watermark(Timestamp watermark) override {
@@ -139,7 +132,7 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   static constexpr const char* kEventTimers = "__timers/event";
   static constexpr const char* kProcessingTimers = "__timers/processing";
 
-  void restore_keyed(const OperatorRestore& restore) {
+  void restore_watermark(const OperatorRestore& restore) {
     // After a rescale, keys come from several old subtasks: the smallest
     // of their watermarks rejects nothing that any of them accepted.
     Timestamp watermark = kMaxTimestamp;
@@ -148,7 +141,6 @@ class KeyedOperator : public OneInputOperator<In, Out> {
       watermark = std::min(watermark, decode_versioned<Timestamp>(kWatermarkFormat, bytes));
     }
     if (watermark != kMaxTimestamp) watermark_ = watermark;
-    backend_->restore(restore.keyed);
   }
 
   void enter_timer_scope(const Timer& timer) {
@@ -173,7 +165,7 @@ class KeyedOperator : public OneInputOperator<In, Out> {
 
   KeyFn key_of_;
   OperatorContext* context_ = nullptr;
-  std::unique_ptr<KeyedStateBackend> backend_;
+  KeyedStateBackend* backend_ = nullptr;  // the runtime's
   KeyHasher<K> hasher_;
   // Owned by the backend, which snapshots them with its tables.
   TimerQueue* event_timers_ = nullptr;

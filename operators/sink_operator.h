@@ -5,8 +5,8 @@
 #include <atomic>
 #include <memory>
 
-#include "runtime/api/operator.h"
-#include "runtime/api/sink.h"
+#include "runtime/operator/operator.h"
+#include "runtime/operator/sink.h"
 
 namespace sluice {
 

@@ -7,7 +7,7 @@
 
 #include <utility>
 
-#include "runtime/api/operator.h"
+#include "runtime/operator/operator.h"
 
 namespace sluice {
 

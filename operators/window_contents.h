@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "state/keyed_state_backend.h"
+#include "runtime/state_backend/keyed_state_backend.h"
 
 namespace sluice {
 

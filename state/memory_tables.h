@@ -6,7 +6,7 @@
 // Values are encoded only at snapshots, off the task thread: a key's node is
 // copied on its first write after a snapshot froze it (state/snapshot_pins.h).
 // State values must therefore copy deeply (no shared mutable parts).
-// Included by keyed_state_backend.h.
+// The backend that creates them is runtime/state_backend/keyed_state_backend.h.
 //
 // Threading: as the backend that owns them (one task thread); frozen nodes
 // are read by the snapshot writer.
@@ -27,20 +27,10 @@
 #include "state/key_groups.h"
 #include "state/snapshot.h"
 #include "state/snapshot_pins.h"
+#include "state/state.h"
+#include "state/state_table.h"
 
 namespace sluice {
-
-class KeyedStateBackend;
-
-// What a table needs to know about the backend's current scope.
-struct CurrentScope {
-  std::string_view key;  // key-group prefix + encoded key
-  uint64_t key_hash;
-  std::string_view ns;
-  uint64_t key_epoch;  // changes whenever the current key does
-};
-CurrentScope backend_scope(const KeyedStateBackend& backend);
-SnapshotPins& backend_snapshot_pins(KeyedStateBackend& backend);
 
 // A key of a table: its bytes and their hash, computed once.
 struct TableKey {
@@ -123,8 +113,7 @@ class MemoryTableBase : public StateTableBase {
   };
 
  public:
-  MemoryTableBase(KeyedStateBackend& backend, const std::string&)
-      : backend_(backend), pins_(backend_snapshot_pins(backend)) {}
+  MemoryTableBase(const KeyScope& scope, SnapshotPins& pins) : scope_(scope), pins_(pins) {}
   MemoryTableBase(const MemoryTableBase&) = delete;
   MemoryTableBase& operator=(const MemoryTableBase&) = delete;
   ~MemoryTableBase() override {
@@ -189,7 +178,7 @@ class MemoryTableBase : public StateTableBase {
     }
     auto& slots = current_writable(/*create=*/false)->slots;
     auto it = std::find_if(slots.begin(), slots.end(), [&](const auto& slot) {
-      return slot.first == backend_scope(backend_).ns;
+      return slot.first == current_scope(scope_).ns;
     });
     if (it != slots.end() - 1) *it = std::move(slots.back());
     slots.pop_back();
@@ -201,7 +190,7 @@ class MemoryTableBase : public StateTableBase {
   // The current namespace's value in `node` (const or not).
   template <class N>
   auto* find_slot(N& node) {
-    std::string_view ns = backend_scope(backend_).ns;
+    std::string_view ns = current_scope(scope_).ns;
     for (auto& [slot_ns, value] : node.slots) {
       if (slot_ns == ns) return &value;
     }
@@ -210,13 +199,13 @@ class MemoryTableBase : public StateTableBase {
 
   Stored& insert_new(Stored value) {
     Node* node = current_writable(/*create=*/true);
-    node->slots.emplace_back(std::string(backend_scope(backend_).ns), std::move(value));
+    node->slots.emplace_back(std::string(current_scope(scope_).ns), std::move(value));
     return node->slots.back().second;
   }
 
   // The current key's node, remembered until the current key changes.
   const Node* current_node() {
-    CurrentScope scope = backend_scope(backend_);
+    CurrentScope scope = current_scope(scope_);
     if (cached_epoch_ == scope.key_epoch) return cached_;
     auto it = nodes_.find(TableKeyView{scope.key, scope.key_hash});
     cached_ = it == nodes_.end() ? nullptr : it->node;
@@ -231,7 +220,7 @@ class MemoryTableBase : public StateTableBase {
     const Node* node = current_node();
     if (node != nullptr && !pins_.frozen(node->version)) return const_cast<Node*>(node);
     if (node == nullptr && !create) return nullptr;
-    CurrentScope scope = backend_scope(backend_);
+    CurrentScope scope = current_scope(scope_);
     cached_ = writable_node(TableKeyView{scope.key, scope.key_hash}, create);
     return cached_;
   }
@@ -273,7 +262,7 @@ class MemoryTableBase : public StateTableBase {
   }
 
 
-  KeyedStateBackend& backend_;
+  const KeyScope& scope_;
   SnapshotPins& pins_;
   // Open addressing over node pointers: a lookup is one probe of a flat
   // array and one node; nodes never move, so cached_ survives inserts.
@@ -291,7 +280,8 @@ class MemoryValueTable final : public ValueTable<V>,
 
  public:
   static constexpr const char* kKind = "value";
-  MemoryValueTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
+  MemoryValueTable(const KeyScope& scope, SnapshotPins& pins, const std::string&)
+      : Base(scope, pins) {}
   const char* kind() const override { return kKind; }
 
   const V* get() override { return Base::find(); }
@@ -309,7 +299,8 @@ class MemoryListTable final : public ListTable<V>,
 
  public:
   static constexpr const char* kKind = "list";
-  MemoryListTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
+  MemoryListTable(const KeyScope& scope, SnapshotPins& pins, const std::string&)
+      : Base(scope, pins) {}
   const char* kind() const override { return kKind; }
 
   const std::vector<V>* get() override {
@@ -334,7 +325,8 @@ class MemoryMapTable final : public MapTable<UK, UV>,
 
  public:
   static constexpr const char* kKind = "map";
-  MemoryMapTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
+  MemoryMapTable(const KeyScope& scope, SnapshotPins& pins, const std::string&)
+      : Base(scope, pins) {}
   const char* kind() const override { return kKind; }
 
   const std::map<UK, UV>* get_all() override { return Base::find(); }

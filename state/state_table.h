@@ -5,7 +5,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <typeinfo>
 
 #include "state/key_groups.h"
@@ -13,6 +16,27 @@
 #include "state/snapshot_pins.h"
 
 namespace sluice {
+
+// The current key and namespace of a keyed state backend. The backend sets
+// them per record; its tables read them on every access.
+struct KeyScope {
+  std::string key;  // key-group prefix + encoded key
+  uint64_t key_hash = 0;
+  std::string ns;
+  uint64_t key_epoch = 0;  // changes whenever the current key does
+};
+
+// The same, as views, for one access.
+struct CurrentScope {
+  std::string_view key;
+  uint64_t key_hash;
+  std::string_view ns;
+  uint64_t key_epoch;
+};
+
+inline CurrentScope current_scope(const KeyScope& scope) {
+  return CurrentScope{scope.key, scope.key_hash, scope.ns, scope.key_epoch};
+}
 
 class StateTableBase {
  public:

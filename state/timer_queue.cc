@@ -4,8 +4,6 @@
 
 namespace sluice {
 
-SnapshotPins& backend_snapshot_pins(KeyedStateBackend& backend);
-
 namespace {
 
 using Bucket = TimerQueue::Bucket;
@@ -41,8 +39,8 @@ class TimerCapture final : public TableCapture {
 
 }  // namespace
 
-TimerQueue::TimerQueue(KeyedStateBackend& backend, const std::string&)
-    : pins_(&backend_snapshot_pins(backend)) {}
+TimerQueue::TimerQueue(const KeyScope&, SnapshotPins& pins, const std::string&)
+    : pins_(&pins) {}
 
 TimerQueue::~TimerQueue() {
   for (const auto& [ts, bucket] : buckets_) delete bucket;

@@ -29,8 +29,6 @@
 
 namespace sluice {
 
-class KeyedStateBackend;
-
 struct Timer {
   Timestamp timestamp;
   std::string key;  // key-group prefix + encoded key
@@ -41,8 +39,9 @@ class TimerQueue final : public StateTableBase {
  public:
   static constexpr const char* kKind = "timers";
   TimerQueue() = default;
-  // A queue whose snapshots are taken by `backend` (see the header comment).
-  TimerQueue(KeyedStateBackend& backend, const std::string& name);
+  // A queue of a backend, frozen for snapshots with the backend's `pins`
+  // (see the header comment); the scope is not used.
+  TimerQueue(const KeyScope& scope, SnapshotPins& pins, const std::string& name);
   TimerQueue(const TimerQueue&) = delete;
   TimerQueue& operator=(const TimerQueue&) = delete;
   ~TimerQueue() override;

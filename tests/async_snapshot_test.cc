@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/core/errors.h"
-#include "state/keyed_state_backend.h"
+#include "runtime/state_backend/keyed_state_backend.h"
 
 namespace sluice {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "runtime/checkpoint/batch_log.h"
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 #include "tests/process_runner.h"
 #include "tests/recording_mailbox.h"
 

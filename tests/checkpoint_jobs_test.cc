@@ -12,8 +12,8 @@
 #include "connectors/generator_source.h"
 #include "runtime/api/topology.h"
 #include "runtime/checkpoint/restore.h"
-#include "runtime/task/local_executor.h"
-#include "runtime/task/restarts.h"
+#include "runtime/executor/local_executor.h"
+#include "runtime/executor/restarts.h"
 #include "tests/process_runner.h"
 #include "tests/two_phase_test_sink.h"
 

@@ -17,7 +17,7 @@
 #include "connectors/collect_sink.h"
 #include "connectors/file_sink.h"
 #include "connectors/stdout_sink.h"
-#include "runtime/api/record.h"
+#include "runtime/operator/record.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/errors.h"
 #include "tests/connectors_support.h"

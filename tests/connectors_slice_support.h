@@ -13,7 +13,7 @@
 #include "connectors/file_split.h"
 #include "connectors/generator_source.h"
 #include "connectors/split_random.h"
-#include "runtime/api/source.h"
+#include "runtime/operator/source.h"
 #include "tests/connectors_support.h"
 
 namespace sluice::testing {

@@ -23,7 +23,7 @@
 #include "connectors/line_reader.h"
 #include "connectors/split_random.h"
 #include "connectors/throttle.h"
-#include "runtime/api/metrics.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/errors.h"
 #include "tests/connectors_slice_support.h"

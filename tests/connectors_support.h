@@ -19,8 +19,8 @@
 
 #include "connectors/file_source_support.h"
 #include "connectors/split_random.h"
-#include "runtime/api/record.h"
-#include "runtime/api/source.h"
+#include "runtime/operator/record.h"
+#include "runtime/operator/source.h"
 #include "tests/process_runner.h"
 
 namespace sluice::testing {

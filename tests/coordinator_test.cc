@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/core/fault_injection.h"
 #include "tests/process_runner.h"
 #include "tests/recording_mailbox.h"

@@ -13,7 +13,7 @@
 #include "runtime/checkpoint/storage.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/hash.h"
-#include "state/keyed_state_backend.h"
+#include "runtime/state_backend/keyed_state_backend.h"
 #include "tests/process_runner.h"
 
 namespace sluice {

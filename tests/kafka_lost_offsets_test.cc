@@ -7,7 +7,7 @@
 
 #include "connectors/kafka/dev_broker.h"
 #include "connectors/kafka/kafka_source.h"
-#include "runtime/api/metrics.h"
+#include "runtime/metrics/metrics.h"
 #include "tests/kafka_source_support.h"
 
 namespace sluice {

@@ -28,7 +28,7 @@
 #include "connectors/kafka/dev_broker.h"
 #include "runtime/api/topology.h"
 #include "runtime/core/errors.h"
-#include "runtime/task/local_executor.h"
+#include "runtime/executor/local_executor.h"
 #include "tests/process_runner.h"
 
 namespace sluice {

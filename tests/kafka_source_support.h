@@ -21,7 +21,7 @@
 
 #include "connectors/kafka/dev_broker.h"
 #include "connectors/kafka/kafka_source.h"
-#include "runtime/api/metrics.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/core/clock.h"
 #include "tests/slice_support.h"
 

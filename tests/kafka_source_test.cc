@@ -30,11 +30,11 @@
 
 #include "connectors/collect_sink.h"
 #include "connectors/kafka/dev_broker.h"
-#include "runtime/api/metrics.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/api/topology.h"
 #include "runtime/checkpoint/restore.h"
 #include "runtime/core/clock.h"
-#include "runtime/task/local_executor.h"
+#include "runtime/executor/local_executor.h"
 #include "runtime/task/source_operator.h"
 #include "tests/kafka_source_support.h"
 #include "tests/process_runner.h"

@@ -7,7 +7,8 @@
 #include <queue>
 #include <vector>
 
-#include "runtime/api/operator.h"
+#include "runtime/operator/operator.h"
+#include "runtime/task/operator_state_handler.h"
 
 namespace sluice::testing {
 
@@ -49,8 +50,9 @@ class OperatorHarness final : public ProcessingTimeService {
     info.subtask = setup.subtask;
     info.parallelism = setup.parallelism;
     op_->set_info(info);
+    state_ = std::make_unique<OperatorStateHandler>(*op_, setup.state, setup.restore);
     context_ = std::make_unique<OperatorContext>(
-        OperatorContext{op_->info(), *this, metrics, setup.state, setup.restore, false});
+        OperatorContext{op_->info(), *this, metrics, state_->backend(), setup.restore, false});
     op_->open(*context_);
   }
 
@@ -58,6 +60,7 @@ class OperatorHarness final : public ProcessingTimeService {
   // checkpoint writer stores it.
   OperatorSnapshot snapshot(int64_t checkpoint_id) {
     OperatorSnapshot snapshot = op_->snapshot_state(checkpoint_id);
+    state_->complete_snapshot(checkpoint_id, snapshot);
     if (snapshot.keyed) snapshot.keyed->complete_deferred();
     return snapshot;
   }
@@ -86,6 +89,8 @@ class OperatorHarness final : public ProcessingTimeService {
   JobMetrics metrics;
 
  private:
+  // Declared first, destroyed last: the operator's state handles point into it.
+  std::unique_ptr<OperatorStateHandler> state_;
   std::unique_ptr<OneInputOperator<In, Out>> op_;
   ManualClock clock_;
   std::unique_ptr<OperatorContext> context_;

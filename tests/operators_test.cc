@@ -504,7 +504,7 @@ TEST(SourceOperator, IdleSplitStopsHoldingBackTheWatermark) {
     void schedule(Timestamp, OperatorBase*) override {}
   } time;
   JobMetrics metrics;
-  OperatorContext context{op.info(), time, metrics, StateBackendConfig{}, nullptr, false};
+  OperatorContext context{op.info(), time, metrics, nullptr, nullptr, false};
   op.open(context);
 
   script->pending = {100, 200};
@@ -575,7 +575,7 @@ TEST(WatermarkAlignment, TheSourceAheadWaitsUntilTheSlowestCatchesUp) {
     m->op->output().set_target(&m->out);
     ASSERT_TRUE(m->op->stamps_event_time());
     m->op->join_alignment(&group, group.add_member([m] { m->wakeup.notify(); }));
-    OperatorContext context{m->op->info(), time, metrics, StateBackendConfig{}, nullptr, false};
+    OperatorContext context{m->op->info(), time, metrics, nullptr, nullptr, false};
     m->op->open(context);
   }
   using Step = SourceOperatorBase::Step;

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 
 namespace sluice::testing {
 

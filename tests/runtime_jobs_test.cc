@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "runtime/api/topology.h"
-#include "runtime/task/local_executor.h"
+#include "runtime/executor/local_executor.h"
 #include "connectors/collect_sink.h"
 #include "tests/test_support.h"
 

@@ -12,11 +12,11 @@
 #include <thread>
 
 #include "runtime/api/topology.h"
-#include "runtime/cli/state_dir.h"
+#include "runtime/job/state_dir.h"
 #include "runtime/graph/execution_plan.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/reader.h"
-#include "runtime/task/progress_reporter.h"
+#include "runtime/executor/progress_reporter.h"
 #include "runtime/time/split_watermarks.h"
 #include "runtime/time/watermark_valve.h"
 #include "connectors/collect_sink.h"

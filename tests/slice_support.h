@@ -1,5 +1,5 @@
 // Test support for micro-batch slices (SourceReader::plan_slices and
-// start_slices, runtime/api/source.h): reading one started slice to its end
+// start_slices, runtime/operator/source.h): reading one started slice to its end
 // with the status protocol checked, and the checks every plan must pass.
 // Used by the connectors and Kafka source tests, one test thread at a time.
 #pragma once
@@ -9,8 +9,8 @@
 #include <map>
 #include <vector>
 
-#include "runtime/api/record.h"
-#include "runtime/api/source.h"
+#include "runtime/operator/record.h"
+#include "runtime/operator/source.h"
 
 namespace sluice::testing {
 

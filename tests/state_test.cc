@@ -10,7 +10,7 @@
 
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
-#include "state/keyed_state_backend.h"
+#include "runtime/state_backend/keyed_state_backend.h"
 #include "state/timer_queue.h"
 #include "tests/process_runner.h"
 

@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "runtime/api/source.h"
+#include "runtime/operator/source.h"
 #include "runtime/checkpoint/checkpoint.pb.h"
 #include "runtime/checkpoint/checksummed_file.h"
 #include "runtime/checkpoint/stored_formats.h"

@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/api/sink.h"
-#include "runtime/api/source.h"
+#include "runtime/operator/sink.h"
+#include "runtime/operator/source.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
 #include "runtime/network/channel.h"

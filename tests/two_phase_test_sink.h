@@ -19,7 +19,7 @@
 #include <tuple>
 #include <vector>
 
-#include "runtime/api/sink.h"
+#include "runtime/operator/sink.h"
 #include "runtime/core/codec.h"
 
 namespace sluice::testing {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "connectors/file_source.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "topologies/csv_events.h"
 #include "topologies/kafka_endpoints.h"
 

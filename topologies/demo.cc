@@ -5,7 +5,7 @@
 // to stdout.
 #include "connectors/generator_source.h"
 #include "connectors/stdout_sink.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "topologies/csv_input.h"
 #include "topologies/page_views.h"
 #include "topologies/window_counts.h"

@@ -20,7 +20,7 @@
 
 #include "connectors/kafka/dev_broker.h"
 #include "connectors/staged_file.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"

@@ -1,7 +1,7 @@
 // kafka-copy: copies the messages of one Kafka topic to another, key and
 // value, with the chosen guarantee: a pass-through job, for moving data and
 // for measuring the Kafka connectors against a bare client (bench/kafka.sh).
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "topologies/kafka_endpoints.h"
 
 namespace sluice::topologies {

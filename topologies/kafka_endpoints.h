@@ -19,7 +19,7 @@
 
 #include "connectors/kafka/kafka_sink.h"
 #include "connectors/kafka/kafka_source.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 
 namespace sluice::topologies {
 

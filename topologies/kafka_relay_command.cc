@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"

@@ -8,7 +8,7 @@
 
 #include "connectors/file_sink.h"
 #include "connectors/generator_source.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "topologies/kafka_endpoints.h"
 #include "topologies/page_views.h"
 

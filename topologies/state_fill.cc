@@ -9,7 +9,7 @@
 // checked against a computation of what the generator made.
 #include "connectors/file_sink.h"
 #include "connectors/generator_source.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 
 namespace sluice::topologies {
 namespace {

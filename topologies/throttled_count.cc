@@ -10,7 +10,7 @@
 #include "connectors/file_sink.h"
 #include "connectors/generator_source.h"
 #include "connectors/paced_sink.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 
 namespace sluice::topologies {
 namespace {

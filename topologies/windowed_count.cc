@@ -5,7 +5,7 @@
 #include <variant>
 
 #include "connectors/file_source.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "topologies/csv_events.h"
 #include "topologies/csv_input.h"
 #include "topologies/window_counts.h"

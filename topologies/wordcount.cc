@@ -6,7 +6,7 @@
 
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "topologies/kafka_endpoints.h"
 
 namespace sluice::topologies {

@@ -56,8 +56,8 @@
 
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/kafka_source_options.h"
-#include "runtime/api/metrics.h"
-#include "runtime/api/source.h"
+#include "runtime/metrics/metrics.h"
+#include "runtime/operator/source.h"
 
 namespace sluice::kafka {
 

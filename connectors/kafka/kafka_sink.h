@@ -103,8 +103,8 @@
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/kafka_message.h"
 #include "connectors/kafka/kafka_sink_producer.h"
-#include "runtime/api/metrics.h"
-#include "runtime/api/sink.h"
+#include "runtime/metrics/metrics.h"
+#include "runtime/operator/sink.h"
 
 namespace sluice::kafka {
 

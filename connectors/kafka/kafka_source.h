@@ -68,8 +68,8 @@
 #include "connectors/kafka/kafka_source_options.h"
 #include "connectors/split_assignment.h"
 #include "connectors/throttle.h"
-#include "runtime/api/metrics.h"
-#include "runtime/api/source.h"
+#include "runtime/metrics/metrics.h"
+#include "runtime/operator/source.h"
 
 namespace sluice::kafka {
 

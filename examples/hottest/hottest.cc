@@ -43,7 +43,7 @@
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "runtime/cli/cli.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "runtime/core/errors.h"
 
 namespace {

@@ -15,8 +15,8 @@
 #include <string>
 #include <utility>
 
-#include "runtime/api/sink.h"
-#include "runtime/api/source.h"
+#include "runtime/operator/sink.h"
+#include "runtime/operator/source.h"
 #include "runtime/graph/job_graph.h"
 #include "runtime/graph/stream_type_ops.h"
 #include "runtime/task/source_operator.h"

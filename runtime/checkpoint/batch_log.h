@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/api/source.h"
+#include "runtime/operator/source.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/time.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/api/operator.h"
+#include "runtime/operator/operator.h"
 #include "runtime/checkpoint/storage.h"
 
 namespace sluice {

@@ -12,12 +12,12 @@
 #include <fmt/format.h>
 
 #include "runtime/checkpoint/restore.h"
-#include "runtime/cli/job_setup.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/job_setup.h"
+#include "runtime/job/registry.h"
 #include "runtime/cli/run_options.h"
-#include "runtime/cli/state_dir.h"
+#include "runtime/job/state_dir.h"
 #include "runtime/core/logging.h"
-#include "runtime/task/local_executor.h"
+#include "runtime/executor/local_executor.h"
 
 namespace sluice {
 namespace {

@@ -6,26 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "runtime/checkpoint/coordinator.h"
-#include "runtime/graph/execution_plan.h"
-#include "runtime/task/restarts.h"
+#include "runtime/core/time.h"
+#include "runtime/job/job_options.h"
 
 namespace sluice {
-
-struct RunOptions {
-  std::string topology;
-  std::vector<std::string> job_args;  // every argument but the topology, as given
-  std::map<std::string, std::string> params;
-  PlanOptions plan;
-  std::string state_dir;  // empty: a temporary directory for rocksdb
-  CheckpointConfig checkpoint;
-  std::string restore;  // "latest", a checkpoint directory, or empty
-  RestartStrategy restart;
-  bool restart_given = false;
-  bool progress = false;
-  bool help = false;
-  std::string log_level = "warn";
-};
 
 RunOptions parse_run_options(const std::vector<std::string>& args);
 

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "runtime/cli/cli.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/cluster/job_manager.h"

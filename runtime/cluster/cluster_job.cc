@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "runtime/cli/job_setup.h"
+#include "runtime/job/job_setup.h"
 #include "runtime/cluster/deployed_attempt.h"
 #include "runtime/cluster/messages.h"
 #include "runtime/core/logging.h"

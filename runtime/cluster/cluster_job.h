@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/alignment_board.h"
 #include "runtime/cluster/cluster.pb.h"

@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "runtime/cli/run_options.h"
 #include "runtime/cluster/messages.h"
 #include "state/key_groups.h"
 #include "runtime/core/logging.h"

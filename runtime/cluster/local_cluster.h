@@ -13,7 +13,7 @@
 #include <string>
 
 #include "runtime/cluster/cluster.pb.h"
-#include "runtime/task/local_executor.h"
+#include "runtime/executor/local_executor.h"
 
 namespace sluice {
 

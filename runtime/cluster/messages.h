@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/core/errors.h"
 

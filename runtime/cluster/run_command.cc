@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "runtime/cli/job_setup.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/job_setup.h"
+#include "runtime/job/registry.h"
 #include "runtime/cli/cli.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/local_cluster.h"

@@ -25,7 +25,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/api/metrics.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/core/time.h"
 

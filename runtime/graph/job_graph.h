@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/api/operator.h"
+#include "runtime/operator/operator.h"
 #include "runtime/network/reader.h"
 #include "runtime/network/remote_channels.h"
 #include "runtime/network/writers.h"

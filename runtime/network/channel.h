@@ -59,7 +59,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/api/record.h"
+#include "runtime/operator/record.h"
 #include "runtime/core/errors.h"
 #include "runtime/network/buffer_debloat.h"
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/api/output.h"
+#include "runtime/operator/output.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/element_codec.h"
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/api/output.h"
+#include "runtime/operator/output.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
 #include "runtime/core/key_hasher.h"

@@ -30,8 +30,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "runtime/api/operator.h"
-#include "runtime/api/source.h"
+#include "runtime/operator/operator.h"
+#include "runtime/operator/source.h"
 #include "runtime/time/split_watermarks.h"
 #include "runtime/time/watermark_alignment.h"
 

@@ -75,11 +75,18 @@ void Task::await_final_checkpoint() {
 }
 
 void Task::open_operators() {
+  state_handlers_.resize(operators_.size());
   // Tail first, so every operator's downstream is ready when it opens.
   for (size_t i = operators_.size(); i-- > 0;) {
     OperatorBase& op = *operators_[i];
+    try {
+      state_handlers_[i] =
+          std::make_unique<OperatorStateHandler>(op, state_backend_, restores_[i]);
+    } catch (...) {
+      rethrow_as_operator_failure(op.info());
+    }
     contexts_.push_back(std::make_unique<OperatorContext>(
-        OperatorContext{op.info(), *this, metrics_, state_backend_, restores_[i],
+        OperatorContext{op.info(), *this, metrics_, state_handlers_[i]->backend(), restores_[i],
                         checkpoints_ != nullptr}));
     try {
       op.open(*contexts_.back());
@@ -411,10 +418,12 @@ void Task::take_checkpoint(int64_t id, DurationMs alignment_ms) {
 
 std::vector<OperatorSnapshotBytes> Task::snapshot_operators(int64_t id) {
   std::vector<OperatorSnapshotBytes> snapshots;
-  for (auto& op : operators_) {
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    const std::unique_ptr<OperatorBase>& op = operators_[i];
     OperatorSnapshot snapshot;
     try {
       snapshot = op->snapshot_state(id);
+      state_handlers_[i]->complete_snapshot(id, snapshot);
     } catch (...) {
       rethrow_as_operator_failure(op->info());
     }

@@ -30,8 +30,9 @@
 #include <tuple>
 #include <vector>
 
-#include "runtime/api/operator.h"
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/operator/operator.h"
+#include "runtime/task/mailbox.h"
+#include "runtime/task/operator_state_handler.h"
 #include "runtime/network/reader.h"
 #include "runtime/network/writers.h"
 #include "runtime/task/job_control.h"
@@ -165,6 +166,9 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   JobMetrics& metrics_;
   const Clock& clock_;
   StateBackendConfig state_backend_;
+  // Declared before the operators, so destroyed after them: their state
+  // handles point into the backends. One per operator, in chain order.
+  std::vector<std::unique_ptr<OperatorStateHandler>> state_handlers_;
   std::vector<std::unique_ptr<OperatorBase>> operators_;
   std::vector<const OperatorRestore*> restores_;
   std::vector<std::unique_ptr<OperatorContext>> contexts_;

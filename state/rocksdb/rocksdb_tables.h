@@ -8,7 +8,8 @@
 // Every table reads and writes through its write cache (write_cache.h):
 // values are decoded once when a key is first used and encoded once when the
 // cache writes them back, in one WriteBatch, when it is full or before a
-// snapshot (the backend calls flush()). Included by keyed_state_backend.h.
+// snapshot (the backend calls flush()). The backend that creates them is
+// runtime/state_backend/keyed_state_backend.h.
 //
 // Threading: as the backend that owns them (one task thread).
 #pragma once
@@ -24,10 +25,10 @@
 #include "state/rocksdb/rocksdb_store.h"
 #include "state/rocksdb/write_cache.h"
 #include "state/snapshot.h"
+#include "state/state.h"
+#include "state/state_table.h"
 
 namespace sluice {
-
-RocksStore& backend_rocks_store(KeyedStateBackend& backend);
 
 // Builds the RocksDB key for a key (with its key-group prefix) and namespace.
 void make_rocks_key(std::string_view key, std::string_view ns, std::string& out);
@@ -37,9 +38,9 @@ void split_rocks_key(std::string_view rocks_key, std::string& key, std::string& 
 template <class Self, class Cached>
 class RocksTableBase : public StateTableBase {
  public:
-  RocksTableBase(KeyedStateBackend& backend, const std::string& name)
-      : backend_(backend),
-        store_(backend_rocks_store(backend)),
+  RocksTableBase(const KeyScope& scope, RocksStore& store, const std::string& name)
+      : scope_(scope),
+        store_(store),
         cf_(store_.column_family(name)),
         cache_(store_.options().write_cache_entries) {}
 
@@ -96,7 +97,7 @@ class RocksTableBase : public StateTableBase {
   // Afterwards key_ is the current scope's RocksDB key, for the
   // insert_current() or load_current() that follows a miss.
   Entry* cached_current() {
-    CurrentScope scope = backend_scope(backend_);
+    CurrentScope scope = current_scope(scope_);
     if (last_ != nullptr && last_epoch_ == scope.key_epoch && last_ns_ == scope.ns) return last_;
     make_rocks_key(scope.key, scope.ns, key_);
     Entry* found = cache_.find(key_);
@@ -106,7 +107,7 @@ class RocksTableBase : public StateTableBase {
   // Caches `entry` for the current key, which cached_current() just missed.
   Entry& insert_current(Entry entry) {
     Entry& inserted = cache_.insert(key_, std::move(entry), [this](Cache& c) { write_dirty(c); });
-    remember(&inserted, backend_scope(backend_));
+    remember(&inserted, current_scope(scope_));
     return inserted;
   }
   // The current key's entry, to be overwritten whatever it held.
@@ -151,7 +152,7 @@ class RocksTableBase : public StateTableBase {
     last_ = nullptr;  // the cache may be emptied next
   }
 
-  KeyedStateBackend& backend_;
+  const KeyScope& scope_;
   RocksStore& store_;
   int cf_;
   Cache cache_;
@@ -170,7 +171,8 @@ class RocksValueTable final : public ValueTable<V>,
 
  public:
   static constexpr const char* kKind = "value";
-  RocksValueTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
+  RocksValueTable(const KeyScope& scope, RocksStore& store, const std::string& name)
+      : Base(scope, store, name) {}
   const char* kind() const override { return kKind; }
   static std::string to_portable(std::string_view stored) { return std::string(stored); }
   static std::string from_portable(const std::string& portable) { return portable; }
@@ -238,7 +240,8 @@ class RocksListTable final : public ListTable<V>,
 
  public:
   static constexpr const char* kKind = "list";
-  RocksListTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
+  RocksListTable(const KeyScope& scope, RocksStore& store, const std::string& name)
+      : Base(scope, store, name) {}
   const char* kind() const override { return kKind; }
 
   // Stored: [varint length][element] ...; portable: Codec<std::vector<V>>.
@@ -334,7 +337,8 @@ class RocksMapTable final : public MapTable<UK, UV>,
 
  public:
   static constexpr const char* kKind = "map";
-  RocksMapTable(KeyedStateBackend& backend, const std::string& name) : Base(backend, name) {}
+  RocksMapTable(const KeyScope& scope, RocksStore& store, const std::string& name)
+      : Base(scope, store, name) {}
   const char* kind() const override { return kKind; }
   static std::string to_portable(std::string_view stored) { return std::string(stored); }
   static std::string from_portable(const std::string& portable) { return portable; }

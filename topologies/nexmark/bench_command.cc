@@ -9,11 +9,11 @@
 
 #include <fmt/format.h>
 
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "runtime/cli/run_options.h"
-#include "runtime/cli/state_dir.h"
+#include "runtime/job/state_dir.h"
 #include "runtime/core/logging.h"
-#include "runtime/task/local_executor.h"
+#include "runtime/executor/local_executor.h"
 #include "topologies/nexmark/nexmark_job.h"
 #include "topologies/nexmark/queries.h"
 

@@ -3,7 +3,7 @@
 #include "connectors/file_source.h"
 #include "connectors/generator_source.h"
 #include "connectors/nexmark/json.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "topologies/nexmark/queries.h"
 
 namespace sluice::nexmark {

@@ -2,7 +2,7 @@
 // JSON lines; `nexmark` runs one query on generated or dumped events.
 #include "connectors/file_sink.h"
 #include "connectors/nexmark/json.h"
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 #include "topologies/nexmark/nexmark_job.h"
 #include "topologies/nexmark/queries.h"
 

@@ -12,7 +12,7 @@
 #include <functional>
 #include <optional>
 
-#include "runtime/api/metrics.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/time.h"
 

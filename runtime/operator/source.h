@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/api/record.h"
+#include "runtime/operator/record.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"

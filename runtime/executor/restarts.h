@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "runtime/task/local_executor.h"
+#include "runtime/executor/local_executor.h"
 
 namespace sluice {
 

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "runtime/checkpoint/batch_progress.h"
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/core/fault_injection.h"
 #include "runtime/core/logging.h"
 

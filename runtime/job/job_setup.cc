@@ -1,4 +1,4 @@
-#include "runtime/cli/job_setup.h"
+#include "runtime/job/job_setup.h"
 
 namespace sluice {
 namespace {

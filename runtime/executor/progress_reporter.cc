@@ -1,4 +1,4 @@
-#include "runtime/task/progress_reporter.h"
+#include "runtime/executor/progress_reporter.h"
 
 namespace sluice {
 

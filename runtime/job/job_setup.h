@@ -9,8 +9,8 @@
 #include <string>
 
 #include "runtime/api/topology.h"
-#include "runtime/cli/registry.h"
-#include "runtime/cli/run_options.h"
+#include "runtime/job/registry.h"
+#include "runtime/job/job_options.h"
 
 namespace sluice {
 

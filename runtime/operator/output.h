@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/api/record.h"
+#include "runtime/operator/record.h"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-#include "runtime/api/metrics.h"
+#include "runtime/metrics/metrics.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "runtime/api/operator.h"
+#include "runtime/operator/operator.h"
 
 #include <fmt/format.h>
 

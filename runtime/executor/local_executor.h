@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/graph/execution_plan.h"
-#include "runtime/task/progress_reporter.h"
+#include "runtime/executor/progress_reporter.h"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-#include "runtime/task/restarts.h"
+#include "runtime/executor/restarts.h"
 
 #include <algorithm>
 #include <chrono>

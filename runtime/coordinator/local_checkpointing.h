@@ -6,7 +6,7 @@
 // inside the coordinator's lifetime; destroyed after every task stopped.
 #pragma once
 
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/checkpoint/snapshot_writer.h"
 
 namespace sluice {

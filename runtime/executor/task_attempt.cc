@@ -1,4 +1,4 @@
-#include "runtime/task/task_attempt.h"
+#include "runtime/executor/task_attempt.h"
 
 #include <pthread.h>
 

@@ -1,4 +1,4 @@
-#include "state/keyed_state_backend.h"
+#include "runtime/state_backend/keyed_state_backend.h"
 
 #include <filesystem>
 #include <random>
@@ -10,33 +10,6 @@
 #include "state/rocksdb/native_snapshot.h"
 
 namespace sluice {
-
-CurrentScope backend_scope(const KeyedStateBackend& backend) {
-  return CurrentScope{backend.current_key(), backend.current_key_hash(),
-                      backend.current_namespace(), backend.key_epoch()};
-}
-
-RocksStore& backend_rocks_store(KeyedStateBackend& backend) { return backend.rocks_store(); }
-
-SnapshotPins& backend_snapshot_pins(KeyedStateBackend& backend) { return backend.pins_; }
-
-void make_rocks_key(std::string_view key, std::string_view ns, std::string& out) {
-  out.clear();
-  out.append(key.substr(0, 2));
-  ByteWriter writer(out);
-  writer.write_varint(key.size() - 2);
-  out.append(key.substr(2));
-  out.append(ns);
-}
-
-void split_rocks_key(std::string_view rocks_key, std::string& key, std::string& ns) {
-  ByteReader reader(rocks_key.substr(2));
-  size_t key_size = reader.read_varint();
-  std::string_view key_bytes = reader.read_view(key_size);
-  key.assign(rocks_key.substr(0, 2));
-  key.append(key_bytes);
-  ns.assign(reader.read_view(reader.remaining()));
-}
 
 KeyedStateBackend::KeyedStateBackend(const StateBackendConfig& config, KeyGroupRange range,
                                      int max_parallelism)
@@ -62,11 +35,11 @@ KeyedStateBackend::~KeyedStateBackend() { pins_.release_all(); }
 void KeyedStateBackend::set_current_key(KeyGroup group, std::string_view key_bytes,
                                         uint64_t key_hash) {
   group_ = group;
-  key_.clear();
-  append_key_group_prefix(key_, group);
-  key_.append(key_bytes);
-  key_hash_ = key_hash;
-  ++key_epoch_;
+  scope_.key.clear();
+  append_key_group_prefix(scope_.key, group);
+  scope_.key.append(key_bytes);
+  scope_.key_hash = key_hash;
+  ++scope_.key_epoch;
 }
 
 void KeyedStateBackend::flush_tables() {

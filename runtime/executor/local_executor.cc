@@ -1,13 +1,13 @@
-#include "runtime/task/local_executor.h"
+#include "runtime/executor/local_executor.h"
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
 #include <thread>
 
-#include "runtime/checkpoint/local_checkpointing.h"
+#include "runtime/coordinator/local_checkpointing.h"
 #include "runtime/core/logging.h"
-#include "runtime/task/task_attempt.h"
+#include "runtime/executor/task_attempt.h"
 
 namespace sluice {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/cli/state_dir.h"
+#include "runtime/job/state_dir.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "runtime/checkpoint/coordinator.h"
+#include "runtime/coordinator/coordinator.h"
 
 #include <filesystem>
 

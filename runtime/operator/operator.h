@@ -16,12 +16,12 @@
 #include <string>
 #include <utility>
 
-#include "runtime/api/metrics.h"
-#include "runtime/api/output.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/errors.h"
+#include "runtime/metrics/metrics.h"
+#include "runtime/operator/output.h"
+#include "runtime/state_backend/keyed_state_backend.h"
 #include "state/key_groups.h"
-#include "state/keyed_state_backend.h"
 
 namespace sluice {
 
@@ -68,7 +68,10 @@ struct OperatorContext {
   const OperatorInfo& info;
   ProcessingTimeService& processing_time;
   JobMetrics& metrics;
-  StateBackendConfig state_backend;
+  // An operator that keeps keyed state gets its backend here, created for
+  // its key groups and restored by the runtime, which also snapshots it
+  // (runtime/task/operator_state_handler.h); null for other operators.
+  KeyedStateBackend* keyed_state = nullptr;
   // Set when the job resumes from a checkpoint; read in open().
   const OperatorRestore* restore = nullptr;
   // Whether the job takes checkpoints (two-phase sinks stage their output).
@@ -93,6 +96,10 @@ class OperatorBase {
  public:
   virtual ~OperatorBase() = default;
 
+  // Whether the operator keeps keyed state: the runtime then creates,
+  // restores and snapshots a backend for it (OperatorContext::keyed_state).
+  virtual bool keeps_keyed_state() const { return false; }
+
   virtual void open(OperatorContext& context) {}
   // The operator's event-time clock moved to `watermark`.
   virtual void process_watermark(Timestamp watermark) = 0;
@@ -103,8 +110,9 @@ class OperatorBase {
   virtual void close() {}
 
   // Checkpoint `id`'s barrier passed: everything before it is processed and
-  // nothing after it. Returns what a restore needs; must be quick (the task
-  // waits), so it copies rather than writes.
+  // nothing after it. Returns what a restore needs besides the keyed state,
+  // which the runtime adds; must be quick (the task waits), so it copies
+  // rather than writes.
   virtual OperatorSnapshot snapshot_state(int64_t checkpoint_id) { return {}; }
   // Checkpoint `id` completed everywhere: two-phase sinks commit now.
   virtual void notify_checkpoint_complete(int64_t checkpoint_id) {}

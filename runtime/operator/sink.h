@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/api/record.h"
+#include "runtime/operator/record.h"
 #include "runtime/core/clock.h"
 
 namespace sluice {

@@ -54,88 +54,17 @@
 #include <string>
 #include <vector>
 
-#include "runtime/api/source.h"
+#include "runtime/operator/source.h"
 #include "runtime/checkpoint/background_work.h"
+#include "runtime/checkpoint/checkpoint_config.h"
 #include "runtime/checkpoint/batch_log.h"
 #include "runtime/checkpoint/snapshot_writer.h"
 #include "runtime/checkpoint/storage.h"
 #include "runtime/core/clock.h"
+#include "runtime/task/mailbox.h"
 #include "state/snapshot.h"
 
 namespace sluice {
-
-// Micro-batch mode (design section 10): when batches start.
-enum class BatchTrigger {
-  kBackToBack,    // each batch as soon as the last one committed
-  kInterval,      // every `interval`, or right after a batch that ran longer
-  kOnce,          // one batch of everything available, then stop
-  kAvailableNow,  // what is available at the start, in capped batches, then stop
-};
-
-struct BatchConfig {
-  bool enabled = false;  // --mode microbatch
-  BatchTrigger trigger = BatchTrigger::kBackToBack;
-  DurationMs interval = 0;    // kInterval
-  uint64_t max_records = 0;   // per split and batch; 0: no cap
-};
-
-struct CheckpointConfig {
-  std::string directory;        // empty: no checkpoints
-  DurationMs interval = 0;      // 0: no checkpoints (continuous mode)
-  DurationMs timeout = 600'000;
-  size_t retained = 3;
-  BatchConfig batches;          // micro-batch mode: every batch is a checkpoint
-
-  bool enabled() const { return !directory.empty() && (interval > 0 || batches.enabled); }
-};
-
-enum class MailKind {
-  kTriggerCheckpoint,
-  kCheckpointComplete,
-  kCheckpointAborted,
-  // The job's final checkpoint completed (every task's part of it was taken
-  // after the task's input ended): commit, then end.
-  kFinalCheckpointComplete,
-  kPlanBatch,      // a source reports its splits' slices (submit_slices)
-  kRunBatch,       // a source reads `slices`, then emits the batch's barrier
-  kEndOfBatches,   // a source ends without ending event time
-};
-
-struct Mail {
-  Mail(MailKind kind, int64_t checkpoint) : kind(kind), checkpoint(checkpoint) {}
-
-  MailKind kind;
-  int64_t checkpoint;  // the checkpoint, or the batch (a batch is a checkpoint)
-  uint64_t max_records = 0;  // kPlanBatch
-  // kRunBatch: the batch's slices of every split of the task's source.
-  std::shared_ptr<const std::vector<SplitSlice>> slices;
-};
-
-// Where the coordinator posts mails for a task.
-class TaskMailbox {
- public:
-  virtual ~TaskMailbox() = default;
-  virtual void post(Mail mail) = 0;
-};
-
-// What a task calls during checkpoints: `task` is its index among the
-// coordinator's tasks.
-class CheckpointParticipation {
- public:
-  virtual ~CheckpointParticipation() = default;
-  virtual void submit_snapshot(int64_t id, size_t task,
-                               std::vector<OperatorSnapshotBytes> operators,
-                               const SnapshotReport& report) = 0;
-  // A source task's answer to kPlanBatch.
-  virtual void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
-                             SourceInput input) = 0;
-  // The task finished its input; it takes part in checkpoints until the
-  // job's final checkpoint (kFinalCheckpointComplete).
-  virtual void input_ended(size_t task) = 0;
-  // The task's thread ended: after the final checkpoint, or because the
-  // attempt is going down. It acknowledges nothing more.
-  virtual void task_finished(size_t task) = 0;
-};
 
 class CheckpointCoordinator {
  public:

@@ -1,4 +1,4 @@
-#include "runtime/cli/registry.h"
+#include "runtime/job/registry.h"
 
 #include <charconv>
 

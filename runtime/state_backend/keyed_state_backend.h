@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -66,15 +67,15 @@ class KeyedStateBackend {
     set_current_key(group, key_bytes, hash_bytes(key_bytes));
   }
   // The current key with its 2-byte key-group prefix.
-  std::string_view current_key() const { return key_; }
+  std::string_view current_key() const { return scope_.key; }
   KeyGroup current_key_group() const { return group_; }
-  uint64_t current_key_hash() const { return key_hash_; }
+  uint64_t current_key_hash() const { return scope_.key_hash; }
   // Changes whenever the current key is set: lets tables cache per key.
-  uint64_t key_epoch() const { return key_epoch_; }
+  uint64_t key_epoch() const { return scope_.key_epoch; }
 
   // Sets the namespace (e.g. an encoded window); empty for none.
-  void set_current_namespace(std::string_view ns_bytes) { namespace_.assign(ns_bytes); }
-  std::string_view current_namespace() const { return namespace_; }
+  void set_current_namespace(std::string_view ns_bytes) { scope_.ns.assign(ns_bytes); }
+  std::string_view current_namespace() const { return scope_.ns; }
 
   template <class V>
   ValueState<V> value_state(const std::string& name);
@@ -117,11 +118,14 @@ class KeyedStateBackend {
  private:
   template <class Table>
   Table* find_or_create(const std::string& name);
+  // A new table of this backend: RocksDB tables in its instance, memory
+  // tables (and timer queues) with its copy-on-write pins.
+  template <class Table>
+  std::unique_ptr<Table> make_table(const std::string& name);
   void flush_tables();
   // Flushes, freezes and captures the tables (those outside the RocksDB
   // instance's files when `native`), plus the unclaimed restored entries.
   KeyedSnapshot capture_snapshot(bool native);
-  friend SnapshotPins& backend_snapshot_pins(KeyedStateBackend& backend);
   void restore_rocks_files(const std::vector<KeyedSnapshot>& snapshots);
 
   StateBackendKind kind_;
@@ -129,10 +133,7 @@ class KeyedStateBackend {
   KeyGroupRange range_;
   int max_parallelism_;
   KeyGroup group_{};
-  std::string key_;
-  uint64_t key_hash_ = 0;
-  uint64_t key_epoch_ = 0;
-  std::string namespace_;
+  KeyScope scope_;  // read by every table
   std::map<std::string, std::unique_ptr<StateTableBase>> tables_;
   std::map<std::string, StateEntries> restored_;
   // Copy-on-write of the memory tables; released (writers stopped) by the
@@ -161,7 +162,7 @@ Table* KeyedStateBackend::find_or_create(const std::string& name) {
     }
     return static_cast<Table*>(it->second.get());
   }
-  auto table = std::make_unique<Table>(*this, name);
+  std::unique_ptr<Table> table = make_table<Table>(name);
   auto restored = restored_.find(name);
   if (restored != restored_.end()) {
     table->restore_from(restored->second, range_);
@@ -170,6 +171,15 @@ Table* KeyedStateBackend::find_or_create(const std::string& name) {
   Table* raw = table.get();
   tables_.emplace(name, std::move(table));
   return raw;
+}
+
+template <class Table>
+std::unique_ptr<Table> KeyedStateBackend::make_table(const std::string& name) {
+  if constexpr (std::is_constructible_v<Table, const KeyScope&, RocksStore&, const std::string&>) {
+    return std::make_unique<Table>(scope_, *rocks_, name);
+  } else {
+    return std::make_unique<Table>(scope_, pins_, name);
+  }
 }
 
 template <class V>

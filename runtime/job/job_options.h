@@ -1,0 +1,35 @@
+// The options of one job: which topology with which parameters, how it is
+// planned (parallelism, state backend, chaining), its checkpoints, restore
+// and restarts. `sluice run` and the cluster commands fill them from the
+// command line (runtime/cli/run_options.h); the job manager and the task
+// managers build the same job from them (runtime/job/job_setup.h).
+//
+// Threading: plain values, copied where needed.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/checkpoint/checkpoint_config.h"
+#include "runtime/executor/restarts.h"
+#include "runtime/graph/execution_plan.h"
+
+namespace sluice {
+
+struct RunOptions {
+  std::string topology;
+  std::vector<std::string> job_args;  // every argument but the topology, as given
+  std::map<std::string, std::string> params;
+  PlanOptions plan;
+  std::string state_dir;  // empty: a temporary directory for rocksdb
+  CheckpointConfig checkpoint;
+  std::string restore;  // "latest", a checkpoint directory, or empty
+  RestartStrategy restart;
+  bool restart_given = false;
+  bool progress = false;
+  bool help = false;
+  std::string log_level = "warn";
+};
+
+}  // namespace sluice

@@ -1,0 +1,45 @@
+// The keyed state of one operator subtask, which the runtime owns (as
+// Flink's StreamOperatorStateHandler does). For an operator that keeps keyed
+// state (OperatorBase::keeps_keyed_state()), it creates the backend for the
+// subtask's key groups, RocksDB in a directory of the subtask's own, restores
+// it from the checkpoint the job resumes, and adds it to every snapshot of
+// the operator. The operator sees only the backend, through its context,
+// and creates its state handles and timer queues there.
+//
+// Threading: on the task thread. Lifecycle: construct before the operator's
+// open() -> complete_snapshot() at each barrier -> destroy after the
+// operator (its state handles point into the backend).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/operator/operator.h"
+#include "runtime/state_backend/keyed_state_backend.h"
+
+namespace sluice {
+
+class OperatorStateHandler {
+ public:
+  // `restore` may be null (a fresh start). Throws InputError for a
+  // checkpoint this backend cannot read.
+  OperatorStateHandler(const OperatorBase& op, const StateBackendConfig& config,
+                       const OperatorRestore* restore);
+
+  // Null for an operator without keyed state.
+  KeyedStateBackend* backend() { return backend_.get(); }
+
+  // Adds the keyed state (timers included) of checkpoint `id` to what the
+  // operator itself wrote.
+  void complete_snapshot(int64_t id, OperatorSnapshot& snapshot);
+
+ private:
+  std::unique_ptr<KeyedStateBackend> backend_;
+};
+
+// The directory of an operator subtask's RocksDB instance, under the job's
+// state directory: its name made safe for a file system, and its subtask.
+std::string instance_directory_name(const OperatorInfo& info);
+
+}  // namespace sluice

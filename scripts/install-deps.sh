@@ -14,6 +14,7 @@ build=(
   g++ cmake ninja-build pkg-config make
   librdkafka-dev librocksdb-dev libboost-dev libboost-system-dev
   protobuf-compiler libprotobuf-dev libspdlog-dev libfmt-dev libabsl-dev libjemalloc-dev
+  libcli11-dev nlohmann-json3-dev libsimdjson-dev libxxhash-dev
 )
 test=(ccache libgtest-dev libgmock-dev kcat docker-compose)
 compose=(docker.io docker-compose debootstrap)

@@ -20,6 +20,7 @@
 
 #include "runtime/cluster/alignment_board.h"
 #include "runtime/cluster/frame.h"
+#include "runtime/cli/command_line.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/validate.h"
 #include "runtime/core/errors.h"

@@ -360,10 +360,33 @@ TEST(Cli, MissingInputFileIsAClearErrorNotACrash) {
 
 TEST(Cli, EveryCommandHasHelp) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"help"}, {"run", "--help"}, {"topologies", "--help"}}) {
+           {"help"}, {"run", "--help"}, {"topologies", "--help"}, {"jobmanager", "--help"},
+           {"taskmanager", "-h"}, {"submit", "--help"}, {"list", "--help"},
+           {"taskmanagers", "--help"}, {"cancel", "--help"}, {"checkpoint", "--help"},
+           {"dev-kafka", "--help"}, {"kafka-relay", "--help"}, {"bench", "nexmark", "--help"}}) {
     ProcessResult r = sluice(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("usage: sluice"), std::string::npos) << r.out;
+  }
+}
+
+// Every command's options are parsed the same way (runtime/cli/command_line.h):
+// "--opt=VALUE" as "--opt VALUE", and a bad command line is one line and exit 2.
+TEST(Cli, EveryCommandRejectsABadCommandLineInOneLine) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"jobmanager", "--port=1", "--bogus"},
+           {"taskmanager", "--jobmanager=host"},
+           {"submit", "windowed-count", "--jobmanager", "127.0.0.1:1", "--parallelism=0"},
+           {"list", "--jobmanager"},
+           {"cancel", "--jobmanager=127.0.0.1:1"},
+           {"dev-kafka", "--topic=events"},
+           {"kafka-relay", "--to", "x"},
+           {"bench", "nexmark", "--query", "q0", "--events=many"},
+           {"topologies", "extra"}}) {
+    ProcessResult r = sluice(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("sluice: ", 0), 0u) << r.err;
   }
 }
 

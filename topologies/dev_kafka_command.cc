@@ -21,7 +21,7 @@
 #include "connectors/kafka/dev_broker.h"
 #include "connectors/staged_file.h"
 #include "runtime/job/registry.h"
-#include "runtime/cli/run_options.h"
+#include "runtime/cli/command_line.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"
 #include "topologies/stop_signals.h"
@@ -29,30 +29,6 @@
 
 namespace sluice::topologies {
 namespace {
-
-const char* const kUsage =
-    "usage: sluice dev-kafka [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]\n"
-    "                        [--listen ADDRESS]\n"
-    "\n"
-    "Hosts librdkafka's mock cluster as a local Kafka broker for development and\n"
-    "tests, until SIGINT or SIGTERM (then exits 0). Once it is ready it prints the\n"
-    "bootstrap list (127.0.0.1:PORT,...; random ports) as one line on stdout.\n"
-    "The mock is not Kafka: it does not filter read_committed, store transactional\n"
-    "offsets, fence producers, time out transactions, answer offsets_for_times or the\n"
-    "Admin API, and keeps only ~5 MiB per partition (see docs/architecture.md).\n"
-    "\n"
-    "options:\n"
-    "  --brokers N               brokers in the cluster, 1 to 64 (default 1)\n"
-    "  --topic NAME:PARTITIONS   create a topic, replicated on every broker (repeatable);\n"
-    "                            topics that clients use without creating them are\n"
-    "                            created by the mock with its own defaults\n"
-    "  --bootstrap-file PATH     write the bootstrap list to PATH once ready (by rename);\n"
-    "                            an older PATH is removed at start, PATH at exit\n"
-    "  --listen ADDRESS          also accept on ADDRESS (an IP address of this host) at\n"
-    "                            the brokers' ports, for clients on other hosts; those\n"
-    "                            run `sluice kafka-relay` (the mock listens on 127.0.0.1\n"
-    "                            only and advertises 127.0.0.1 in its metadata)\n"
-    "  --help                    this text\n";
 
 constexpr int kMaxBrokers = 64;
 constexpr int kMaxPartitions = 10000;
@@ -101,36 +77,49 @@ TopicSpec parse_topic(const std::string& option, const std::string& text) {
 
 DevKafkaOptions parse_dev_kafka_options(const std::vector<std::string>& args) {
   DevKafkaOptions options;
+  CommandLine line(
+      "dev-kafka",
+      "Hosts librdkafka's mock cluster as a local Kafka broker for development and tests, "
+      "until SIGINT or SIGTERM (then exits 0). Once it is ready it prints the bootstrap list "
+      "(127.0.0.1:PORT,...; random ports) as one line on stdout. The mock is not Kafka: it "
+      "does not filter read_committed, store transactional offsets, fence producers, time out "
+      "transactions, answer offsets_for_times or the Admin API, and keeps only ~5 MiB per "
+      "partition (see docs/architecture.md).");
+  line.count("--brokers", options.brokers, "brokers in the cluster, 1 to 64 (default 1)");
+  std::vector<std::string> topics;
+  line.repeated("--topic", topics,
+                "create a topic, replicated on every broker (repeatable); topics that clients "
+                "use without creating them are created by the mock with its own defaults")
+      ->type_name("NAME:PARTITIONS");
+  line.text("--bootstrap-file", options.bootstrap_file,
+            "write the bootstrap list to PATH once ready (by rename); an older PATH is "
+            "removed at start, PATH at exit")
+      ->type_name("PATH");
+  line.text("--listen", options.listen,
+            "also accept on ADDRESS (an IP address of this host) at the brokers' ports, for "
+            "clients on other hosts; those run `sluice kafka-relay` (the mock listens on "
+            "127.0.0.1 only and advertises 127.0.0.1 in its metadata)")
+      ->type_name("ADDRESS");
+  if (!line.parse(args)) {
+    options.help = true;
+    return options;
+  }
+  if (options.brokers > kMaxBrokers) {
+    throw UsageError(fmt::format("--brokers: at most {}", kMaxBrokers));
+  }
   std::set<std::string> topic_names;
-  ArgCursor cursor(args);
-  while (!cursor.done()) {
-    std::string arg = cursor.next();
-    std::string option = arg.substr(0, arg.find('='));
-    if (option == "--help" || option == "-h") {
-      options.help = true;
-    } else if (option == "--brokers") {
-      options.brokers = parse_positive_int(option, cursor.value(option, arg));
-      if (options.brokers > kMaxBrokers) {
-        throw UsageError(fmt::format("--brokers: at most {}", kMaxBrokers));
-      }
-    } else if (option == "--topic") {
-      TopicSpec topic = parse_topic(option, cursor.value(option, arg));
-      if (!topic_names.insert(topic.name).second) {
-        throw UsageError("--topic: '" + topic.name + "' is given twice");
-      }
-      options.topics.push_back(std::move(topic));
-    } else if (option == "--bootstrap-file") {
-      options.bootstrap_file = cursor.value(option, arg);
-      if (options.bootstrap_file.empty()) throw UsageError("--bootstrap-file needs a path");
-    } else if (option == "--listen") {
-      options.listen = cursor.value(option, arg);
-      if (options.listen.empty()) throw UsageError("--listen needs an IP address");
-    } else if (arg.rfind("-", 0) == 0) {
-      throw UsageError("dev-kafka: unknown option '" + arg + "' (see sluice dev-kafka --help)");
-    } else {
-      throw UsageError("dev-kafka: unexpected argument '" + arg +
-                       "' (see sluice dev-kafka --help)");
+  for (const std::string& text : topics) {
+    TopicSpec topic = parse_topic("--topic", text);
+    if (!topic_names.insert(topic.name).second) {
+      throw UsageError("--topic: '" + topic.name + "' is given twice");
     }
+    options.topics.push_back(std::move(topic));
+  }
+  if (line.app().count("--bootstrap-file") > 0 && options.bootstrap_file.empty()) {
+    throw UsageError("--bootstrap-file needs a path");
+  }
+  if (line.app().count("--listen") > 0 && options.listen.empty()) {
+    throw UsageError("--listen needs an IP address");
   }
   return options;
 }
@@ -182,10 +171,7 @@ class BootstrapFile {
 
 int run_dev_kafka(const std::vector<std::string>& args) {
   DevKafkaOptions options = parse_dev_kafka_options(args);
-  if (options.help) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
+  if (options.help) return 0;
   log::cli()->warn("dev-kafka: {}", kafka::DevKafkaBroker::kLimitations);
   // Before the broker starts its threads, which inherit the mask.
   BlockedStopSignals stop_signals;

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "runtime/job/registry.h"
-#include "runtime/cli/run_options.h"
+#include "runtime/cli/command_line.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"
 #include "topologies/stop_signals.h"
@@ -21,21 +21,6 @@
 
 namespace sluice::topologies {
 namespace {
-
-const char* const kUsage =
-    "usage: sluice kafka-relay --bootstrap-file PATH --to HOST [--wait DURATION]\n"
-    "\n"
-    "Relays 127.0.0.1:PORT on this host to HOST:PORT for every port of the\n"
-    "development broker's bootstrap list in PATH (written by `sluice dev-kafka\n"
-    "--bootstrap-file PATH --listen ADDRESS` on HOST, e.g. on a shared volume),\n"
-    "so that Kafka clients here can use that broker through 127.0.0.1. Runs until\n"
-    "SIGINT or SIGTERM.\n"
-    "\n"
-    "options:\n"
-    "  --bootstrap-file PATH   the broker's bootstrap list (required)\n"
-    "  --to HOST               the broker's host, as this host resolves it (required)\n"
-    "  --wait DURATION         how long to wait for PATH to appear (default 60s)\n"
-    "  --help                  this text\n";
 
 struct RelayOptions {
   std::string bootstrap_file;
@@ -46,26 +31,20 @@ struct RelayOptions {
 
 RelayOptions parse_relay_options(const std::vector<std::string>& args) {
   RelayOptions options;
-  ArgCursor cursor(args);
-  while (!cursor.done()) {
-    std::string arg = cursor.next();
-    std::string option = arg.substr(0, arg.find('='));
-    if (option == "--help" || option == "-h") {
-      options.help = true;
-    } else if (option == "--bootstrap-file") {
-      options.bootstrap_file = cursor.value(option, arg);
-    } else if (option == "--to") {
-      options.to = cursor.value(option, arg);
-    } else if (option == "--wait") {
-      options.wait = parse_positive_duration(option, cursor.value(option, arg));
-    } else {
-      throw UsageError("kafka-relay: unknown argument '" + arg +
-                       "' (see sluice kafka-relay --help)");
-    }
-  }
-  if (options.help) return options;
-  if (options.bootstrap_file.empty()) throw UsageError("kafka-relay: --bootstrap-file is required");
-  if (options.to.empty()) throw UsageError("kafka-relay: --to HOST is required");
+  CommandLine line("kafka-relay",
+                   "Relays 127.0.0.1:PORT on this host to HOST:PORT for every port of the "
+                   "development broker's bootstrap list in PATH (written by `sluice dev-kafka "
+                   "--bootstrap-file PATH --listen ADDRESS` on HOST, e.g. on a shared volume), "
+                   "so that Kafka clients here can use that broker through 127.0.0.1. Runs "
+                   "until SIGINT or SIGTERM.");
+  line.text("--bootstrap-file", options.bootstrap_file, "the broker's bootstrap list")
+      ->type_name("PATH")
+      ->required();
+  line.text("--to", options.to, "the broker's host, as this host resolves it")
+      ->type_name("HOST")
+      ->required();
+  line.duration("--wait", options.wait, "how long to wait for PATH to appear (default 60s)");
+  options.help = !line.parse(args);
   return options;
 }
 
@@ -86,10 +65,7 @@ std::string wait_for_bootstrap(const std::string& path, DurationMs wait) {
 
 int run_kafka_relay(const std::vector<std::string>& args) {
   RelayOptions options = parse_relay_options(args);
-  if (options.help) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
+  if (options.help) return 0;
   BlockedStopSignals stop_signals;
   std::string bootstraps = wait_for_bootstrap(options.bootstrap_file, options.wait);
   TcpRelays relays;

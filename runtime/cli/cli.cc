@@ -14,7 +14,7 @@
 #include "runtime/checkpoint/restore.h"
 #include "runtime/job/job_setup.h"
 #include "runtime/job/registry.h"
-#include "runtime/cli/run_options.h"
+#include "runtime/cli/command_line.h"
 #include "runtime/job/state_dir.h"
 #include "runtime/core/logging.h"
 #include "runtime/executor/local_executor.h"
@@ -38,19 +38,10 @@ std::string main_usage() {
   return usage;
 }
 
-const char* const kTopologiesUsage =
-    "usage: sluice topologies\n"
-    "\n"
-    "Lists the registered topologies with their parameters and defaults.\n";
-
 int topologies_command(const std::vector<std::string>& args) {
-  for (const std::string& arg : args) {
-    if (arg == "--help" || arg == "-h") {
-      fmt::print("{}", kTopologiesUsage);
-      return kExitOk;
-    }
-    throw UsageError("topologies: unexpected argument '" + arg + "'");
-  }
+  CommandLine line("topologies",
+                   "Lists the registered topologies with their parameters and defaults.");
+  if (!line.parse(args)) return kExitOk;
   for (const TopologySpec* spec : TopologyRegistry::instance().all()) {
     fmt::print("{}\n    {}\n", spec->name, spec->description);
     for (const ParamSpec& p : spec->params) {

@@ -9,6 +9,7 @@
 
 #include "runtime/cli/cli.h"
 #include "runtime/job/registry.h"
+#include "runtime/cli/command_line.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/cluster/job_manager.h"
@@ -29,67 +30,32 @@ void stop_on_signals() {
   std::signal(SIGTERM, on_stop_signal);
 }
 
-uint16_t parse_port(const std::string& option, const std::string& text) {
-  int port = -1;
-  try {
-    size_t used = 0;
-    port = std::stoi(text, &used);
-    if (used != text.size()) port = -1;
-  } catch (const std::exception&) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) throw UsageError(option + ": '" + text + "' is not a port (0-65535)");
-  return static_cast<uint16_t>(port);
-}
-
 // Prints the port the server listens on as stdout's first line, for scripts.
 void announce_port(uint16_t port) {
   fmt::print("{}\n", port);
   std::fflush(stdout);
 }
 
-const char* const kJobManagerUsage =
-    "usage: sluice jobmanager --port P [options]\n"
-    "\n"
-    "Runs a job manager until SIGINT or SIGTERM. Prints the port it listens on.\n"
-    "\n"
-    "options:\n"
-    "  --port P                 port to listen on (0: any free port)\n"
-    "  --bind HOST              address to listen on (default 0.0.0.0)\n"
-    "  --checkpoint-dir DIR     default checkpoint storage of jobs, and where jobs are recorded;\n"
-    "                           a job manager that restarts resumes the jobs it finds there\n"
-    "  --heartbeat-interval D   how often task managers report (default 1s)\n"
-    "  --heartbeat-timeout D    a task manager silent for D is lost (default 10s)\n"
-    "  --log-level LEVEL        debug, info (default), warn or error\n";
-
 int jobmanager_command(const std::vector<std::string>& args) {
   JobManagerOptions options;
   std::string log_level = "info";
-  bool port_given = false;
-  ArgCursor cursor(args);
-  while (!cursor.done()) {
-    const std::string& arg = cursor.next();
-    std::string option = arg.substr(0, arg.find('='));
-    if (option == "--help" || option == "-h") {
-      fmt::print("{}", kJobManagerUsage);
-      return kExitOk;
-    } else if (option == "--port") {
-      options.port = parse_port(option, cursor.value(option, arg));
-      port_given = true;
-    } else if (option == "--bind") {
-      options.bind_host = cursor.value(option, arg);
-    } else if (option == "--checkpoint-dir") {
-      options.checkpoint_dir = cursor.value(option, arg);
-    } else if (option == "--heartbeat-interval") {
-      options.heartbeat_interval = parse_positive_duration(option, cursor.value(option, arg));
-    } else if (option == "--heartbeat-timeout") {
-      options.heartbeat_timeout = parse_positive_duration(option, cursor.value(option, arg));
-    } else if (option == "--log-level") {
-      log_level = cursor.value(option, arg);
-    } else {
-      throw UsageError("jobmanager: unknown option '" + arg + "' (see sluice jobmanager --help)");
-    }
-  }
+  CommandLine line("jobmanager",
+                   "Runs a job manager until SIGINT or SIGTERM. Prints the port it listens on.");
+  CLI::Option* port = line.port("--port", options.port, "port to listen on (0: any free port)");
+  line.text("--bind", options.bind_host, "address to listen on (default 0.0.0.0)")
+      ->type_name("HOST");
+  line.text("--checkpoint-dir", options.checkpoint_dir,
+            "default checkpoint storage of jobs, and where jobs are recorded; a job manager "
+            "that restarts resumes the jobs it finds there")
+      ->type_name("DIR");
+  line.duration("--heartbeat-interval", options.heartbeat_interval,
+                "how often task managers report (default 1s)");
+  line.duration("--heartbeat-timeout", options.heartbeat_timeout,
+                "a task manager silent for D is lost (default 10s)");
+  line.text("--log-level", log_level, "debug, info (default), warn or error")
+      ->type_name("LEVEL");
+  if (!line.parse(args)) return kExitOk;
+  bool port_given = port->count() > 0;
   if (!port_given) throw UsageError("jobmanager: missing --port (0 picks a free port)");
   if (options.heartbeat_interval >= options.heartbeat_timeout) {
     throw UsageError("jobmanager: --heartbeat-interval must be shorter than --heartbeat-timeout");
@@ -104,50 +70,25 @@ int jobmanager_command(const std::vector<std::string>& args) {
   return jobmanager.run(g_stop);
 }
 
-const char* const kTaskManagerUsage =
-    "usage: sluice taskmanager --jobmanager HOST:PORT --slots N [options]\n"
-    "\n"
-    "Runs a task manager until SIGINT or SIGTERM. Prints its data port.\n"
-    "\n"
-    "options:\n"
-    "  --jobmanager HOST:PORT   the job manager to register with\n"
-    "  --slots N                task slots (default 1)\n"
-    "  --id NAME                unique name (default HOST-PID)\n"
-    "  --host HOST              address other task managers reach this one at (default 127.0.0.1)\n"
-    "  --bind ADDRESS           address the data port listens on (default 0.0.0.0)\n"
-    "  --data-port P            data port (default 0: any free port)\n"
-    "  --log-level LEVEL        debug, info (default), warn or error\n";
-
 int taskmanager_command(const std::vector<std::string>& args) {
   TaskManagerOptions options;
   std::string log_level = "info";
-  ArgCursor cursor(args);
-  while (!cursor.done()) {
-    const std::string& arg = cursor.next();
-    std::string option = arg.substr(0, arg.find('='));
-    if (option == "--help" || option == "-h") {
-      fmt::print("{}", kTaskManagerUsage);
-      return kExitOk;
-    } else if (option == "--jobmanager") {
-      auto [host, port] = parse_host_port(option, cursor.value(option, arg));
-      options.jobmanager_host = host;
-      options.jobmanager_port = port;
-    } else if (option == "--slots") {
-      options.slots = parse_positive_int(option, cursor.value(option, arg));
-    } else if (option == "--id") {
-      options.id = cursor.value(option, arg);
-    } else if (option == "--host") {
-      options.data_host = cursor.value(option, arg);
-    } else if (option == "--bind") {
-      options.bind_host = cursor.value(option, arg);
-    } else if (option == "--data-port") {
-      options.data_port = parse_port(option, cursor.value(option, arg));
-    } else if (option == "--log-level") {
-      log_level = cursor.value(option, arg);
-    } else {
-      throw UsageError("taskmanager: unknown option '" + arg + "' (see sluice taskmanager --help)");
-    }
-  }
+  std::pair<std::string, uint16_t> jobmanager;
+  CommandLine line("taskmanager",
+                   "Runs a task manager until SIGINT or SIGTERM. Prints its data port.");
+  line.host_port("--jobmanager", jobmanager, "the job manager to register with");
+  line.count("--slots", options.slots, "task slots (default 1)");
+  line.text("--id", options.id, "unique name (default HOST-PID)")->type_name("NAME");
+  line.text("--host", options.data_host,
+            "address other task managers reach this one at (default 127.0.0.1)")
+      ->type_name("HOST");
+  line.text("--bind", options.bind_host, "address the data port listens on (default 0.0.0.0)")
+      ->type_name("ADDRESS");
+  line.port("--data-port", options.data_port, "data port (default 0: any free port)");
+  line.text("--log-level", log_level, "debug, info (default), warn or error")
+      ->type_name("LEVEL");
+  if (!line.parse(args)) return kExitOk;
+  std::tie(options.jobmanager_host, options.jobmanager_port) = jobmanager;
   if (options.jobmanager_host.empty()) throw UsageError("taskmanager: missing --jobmanager HOST:PORT");
   log::set_level(log_level);
   stop_on_signals();
@@ -156,36 +97,25 @@ int taskmanager_command(const std::vector<std::string>& args) {
   return taskmanager.run(g_stop);
 }
 
-// Client commands: the job manager's address plus the rest of the arguments.
+// Client commands: the job manager's address, and what the command takes.
 struct ClientArgs {
   std::string host;
   uint16_t port = 0;
   bool wait = false;
-  bool help = false;
-  std::vector<std::string> rest;
 };
 
-ClientArgs parse_client_args(const std::string& command, const std::vector<std::string>& args,
-                             bool accepts_wait) {
-  ClientArgs parsed;
-  ArgCursor cursor(args);
-  while (!cursor.done()) {
-    const std::string& arg = cursor.next();
-    std::string option = arg.substr(0, arg.find('='));
-    if (option == "--jobmanager") {
-      std::tie(parsed.host, parsed.port) = parse_host_port(option, cursor.value(option, arg));
-    } else if (option == "--wait" && accepts_wait) {
-      parsed.wait = true;
-    } else if (option == "--help" || option == "-h") {
-      parsed.help = true;
-    } else {
-      parsed.rest.push_back(arg);
-    }
+// Declares --jobmanager on `line`, parses, and checks it was given. False
+// when --help was given.
+bool parse_client_args(CommandLine& line, const std::vector<std::string>& args,
+                       ClientArgs& parsed) {
+  std::pair<std::string, uint16_t> jobmanager;
+  line.host_port("--jobmanager", jobmanager, "the job manager");
+  if (!line.parse(args)) return false;
+  if (jobmanager.first.empty()) {
+    throw UsageError(line.command() + ": missing --jobmanager HOST:PORT");
   }
-  if (!parsed.help && parsed.host.empty()) {
-    throw UsageError(command + ": missing --jobmanager HOST:PORT");
-  }
-  return parsed;
+  std::tie(parsed.host, parsed.port) = jobmanager;
+  return true;
 }
 
 void throw_if_refused(const pb::Envelope& reply) {
@@ -239,28 +169,31 @@ int wait_for_end(RpcClient& client, const ClientArgs& args, const std::string& j
   return poll_for_end(args, job, std::chrono::minutes(10));
 }
 
-const char* const kSubmitUsage =
-    "usage: sluice submit TOPOLOGY --jobmanager HOST:PORT [job options] [--wait]\n"
-    "\n"
-    "Submits a job and prints its id. With --wait, stays until the job ends, also\n"
-    "across a restart of the job manager: exit 0 when it finished, 1 with the reason\n"
-    "when it failed or was cancelled. Job options\n"
-    "are those of `sluice run` (see sluice run --help); --checkpoint-dir defaults to\n"
-    "the job manager's.\n";
-
 int submit_command(const std::vector<std::string>& args) {
-  ClientArgs parsed = parse_client_args("submit", args, /*accepts_wait=*/true);
-  if (parsed.help) {
-    fmt::print("{}", kSubmitUsage);
-    return kExitOk;
+  CommandLine line("submit",
+                   "Submits a job and prints its id. With --wait, stays until the job ends, also "
+                   "across a restart of the job manager: exit 0 when it finished, 1 with the "
+                   "reason when it failed or was cancelled. Job options are those of `sluice "
+                   "run`; --checkpoint-dir defaults to the job manager's.");
+  ClientArgs parsed;
+  line.flag("--wait", parsed.wait, "wait for the job to end");
+  // Each value is checked here; the job manager parses them again and
+  // checks them together (its --checkpoint-dir is the default).
+  RunOptions job_options;
+  add_job_options(line, job_options);
+  std::vector<std::string> topologies;
+  line.positionals("TOPOLOGY", topologies, "the topology to run (see `sluice topologies`)");
+  if (!parse_client_args(line, args, parsed)) return kExitOk;
+  if (topologies.empty()) throw UsageError("submit: missing TOPOLOGY (see sluice topologies)");
+  if (topologies.size() > 1) {
+    throw UsageError("submit: unexpected argument '" + topologies[1] + "'");
   }
-  if (parsed.rest.empty() || parsed.rest.front().rfind("-", 0) == 0) {
-    throw UsageError("submit: missing TOPOLOGY (see sluice topologies)");
-  }
+  std::vector<std::string> job_args =
+      line.arguments_except(args, {"--jobmanager", "--wait"}, topologies.front());
   pb::Envelope request;
   pb::SubmitJob& submit = *request.mutable_submit_job();
-  submit.mutable_spec()->set_topology(parsed.rest.front());
-  for (size_t i = 1; i < parsed.rest.size(); ++i) submit.mutable_spec()->add_args(parsed.rest[i]);
+  submit.mutable_spec()->set_topology(topologies.front());
+  for (const std::string& arg : job_args) submit.mutable_spec()->add_args(arg);
   submit.set_wait(parsed.wait);
   RpcClient client(parsed.host, parsed.port, kClientTimeout);
   pb::Envelope reply = client.call(request, kClientTimeout);
@@ -273,12 +206,9 @@ int submit_command(const std::vector<std::string>& args) {
 }
 
 int list_command(const std::vector<std::string>& args) {
-  ClientArgs parsed = parse_client_args("list", args, false);
-  if (parsed.help || !parsed.rest.empty()) {
-    if (!parsed.help) throw UsageError("list: unexpected argument '" + parsed.rest.front() + "'");
-    fmt::print("usage: sluice list --jobmanager HOST:PORT\n\nLists the cluster's jobs.\n");
-    return kExitOk;
-  }
+  CommandLine line("list", "Lists the cluster's jobs.");
+  ClientArgs parsed;
+  if (!parse_client_args(line, args, parsed)) return kExitOk;
   pb::Envelope request;
   request.mutable_list_jobs();
   RpcClient client(parsed.host, parsed.port, kClientTimeout);
@@ -293,17 +223,11 @@ int list_command(const std::vector<std::string>& args) {
 }
 
 int taskmanagers_command(const std::vector<std::string>& args) {
-  ClientArgs parsed = parse_client_args("taskmanagers", args, false);
-  if (parsed.help || !parsed.rest.empty()) {
-    if (!parsed.help) {
-      throw UsageError("taskmanagers: unexpected argument '" + parsed.rest.front() + "'");
-    }
-    fmt::print(
-        "usage: sluice taskmanagers --jobmanager HOST:PORT\n\n"
-        "Lists the task managers registered with the job manager: their data address,\n"
-        "slots, free slots and the age of their last heartbeat.\n");
-    return kExitOk;
-  }
+  CommandLine line("taskmanagers",
+                   "Lists the task managers registered with the job manager: their data "
+                   "address, slots, free slots and the age of their last heartbeat.");
+  ClientArgs parsed;
+  if (!parse_client_args(line, args, parsed)) return kExitOk;
   pb::Envelope request;
   request.mutable_list_task_managers();
   RpcClient client(parsed.host, parsed.port, kClientTimeout);
@@ -319,23 +243,22 @@ int taskmanagers_command(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-// Parses "COMMAND JOB --jobmanager HOST:PORT".
+// Parses "COMMAND JOB --jobmanager HOST:PORT"; the job is empty after --help.
 std::pair<ClientArgs, std::string> parse_job_command(const std::string& command,
+                                                     const std::string& description,
                                                      const std::vector<std::string>& args) {
-  ClientArgs parsed = parse_client_args(command, args, false);
-  if (parsed.help) return {parsed, ""};
-  if (parsed.rest.size() != 1 || parsed.rest.front().rfind("-", 0) == 0) {
-    throw UsageError(command + ": expected one JOB (see sluice list)");
-  }
-  return {parsed, parsed.rest.front()};
+  CommandLine line(command, description);
+  std::vector<std::string> jobs;
+  line.positionals("JOB", jobs, "the job (see sluice list)");
+  ClientArgs parsed;
+  if (!parse_client_args(line, args, parsed)) return {parsed, ""};
+  if (jobs.size() != 1) throw UsageError(command + ": expected one JOB (see sluice list)");
+  return {parsed, jobs.front()};
 }
 
 int cancel_command(const std::vector<std::string>& args) {
-  auto [parsed, job] = parse_job_command("cancel", args);
-  if (parsed.help) {
-    fmt::print("usage: sluice cancel JOB --jobmanager HOST:PORT\n\nCancels a job.\n");
-    return kExitOk;
-  }
+  auto [parsed, job] = parse_job_command("cancel", "Cancels a job.", args);
+  if (job.empty()) return kExitOk;
   pb::Envelope request;
   request.mutable_cancel_job()->set_job(job);
   RpcClient client(parsed.host, parsed.port, kClientTimeout);
@@ -346,13 +269,9 @@ int cancel_command(const std::vector<std::string>& args) {
 }
 
 int checkpoint_command(const std::vector<std::string>& args) {
-  auto [parsed, job] = parse_job_command("checkpoint", args);
-  if (parsed.help) {
-    fmt::print(
-        "usage: sluice checkpoint JOB --jobmanager HOST:PORT\n\n"
-        "Takes a checkpoint of a running job now and prints its path.\n");
-    return kExitOk;
-  }
+  auto [parsed, job] = parse_job_command(
+      "checkpoint", "Takes a checkpoint of a running job now and prints its path.", args);
+  if (job.empty()) return kExitOk;
   pb::Envelope request;
   request.mutable_trigger_checkpoint()->set_job(job);
   RpcClient client(parsed.host, parsed.port, kClientTimeout);

@@ -439,30 +439,4 @@ std::optional<pb::Envelope> RpcClient::receive(std::chrono::milliseconds timeout
   throw ExternalError(fmt::format("connection to {} closed: {}", address_, *inbox_->closed));
 }
 
-// ---- parse_host_port ----
-
-std::pair<std::string, uint16_t> parse_host_port(std::string_view option, std::string_view text) {
-  auto malformed = [&] {
-    return UsageError(fmt::format("{}: expected HOST:PORT, got '{}'", option, text));
-  };
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) throw malformed();
-  std::string_view host = text.substr(0, colon);
-  std::string_view port_text = text.substr(colon + 1);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') throw malformed();
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
-    throw malformed();  // a bare IPv6 address: which colon ends it?
-  }
-  unsigned port = 0;
-  const char* end = port_text.data() + port_text.size();
-  auto [rest, ec] = std::from_chars(port_text.data(), end, port);
-  if (port_text.empty() || ec != std::errc() || rest != end) throw malformed();
-  if (port < 1 || port > 65535) {
-    throw UsageError(fmt::format("{}: port {} is outside 1..65535 in '{}'", option, port, text));
-  }
-  return {std::string(host), static_cast<uint16_t>(port)};
-}
-
 }  // namespace sluice

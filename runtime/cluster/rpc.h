@@ -225,8 +225,4 @@ class RpcClient {
   std::shared_ptr<RpcConnection> connection_;
 };
 
-// Splits "host:port" ("[::1]:port" for IPv6) as given to `option`. Throws
-// UsageError("--jobmanager: expected HOST:PORT, got 'x'").
-std::pair<std::string, uint16_t> parse_host_port(std::string_view option, std::string_view text);
-
 }  // namespace sluice

@@ -58,10 +58,7 @@ void print_summary(const JobResult& result, bool progress) {
 
 int run_command(const std::vector<std::string>& args) {
   RunOptions options = parse_run_options(args);
-  if (options.help) {
-    fmt::print("{}", kRunUsage);
-    return kExitOk;
-  }
+  if (options.help) return kExitOk;
   log::set_level(options.log_level);
   LocalClusterJob job;
   job.slots = lay_out_job(options).slots;  // also checks the topology and its options

@@ -10,7 +10,8 @@
 #include <fmt/format.h>
 
 #include "runtime/job/registry.h"
-#include "runtime/cli/run_options.h"
+#include "runtime/checkpoint/checkpoint_config.h"
+#include "runtime/cli/command_line.h"
 #include "runtime/job/state_dir.h"
 #include "runtime/core/logging.h"
 #include "runtime/executor/local_executor.h"
@@ -19,27 +20,6 @@
 
 namespace sluice::nexmark {
 namespace {
-
-const char* const kUsage =
-    "usage: sluice bench nexmark --query QUERY --events N [options]\n"
-    "\n"
-    "Runs one Nexmark query on generated events (rows are discarded) and prints\n"
-    "one JSON line: query, events, parallelism, wall_seconds, events_per_second,\n"
-    "cpu_seconds, events_per_cpu_second, peak_rss_bytes, results,\n"
-    "context_switches_per_million_events, latency_ms {p50, p99, p999, p9999}.\n"
-    "\n"
-    "options:\n"
-    "  --query QUERY              q0, q1, q2, q3, q4, q5, q7, q8 or q11\n"
-    "  --events N                 events to generate\n"
-    "  --parallelism P            default 1\n"
-    "  --rate N                   events per second of event time (default 10000000)\n"
-    "  --state memory|rocksdb     state backend (default memory)\n"
-    "  --checkpoint-interval D    take checkpoints (to a temporary directory) every D\n"
-    "  --throughput N             release N events per second (processing time); latency\n"
-    "                             then counts from each event's release\n"
-    "  --mode continuous|microbatch  execution mode (default continuous)\n"
-    "  --trigger D                microbatch: a batch every D (default: back to back)\n"
-    "  --max-records-per-batch N  microbatch: records per split and batch\n";
 
 struct BenchOptions {
   NexmarkJob job;
@@ -51,62 +31,52 @@ struct BenchOptions {
 };
 
 BenchOptions parse_bench_options(const std::vector<std::string>& args) {
+  BenchOptions options;
   if (args.empty() || args[0] != "nexmark") {
     if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      BenchOptions help;
-      help.help = true;
-      return help;
+      fmt::print("usage: sluice bench nexmark [OPTIONS]\n\nBenchmarks: nexmark.\n");
+      options.help = true;
+      return options;
     }
     throw UsageError("bench: the only benchmark is 'nexmark' (see sluice bench nexmark --help)");
   }
-  BenchOptions options;
-  bool has_query = false;
-  bool has_events = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      options.help = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) throw UsageError("bench nexmark: " + arg + " needs a value");
-    const std::string& value = args[++i];
-    if (arg == "--query") {
-      options.job.query = value;
-      has_query = true;
-    } else if (arg == "--events") {
-      options.job.events = static_cast<uint64_t>(parse_positive_count(arg, value));
-      has_events = true;
-    } else if (arg == "--parallelism") {
-      options.parallelism = static_cast<int>(parse_positive_count(arg, value));
-    } else if (arg == "--rate") {
-      options.job.generator.rate = parse_positive_count(arg, value);
-    } else if (arg == "--state") {
-      if (value == "rocksdb") {
-        options.state = StateBackendKind::kRocksDb;
-      } else if (value != "memory") {
-        throw UsageError("--state: '" + value + "' is not a state backend (memory, rocksdb)");
-      }
-    } else if (arg == "--checkpoint-interval") {
-      options.checkpoint_interval = parse_positive_duration(arg, value);
-    } else if (arg == "--throughput") {
-      options.job.throughput = static_cast<double>(parse_positive_count(arg, value));
-    } else if (arg == "--mode") {
-      if (value != "continuous" && value != "microbatch") {
-        throw UsageError("--mode: '" + value + "' is not a mode (continuous, microbatch)");
-      }
-      options.batches.enabled = value == "microbatch";
-    } else if (arg == "--trigger") {
-      options.batches.trigger = BatchTrigger::kInterval;
-      options.batches.interval = parse_positive_duration(arg, value);
-    } else if (arg == "--max-records-per-batch") {
-      options.batches.max_records = static_cast<uint64_t>(parse_positive_count(arg, value));
-    } else {
-      throw UsageError("bench nexmark: unknown option '" + arg + "'");
-    }
+  CommandLine line("bench nexmark",
+                   "Runs one Nexmark query on generated events (rows are discarded) and prints "
+                   "one JSON line: query, events, parallelism, wall_seconds, events_per_second, "
+                   "cpu_seconds, events_per_cpu_second, peak_rss_bytes, results, "
+                   "context_switches_per_million_events, latency_ms {p50, p99, p999, p9999}.");
+  line.text("--query", options.job.query, "q0, q1, q2, q3, q4, q5, q7, q8 or q11")
+      ->type_name("QUERY")
+      ->required();
+  int64_t events = 0;
+  line.count("--events", events, "events to generate")->required();
+  line.count("--parallelism", options.parallelism, "default 1");
+  line.count("--rate", options.job.generator.rate,
+             "events per second of event time (default 10000000)");
+  line.choice("--state", options.state,
+              {{"memory", StateBackendKind::kMemory}, {"rocksdb", StateBackendKind::kRocksDb}},
+              "state backend", "state backend (default memory)");
+  line.duration("--checkpoint-interval", options.checkpoint_interval,
+                "take checkpoints (to a temporary directory) every D");
+  int64_t throughput = 0;
+  line.count("--throughput", throughput,
+             "release N events per second (processing time); latency then counts from each "
+             "event's release");
+  line.choice("--mode", options.batches.enabled, {{"continuous", false}, {"microbatch", true}},
+              "mode", "execution mode (default continuous)");
+  CLI::Option* trigger = line.duration("--trigger", options.batches.interval,
+                                       "microbatch: a batch every D (default: back to back)");
+  int64_t max_records = 0;
+  line.count("--max-records-per-batch", max_records, "microbatch: records per split and batch");
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (!line.parse(rest)) {
+    options.help = true;
+    return options;
   }
-  if (!options.help && (!has_query || !has_events)) {
-    throw UsageError("bench nexmark needs --query and --events");
-  }
+  options.job.events = static_cast<uint64_t>(events);
+  options.job.throughput = static_cast<double>(throughput);
+  options.batches.max_records = static_cast<uint64_t>(max_records);
+  if (trigger->count() > 0) options.batches.trigger = BatchTrigger::kInterval;
   return options;
 }
 
@@ -139,10 +109,7 @@ int64_t peak_rss_bytes() {
 
 int run_bench(const std::vector<std::string>& args) {
   BenchOptions options = parse_bench_options(args);
-  if (options.help) {
-    fmt::print("{}", kUsage);
-    return 0;
-  }
+  if (options.help) return 0;
   log::set_level("warn");
   options.job.latency = std::make_shared<LatencyRecorder>();
   Topology topology("nexmark-" + options.job.query);

@@ -1,8 +1,10 @@
 // The Nexmark dump format: one JSON object per line with a "type" field of
 // "person", "auction" or "bid" and the event's fields under their names.
-// The writer appends one line (without newline); the parser reads one line
-// strictly (flat object, string and integer values, every field present)
-// and throws InputError "PATH:LINE: ..." for anything else. Pure functions.
+// The writer (nlohmann-json) appends one line (without newline); the parser
+// (simdjson) reads one line strictly (an object, string and integer
+// values, every field present once, no other) and throws InputError
+// "PATH:LINE: ..." for anything else, with any valid JSON escape in
+// strings. Pure functions; the parser keeps a buffer per thread.
 #pragma once
 
 #include <optional>

@@ -1,28 +1,11 @@
 #include "runtime/checkpoint/batch_progress.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace sluice {
-namespace {
-
-// A JSON string literal of `text`.
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      out += fmt::format("\\u{:04x}", u);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
 
 int64_t BatchProgress::total_rows() const {
   int64_t total = 0;
@@ -35,18 +18,26 @@ double BatchProgress::rows_per_second() const {
 }
 
 std::string BatchProgress::to_json() const {
-  std::string sources;
+  nlohmann::ordered_json sources = nlohmann::ordered_json::array();
   for (const auto& [source, rows] : input_rows) {
-    if (!sources.empty()) sources += ',';
-    sources += fmt::format(R"({{"name":{},"input_rows":{}}})", json_string(source), rows);
+    sources.push_back({{"name", source}, {"input_rows", rows}});
   }
-  return fmt::format(
-      R"({{"batch":{},"replayed":{},"committed_at_ms":{},"input_rows":{},"rows_per_second":{:.1f},)"
-      R"("sources":[{}],"duration_ms":{{"planning":{},"processing":{},"commit":{},"total":{}}},)"
-      R"("watermark_ms":{},"state_bytes":{}}})",
-      batch, replayed, committed_at, total_rows(), rows_per_second(), sources, planning_ms,
-      processing_ms, commit_ms, total_ms(), watermark ? std::to_string(*watermark) : "null",
-      state_bytes);
+  nlohmann::ordered_json line = {
+      {"batch", batch},
+      {"replayed", replayed},
+      {"committed_at_ms", committed_at},
+      {"input_rows", total_rows()},
+      {"rows_per_second", std::round(rows_per_second() * 10) / 10},
+      {"sources", std::move(sources)},
+      {"duration_ms",
+       {{"planning", planning_ms},
+        {"processing", processing_ms},
+        {"commit", commit_ms},
+        {"total", total_ms()}}},
+      {"watermark_ms", watermark ? nlohmann::ordered_json(*watermark) : nullptr},
+      {"state_bytes", state_bytes}};
+  // Source names are the user's: replace what is not UTF-8 rather than fail.
+  return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string BatchProgress::to_log_line() const {

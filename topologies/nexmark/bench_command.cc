@@ -5,9 +5,11 @@
 #include <sys/resource.h>
 
 #include <charconv>
+#include <cmath>
 #include <chrono>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "runtime/job/registry.h"
 #include "runtime/checkpoint/checkpoint_config.h"
@@ -139,18 +141,24 @@ int run_bench(const std::vector<std::string>& args) {
   LatencyHistogram latency = options.job.latency->histogram();
   auto ms = [&](double q) { return static_cast<double>(latency.quantile_us(q)) / 1000.0; };
   auto events = static_cast<double>(options.job.events);
-  fmt::print(
-      "{{\"query\":\"{}\",\"events\":{},\"parallelism\":{},\"state\":\"{}\",\"mode\":\"{}\","
-      "\"checkpoints\":{},\"wall_seconds\":{:.3f},\"events_per_second\":{:.0f},\"cpu_seconds\":{:.3f},"
-      "\"events_per_cpu_second\":{:.0f},\"peak_rss_bytes\":{},\"results\":{},"
-      "\"context_switches_per_million_events\":{:.0f},"
-      "\"latency_ms\":{{\"p50\":{:.3f},\"p99\":{:.3f},\"p999\":{:.3f},\"p9999\":{:.3f}}}}}\n",
-      options.job.query, options.job.events, options.parallelism,
-      options.state == StateBackendKind::kRocksDb ? "rocksdb" : "memory", mode_name(options),
-      result.checkpoints_completed, result.wall_seconds,
-      events / result.wall_seconds, cpu, events / cpu, peak_rss_bytes(), result.records_out,
-      switches * 1e6 / events,
-      ms(0.5), ms(0.99), ms(0.999), ms(0.9999));
+  auto rounded = [](double value, double scale) { return std::round(value * scale) / scale; };
+  nlohmann::ordered_json line = {
+      {"query", options.job.query},
+      {"events", options.job.events},
+      {"parallelism", options.parallelism},
+      {"state", options.state == StateBackendKind::kRocksDb ? "rocksdb" : "memory"},
+      {"mode", mode_name(options)},
+      {"checkpoints", result.checkpoints_completed},
+      {"wall_seconds", rounded(result.wall_seconds, 1000)},
+      {"events_per_second", std::llround(events / result.wall_seconds)},
+      {"cpu_seconds", rounded(cpu, 1000)},
+      {"events_per_cpu_second", std::llround(events / cpu)},
+      {"peak_rss_bytes", peak_rss_bytes()},
+      {"results", result.records_out},
+      {"context_switches_per_million_events", std::llround(switches * 1e6 / events)},
+      {"latency_ms",
+       {{"p50", ms(0.5)}, {"p99", ms(0.99)}, {"p999", ms(0.999)}, {"p9999", ms(0.9999)}}}};
+  fmt::print("{}\n", line.dump());
   return 0;
 }
 

@@ -371,7 +371,8 @@ TEST(Cli, EveryCommandHasHelp) {
 }
 
 // Every command's options are parsed the same way (runtime/cli/command_line.h):
-// "--opt=VALUE" as "--opt VALUE", and a bad command line is one line and exit 2.
+// "--opt=VALUE" as "--opt VALUE", an option given twice takes its last value,
+// and a bad command line is one line and exit 2.
 TEST(Cli, EveryCommandRejectsABadCommandLineInOneLine) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"jobmanager", "--port=1", "--bogus"},
@@ -382,7 +383,8 @@ TEST(Cli, EveryCommandRejectsABadCommandLineInOneLine) {
            {"dev-kafka", "--topic=events"},
            {"kafka-relay", "--to", "x"},
            {"bench", "nexmark", "--query", "q0", "--events=many"},
-           {"topologies", "extra"}}) {
+           {"topologies", "extra"},
+           {"run", "windowed-count", "--parallelism", "2", "--parallelism=0"}}) {
     ProcessResult r = sluice(args);
     EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

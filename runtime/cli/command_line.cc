@@ -16,6 +16,8 @@ CommandLine::CommandLine(std::string command, const std::string& description)
   app_.set_help_flag("-h,--help", "print this text and exit");
   // Left over arguments are reported by parse(), in one line.
   app_.allow_extras();
+  // An option given twice takes its last value (scripts append overrides).
+  app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 CLI::Option* CommandLine::text(const std::string& name, std::string& target,

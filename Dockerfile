@@ -26,7 +26,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       librdkafka1 librocksdb7.8 libprotobuf32 libspdlog1.10 libfmt9 libabsl20220623 libjemalloc2 \
-      libsimdjson14 libxxhash0 kcat \
+      libsimdjson14 kcat \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/sluice sluice \
  && mkdir /checkpoints && chown sluice:sluice /checkpoints

@@ -36,7 +36,8 @@ class FileSinkWriter final : public SinkWriter<T> {
 
   void open(const SinkContext& context) override {
     clock_ = context.clock ? context.clock : &SystemClock::instance();
-    parts_.open(context.subtask, context.parallelism, context.task_name, context.checkpointing);
+    parts_.open(context.subtask, context.parallelism, context.task_name,
+                context.checkpointing ? PartPublishing::kTwoPhase : PartPublishing::kOnRoll);
   }
   std::string prepare_commit(int64_t checkpoint_id) override { return parts_.prepare(checkpoint_id); }
   void commit(int64_t checkpoint_id) override { parts_.commit(checkpoint_id); }

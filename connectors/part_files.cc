@@ -22,11 +22,12 @@ void validate_file_sink_options(const FileSinkOptions& options) {
   }
 }
 
-void PartFileSequence::open(int subtask, int parallelism, std::string task_name, bool two_phase) {
+void PartFileSequence::open(int subtask, int parallelism, std::string task_name,
+                            PartPublishing publishing) {
   subtask_ = subtask;
   parallelism_ = parallelism;
   task_name_ = std::move(task_name);
-  two_phase_ = two_phase;
+  two_phase_ = publishing == PartPublishing::kTwoPhase;
   if (two_phase_) run_token_ = new_run_token();
   create_directories(options_.directory, "file sink");
 }

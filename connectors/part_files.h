@@ -50,13 +50,18 @@ struct FileSinkOptions {
 // negative interval.
 void validate_file_sink_options(const FileSinkOptions& options);
 
+// When a part becomes visible: as soon as it rolls, or (exactly-once)
+// when the checkpoint after it completes.
+enum class PartPublishing { kOnRoll, kTwoPhase };
+
 class PartFileSequence {
  public:
   explicit PartFileSequence(FileSinkOptions options) : options_(std::move(options)) {}
 
-  // Creates the directory. `task_name` is for log lines. With
-  // `two_phase`, parts are staged for checkpoints as described above.
-  void open(int subtask, int parallelism, std::string task_name, bool two_phase = false);
+  // Creates the directory. `task_name` is for log lines. With kTwoPhase,
+  // parts are staged for checkpoints as described above.
+  void open(int subtask, int parallelism, std::string task_name,
+            PartPublishing publishing = PartPublishing::kOnRoll);
   // Two-phase mode: rolls the open part into a pending file and returns the
   // renames that checkpoint `id` must commit (encoded): its own and those of
   // earlier checkpoints not committed yet (aborted ones).

@@ -42,6 +42,7 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     // The runtime restored the backend already: a RocksDB instance is
     // reopened from its files only while the backend has no tables.
     backend_ = context.keyed_state;
+    hasher_ = KeyHasher<K>(this->info_.key_hashing);
     if (context.restore != nullptr) restore_watermark(*context.restore);
     event_timers_ = &backend_->timer_queue(kEventTimers);
     processing_timers_ = &backend_->timer_queue(kProcessingTimers);
@@ -89,7 +90,8 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   // Makes `key` the current key; returns it for convenience.
   const K& set_key(const K& key) {
     uint64_t hash = hasher_.hash(key);
-    backend_->set_current_key(key_group_for_hash(hash, this->info_.max_parallelism),
+    backend_->set_current_key(
+        key_group_for_hash(hasher_.group_hash(hash), this->info_.max_parallelism),
                               hasher_.bytes(), hash);
     return key;
   }

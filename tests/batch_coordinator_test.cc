@@ -36,7 +36,8 @@ class BatchCoordinatorTest : public ::testing::Test {
     config.timeout = 5000;
     config.batches = batches;
     config.batches.enabled = true;
-    auto c = std::make_unique<CheckpointCoordinator>(config, "job", 128, last_checkpoint, clock_);
+    auto c = std::make_unique<CheckpointCoordinator>(config, "job", 128, KeyHashing::kXxh3,
+                                                     last_checkpoint, clock_);
     tasks_.clear();
     for (size_t i = 0; i < kSources + 1; ++i) {
       tasks_.push_back(std::make_unique<RecordingMailbox>(log_.offsets_dir()));

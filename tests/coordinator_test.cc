@@ -28,7 +28,8 @@ class CoordinatorTest : public ::testing::Test {
     config.directory = dir_.path();
     config.interval = 100;
     config.retained = 1;
-    coordinator_ = std::make_unique<CheckpointCoordinator>(config, "job", 128, 0, clock_);
+    coordinator_ = std::make_unique<CheckpointCoordinator>(config, "job", 128, KeyHashing::kXxh3, 0,
+                                                           clock_);
     coordinator_->attach(&source_, "numbers");
     coordinator_->attach(&sink_, "");
   }

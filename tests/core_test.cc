@@ -10,6 +10,7 @@
 
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
+#include "runtime/core/key_hasher.h"
 #include "runtime/core/time.h"
 #include "runtime/core/versioned.h"
 
@@ -174,8 +175,27 @@ TEST(Hash, IsStableAcrossRuns) {
   EXPECT_NE(hash_bytes("a"), hash_bytes("b"));
   EXPECT_NE(hash_bytes("abcdefgh1"), hash_bytes("abcdefgh2"));
   // Pinned values: if these change, checkpoints no longer match their keys.
-  EXPECT_EQ(hash_bytes("sluice"), 4237341499672451779ULL);
-  EXPECT_EQ(hash_bytes(encode_to_string<int64_t>(42)), 3777239963445301114ULL);
+  // XXH3 of the empty input is xxHash's own published test value.
+  EXPECT_EQ(hash_bytes(""), 0x2d06800538d394c2ULL);
+  EXPECT_EQ(hash_bytes("sluice"), 9084615177324226845ULL);
+  EXPECT_EQ(hash_bytes(encode_to_string<int64_t>(42)), 15395265915043915720ULL);
+  EXPECT_EQ(hash_bytes("abcdefghijklmnopqrstuvwxyz0123456789"), 1257616222406239804ULL);
+  // The hash of checkpoint format 1, which restored jobs of that format
+  // keep using for their key groups.
+  EXPECT_EQ(legacy_hash_bytes("sluice"), 4237341499672451779ULL);
+  EXPECT_EQ(legacy_hash_bytes(encode_to_string<int64_t>(42)), 3777239963445301114ULL);
+}
+
+TEST(Hash, KeyHasherPicksKeyGroupsWithTheJobsHashing) {
+  KeyHasher<std::string> current;
+  KeyHasher<std::string> legacy(KeyHashing::kLegacy);
+  uint64_t hash = current.hash("user-7");
+  EXPECT_EQ(hash, hash_bytes(encode_to_string<std::string>("user-7")));
+  EXPECT_EQ(current.group_hash(hash), hash);
+  // A legacy job looks state up by the same hash, but groups keys as
+  // format 1 did.
+  EXPECT_EQ(legacy.hash("user-7"), hash);
+  EXPECT_EQ(legacy.group_hash(hash), legacy_hash_bytes(encode_to_string<std::string>("user-7")));
 }
 
 TEST(Hash, SpreadsKeysOverBuckets) {

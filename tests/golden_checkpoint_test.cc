@@ -73,8 +73,14 @@ TEST_P(GoldenCheckpoint, RestoresToTheExactOutput) {
 
 INSTANTIATE_TEST_SUITE_P(
     Formats, GoldenCheckpoint,
+    // v1: metadata format 1 and files checked with the legacy hash, whose
+    // key groups the restored job keeps; v2: XXH3 key groups and checksums.
     ::testing::Values(Golden{"continuous-v1", {"--checkpoint-interval", "100ms"}},
                       Golden{"microbatch-v1",
+                             {"--mode", "microbatch", "--max-records-per-batch", "100",
+                              "--state", "rocksdb"}},
+                      Golden{"continuous-v2", {"--checkpoint-interval", "100ms"}},
+                      Golden{"microbatch-v2",
                              {"--mode", "microbatch", "--max-records-per-batch", "100",
                               "--state", "rocksdb"}}),
     [](const ::testing::TestParamInfo<Golden>& info) {

@@ -67,10 +67,31 @@ TEST(StoredFormats, MetadataRoundTripsAndRefusesANewerFormat) {
     decode_metadata(newer.SerializeAsString(), "chk-7/_metadata");
     ADD_FAILURE() << "a newer format was read";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("chk-7/_metadata: checkpoint metadata in format version 2"),
+    EXPECT_NE(std::string(e.what()).find("chk-7/_metadata: checkpoint metadata in format version " +
+                                         std::to_string(kMetadataFormatVersion + 1)),
               std::string::npos)
         << e.what();
   }
+}
+
+// Format 2 records the job's key hashing; format 1 always meant the legacy
+// hash, which a job restored from it must keep (its state sits in the key
+// groups that hash chose).
+TEST(StoredFormats, MetadataKeepsTheJobsKeyHashing) {
+  CheckpointMetadata m = sample_metadata();
+  m.key_hashing = KeyHashing::kLegacy;
+  EXPECT_EQ(decode_metadata(encode_metadata(m), "here").key_hashing, KeyHashing::kLegacy);
+  m.key_hashing = KeyHashing::kXxh3;
+  EXPECT_EQ(decode_metadata(encode_metadata(m), "here").key_hashing, KeyHashing::kXxh3);
+  stored::CheckpointMetadata v1;
+  v1.ParseFromString(encode_metadata(m));
+  v1.set_format_version(1);
+  v1.clear_key_hashing();
+  EXPECT_EQ(decode_metadata(v1.SerializeAsString(), "here").key_hashing, KeyHashing::kLegacy);
+  stored::CheckpointMetadata unknown;
+  unknown.ParseFromString(encode_metadata(m));
+  unknown.set_key_hashing(9);
+  EXPECT_THROW(decode_metadata(unknown.SerializeAsString(), "here"), InputError);
 }
 
 TEST(StoredFormats, MetadataDecodingOfCorruptBytesOnlyThrowsInputErrors) {

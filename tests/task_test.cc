@@ -187,7 +187,7 @@ TEST(BackpressuredSource, TakesCheckpointsAndEndsOnCancelWhileItsOutputIsFull) {
   op->set_info(OperatorInfo{"src", "job/src/0", 0, 1});
   SourceOperatorBase* raw = op.get();
   task.add_operator(std::move(op));
-  task.set_source(raw, false);
+  task.set_source(raw, SourceReading::kContinuous);
   task.add_writer(std::move(writer));
   out.set_producer(&task.wakeup());
   task.attach(&checkpoints, 0);

@@ -77,11 +77,12 @@ class KeyedStream {
                                              std::move(side_ports));
     KeyFn key_of = key_of_;
     input_.connect_to(id, 0,
-                      [key_of](const std::vector<ChannelBase*>& channels, int max_parallelism) {
+                      [key_of](const std::vector<ChannelBase*>& channels, int max_parallelism,
+                               KeyHashing hashing) {
                         return std::unique_ptr<NetworkWriterBase>(
                             std::make_unique<HashWriter<T, K, KeyFn>>(
                                 TypedStreamOps<T>::typed_channels(channels), key_of,
-                                max_parallelism));
+                                max_parallelism, hashing));
                       });
     return Stream<Out>(&topology, id, 0);
   }

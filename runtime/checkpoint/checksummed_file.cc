@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
@@ -18,9 +18,12 @@
 namespace sluice {
 namespace {
 
-// The file format's version is in its magic: SLUICE01 files came before
-// every stored format carried a version of its own, and are not read.
-constexpr std::string_view kMagic = "SLUICE02";
+// The file format's version is in its magic. SLUICE03: the checksum is
+// hash_bytes (XXH3). SLUICE02: the checksum is legacy_hash_bytes; read, no
+// longer written. SLUICE01 files came before every stored format carried a
+// version of its own, and are not read.
+constexpr std::string_view kMagic = "SLUICE03";
+constexpr std::string_view kLegacyChecksumMagic = "SLUICE02";
 constexpr std::string_view kUnversionedMagic = "SLUICE01";
 
 [[noreturn]] void fail_io(const std::string& what, const std::string& path) {
@@ -98,15 +101,16 @@ void copy_file_durably(const std::string& source, const std::string& path) {
 std::string read_checksummed_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail_io("cannot open", path);
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string bytes = content.str();
-  if (std::string_view(bytes).substr(0, 8) == kUnversionedMagic) {
+  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) fail_io("cannot read", path);
+  std::string_view magic = std::string_view(bytes).substr(0, 8);
+  if (magic == kUnversionedMagic) {
     throw InputError(path +
                      ": written by a Sluice before its stored formats had versions; this "
                      "version cannot read it");
   }
-  if (bytes.size() < kMagic.size() + 16 || std::string_view(bytes).substr(0, 8) != kMagic) {
+  bool legacy_checksum = magic == kLegacyChecksumMagic;
+  if (bytes.size() < kMagic.size() + 16 || (magic != kMagic && !legacy_checksum)) {
     throw InputError(path + ": not a checkpoint file or truncated");
   }
   ByteReader reader(std::string_view(bytes).substr(kMagic.size()));
@@ -116,7 +120,8 @@ std::string read_checksummed_file(const std::string& path) {
                      " bytes of payload)");
   }
   std::string payload(reader.read_view(length));
-  if (Codec<uint64_t>::decode(reader) != hash_bytes(payload)) {
+  uint64_t checksum = legacy_checksum ? legacy_hash_bytes(payload) : hash_bytes(payload);
+  if (Codec<uint64_t>::decode(reader) != checksum) {
     throw InputError(path + ": checksum mismatch (corrupt)");
   }
   return payload;

@@ -1,5 +1,6 @@
 // Files that detect their own corruption: an 8-byte magic, the payload's
-// length, the payload and a 64-bit checksum. Writes go to a temporary name,
+// length, the payload and a 64-bit checksum (XXH3; files of the previous
+// format, checked with the legacy hash, are still read). Writes go to a temporary name,
 // are synced, then renamed into place and the directory synced, so a reader
 // sees the whole file or none of it, also after a power cut. copy_file_durably publishes a copy of any file
 // the same way.

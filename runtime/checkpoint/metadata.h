@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/hash.h"
 #include "runtime/core/time.h"
 
 namespace sluice {
@@ -32,6 +33,7 @@ struct CheckpointMetadata {
   int64_t id = 0;
   std::string job;
   int32_t max_parallelism = 0;
+  KeyHashing key_hashing = KeyHashing::kXxh3;  // how the job's keys map to key groups
   Timestamp completed_at = 0;
   std::vector<OperatorStateHandle> operators;
 

@@ -23,6 +23,17 @@ Message parse(std::string_view bytes, const std::string& where, const char* what
   return message;
 }
 
+KeyHashing decode_key_hashing(const stored::CheckpointMetadata& m, const std::string& where) {
+  if (m.format_version() == 1) return KeyHashing::kLegacy;
+  switch (m.key_hashing()) {
+    case static_cast<uint32_t>(KeyHashing::kLegacy): return KeyHashing::kLegacy;
+    case static_cast<uint32_t>(KeyHashing::kXxh3): return KeyHashing::kXxh3;
+    default:
+      throw InputError(
+          fmt::format("{}: checkpoint metadata with unknown key hashing {}", where, m.key_hashing()));
+  }
+}
+
 }  // namespace
 
 std::string encode_metadata(const CheckpointMetadata& metadata) {
@@ -32,6 +43,7 @@ std::string encode_metadata(const CheckpointMetadata& metadata) {
   m.set_job(metadata.job);
   m.set_max_parallelism(metadata.max_parallelism);
   m.set_completed_at(metadata.completed_at);
+  m.set_key_hashing(static_cast<uint32_t>(metadata.key_hashing));
   for (const OperatorStateHandle& op : metadata.operators) {
     stored::OperatorState& o = *m.add_operators();
     o.set_name(op.name);
@@ -56,6 +68,7 @@ CheckpointMetadata decode_metadata(std::string_view bytes, const std::string& wh
   metadata.job = m.job();
   metadata.max_parallelism = m.max_parallelism();
   metadata.completed_at = m.completed_at();
+  metadata.key_hashing = decode_key_hashing(m, where);
   if (metadata.max_parallelism <= 0) {
     throw InputError(fmt::format("{}: checkpoint metadata with max parallelism {}", where,
                                  metadata.max_parallelism));

@@ -19,7 +19,9 @@
 namespace sluice {
 
 // The format versions this build writes (and the newest it reads).
-inline constexpr uint32_t kMetadataFormatVersion = 1;
+// Metadata format 2 records the job's key hashing (format 1: the legacy
+// hash, always).
+inline constexpr uint32_t kMetadataFormatVersion = 2;
 inline constexpr uint32_t kBatchLogFormatVersion = 1;
 
 std::string encode_metadata(const CheckpointMetadata& metadata);

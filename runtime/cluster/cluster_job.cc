@@ -153,6 +153,7 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
 // what it was submitted to restore.
 std::string ClusterJob::restore_path_for_attempt(int64_t& last_checkpoint) {
   CheckpointStorage storage(options_.checkpoint.directory, id_);
+  key_hashing_ = options_.plan.key_hashing;
   if (attempt_ > 0 || options_.restore == "latest") {
     std::vector<std::string> warnings;
     std::optional<CheckpointMetadata> latest;
@@ -160,6 +161,7 @@ std::string ClusterJob::restore_path_for_attempt(int64_t& last_checkpoint) {
     for (const std::string& w : warnings) log::cluster()->warn("{}", w);
     if (latest) {
       last_checkpoint = latest->id;
+      key_hashing_ = latest->key_hashing;
       log::cluster()->info("job {} attempt {}: restoring checkpoint {}", id_, attempt_, latest->id);
       return storage.checkpoint_dir(latest->id);
     }
@@ -168,7 +170,9 @@ std::string ClusterJob::restore_path_for_attempt(int64_t& last_checkpoint) {
     }
   }
   if (options_.restore.empty()) return "";
-  last_checkpoint = storage.load(options_.restore).id;
+  CheckpointMetadata restored = storage.load(options_.restore);
+  last_checkpoint = restored.id;
+  key_hashing_ = restored.key_hashing;
   log::cluster()->info("job {} attempt {}: restoring checkpoint {} from {}", id_, attempt_,
                        last_checkpoint, options_.restore);
   return options_.restore;
@@ -187,7 +191,7 @@ void ClusterJob::start_coordinator(int64_t last_checkpoint) {
   release_coordinator();
   if (!options_.checkpoint.enabled()) return;
   coordinator_ = std::make_unique<CheckpointCoordinator>(
-      options_.checkpoint, id_, options_.plan.max_parallelism, last_checkpoint,
+      options_.checkpoint, id_, options_.plan.max_parallelism, key_hashing_, last_checkpoint,
       SystemClock::instance());
   coordinator_->on_abort([this](int64_t id) { aborted_.insert(id); });
   for (size_t i = 0; i < layout_.all_tasks.size(); ++i) {

@@ -92,6 +92,7 @@ class ClusterJob {
 
  private:
   void deploy(const std::vector<std::string>& owners);
+  // Also sets key_hashing_ to the restored checkpoint's.
   std::string restore_path_for_attempt(int64_t& last_checkpoint);
   void start_coordinator(int64_t last_checkpoint);
   // Drops the attempt's coordinator, keeping its counts.
@@ -131,6 +132,8 @@ class ClusterJob {
   std::set<int64_t> aborted_;
   AlignmentBoard alignment_;
   int64_t last_checkpoint_ = 0;
+  // How the attempt's keys map to key groups: the restored checkpoint's.
+  KeyHashing key_hashing_ = KeyHashing::kXxh3;
   struct CheckpointRequest {
     int64_t id;
     std::shared_ptr<ControlConnection> client;

@@ -74,6 +74,7 @@ DeployedAttempt::DeployedAttempt(const pb::DeployTasks& deploy, const std::strin
     restore_ = find_restore_point(options_.checkpoint.directory, job_, deploy.restore_path(),
                                   local_key_groups(definition_.graph(), plan));
     plan.restore = &restore_->operators;
+    plan.key_hashing = restore_->metadata.key_hashing;
   }
   if (options_.checkpoint.enabled()) {
     writer_ = std::make_unique<SnapshotWriter>(

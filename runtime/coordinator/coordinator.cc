@@ -18,11 +18,12 @@ constexpr int kMaxFinalCheckpointFailures = 3;
 }  // namespace
 
 CheckpointCoordinator::CheckpointCoordinator(CheckpointConfig config, std::string job,
-                                             int max_parallelism, int64_t last_checkpoint_id,
-                                             const Clock& clock)
+                                             int max_parallelism, KeyHashing key_hashing,
+                                             int64_t last_checkpoint_id, const Clock& clock)
     : config_(std::move(config)),
       storage_(config_.directory, job),
       max_parallelism_(max_parallelism),
+      key_hashing_(key_hashing),
       clock_(clock),
       next_id_(last_checkpoint_id + 1),
       last_completed_(last_checkpoint_id),
@@ -82,6 +83,7 @@ CheckpointCoordinator::Pending CheckpointCoordinator::make_pending(int64_t id,
   p.metadata.id = id;
   p.metadata.job = std::filesystem::path(storage_.job_dir()).filename().string();
   p.metadata.max_parallelism = max_parallelism_;
+  p.metadata.key_hashing = key_hashing_;
   return p;
 }
 

@@ -68,8 +68,10 @@ namespace sluice {
 
 class CheckpointCoordinator {
  public:
+  // `max_parallelism` and `key_hashing` are the job's key groups, which
+  // every checkpoint's metadata records.
   CheckpointCoordinator(CheckpointConfig config, std::string job, int max_parallelism,
-                        int64_t last_checkpoint_id, const Clock& clock);
+                        KeyHashing key_hashing, int64_t last_checkpoint_id, const Clock& clock);
 
   // Registers a task; source tasks (`source`: the name of the task's source
   // operator, empty for other tasks) receive triggers. Returns its index.
@@ -182,6 +184,7 @@ class CheckpointCoordinator {
   CheckpointConfig config_;
   CheckpointStorage storage_;
   int max_parallelism_;
+  KeyHashing key_hashing_;
   const Clock& clock_;
   std::vector<TaskMailbox*> tasks_;
   std::vector<std::string> source_of_;  // per task; empty: not a source

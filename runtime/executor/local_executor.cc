@@ -35,7 +35,7 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
   std::optional<LocalCheckpointing> checkpointing;
   if (options.checkpoint.enabled()) {
     coordinator.emplace(options.checkpoint, options.plan.job_name, options.plan.max_parallelism,
-                        options.last_checkpoint_id, *options.clock);
+                        options.plan.key_hashing, options.last_checkpoint_id, *options.clock);
     for (size_t i = 0; i < plan.all_tasks.size(); ++i) {
       coordinator->attach(attempt.mailbox(i), plan.all_tasks[i].source);
     }

@@ -68,6 +68,7 @@ RecoveryResult run_with_restarts(const JobGraph& graph, LocalJobOptions options,
         for (const std::string& w : restored->warnings) log::runtime()->warn("{}", w);
         log::runtime()->warn("restarting from checkpoint {}", restored->metadata.id);
         options.plan.restore = &restored->operators;
+        options.plan.key_hashing = restored->metadata.key_hashing;
         options.last_checkpoint_id = restored->metadata.id;
       } catch (const InputError&) {
         log::runtime()->warn("no complete checkpoint yet: restarting from the beginning");

@@ -203,7 +203,8 @@ class PlanBuilder {
     for (int id : members) {
       OperatorInstance& instance = instances[id];
       if (instance.source != nullptr) {
-        task->set_source(instance.source, options_.micro_batch);
+        task->set_source(instance.source, options_.micro_batch ? SourceReading::kBatches
+                                                               : SourceReading::kContinuous);
         join_alignment(*instance.source, *task);
       }
       task->add_operator(std::move(instance.op), restore_of(graph_.node(id).name));
@@ -295,7 +296,8 @@ class PlanBuilder {
                                   std::map<int, OperatorInstance>& instances, Task& task) {
     const NodeSpec& node = graph_.node(id);
     FactoryArgs args;
-    args.info = OperatorInfo{node.name, task_name, subtask, p(id), options_.max_parallelism};
+    args.info = OperatorInfo{node.name,         task_name, subtask, p(id),
+                             options_.max_parallelism, options_.key_hashing};
     for (size_t port = 0; port < node.ports.size(); ++port) {
       args.outputs.push_back(port_target(id, port, subtask, instances, task));
     }
@@ -326,7 +328,7 @@ class PlanBuilder {
         channels.push_back(c);
       }
       auto writer = e.partitioning == Partitioning::kHash
-                        ? e.spec->hash_writer(channels, options_.max_parallelism)
+                        ? e.spec->hash_writer(channels, options_.max_parallelism, options_.key_hashing)
                         : type.make_writer(e.partitioning, channels, subtask);
       targets.push_back(writer->downstream());
       task.add_writer(std::move(writer));

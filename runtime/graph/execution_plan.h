@@ -46,6 +46,9 @@ struct PlanOptions {
   std::string job_name = "job";
   int parallelism = 1;
   int max_parallelism = kDefaultMaxParallelism;
+  // How keys map to key groups: hash_bytes, or the format-1 hash for a job
+  // restored from a checkpoint of that format (set from its metadata).
+  KeyHashing key_hashing = KeyHashing::kXxh3;
   size_t channel_capacity = 8;  // batches per channel
   StateBackendConfig state_backend;  // memory unless set
   // State to resume from, by operator name (null: a fresh start).

@@ -75,7 +75,7 @@ class StreamTypeOps {
 };
 
 using HashWriterFactory = std::function<std::unique_ptr<NetworkWriterBase>(
-    const std::vector<ChannelBase*>& channels, int max_parallelism)>;
+    const std::vector<ChannelBase*>& channels, int max_parallelism, KeyHashing hashing)>;
 
 struct PortSpec {
   std::string tag;  // "" for the main output, else the side output's name

@@ -24,6 +24,10 @@
 
 namespace sluice {
 
+// Whether a producer sends watermarks for now (Flink's StreamStatus): an
+// idle one is left out of its consumers' watermarks until it is active.
+enum class StreamStatus { kActive, kIdle };
+
 class NetworkWriterBase {
  public:
   virtual ~NetworkWriterBase() = default;
@@ -36,7 +40,9 @@ class NetworkWriterBase {
   virtual void flush_where_room() = 0;
   // Every channel has room for the output of the task's next input.
   virtual bool has_room() const = 0;
-  virtual void send_idle(bool idle) = 0;
+  // Tells every consumer whether this producer is idle (sends no
+  // watermarks for now) or active again.
+  virtual void send_stream_status(StreamStatus status) = 0;
   // Flushes and tells every consumer that this producer has ended.
   virtual void send_end() = 0;
   // Flushes and tells every consumer that no records or watermarks follow;
@@ -79,9 +85,10 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
     flush();
     broadcast_control(ElementKind::kWatermark, watermark);
   }
-  void send_idle(bool idle) override {
+  void send_stream_status(StreamStatus status) override {
     flush();
-    broadcast_control(idle ? ElementKind::kIdle : ElementKind::kActive, 0);
+    broadcast_control(status == StreamStatus::kIdle ? ElementKind::kIdle : ElementKind::kActive,
+                      0);
   }
   void send_end() override {
     flush();
@@ -202,14 +209,17 @@ class BroadcastWriter final : public ChannelWriter<T> {
 template <class T, class K, class KeyFn>
 class HashWriter final : public ChannelWriter<T> {
  public:
-  HashWriter(std::vector<Channel<T>*> channels, KeyFn key_of, int max_parallelism)
+  HashWriter(std::vector<Channel<T>*> channels, KeyFn key_of, int max_parallelism,
+             KeyHashing hashing)
       : ChannelWriter<T>(std::move(channels)),
         key_of_(std::move(key_of)),
-        max_parallelism_(max_parallelism) {}
+        max_parallelism_(max_parallelism),
+        hasher_(hashing) {}
   void push_batch(Batch<T>& batch) override {
     int parallelism = static_cast<int>(this->channel_count());
     for (Record<T>& r : batch) {
-      KeyGroup group = key_group_for_hash(hasher_.hash(key_of_(r.value)), max_parallelism_);
+      uint64_t hash = hasher_.hash(key_of_(r.value));
+      KeyGroup group = key_group_for_hash(hasher_.group_hash(hash), max_parallelism_);
       this->append(static_cast<size_t>(subtask_for_key_group(group, max_parallelism_, parallelism)),
                    std::move(r));
     }

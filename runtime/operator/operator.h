@@ -61,6 +61,7 @@ struct OperatorInfo {
   int subtask = 0;
   int parallelism = 1;
   int max_parallelism = kDefaultMaxParallelism;
+  KeyHashing key_hashing = KeyHashing::kXxh3;  // how keys map to key groups
 };
 
 // Runtime services handed to open().

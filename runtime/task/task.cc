@@ -234,7 +234,9 @@ void Task::advance_watermark(std::optional<Timestamp> watermark) {
 void Task::set_idle(bool idle) {
   if (idle == idle_ || input_ended_) return;  // nothing but barriers after the end of data
   idle_ = idle;
-  for (auto& writer : writers_) writer->send_idle(idle);
+  for (auto& writer : writers_) {
+    writer->send_stream_status(idle ? StreamStatus::kIdle : StreamStatus::kActive);
+  }
 }
 
 void Task::fire_due_timers() {

@@ -55,6 +55,9 @@ inline constexpr std::string_view kOvertakenOutputSuffix = "#overtaken-output";
 inline constexpr PersistedFormat kOvertakenOutputFormat{"overtaken output channel data", 1};
 using OvertakenOutput = std::vector<std::tuple<uint32_t, uint32_t, std::string>>;
 
+// How a source task reads: continuously, or the slices of micro-batches.
+enum class SourceReading { kContinuous, kBatches };
+
 class Task final : public ProcessingTimeService, public TaskMailbox {
  public:
   Task(std::string name, JobControl& control, JobMetrics& metrics, const Clock& clock,
@@ -91,10 +94,10 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
     overtaken_outputs_.push_back({edge, consumer, channel});
   }
   bool is_source() const { return source_ != nullptr; }
-  // `micro_batch`: the source reads the slices batches hand it.
-  void set_source(SourceOperatorBase* source, bool micro_batch) {
+  // kBatches: the source reads the slices batches hand it.
+  void set_source(SourceOperatorBase* source, SourceReading reading) {
     source_ = source;
-    if (micro_batch) source_->enable_batches();
+    if (reading == SourceReading::kBatches) source_->enable_batches();
   }
   void add_reader(std::unique_ptr<ChannelReaderBase> reader) {
     readers_.push_back(std::move(reader));

@@ -325,7 +325,7 @@ class FileSourceReader final : public SourceReader<T> {
   void report_skipped() {
     uint64_t skipped = malformed_.take_unreported();
     if (skipped > 0 && metrics_) {
-      metrics_->skipped_records.fetch_add(skipped, std::memory_order_relaxed);
+      metrics_->skipped_records.add(skipped);
     }
   }
 

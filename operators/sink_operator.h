@@ -35,7 +35,7 @@ class SinkOperator final : public InputOperator<T> {
     writer_->commit(checkpoint_id);
   }
   void process_batch(Batch<T>& batch) override {
-    metrics_->records_out.fetch_add(batch.size(), std::memory_order_relaxed);
+    metrics_->records_out.add(batch.size());
     writer_->write(batch);
   }
   void process_watermark(Timestamp watermark) override {

@@ -85,7 +85,7 @@ class TimeWindowOperatorBase : public KeyedOperator<T, Out, K, KeyFn> {
     if (late_.connected()) {
       late_.emit(std::move(r.value), r.timestamp);
     } else {
-      this->context().metrics.late_dropped.fetch_add(1, std::memory_order_relaxed);
+      this->context().metrics.late_dropped.add();
     }
   }
 

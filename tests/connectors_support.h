@@ -1,5 +1,6 @@
 // Helpers shared by the connectors tests (connectors_source_test.cc,
-// connectors_restore_test.cc and connectors_sink_test.cc). The temp dirs and
+// connectors_slices_test.cc, connectors_restore_test.cc and
+// connectors_sink_test.cc). The temp dirs and
 // file reading come from tests/process_runner.h; this adds what only the
 // connectors tests need: files of lines, and reading a source reader to its end.
 #pragma once
@@ -7,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -56,6 +58,18 @@ struct Line {
   bool operator==(const Line&) const = default;
   bool operator<(const Line& other) const { return number < other.number; }
 };
+
+// A file source parse function for lines of one integer each; blank lines
+// are not records.
+inline std::optional<int> parse_number(std::string_view line, const LineLocation& where) {
+  if (line.empty()) return std::nullopt;
+  int value = 0;
+  auto [rest, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+  if (ec != std::errc() || rest != line.data() + line.size()) {
+    throw where.error("not a number: '" + std::string(line) + "'");
+  }
+  return value;
+}
 
 // A file source parse function that keeps every line with its number.
 inline constexpr auto keep_line = [](std::string_view line,

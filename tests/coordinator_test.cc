@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -100,6 +101,16 @@ TEST_F(CoordinatorTest, CheckpointsGoOnAfterATaskEndedAndTheFinalOneEndsTheJob) 
   EXPECT_EQ(sink_.kinds().back(), MailKind::kFinalCheckpointComplete);
   EXPECT_TRUE(coordinator_->final_checkpoint_completed());
   EXPECT_EQ(coordinator_->last_completed(), 3);
+  // Its probe counted them, as a registry lists it by name.
+  MetricRegistry registry;
+  coordinator_->probe().register_in(registry);
+  std::map<std::string, double> metrics;
+  for (const MetricSample& sample : registry.collect()) metrics[sample.name] = sample.value;
+  EXPECT_EQ(metrics.at("checkpoint_completed"), 3);
+  EXPECT_EQ(metrics.at("checkpoint_aborted"), 0);
+  EXPECT_EQ(metrics.at("checkpoint_last_id"), 3);
+  registry.remove(&coordinator_->probe());
+  EXPECT_TRUE(registry.collect().empty());
   // Nothing more starts, and a task that ends now is no failure.
   clock_.advance(1000);
   coordinator_->tick();

@@ -57,7 +57,7 @@ void KafkaFetcher::on_lost_offsets(OwnedPartition& p) {
       lost);
   log::connectors()->warn("{}: {}", task_name_, note);
   if (metrics_ != nullptr) {
-    metrics_->skipped_records.fetch_add(skipped, std::memory_order_relaxed);
+    metrics_->skipped_records.add(skipped);
     metrics_->add_note(std::move(note));
   }
   move_to(p, target);

@@ -194,7 +194,7 @@ class KafkaSourceReader final : public SourceReader<T> {
     }
     uint64_t skipped = malformed_.take_unreported();
     if (skipped > 0 && metrics_ != nullptr) {
-      metrics_->skipped_records.fetch_add(skipped, std::memory_order_relaxed);
+      metrics_->skipped_records.add(skipped);
     }
     return taken;
   }

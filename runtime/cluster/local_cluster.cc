@@ -109,10 +109,10 @@ JobResult result_of(const pb::JobStatus& status, const JobMetrics* metrics) {
   result.checkpoints_completed = static_cast<size_t>(status.checkpoints_completed());
   result.last_checkpoint_id = status.last_checkpoint();
   if (metrics != nullptr) {
-    result.records_in = metrics->records_in.load();
-    result.records_out = metrics->records_out.load();
-    result.late_dropped = metrics->late_dropped.load();
-    result.skipped_records = metrics->skipped_records.load();
+    result.records_in = metrics->records_in.value();
+    result.records_out = metrics->records_out.value();
+    result.late_dropped = metrics->late_dropped.value();
+    result.skipped_records = metrics->skipped_records.value();
     result.notes = metrics->notes();
   }
   return result;

@@ -196,6 +196,11 @@ void CheckpointCoordinator::complete_locked() {
   }
   last_completed_ = done.id;
   ++completed_;
+  probe_.completed.add();
+  probe_.last_id.set(done.id);
+  probe_.last_duration_ms.set(done.metadata.completed_at - done.started_at);
+  probe_.last_bytes_written.set(static_cast<int64_t>(done.bytes_written));
+  probe_.last_bytes_total.set(static_cast<int64_t>(done.bytes_total));
   // A final checkpoint is no batch: it reads nothing and has no plan.
   if (config_.batches.enabled && !done.final) write_commit_record_locked(done.id);
   SLUICE_FAULT_POINT("checkpoint.complete-tasks-not-notified");
@@ -266,6 +271,7 @@ void CheckpointCoordinator::abort_locked(const std::string& why) {
 
 void CheckpointCoordinator::abort_checkpoint_locked(int64_t id, const std::string& why) {
   log::runtime()->warn("checkpoint {} aborted: {}", id, why);
+  probe_.aborted.add();
   if (abort_listener_) abort_listener_(id);
   post_all(Mail{MailKind::kCheckpointAborted, id});
   remove_checkpoint_dir_locked(id);

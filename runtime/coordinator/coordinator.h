@@ -60,6 +60,7 @@
 #include "runtime/checkpoint/batch_log.h"
 #include "runtime/checkpoint/snapshot_writer.h"
 #include "runtime/checkpoint/storage.h"
+#include "runtime/coordinator/checkpoint_probe.h"
 #include "runtime/core/clock.h"
 #include "runtime/task/mailbox.h"
 #include "state/snapshot.h"
@@ -120,6 +121,8 @@ class CheckpointCoordinator {
 
   int64_t last_completed() const;
   size_t completed_count() const;
+  // The coordinator's metrics, to register in the job's registry.
+  const CheckpointProbe& probe() const { return probe_; }
   // Waits until retention and checkpoint removals posted so far are done
   // (tests, and owners that want the storage settled); false on timeout.
   bool wait_for_background_work(std::chrono::milliseconds max_wait) {
@@ -194,6 +197,7 @@ class CheckpointCoordinator {
   int64_t next_id_;
   int64_t last_completed_;
   size_t completed_ = 0;
+  CheckpointProbe probe_;
   Timestamp next_trigger_;
   bool stopped_ = false;  // no checkpoint starts any more
   std::vector<bool> input_ended_;  // per task

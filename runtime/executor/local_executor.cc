@@ -33,9 +33,12 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
 
   std::optional<CheckpointCoordinator> coordinator;
   std::optional<LocalCheckpointing> checkpointing;
+  std::optional<ProbeRegistration> checkpoint_metrics;
   if (options.checkpoint.enabled()) {
     coordinator.emplace(options.checkpoint, options.plan.job_name, options.plan.max_parallelism,
                         options.plan.key_hashing, options.last_checkpoint_id, *options.clock);
+    coordinator->probe().register_in(metrics.registry);
+    checkpoint_metrics.emplace(metrics.registry, &coordinator->probe());
     for (size_t i = 0; i < plan.all_tasks.size(); ++i) {
       coordinator->attach(attempt.mailbox(i), plan.all_tasks[i].source);
     }
@@ -73,10 +76,10 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
   result.failure = control.failure();
   result.cancelled = cancelled_by_caller && !result.failure;
   result.succeeded = !result.failure && !result.cancelled;
-  result.records_in = metrics.records_in.load();
-  result.records_out = metrics.records_out.load();
-  result.late_dropped = metrics.late_dropped.load();
-  result.skipped_records = metrics.skipped_records.load();
+  result.records_in = metrics.records_in.value();
+  result.records_out = metrics.records_out.value();
+  result.late_dropped = metrics.late_dropped.value();
+  result.skipped_records = metrics.skipped_records.value();
   result.wall_seconds = seconds_since(start);
   result.notes = metrics.notes();
   result.chains = plan.chains;

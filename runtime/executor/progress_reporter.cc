@@ -10,8 +10,8 @@ void ProgressReporter::report(const JobMetrics& metrics, size_t checkpoints, boo
   ProgressSample sample;
   sample.checkpoints_completed = checkpoints;
   sample.elapsed_seconds = std::chrono::duration<double>(now - start_).count();
-  sample.records_in = metrics.records_in.load(std::memory_order_relaxed);
-  sample.records_out = metrics.records_out.load(std::memory_order_relaxed);
+  sample.records_in = metrics.records_in.value();
+  sample.records_out = metrics.records_out.value();
   // Counters start again from zero when a restarted job reports anew.
   if (sample.records_in < last_in_ || sample.records_out < last_out_) last_in_ = last_out_ = 0;
   if (dt > 0) {

@@ -4,6 +4,14 @@
 
 namespace sluice {
 
+JobMetrics::JobMetrics() {
+  registry.add(this, "job_records_in", "records emitted by the job's sources", records_in);
+  registry.add(this, "job_records_out", "records received by the job's sinks", records_out);
+  registry.add(this, "job_late_dropped", "late records with no late-data output", late_dropped);
+  registry.add(this, "job_skipped_records", "malformed or lost records skipped by policy",
+               skipped_records);
+}
+
 std::atomic<Timestamp>* JobMetrics::add_sink_watermark_slot() {
   std::lock_guard lock(mutex_);
   sink_watermarks_.push_back(std::make_unique<std::atomic<Timestamp>>(kMinTimestamp));

@@ -1,6 +1,8 @@
-// Job-wide counters that the progress line and the end-of-job summary read.
-// Updated once per batch with relaxed atomics by task threads; read by any
-// thread.
+// A job's metrics: its registry (runtime/metrics/probe.h), where every
+// module's probe registers, and the job-wide probe: records in and out,
+// late and skipped records, the sinks' watermark and notes for the end-of-
+// job summary, which the progress line reads. Counters are updated once per
+// batch by task threads; everything is read by any thread.
 #pragma once
 
 #include <atomic>
@@ -11,15 +13,22 @@
 #include <vector>
 
 #include "runtime/core/time.h"
+#include "runtime/metrics/probe.h"
 
 namespace sluice {
 
 class JobMetrics {
  public:
-  std::atomic<uint64_t> records_in{0};       // records emitted by sources
-  std::atomic<uint64_t> records_out{0};      // records received by sinks
-  std::atomic<uint64_t> late_dropped{0};     // late records with nowhere to go
-  std::atomic<uint64_t> skipped_records{0};  // malformed or lost records skipped by policy
+  JobMetrics();
+  JobMetrics(const JobMetrics&) = delete;
+  JobMetrics& operator=(const JobMetrics&) = delete;
+
+  MetricRegistry registry;
+
+  Counter records_in;       // records emitted by sources
+  Counter records_out;      // records received by sinks
+  Counter late_dropped;     // late records with nowhere to go
+  Counter skipped_records;  // malformed or lost records skipped by policy
 
   // Registers a sink subtask's watermark slot, which lives as long as the
   // metrics; its owner stores its watermark there without a lock.

@@ -222,7 +222,7 @@ class SourceOperator final : public SourceOperatorBase {
     }
     const size_t count = batch_.size();  // emit_batch may swap the batch away
     output_.emit_batch(batch_);
-    metrics_->records_in.fetch_add(count, std::memory_order_relaxed);
+    metrics_->records_in.add(count);
     slice_rows_ += static_cast<int64_t>(count);
     splits_.on_records(split, max_ts, now);
     if (!batches_) advance_watermark(now);

@@ -1,0 +1,40 @@
+#include "runtime/metrics/probe.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace sluice {
+
+void MetricRegistry::add(const void* owner, std::string name, std::string help,
+                         const Counter& counter) {
+  std::lock_guard lock(mutex_);
+  entries_.push_back(Entry{owner, MetricSample{std::move(name), std::move(help), true, 0},
+                           &counter, nullptr});
+}
+
+void MetricRegistry::add(const void* owner, std::string name, std::string help,
+                         const Gauge& gauge) {
+  std::lock_guard lock(mutex_);
+  entries_.push_back(Entry{owner, MetricSample{std::move(name), std::move(help), false, 0},
+                           nullptr, &gauge});
+}
+
+void MetricRegistry::remove(const void* owner) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(entries_, [owner](const Entry& e) { return e.owner == owner; });
+}
+
+std::vector<MetricSample> MetricRegistry::collect() const {
+  std::lock_guard lock(mutex_);
+  std::vector<MetricSample> samples;
+  samples.reserve(entries_.size());
+  for (const Entry& e : entries_) {
+    MetricSample sample = e.sample;
+    sample.value = e.counter != nullptr ? static_cast<double>(e.counter->value())
+                                        : static_cast<double>(e.gauge->value());
+    samples.push_back(std::move(sample));
+  }
+  return samples;
+}
+
+}  // namespace sluice

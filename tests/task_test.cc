@@ -1,16 +1,17 @@
 // A task's mailbox loop driven directly: two input channels into a
 // recording operator, checkpoint mails posted by the test in place of the
 // coordinator, and what the task snapshots and forwards observed.
-#include <gtest/gtest.h>
+#include "runtime/task/task.h"
 
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <numeric>
+#include <optional>
 #include <thread>
 
-#include "runtime/task/task.h"
+#include <gtest/gtest.h>
+
 #include "tests/test_support.h"
 
 namespace sluice {
@@ -38,9 +39,8 @@ class RecordedCheckpoints final : public CheckpointParticipation {
   void task_finished(size_t) override {}
   bool wait_for_checkpoint(int64_t id) {
     std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, 10s, [&] {
-      return std::find(taken_.begin(), taken_.end(), id) != taken_.end();
-    });
+    return changed_.wait_for(
+        lock, 10s, [&] { return std::find(taken_.begin(), taken_.end(), id) != taken_.end(); });
   }
   std::vector<int64_t> taken() {
     std::lock_guard lock(mutex_);
@@ -214,6 +214,15 @@ TEST(BackpressuredSource, TakesCheckpointsAndEndsOnCancelWhileItsOutputIsFull) {
   ASSERT_EQ(kinds.size(), queued + 1);
   EXPECT_EQ(kinds.back(), ElementKind::kBarrier);
   EXPECT_EQ(element.checkpoint, 1);
+  // Its probe, as the job's registry lists it: one snapshot, and the time
+  // it spent waiting went to backpressure, none to waiting for input.
+  std::map<std::string, double> probe;
+  for (const MetricSample& sample : metrics.registry.collect()) {
+    if (sample.labels == "task=\"job/src/0\"") probe[sample.name] = sample.value;
+  }
+  EXPECT_EQ(probe.at("task_snapshots"), 1);
+  EXPECT_GT(probe.at("task_backpressured_us"), 0);
+  EXPECT_EQ(probe.at("task_idle_us"), 0);
 }
 
 // Passes its input on unchanged.

@@ -6,17 +6,17 @@
 namespace sluice {
 
 void MetricRegistry::add(const void* owner, std::string name, std::string help,
-                         const Counter& counter) {
+                         const Counter& counter, std::string labels) {
   std::lock_guard lock(mutex_);
-  entries_.push_back(Entry{owner, MetricSample{std::move(name), std::move(help), true, 0},
-                           &counter, nullptr});
+  MetricSample sample{std::move(name), std::move(help), std::move(labels), true, 0};
+  entries_.push_back(Entry{owner, std::move(sample), &counter, nullptr});
 }
 
-void MetricRegistry::add(const void* owner, std::string name, std::string help,
-                         const Gauge& gauge) {
+void MetricRegistry::add(const void* owner, std::string name, std::string help, const Gauge& gauge,
+                         std::string labels) {
   std::lock_guard lock(mutex_);
-  entries_.push_back(Entry{owner, MetricSample{std::move(name), std::move(help), false, 0},
-                           nullptr, &gauge});
+  MetricSample sample{std::move(name), std::move(help), std::move(labels), false, 0};
+  entries_.push_back(Entry{owner, std::move(sample), nullptr, &gauge});
 }
 
 void MetricRegistry::remove(const void* owner) {

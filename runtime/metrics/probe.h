@@ -45,15 +45,19 @@ class Gauge {
 struct MetricSample {
   std::string name;  // "module_metric", like "checkpoint_completed"
   std::string help;
+  std::string labels;   // like task="job/count/0", empty for none
   bool counter = true;  // false: a gauge
   double value = 0;
 };
 
 class MetricRegistry {
  public:
-  // `owner` identifies the probe, for remove().
-  void add(const void* owner, std::string name, std::string help, const Counter& counter);
-  void add(const void* owner, std::string name, std::string help, const Gauge& gauge);
+  // `owner` identifies the probe, for remove(); `labels` tells apart the
+  // probes of one kind (like task="job/count/0").
+  void add(const void* owner, std::string name, std::string help, const Counter& counter,
+           std::string labels = "");
+  void add(const void* owner, std::string name, std::string help, const Gauge& gauge,
+           std::string labels = "");
   // Forgets every metric of `owner`.
   void remove(const void* owner);
   // Every registered metric with its current value, in registration order.

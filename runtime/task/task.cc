@@ -21,8 +21,11 @@ Task::Task(std::string name, JobControl& control, JobMetrics& metrics, const Clo
     : name_(std::move(name)),
       control_(control),
       metrics_(metrics),
+      probe_registration_(metrics.registry, &probe_),
       clock_(clock),
-      state_backend_(std::move(state_backend)) {}
+      state_backend_(std::move(state_backend)) {
+  probe_.register_in(metrics_.registry, name_);
+}
 
 Task::~Task() = default;
 
@@ -80,8 +83,7 @@ void Task::open_operators() {
   for (size_t i = operators_.size(); i-- > 0;) {
     OperatorBase& op = *operators_[i];
     try {
-      state_handlers_[i] =
-          std::make_unique<OperatorStateHandler>(op, state_backend_, restores_[i]);
+      state_handlers_[i] = std::make_unique<OperatorStateHandler>(op, state_backend_, restores_[i]);
     } catch (...) {
       rethrow_as_operator_failure(op.info());
     }
@@ -175,7 +177,11 @@ bool Task::poll_inputs() {
     Polled polled = readers_[input]->poll();
     if (!polled.got) continue;
     next_input_ = (input + 1) % n;
-    if (polled.kind != ElementKind::kBatch) on_control(polled, input);
+    if (polled.kind == ElementKind::kBatch) {
+      probe_.batches_in.add();
+    } else {
+      on_control(polled, input);
+    }
     return true;
   }
   return false;
@@ -195,7 +201,7 @@ void Task::on_control(const Polled& polled, size_t input) {
       ended_[input] = true;
       ++ended_count_;
       end_data(input);
-      check_alignment();  // an ended input delivers no more barriers
+      check_alignment();             // an ended input delivers no more barriers
       complete_unaligned_if_done();  // nor marks
       break;
     case ElementKind::kEndOfData:
@@ -258,14 +264,19 @@ void Task::fire_due_timers() {
 // goes first.
 void Task::wait_for_output_room() {
   for (auto& writer : writers_) writer->flush_where_room();
-  wait_for_work(kMaxTimestamp);
+  wait_for_work(kMaxTimestamp, probe_.backpressured_us);
 }
 
-void Task::wait_for_work(Timestamp until) {
+void Task::wait_for_work(Timestamp until, Counter& waited) {
   if (!timers_.empty()) until = std::min(until, timers_.top().at);
   Timestamp wait = kMaxWaitMs;
   if (until != kMaxTimestamp) wait = std::clamp<Timestamp>(until - now(), 0, kMaxWaitMs);
-  if (wait > 0) wakeup_.wait_for(std::chrono::milliseconds(wait));
+  if (wait <= 0) return;
+  auto started = std::chrono::steady_clock::now();
+  wakeup_.wait_for(std::chrono::milliseconds(wait));
+  waited.add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count()));
 }
 
 void Task::finish_operators() {
@@ -419,6 +430,7 @@ void Task::take_checkpoint(int64_t id, DurationMs alignment_ms) {
 }
 
 std::vector<OperatorSnapshotBytes> Task::snapshot_operators(int64_t id) {
+  probe_.snapshots.add();
   std::vector<OperatorSnapshotBytes> snapshots;
   for (size_t i = 0; i < operators_.size(); ++i) {
     const std::unique_ptr<OperatorBase>& op = operators_[i];
@@ -501,8 +513,7 @@ void Task::complete_unaligned_if_done() {
     if (any) bytes.operator_state = encode_versioned(kInFlightFormat, in_flight);
     done.snapshots.push_back(std::move(bytes));
   }
-  checkpoints_->submit_snapshot(done.id, checkpoint_index_, std::move(done.snapshots),
-                                done.report);
+  checkpoints_->submit_snapshot(done.id, checkpoint_index_, std::move(done.snapshots), done.report);
 }
 
 // What the barriers just overtook in the sending ends of remote edges.
@@ -517,7 +528,8 @@ OperatorSnapshotBytes Task::take_overtaken_output() const {
   bytes.name = head.name + std::string(kOvertakenOutputSuffix);
   bytes.subtask = head.subtask;
   bytes.parallelism = head.parallelism;
-  if (!overtaken.empty()) bytes.operator_state = encode_versioned(kOvertakenOutputFormat, overtaken);
+  if (!overtaken.empty())
+    bytes.operator_state = encode_versioned(kOvertakenOutputFormat, overtaken);
   return bytes;
 }
 
@@ -528,8 +540,9 @@ void Task::require_input_codecs() const {
 void Task::replay_in_flight(const std::vector<std::string>& in_flight) {
   if (in_flight.empty()) return;
   if (in_flight.size() != readers_.size()) {
-    throw InputError(fmt::format("{}: the checkpoint holds in-flight data of {} inputs, the task has {}",
-                                 name_, in_flight.size(), readers_.size()));
+    throw InputError(
+        fmt::format("{}: the checkpoint holds in-flight data of {} inputs, the task has {}", name_,
+                    in_flight.size(), readers_.size()));
   }
   size_t bytes = 0;
   for (size_t i = 0; i < readers_.size(); ++i) {

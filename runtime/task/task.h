@@ -30,13 +30,14 @@
 #include <tuple>
 #include <vector>
 
-#include "runtime/operator/operator.h"
-#include "runtime/task/mailbox.h"
-#include "runtime/task/operator_state_handler.h"
 #include "runtime/network/reader.h"
 #include "runtime/network/writers.h"
+#include "runtime/operator/operator.h"
 #include "runtime/task/job_control.h"
+#include "runtime/task/mailbox.h"
+#include "runtime/task/operator_state_handler.h"
 #include "runtime/task/source_operator.h"
+#include "runtime/task/task_probe.h"
 #include "runtime/time/watermark_valve.h"
 
 namespace sluice {
@@ -135,7 +136,10 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void advance_watermark(std::optional<Timestamp> watermark);
   void set_idle(bool idle);
   void fire_due_timers();
-  void wait_for_work(Timestamp until);
+  // Waits for a wakeup until `until` at most; the time goes to `waited`
+  // (the probe's idle time unless said otherwise).
+  void wait_for_work(Timestamp until) { wait_for_work(until, probe_.idle_us); }
+  void wait_for_work(Timestamp until, Counter& waited);
   void wait_for_output_room();
   void finish_operators();
   void flush_writers();
@@ -167,6 +171,8 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   std::string name_;
   JobControl& control_;
   JobMetrics& metrics_;
+  TaskProbe probe_;
+  ProbeRegistration probe_registration_;  // in metrics_.registry while the task lives
   const Clock& clock_;
   StateBackendConfig state_backend_;
   // Declared before the operators, so destroyed after them: their state
@@ -181,7 +187,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   std::vector<std::unique_ptr<DownstreamBase>> pieces_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::unique_ptr<WatermarkValve> valve_;
-  std::vector<bool> ended_;       // inputs that sent kEnd
+  std::vector<bool> ended_;  // inputs that sent kEnd
   size_t ended_count_ = 0;
   std::vector<bool> data_ended_;  // inputs that sent kEndOfData or kEnd
   size_t data_ended_count_ = 0;
@@ -196,12 +202,12 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   size_t checkpoint_index_ = 0;
   std::mutex mail_mutex_;
   std::vector<Mail> mails_;
-  int64_t aligning_ = 0;      // the checkpoint whose barriers are being aligned
+  int64_t aligning_ = 0;             // the checkpoint whose barriers are being aligned
   Timestamp alignment_started_ = 0;  // processing time of its first barrier
-  int64_t last_barrier_ = 0;  // the newest checkpoint this task took part in
-  int64_t highest_aborted_ = 0;  // checkpoint ids up to it were aborted (ids only grow)
-  int64_t batch_ = 0;         // micro-batch: the batch whose slice the source reads
-  bool input_ended_ = false;  // finished: snapshots from now on hold the final state
+  int64_t last_barrier_ = 0;         // the newest checkpoint this task took part in
+  int64_t highest_aborted_ = 0;      // checkpoint ids up to it were aborted (ids only grow)
+  int64_t batch_ = 0;                // micro-batch: the batch whose slice the source reads
+  bool input_ended_ = false;         // finished: snapshots from now on hold the final state
   bool final_checkpoint_complete_ = false;
   std::vector<bool> barrier_seen_;
 

@@ -3,16 +3,59 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <memory>
 #include <optional>
 
 #include <fmt/format.h>
 
 namespace sluice {
 
+namespace {
+
+constexpr size_t kHelpWidth = 100;
+constexpr size_t kOptionColumn = 34;
+
+// `text` with its lines broken at spaces to at most `width` characters.
+std::string wrap(const std::string& text, size_t width) {
+  std::string out;
+  size_t line_start = 0;
+  size_t last_space = std::string::npos;
+  for (char c : text) {
+    out.push_back(c);
+    if (c == '\n') {
+      line_start = out.size();
+      last_space = std::string::npos;
+    } else if (c == ' ') {
+      last_space = out.size() - 1;
+    }
+    if (out.size() - line_start > width && last_space != std::string::npos) {
+      out[last_space] = '\n';
+      line_start = last_space + 1;
+      last_space = std::string::npos;
+    }
+  }
+  return out;
+}
+
+// CLI11's help, with descriptions wrapped to the help's width.
+class WrappingFormatter : public CLI::Formatter {
+ public:
+  std::string make_description(const CLI::App* app) const override {
+    return wrap(CLI::Formatter::make_description(app), kHelpWidth);
+  }
+  std::string make_option_desc(const CLI::Option* option) const override {
+    return wrap(option->get_description(), kHelpWidth - kOptionColumn);
+  }
+};
+
+}  // namespace
+
 CommandLine::CommandLine(std::string command, const std::string& description)
     : command_(std::move(command)), app_(description, "sluice " + command_) {
-  app_.get_formatter()->label("Usage", "usage");
-  app_.get_formatter()->column_width(34);
+  auto formatter = std::make_shared<WrappingFormatter>();
+  formatter->label("Usage", "usage");
+  formatter->column_width(kOptionColumn);
+  app_.formatter(formatter);
   app_.set_help_flag("-h,--help", "print this text and exit");
   // Left over arguments are reported by parse(), in one line.
   app_.allow_extras();
@@ -31,82 +74,43 @@ CLI::Option* CommandLine::flag(const std::string& name, bool& target, const std:
 
 CLI::Option* CommandLine::duration(const std::string& name, DurationMs& target,
                                    const std::string& help) {
-  return app_
-      .add_option_function<std::string>(
-          name, [&target, name](const std::string& text) {
-            target = parse_positive_duration(name, text);
-          },
-          help)
-      ->type_name("D");
+  return parsed(name, target, parse_positive_duration, "D", help);
 }
 
-CLI::Option* CommandLine::count(const std::string& name, int64_t& target,
-                                const std::string& help) {
-  return app_
-      .add_option_function<std::string>(
-          name, [&target, name](const std::string& text) {
-            target = parse_positive_count(name, text);
-          },
-          help)
-      ->type_name("N");
+CLI::Option* CommandLine::count(const std::string& name, int64_t& target, const std::string& help) {
+  return parsed(name, target, parse_positive_count, "N", help);
 }
 
 CLI::Option* CommandLine::count(const std::string& name, int& target, const std::string& help) {
-  return app_
-      .add_option_function<std::string>(
-          name, [&target, name](const std::string& text) {
-            target = parse_positive_int(name, text);
-          },
-          help)
-      ->type_name("N");
+  return parsed(name, target, parse_positive_int, "N", help);
 }
 
-CLI::Option* CommandLine::count(const std::string& name, size_t& target,
-                                const std::string& help) {
-  return app_
-      .add_option_function<std::string>(
-          name, [&target, name](const std::string& text) {
-            target = static_cast<size_t>(parse_positive_int(name, text));
-          },
-          help)
-      ->type_name("N");
+CLI::Option* CommandLine::count(const std::string& name, size_t& target, const std::string& help) {
+  return parsed(name, target, parse_positive_int, "N", help);
 }
 
 CLI::Option* CommandLine::byte_size(const std::string& name, size_t& target,
                                     const std::string& help) {
-  return app_
-      .add_option_function<std::string>(
-          name, [&target, name](const std::string& text) {
-            target = parse_byte_size(name, text);
-          },
-          help)
-      ->type_name("SIZE");
+  return parsed(name, target, parse_byte_size, "SIZE", help);
 }
 
-CLI::Option* CommandLine::port(const std::string& name, uint16_t& target,
-                               const std::string& help) {
-  auto assign = [&target, name](const std::string& text) {
+CLI::Option* CommandLine::port(const std::string& name, uint16_t& target, const std::string& help) {
+  auto parse_port = [](const std::string& option, const std::string& text) {
     unsigned port = 0;
     const char* end = text.data() + text.size();
     auto [rest, ec] = std::from_chars(text.data(), end, port);
     if (text.empty() || ec != std::errc() || rest != end || port > 65535) {
-      throw UsageError(name + ": '" + text + "' is not a port (0-65535)");
+      throw UsageError(option + ": '" + text + "' is not a port (0-65535)");
     }
-    target = static_cast<uint16_t>(port);
+    return static_cast<uint16_t>(port);
   };
-  return app_.add_option_function<std::string>(name, std::move(assign), help)->type_name("P");
+  return parsed(name, target, parse_port, "P", help);
 }
 
 CLI::Option* CommandLine::host_port(const std::string& name,
                                     std::pair<std::string, uint16_t>& target,
                                     const std::string& help) {
-  return app_
-      .add_option_function<std::string>(
-          name, [&target, name](const std::string& text) {
-            target = parse_host_port(name, text);
-          },
-          help)
-      ->type_name("HOST:PORT");
+  return parsed(name, target, parse_host_port, "HOST:PORT", help);
 }
 
 CLI::Option* CommandLine::repeated(const std::string& name, std::vector<std::string>& target,
@@ -203,10 +207,17 @@ size_t parse_byte_size(const std::string& option, const std::string& text) {
   };
   int shift = 0;
   switch (text.empty() ? '\0' : text.back()) {
-    case 'k': shift = 10; break;
-    case 'm': shift = 20; break;
-    case 'g': shift = 30; break;
-    default: throw not_a_size();
+    case 'k':
+      shift = 10;
+      break;
+    case 'm':
+      shift = 20;
+      break;
+    case 'g':
+      shift = 30;
+      break;
+    default:
+      throw not_a_size();
   }
   int64_t value = 0;
   const char* end = text.data() + text.size() - 1;

@@ -45,6 +45,18 @@ class CommandLine {
   CLI::Option* port(const std::string& name, uint16_t& target, const std::string& help);
   CLI::Option* host_port(const std::string& name, std::pair<std::string, uint16_t>& target,
                          const std::string& help);
+  // An option whose value `parse(name, text)` reads (throwing UsageError
+  // for a bad one) into `target`; `type_name` shows in the help.
+  template <class T, class Parse>
+  CLI::Option* parsed(const std::string& name, T& target, Parse parse, const std::string& type_name,
+                      const std::string& help) {
+    auto assign = [&target, name, parse](const std::string& text) {
+      target = static_cast<T>(parse(name, text));
+    };
+    return app_.add_option_function<std::string>(name, std::move(assign), help)
+        ->type_name(type_name);
+  }
+
   // One of `choices` (name, value); the error says the value is not a
   // `what` and lists the choices.
   template <class T>
@@ -94,8 +106,8 @@ template <class T>
 CLI::Option* CommandLine::choice(const std::string& name, T& target,
                                  std::vector<std::pair<std::string, T>> choices,
                                  const std::string& what, const std::string& help) {
-  std::string names;       // for the error: "a, b"
-  std::string type_name;   // for the help: "a|b"
+  std::string names;      // for the error: "a, b"
+  std::string type_name;  // for the help: "a|b"
   for (const auto& [choice_name, value] : choices) {
     names += (names.empty() ? "" : ", ") + choice_name;
     type_name += (type_name.empty() ? "" : "|") + choice_name;
@@ -110,8 +122,7 @@ CLI::Option* CommandLine::choice(const std::string& name, T& target,
     }
     throw UsageError(name + ": '" + text + "' is not a " + what + " (" + names + ")");
   };
-  return app_.add_option_function<std::string>(name, std::move(assign), help)
-      ->type_name(type_name);
+  return app_.add_option_function<std::string>(name, std::move(assign), help)->type_name(type_name);
 }
 
 }  // namespace sluice

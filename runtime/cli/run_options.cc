@@ -15,6 +15,11 @@ void add_param(RunOptions& options, const std::string& assignment) {
   options.params[assignment.substr(0, eq)] = assignment.substr(eq + 1);
 }
 
+// A positive number of MiB, in bytes.
+size_t parse_mebibytes(const std::string& option, const std::string& text) {
+  return static_cast<size_t>(parse_positive_int(option, text)) << 20;
+}
+
 void set_trigger(BatchConfig& batches, const std::string& trigger) {
   if (trigger == "once") {
     batches.trigger = BatchTrigger::kOnce;
@@ -42,24 +47,10 @@ void add_state_options(CommandLine& line, RunOptions& options) {
   line.byte_size("--state-memory", state.rocksdb.shared_memory_bytes,
                  "rocksdb: one block cache and memtable budget that every operator subtask of "
                  "the process shares (like 512m or 2g); without it each has its own");
-  line.app()
-      .add_option_function<std::string>(
-          "--rocksdb-block-cache-mb",
-          [&state](const std::string& text) {
-            state.rocksdb.block_cache_bytes =
-                static_cast<size_t>(parse_positive_int("--rocksdb-block-cache-mb", text)) << 20;
-          },
-          "block cache per operator subtask (default 32)")
-      ->type_name("N");
-  line.app()
-      .add_option_function<std::string>(
-          "--rocksdb-write-buffer-mb",
-          [&state](const std::string& text) {
-            state.rocksdb.write_buffer_bytes =
-                static_cast<size_t>(parse_positive_int("--rocksdb-write-buffer-mb", text)) << 20;
-          },
-          "memtables per operator subtask (default 16)")
-      ->type_name("N");
+  line.parsed("--rocksdb-block-cache-mb", state.rocksdb.block_cache_bytes, parse_mebibytes, "N",
+              "block cache per operator subtask (default 32)");
+  line.parsed("--rocksdb-write-buffer-mb", state.rocksdb.write_buffer_bytes, parse_mebibytes, "N",
+              "memtables per operator subtask (default 16)");
   line.count("--rocksdb-write-cache-entries", state.rocksdb.write_cache_entries,
              "decoded entries each state keeps in its write cache before writing them to "
              "RocksDB (default 16384)");
@@ -79,15 +70,8 @@ void add_batch_options(CommandLine& line, RunOptions& options) {
           "microbatch: when batches start: D (every D, like 1s), once, or available-now "
           "(default: back to back)")
       ->type_name("T");
-  line.app()
-      .add_option_function<std::string>(
-          "--max-records-per-batch",
-          [&batches](const std::string& text) {
-            batches.max_records =
-                static_cast<uint64_t>(parse_positive_count("--max-records-per-batch", text));
-          },
-          "microbatch: records per split and batch (default: all)")
-      ->type_name("N");
+  line.parsed("--max-records-per-batch", batches.max_records, parse_positive_count, "N",
+              "microbatch: records per split and batch (default: all)");
 }
 
 void add_checkpoint_options(CommandLine& line, RunOptions& options) {

@@ -5,6 +5,8 @@
 #   make demo   deps + build + the demo job
 #   make bench  deps + build + the benchmark suite (not part of make test)
 #   make compose-test  the compose demo stack in Docker (minutes; not part of make test)
+#   make format        clang-format every C++ file in place (.clang-format)
+#   make format-check  fail, listing them, when files differ from clang-format's output
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
@@ -13,7 +15,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # `make compose-test` runs it, `make test` leaves it out.
 CTEST_ARGS ?= -LE compose
 
-.PHONY: all build deps test demo bench compose-test clean format
+.PHONY: all build deps test demo bench compose-test clean format format-check
 
 all: build
 
@@ -45,6 +47,14 @@ bench: deps
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+format-check:
+	@unformatted=$$(for f in $$(git ls-files '*.h' '*.cc'); do \
+	  clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -n "$$unformatted" ]; then \
+	  echo "format-check: these files differ from clang-format's output (make format):"; \
+	  echo "$$unformatted"; exit 1; fi; \
+	echo "format-check: every C++ file is formatted"
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -39,7 +39,9 @@ class FileSinkWriter final : public SinkWriter<T> {
     parts_.open(context.subtask, context.parallelism, context.task_name,
                 context.checkpointing ? PartPublishing::kTwoPhase : PartPublishing::kOnRoll);
   }
-  std::string prepare_commit(int64_t checkpoint_id) override { return parts_.prepare(checkpoint_id); }
+  std::string prepare_commit(int64_t checkpoint_id) override {
+    return parts_.prepare(checkpoint_id);
+  }
   void commit(int64_t checkpoint_id) override { parts_.commit(checkpoint_id); }
   void recover(const std::vector<std::string>& prepared) override { parts_.recover(prepared); }
   void write(Batch<T>& batch) override {

@@ -5,10 +5,10 @@
 
 #include "connectors/part_file_names.h"
 #include "runtime/core/codec.h"
-#include "runtime/core/versioned.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/fault_injection.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/versioned.h"
 
 namespace sluice {
 

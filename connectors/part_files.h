@@ -24,10 +24,10 @@
 
 #include <cstdint>
 #include <map>
-#include <vector>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "connectors/staged_file.h"
 #include "runtime/core/time.h"

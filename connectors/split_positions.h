@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "runtime/operator/source.h"
-#include "runtime/core/versioned.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
+#include "runtime/core/versioned.h"
+#include "runtime/operator/source.h"
 
 namespace sluice {
 
@@ -30,7 +30,9 @@ enum class SplitState : uint8_t {
   kReading = 0,   // records may follow
   kFinished = 1,  // no records follow; a restored reader still reports the end once
 };
-constexpr SplitState codec_enum_max(SplitState) { return SplitState::kFinished; }
+constexpr SplitState codec_enum_max(SplitState) {
+  return SplitState::kFinished;
+}
 
 // InputError "SOURCE: corrupt checkpoint: position of split K: WHAT".
 InputError corrupt_position(const std::string& source, int split, const std::string& what);

@@ -91,15 +91,13 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   const K& set_key(const K& key) {
     uint64_t hash = hasher_.hash(key);
     backend_->set_current_key(
-        key_group_for_hash(hasher_.group_hash(hash), this->info_.max_parallelism),
-                              hasher_.bytes(), hash);
+        key_group_for_hash(hasher_.group_hash(hash), this->info_.max_parallelism), hasher_.bytes(),
+        hash);
     return key;
   }
   K key_of(const In& value) { return key_of_(value); }
   // Decodes the current key (used when a timer fires).
-  K decode_current_key() const {
-    return decode_from_string<K>(backend_->current_key().substr(2));
-  }
+  K decode_current_key() const { return decode_from_string<K>(backend_->current_key().substr(2)); }
 
   void register_event_timer(Timestamp ts) {
     event_timers_->add(ts, backend_->current_key(), backend_->current_namespace());
@@ -108,8 +106,7 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     return event_timers_->contains(ts, backend_->current_key(), backend_->current_namespace());
   }
   bool has_processing_timer(Timestamp ts) const {
-    return processing_timers_->contains(ts, backend_->current_key(),
-                                       backend_->current_namespace());
+    return processing_timers_->contains(ts, backend_->current_key(), backend_->current_namespace());
   }
   void delete_event_timer(Timestamp ts) {
     event_timers_->remove(ts, backend_->current_key(), backend_->current_namespace());

@@ -36,8 +36,7 @@ class KeyedContext {
     virtual Timestamp processing_time() const = 0;
   };
 
-  KeyedContext(Services& services, Output<Out>& output)
-      : services_(services), output_(output) {}
+  KeyedContext(Services& services, Output<Out>& output) : services_(services), output_(output) {}
 
   const K& key() const { return *key_; }
   // The current record's timestamp, or the firing timer's time.
@@ -72,7 +71,9 @@ concept HasOnTimer = requires(Fn f, Timestamp ts, TimeDomain d, KeyedContext<K, 
 };
 
 template <class Fn>
-concept HasOpen = requires(Fn f, KeyedStateBackend& b) { f.open(b); };
+concept HasOpen = requires(Fn f, KeyedStateBackend& b) {
+  f.open(b);
+};
 
 template <class In, class Out, class K, class KeyFn, class Fn>
 class KeyedProcessOperator final : public KeyedOperator<In, Out, K, KeyFn>,
@@ -126,9 +127,9 @@ class KeyedProcessOperator final : public KeyedOperator<In, Out, K, KeyFn>,
 // result(const Acc&) (and merge(Acc&, const Acc&) for session windows).
 template <class In, class K, class KeyFn, class Agg>
 class RollingAggregateOperator final
-    : public KeyedOperator<In, std::decay_t<decltype(std::declval<Agg>().result(
-                                   std::declval<Agg>().create()))>,
-                           K, KeyFn> {
+    : public KeyedOperator<
+          In, std::decay_t<decltype(std::declval<Agg>().result(std::declval<Agg>().create()))>, K,
+          KeyFn> {
   using Acc = std::decay_t<decltype(std::declval<Agg>().create())>;
   using Out = std::decay_t<decltype(std::declval<Agg>().result(std::declval<Acc>()))>;
   using Base = KeyedOperator<In, Out, K, KeyFn>;

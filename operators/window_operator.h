@@ -303,7 +303,9 @@ class CountWindowOperator final : public KeyedOperator<T, Out, K, KeyFn> {
     int64_t since_fire = 0;
     SLUICE_FIELDS(elements, since_fire)
   };
-  void open_keyed() override { buffer_ = this->backend().template value_state<Buffer>("count-window"); }
+  void open_keyed() override {
+    buffer_ = this->backend().template value_state<Buffer>("count-window");
+  }
 
   int64_t size_;
   int64_t slide_;

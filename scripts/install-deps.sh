@@ -6,7 +6,7 @@
 #
 # Groups (default: build test, what `make deps` installs):
 #   build     the compiler, CMake and the libraries `sluice` links (the image's build stage)
-#   test      GoogleTest, kcat and docker-compose for `make test`
+#   test      GoogleTest, kcat, docker-compose and clang-format for `make test`
 #   compose   the Docker engine, Compose and debootstrap for `make compose-test`
 set -euo pipefail
 
@@ -16,7 +16,7 @@ build=(
   protobuf-compiler libprotobuf-dev libspdlog-dev libfmt-dev libabsl-dev libjemalloc-dev
   libcli11-dev nlohmann-json3-dev libsimdjson-dev libxxhash-dev
 )
-test=(ccache libgtest-dev libgmock-dev kcat docker-compose)
+test=(ccache libgtest-dev libgmock-dev kcat docker-compose clang-format git)
 compose=(docker.io docker-compose debootstrap)
 
 groups=("$@")

@@ -36,8 +36,7 @@ inline KeyGroup key_group_for_hash(uint64_t key_hash, int max_parallelism) {
 }
 
 // The key groups owned by subtask `index` of `parallelism`.
-inline KeyGroupRange key_group_range_for_subtask(int max_parallelism, int parallelism,
-                                                 int index) {
+inline KeyGroupRange key_group_range_for_subtask(int max_parallelism, int parallelism, int index) {
   int first = (index * max_parallelism + parallelism - 1) / parallelism;
   int last = ((index + 1) * max_parallelism - 1) / parallelism;
   return KeyGroupRange{first, last};

@@ -261,7 +261,6 @@ class MemoryTableBase : public StateTableBase {
     return nodes;
   }
 
-
   const KeyScope& scope_;
   SnapshotPins& pins_;
   // Open addressing over node pointers: a lookup is one probe of a flat

@@ -37,7 +37,9 @@ void SnapshotPins::release_all() {
   pinned_version_ = 0;
 }
 
-CapturedStates::~CapturedStates() { lease_->done.store(true, std::memory_order_release); }
+CapturedStates::~CapturedStates() {
+  lease_->done.store(true, std::memory_order_release);
+}
 
 template <class Read>
 void CapturedStates::read_frozen(const Read& read) {

@@ -100,9 +100,7 @@ class SnapshotPins {
   // The version for entries written now.
   uint64_t version() const { return version_; }
   // Whether an entry written at `entry_version` must not change in place.
-  bool frozen(uint64_t entry_version) {
-    return entry_version <= pinned_version_ && still_pinned();
-  }
+  bool frozen(uint64_t entry_version) { return entry_version <= pinned_version_ && still_pinned(); }
   // The newest version a live snapshot pinned (0 when none is live).
   uint64_t pinned_version() const { return pinned_version_; }
   // The oldest version a live snapshot pinned, or the largest value when

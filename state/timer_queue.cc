@@ -39,8 +39,7 @@ class TimerCapture final : public TableCapture {
 
 }  // namespace
 
-TimerQueue::TimerQueue(const KeyScope&, SnapshotPins& pins, const std::string&)
-    : pins_(&pins) {}
+TimerQueue::TimerQueue(const KeyScope&, SnapshotPins& pins, const std::string&) : pins_(&pins) {}
 
 TimerQueue::~TimerQueue() {
   for (const auto& [ts, bucket] : buckets_) delete bucket;

@@ -2,11 +2,11 @@
 // manual clock and mailboxes that record what they are sent: planning,
 // the write-ahead offset log, commits and progress, replays after a
 // restore, the triggers, the end of the input and batch failures.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <memory>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "runtime/checkpoint/batch_log.h"
 #include "runtime/coordinator/coordinator.h"
@@ -136,8 +136,7 @@ TEST_F(BatchCoordinatorTest, PlansLogsRunsAndCommitsEachBatch) {
   EXPECT_NE(progress[0].find(R"("input_rows":25,)"), std::string::npos) << progress[0];
   EXPECT_NE(progress[0].find(R"("sources":[{"name":"events","input_rows":25}])"),
             std::string::npos);
-  EXPECT_NE(progress[0].find(R"("planning":3,"processing":20,)"), std::string::npos)
-      << progress[0];
+  EXPECT_NE(progress[0].find(R"("planning":3,"processing":20,)"), std::string::npos) << progress[0];
   EXPECT_NE(progress[0].find(R"("watermark_ms":500,)"), std::string::npos) << progress[0];
 
   c->tick();  // back to back: the next batch is planned at once
@@ -162,7 +161,8 @@ TEST_F(BatchCoordinatorTest, StaleOrForeignSlicesAreIgnored) {
 
 TEST_F(BatchCoordinatorTest, PlannedBatchesRunAgainAfterARestoreAndAreDroppedOnAFreshStart) {
   for (int64_t id : {3, 4}) {
-    log_.write_plan(BatchPlan{id, 0, {SourceSlices{"events", {slice(0, id * 10, id * 10 + 10, 99)}}}});
+    log_.write_plan(
+        BatchPlan{id, 0, {SourceSlices{"events", {slice(0, id * 10, id * 10 + 10, 99)}}}});
   }
   log_.write_plan(BatchPlan{6, 0, {}});  // after a gap: not a batch to run again
   auto c = start(BatchConfig{}, /*last_checkpoint=*/2, /*resume=*/true);

@@ -3,11 +3,11 @@
 // closed, never finished), restored from its latest checkpoint at another
 // parallelism, and the output the two-phase sink committed over both runs
 // must equal a reference exactly once.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <map>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "connectors/generator_source.h"
 #include "runtime/api/topology.h"
@@ -194,7 +194,10 @@ TEST(CheckpointJobs, RestartAttemptsAreBounded) {
   auto log = std::make_shared<CommitLog>();
   Topology topology("broken");
   topology.source<int64_t>("src", std::make_shared<AlwaysSource>())
-      .map("pair", [](int64_t v) { return Row{v, v, v, v}; })
+      .map("pair",
+           [](int64_t v) {
+             return Row{v, v, v, v};
+           })
       .sink("out", std::make_shared<TwoPhaseSink>(log));
   strategy.delay = 1;
   strategy.max_attempts = 2;

@@ -1,8 +1,8 @@
 // Checkpoint storage: checksummed files, the directory layout, finding the
 // latest intact checkpoint past corrupt or partial ones, and retention.
-#include <gtest/gtest.h>
-
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "runtime/checkpoint/checksummed_file.h"
 #include "runtime/checkpoint/storage.h"
@@ -47,7 +47,8 @@ CheckpointMetadata write_checkpoint(const CheckpointStorage& storage, int64_t id
                                     const std::string& shared = "") {
   storage.prepare(id);
   SubtaskStateHandle subtask;
-  subtask.keyed_state = storage.write_state_file(id, "op-0.keyed", "state of " + std::to_string(id));
+  subtask.keyed_state =
+      storage.write_state_file(id, "op-0.keyed", "state of " + std::to_string(id));
   if (!shared.empty()) {
     testing::write_file(storage.shared_dir() + "/" + shared, "sst");
     subtask.shared_files.push_back(shared);

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -82,7 +82,7 @@ std::string frame_header(uint16_t kind, uint32_t length) {
 }
 
 std::vector<std::string> windowed_count(const std::string& output, std::vector<std::string> more) {
-  std::vector<std::string> args{"windowed-count", "--set", "input=in.csv", "--set",
+  std::vector<std::string> args{"windowed-count",   "--set", "input=in.csv",         "--set",
                                 "output=" + output, "--set", "window=tumbling:100ms"};
   args.insert(args.end(), more.begin(), more.end());
   return args;
@@ -141,9 +141,19 @@ TEST(ClusterJobs, HashShuffleAcrossProcessesUnderBackpressureLosesNothing) {
   cluster.start_jobmanager();
   cluster.start_taskmanager("tm-1", 2);
   cluster.start_taskmanager("tm-2", 2);
-  std::vector<std::string> args{"windowed-count", "--set", "input=in.csv", "--set", "output=out",
-                                "--set", "window=tumbling:50ms", "--parallelism", "4",
-                                "--channel-capacity", "1", "--state", "rocksdb"};
+  std::vector<std::string> args{"windowed-count",
+                                "--set",
+                                "input=in.csv",
+                                "--set",
+                                "output=out",
+                                "--set",
+                                "window=tumbling:50ms",
+                                "--parallelism",
+                                "4",
+                                "--channel-capacity",
+                                "1",
+                                "--state",
+                                "rocksdb"};
   testing::ProcessResult submitted = cluster.submit_and_wait(args);
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err << cluster.jobmanager().err();
   EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
@@ -160,9 +170,9 @@ TEST(ClusterJobs, DebloatedShuffleAcrossProcessesLosesNothing) {
   cluster.start_jobmanager();
   cluster.start_taskmanager("tm-1", 2);
   cluster.start_taskmanager("tm-2", 2);
-  testing::ProcessResult submitted = cluster.submit_and_wait(windowed_count(
-      "out", {"--parallelism", "4", "--buffer-debloat-target", "20ms", "--checkpoint-interval",
-              "100ms", "--set", "output-rate=1500"}));
+  testing::ProcessResult submitted = cluster.submit_and_wait(
+      windowed_count("out", {"--parallelism", "4", "--buffer-debloat-target", "20ms",
+                             "--checkpoint-interval", "100ms", "--set", "output-rate=1500"}));
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err << cluster.jobmanager().err();
   EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
 }
@@ -170,17 +180,18 @@ TEST(ClusterJobs, DebloatedShuffleAcrossProcessesLosesNothing) {
 // Throttled windowed-count with a checkpoint every 100 ms and the
 // exactly-once file sink.
 std::vector<std::string> checkpointed_job(std::vector<std::string> more = {}) {
-  std::vector<std::string> args{"--set", "rate=15000", "--parallelism", "4",
-                                "--checkpoint-interval", "100ms", "--restart-delay", "100ms"};
+  std::vector<std::string> args{
+      "--set", "rate=15000",      "--parallelism", "4", "--checkpoint-interval",
+      "100ms", "--restart-delay", "100ms"};
   args.insert(args.end(), more.begin(), more.end());
   return windowed_count("out", args);
 }
 
 // The same job in micro-batch mode: batches of at most 1000 lines per split.
 std::vector<std::string> micro_batch_job() {
-  return windowed_count("out", {"--set", "rate=15000", "--parallelism", "4", "--mode",
-                                "microbatch", "--max-records-per-batch", "1000",
-                                "--restart-delay", "100ms", "--state", "rocksdb"});
+  return windowed_count(
+      "out", {"--set", "rate=15000", "--parallelism", "4", "--mode", "microbatch",
+              "--max-records-per-batch", "1000", "--restart-delay", "100ms", "--state", "rocksdb"});
 }
 
 // The fault tests: throttled, checkpointed windowed-count on 40,000 events
@@ -222,7 +233,8 @@ TEST_F(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
   for (int i = 0; i < checkpoints; ++i) {
     ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // sleep-ok: random kill moment
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(rng() % 100));  // sleep-ok: random kill moment
   tm2.kill_hard();
   ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
   cluster_.start_taskmanager("tm-3", 2);
@@ -255,17 +267,34 @@ TEST_F(ClusterFault, UnalignedCheckpointsSurviveATaskManagerSigkill) {
   ChildProcess& jm = cluster_.start_jobmanager();
   ChildProcess& tm1 = cluster_.start_taskmanager("tm-1", 2);
   ChildProcess& tm2 = cluster_.start_taskmanager("tm-2", 2);
-  std::unique_ptr<ChildProcess> submit = submit_waiting_for(
-      {"throttled-count", "--set", fmt::format("events={}", kEvents), "--set", "rate=24000",
-       "--set", fmt::format("keys={}", kKeys), "--set", "sink-rate=2000", "--set", "output=out",
-       "--parallelism", "4", "--checkpoint-interval", "100ms", "--restart-delay", "100ms",
-       "--checkpoint-mode", "unaligned", "--channel-capacity", "2"});
+  std::unique_ptr<ChildProcess> submit = submit_waiting_for({"throttled-count",
+                                                             "--set",
+                                                             fmt::format("events={}", kEvents),
+                                                             "--set",
+                                                             "rate=24000",
+                                                             "--set",
+                                                             fmt::format("keys={}", kKeys),
+                                                             "--set",
+                                                             "sink-rate=2000",
+                                                             "--set",
+                                                             "output=out",
+                                                             "--parallelism",
+                                                             "4",
+                                                             "--checkpoint-interval",
+                                                             "100ms",
+                                                             "--restart-delay",
+                                                             "100ms",
+                                                             "--checkpoint-mode",
+                                                             "unaligned",
+                                                             "--channel-capacity",
+                                                             "2"});
   std::mt19937 rng(static_cast<unsigned>(std::random_device{}()));
   int checkpoints = 4 + static_cast<int>(rng() % 6);
   for (int i = 0; i < checkpoints; ++i) {
     ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // sleep-ok: random kill moment
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(rng() % 100));  // sleep-ok: random kill moment
   tm2.kill_hard();
   ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
   ChildProcess& tm3 = cluster_.start_taskmanager("tm-3", 2);
@@ -321,8 +350,8 @@ TEST_F(ClusterFault, TaskManagerKilledAfterATaskFinishedItsInput) {
 // A task manager that stops answering (SIGSTOP: its sockets stay open) is
 // lost by heartbeat timeout; the job moves to a new task manager.
 TEST_F(ClusterFault, SilentTaskManagerIsLostByHeartbeatTimeout) {
-  ChildProcess& jm = cluster_.start_jobmanager(
-      0, {"--heartbeat-interval", "100ms", "--heartbeat-timeout", "1s"});
+  ChildProcess& jm =
+      cluster_.start_jobmanager(0, {"--heartbeat-interval", "100ms", "--heartbeat-timeout", "1s"});
   cluster_.start_taskmanager("tm-1", 2);
   ChildProcess& tm2 = cluster_.start_taskmanager("tm-2", 2);
   std::unique_ptr<ChildProcess> submit = submit_waiting();
@@ -339,8 +368,8 @@ TEST_F(ClusterFault, SilentTaskManagerIsLostByHeartbeatTimeout) {
 // tasks, so they never run beside a replacement; once the job manager is
 // back, the job recovers and its output is exact.
 TEST_F(ClusterFault, TaskManagerFencesItselfWhenTheJobManagerFallsSilent) {
-  ChildProcess& jm = cluster_.start_jobmanager(
-      0, {"--heartbeat-interval", "100ms", "--heartbeat-timeout", "1s"});
+  ChildProcess& jm =
+      cluster_.start_jobmanager(0, {"--heartbeat-interval", "100ms", "--heartbeat-timeout", "1s"});
   ChildProcess& tm = cluster_.start_taskmanager("tm-1", 4);
   std::unique_ptr<ChildProcess> submit = submit_waiting();
   ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
@@ -401,8 +430,8 @@ TEST(ClusterServers, GarbageAndOversizedFramesAreRefusedAndServingGoesOn) {
   stray.mutable_job_status()->set_job("x-1");
   stray.mutable_job_status()->set_state("finished");
   std::string payload = stray.SerializeAsString();
-  EXPECT_TRUE(server_hangs_up_after(cluster.port(),
-                                    frame_header(1, static_cast<uint32_t>(payload.size())) + payload));
+  EXPECT_TRUE(server_hangs_up_after(
+      cluster.port(), frame_header(1, static_cast<uint32_t>(payload.size())) + payload));
   EXPECT_TRUE(jm.wait_for_line("exceeds the maximum", 5000)) << jm.err();
   // Both still serve: a job runs to the end.
   testing::ProcessResult submitted = cluster.submit_and_wait(windowed_count("out", {}));
@@ -417,14 +446,16 @@ TEST(ClusterCommands, BadSubmissionsGetOneLineErrors) {
   cluster.start_taskmanager("tm-1", 1);
   testing::ProcessResult unknown = cluster.submit_and_wait({"no-such-topology"});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("unknown topology 'no-such-topology'"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("unknown topology 'no-such-topology'"), std::string::npos)
+      << unknown.err;
   // A job that fails at run time: the reason comes back with a non-zero exit.
-  testing::ProcessResult missing = cluster.submit_and_wait(windowed_count("out", {"--set", "input=nope.csv"}));
+  testing::ProcessResult missing =
+      cluster.submit_and_wait(windowed_count("out", {"--set", "input=nope.csv"}));
   EXPECT_EQ(missing.exit_code, 1) << missing.err;
   EXPECT_NE(missing.err.find("failed"), std::string::npos) << missing.err;
   EXPECT_NE(missing.err.find("nope.csv"), std::string::npos) << missing.err;
-  testing::ProcessResult listed = testing::run_process(
-      SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
+  testing::ProcessResult listed =
+      testing::run_process(SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_NE(listed.out.find("windowed-count-1"), std::string::npos) << listed.out;
   EXPECT_NE(listed.out.find("failed"), std::string::npos) << listed.out;
@@ -432,8 +463,8 @@ TEST(ClusterCommands, BadSubmissionsGetOneLineErrors) {
       SLUICE_BINARY, {"cancel", "nothing-7", "--jobmanager", cluster.address()}, dir.path());
   EXPECT_EQ(no_job.exit_code, 2);
   EXPECT_NE(no_job.err.find("no job 'nothing-7'"), std::string::npos) << no_job.err;
-  testing::ProcessResult unreachable = testing::run_process(
-      SLUICE_BINARY, {"list", "--jobmanager", "127.0.0.1:1"}, dir.path());
+  testing::ProcessResult unreachable =
+      testing::run_process(SLUICE_BINARY, {"list", "--jobmanager", "127.0.0.1:1"}, dir.path());
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.err.find("127.0.0.1:1"), std::string::npos) << unreachable.err;
 }
@@ -475,8 +506,8 @@ TEST(ClusterCommands, ASubmissionFailsWhenTheJobCannotBeRecorded) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("cannot record the job"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("Input/output error"), std::string::npos) << refused.err;
-  testing::ProcessResult listed = testing::run_process(
-      SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
+  testing::ProcessResult listed =
+      testing::run_process(SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
   EXPECT_EQ(listed.out.find("windowed-count"), std::string::npos) << listed.out;
 }
 
@@ -506,11 +537,12 @@ TEST(ClusterCommands, CheckpointOnDemandAndCancel) {
       SLUICE_BINARY, {"cancel", "windowed-count-1", "--jobmanager", cluster.address()}, dir.path());
   EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
   EXPECT_EQ(cancelled.out, "windowed-count-1 cancelled\n");
-  testing::ProcessResult listed = testing::run_process(
-      SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
+  testing::ProcessResult listed =
+      testing::run_process(SLUICE_BINARY, {"list", "--jobmanager", cluster.address()}, dir.path());
   EXPECT_NE(listed.out.find("cancelled"), std::string::npos) << listed.out;
   // The task manager stopped the tasks and its slots are free again.
-  testing::ProcessResult next = cluster.submit_and_wait(windowed_count("out2", {"--parallelism", "2"}));
+  testing::ProcessResult next =
+      cluster.submit_and_wait(windowed_count("out2", {"--parallelism", "2"}));
   EXPECT_EQ(next.exit_code, 0) << next.err << jm.err();
   EXPECT_EQ(committed_lines(dir.file("out2")), c.expected);
 }

@@ -28,8 +28,9 @@ class ClusterProcesses {
 
   // Starts the job manager (port 0: any) and waits until it listens.
   ChildProcess& start_jobmanager(int port = 0, const std::vector<std::string>& more = {}) {
-    std::vector<std::string> args{"jobmanager", "--port", std::to_string(port),
-                                  "--checkpoint-dir", "ck", "--log-level", "info"};
+    std::vector<std::string> args{
+        "jobmanager",  "--port", std::to_string(port), "--checkpoint-dir", "ck",
+        "--log-level", "info"};
     args.insert(args.end(), more.begin(), more.end());
     jobmanager_ = std::make_unique<ChildProcess>(binary_, args, workdir_);
     EXPECT_TRUE(jobmanager_->wait_for_line("job manager listening on port", 10000))

@@ -1,7 +1,6 @@
 // Tests of the control-plane transport (runtime/cluster/rpc.h) and message
 // validation (runtime/cluster/validate.h). Real sockets on 127.0.0.1;
 // every wait is a bounded wait on a condition, never a sleep.
-#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -13,14 +12,16 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
+#include "runtime/cli/command_line.h"
 #include "runtime/cluster/alignment_board.h"
 #include "runtime/cluster/frame.h"
-#include "runtime/cli/command_line.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/validate.h"
 #include "runtime/core/errors.h"
@@ -253,7 +254,8 @@ using E = pb::Envelope;
 
 TEST(ValidateEnvelope, ChecksBatchSlices) {
   expect_rejected({
-      {E::kCheckpointMail, [](E& e) { e.mutable_checkpoint_mail()->mutable_slices(0)->set_end(99); },
+      {E::kCheckpointMail,
+       [](E& e) { e.mutable_checkpoint_mail()->mutable_slices(0)->set_end(99); },
        "CheckpointMail.slices[0].end"},
       {E::kCheckpointMail,
        [](E& e) { e.mutable_checkpoint_mail()->mutable_slices(1)->set_available(6); },
@@ -349,11 +351,15 @@ TEST(ValidateEnvelope, ChecksJobSpecs) {
        "SubmitJob.spec.topology"},
       {E::kSubmitJob,
        [](E& e) {
-         for (int i = 0; i <= kMaxJobArgs; ++i) e.mutable_submit_job()->mutable_spec()->add_args("-x");
+         for (int i = 0; i <= kMaxJobArgs; ++i)
+           e.mutable_submit_job()->mutable_spec()->add_args("-x");
        },
        "SubmitJob.spec.args"},
       {E::kDeployTasks,
-       [](E& e) { e.mutable_deploy_tasks()->mutable_spec()->set_args(1, std::string(kMaxJobArgChars + 1, 'a')); },
+       [](E& e) {
+         e.mutable_deploy_tasks()->mutable_spec()->set_args(1,
+                                                            std::string(kMaxJobArgChars + 1, 'a'));
+       },
        "DeployTasks.spec.args[1]"},
   });
 }

@@ -10,14 +10,13 @@
 // aborted transactions: there the check is that nothing is lost, nothing
 // wrong appears, and no epoch is committed twice (each commit marker once);
 // a real broker would hide the aborted copies.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "tests/kafka_process.h"
 #include "tests/process_runner.h"
@@ -68,10 +67,20 @@ class CommitProtocol : public ::testing::TestWithParam<Walk> {
   }
 
   std::vector<std::string> job(bool restore) const {
-    std::vector<std::string> args{"run", "windowed-count", "--set", "input=in.csv", "--set",
-                                  "window=tumbling:100ms", "--set", "rate=20000",
-                                  "--parallelism", "2", "--checkpoint-dir", "ck",
-                                  "--log-level", "info"};
+    std::vector<std::string> args{"run",
+                                  "windowed-count",
+                                  "--set",
+                                  "input=in.csv",
+                                  "--set",
+                                  "window=tumbling:100ms",
+                                  "--set",
+                                  "rate=20000",
+                                  "--parallelism",
+                                  "2",
+                                  "--checkpoint-dir",
+                                  "ck",
+                                  "--log-level",
+                                  "info"};
     if (GetParam().mode == Mode::kContinuous) {
       args.insert(args.end(), {"--checkpoint-interval", "100ms"});
     } else {
@@ -80,9 +89,9 @@ class CommitProtocol : public ::testing::TestWithParam<Walk> {
     if (GetParam().sink == Sink::kFiles) {
       args.insert(args.end(), {"--set", "output=out"});
     } else {
-      args.insert(args.end(), {"--set", "output=kafka:out", "--set",
-                               "kafka.bootstrap=" + bootstraps_, "--set",
-                               "kafka.guarantee=exactly-once"});
+      args.insert(args.end(),
+                  {"--set", "output=kafka:out", "--set", "kafka.bootstrap=" + bootstraps_, "--set",
+                   "kafka.guarantee=exactly-once"});
     }
     if (restore) args.insert(args.end(), {"--restore", "latest"});
     return args;
@@ -112,8 +121,8 @@ class CommitProtocol : public ::testing::TestWithParam<Walk> {
   // the marker topic of its default transactional.id prefix.
   std::vector<std::string> markers() const {
     ProcessResult consumed =
-        kcat_->run({"-C", "-t", "sluice-windowed-count-out.sluice-commits", "-o", "beginning",
-                    "-e", "-q", "-f", "%k=%s\n", "-X", "fetch.wait.max.ms=10"});
+        kcat_->run({"-C", "-t", "sluice-windowed-count-out.sluice-commits", "-o", "beginning", "-e",
+                    "-q", "-f", "%k=%s\n", "-X", "fetch.wait.max.ms=10"});
     EXPECT_EQ(consumed.exit_code, 0) << consumed.err;
     return testing::non_empty_lines(consumed.out);
   }
@@ -156,12 +165,12 @@ std::vector<Walk> walks() {
   std::vector<Walk> all;
   for (Mode mode : {Mode::kContinuous, Mode::kMicroBatch}) {
     for (Sink sink : {Sink::kFiles, Sink::kKafka}) {
-      for (const auto& [point, hit] : std::vector<std::pair<const char*, int>>{
-               {"checkpoint.metadata-written-not-renamed", 3},
-               {"checkpoint.complete-tasks-not-notified", 3},
-               {"snapshot.stored-not-acknowledged", 9},
-               {"checkpoint.retention", 4},
-               {"task.input-ended", 1}}) {
+      for (const auto& [point, hit] :
+           std::vector<std::pair<const char*, int>>{{"checkpoint.metadata-written-not-renamed", 3},
+                                                    {"checkpoint.complete-tasks-not-notified", 3},
+                                                    {"snapshot.stored-not-acknowledged", 9},
+                                                    {"checkpoint.retention", 4},
+                                                    {"task.input-ended", 1}}) {
         all.push_back(Walk{point, hit, mode, sink});
       }
     }
@@ -192,11 +201,26 @@ class StorageFaults : public ::testing::Test {
   void SetUp() override { testing::write_file(dir_.file("in.csv"), case_.csv); }
 
   ProcessResult run(const std::string& faults, std::vector<std::string> more = {}) {
-    std::vector<std::string> args{"run", "windowed-count", "--set", "input=in.csv", "--set",
-                                  "window=tumbling:100ms", "--set", "rate=20000", "--set",
-                                  "output=out", "--parallelism", "2", "--checkpoint-dir", "ck",
-                                  "--checkpoint-interval", "100ms", "--restart-delay", "50ms",
-                                  "--log-level", "info"};
+    std::vector<std::string> args{"run",
+                                  "windowed-count",
+                                  "--set",
+                                  "input=in.csv",
+                                  "--set",
+                                  "window=tumbling:100ms",
+                                  "--set",
+                                  "rate=20000",
+                                  "--set",
+                                  "output=out",
+                                  "--parallelism",
+                                  "2",
+                                  "--checkpoint-dir",
+                                  "ck",
+                                  "--checkpoint-interval",
+                                  "100ms",
+                                  "--restart-delay",
+                                  "50ms",
+                                  "--log-level",
+                                  "info"};
     args.insert(args.end(), more.begin(), more.end());
     testing::FaultsInChildren armed(faults);
     return testing::run_process(SLUICE_BINARY, args, dir_.path());

@@ -4,14 +4,14 @@
 // end; both runs together must read the input exactly once. Also: the line
 // reader's position, throttling after a restore, and corrupt or mismatched
 // positions, which must fail with a clear error.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "connectors/file_source.h"
 #include "connectors/file_split.h"
@@ -268,7 +268,8 @@ std::string restore_error(SourceReader<T>& reader, const std::vector<SplitPositi
 
 std::string file_position(int32_t count, uint64_t begin, uint64_t end, uint64_t offset,
                           uint64_t line, SplitState state = SplitState::kReading) {
-  return encode_versioned(FileSplitPosition::kFormat, FileSplitPosition{count, begin, end, offset, line, state});
+  return encode_versioned(FileSplitPosition::kFormat,
+                          FileSplitPosition{count, begin, end, offset, line, state});
 }
 
 TEST(CorruptPosition, FileSourceFailsWithTheSplitAndTheReason) {
@@ -287,8 +288,9 @@ TEST(CorruptPosition, FileSourceFailsWithTheSplitAndTheReason) {
     std::string message;  // after "file source PATH: corrupt checkpoint: position of split "
   };
   std::vector<Case> cases = {
-      {{{0, "\x07"}}, "0: file split position: format version 7 is not readable here (this "
-                       "Sluice reads 1 to 1)"},
+      {{{0, "\x07"}},
+       "0: file split position: format version 7 is not readable here (this "
+       "Sluice reads 1 to 1)"},
       {{{0, "\x01\x07"}}, "0: codec: truncated input (needed 4 bytes, 1 left)"},
       {{{1, valid + "!"}}, "1: file split position: trailing bytes"},
       {{{1, encode_versioned(GeneratorSplitPosition::kFormat, GeneratorSplitPosition{3, 1})}},
@@ -337,7 +339,8 @@ TEST(CorruptPosition, GeneratorFailsWithTheSplitAndTheReason) {
             prefix + "0: codec: truncated input (needed 1 bytes, 0 left)");  // a varint
   EXPECT_EQ(restore({{0, std::string("\x01\xff", 2)}}),
             prefix + "0: codec: truncated input (needed 4 bytes, 1 left)");
-  EXPECT_EQ(restore({{1, encode_versioned(GeneratorSplitPosition::kFormat, GeneratorSplitPosition{2, 4})}}),
+  EXPECT_EQ(restore({{1, encode_versioned(GeneratorSplitPosition::kFormat,
+                                          GeneratorSplitPosition{2, 4})}}),
             prefix + "1: index 4 is not one of the split's");
   EXPECT_EQ(restore({{0, file_position(1, 0, 9, 0, 1)}}),
             prefix + "0: codec: enum value 9 out of range");
@@ -347,7 +350,8 @@ TEST(CorruptPosition, ExplicitSplitCountMustMatchTheCheckpoint) {
   GeneratorSource source(GeneratorOptions{.count = 100, .splits = 2}, generate);
   auto reader = source.create_reader(0, 1);
   reader->open(reader_context(0, 1));
-  std::vector<SplitPosition> three_splits = {{0, encode_versioned(GeneratorSplitPosition::kFormat, GeneratorSplitPosition{3, 0})}};
+  std::vector<SplitPosition> three_splits = {
+      {0, encode_versioned(GeneratorSplitPosition::kFormat, GeneratorSplitPosition{3, 0})}};
   EXPECT_EQ((restore_error<Generated, UsageError>(*reader, three_splits)),
             "generator source: the checkpoint has 3 splits but the options ask for 2; a restored "
             "source keeps the split count of its checkpoint (set splits to 3 or 0)");

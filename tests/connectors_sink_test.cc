@@ -2,8 +2,6 @@
 // protocol (in-progress files, rollover by size and by processing time), the
 // single-file text sink, the stdout sink and the collect sink.
 // No sleeps: rollover runs on a ManualClock.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,12 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "connectors/collect_sink.h"
 #include "connectors/file_sink.h"
 #include "connectors/stdout_sink.h"
-#include "runtime/operator/record.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/errors.h"
+#include "runtime/operator/record.h"
 #include "tests/connectors_support.h"
 
 namespace sluice {

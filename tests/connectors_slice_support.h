@@ -3,12 +3,12 @@
 // input text or the index arithmetic rather than from the readers' own code.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "connectors/file_split.h"
 #include "connectors/generator_source.h"
@@ -42,7 +42,8 @@ template <class T>
 std::map<int, FileSplitPosition> file_positions(const SourceReader<T>& reader) {
   std::map<int, FileSplitPosition> positions;
   for (const SplitPosition& p : reader.snapshot_positions()) {
-    positions[p.split] = decode_versioned<FileSplitPosition>(FileSplitPosition::kFormat, p.position);
+    positions[p.split] =
+        decode_versioned<FileSplitPosition>(FileSplitPosition::kFormat, p.position);
   }
   return positions;
 }

@@ -2,8 +2,6 @@
 // generator's plans, capped slices read in sequence, and restores at another
 // parallelism. Expected slices and lines come from the text and from the
 // helpers of tests/connectors_slice_support.h.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -17,15 +15,17 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "connectors/file_source.h"
 #include "connectors/file_split.h"
 #include "connectors/generator_source.h"
 #include "connectors/line_reader.h"
 #include "connectors/split_random.h"
 #include "connectors/throttle.h"
-#include "runtime/metrics/metrics.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/errors.h"
+#include "runtime/metrics/metrics.h"
 #include "tests/connectors_slice_support.h"
 #include "tests/connectors_support.h"
 #include "tests/slice_support.h"
@@ -291,7 +291,8 @@ TEST(GeneratorSlices, CappedSlicesCoverEveryIndexOnceAcrossARestoreAtAnotherPara
       seen.insert(seen.end(), read.values.begin(), read.values.end());
     }
     for (const SplitPosition& p : reader->snapshot_positions()) {
-      auto position = decode_versioned<GeneratorSplitPosition>(GeneratorSplitPosition::kFormat, p.position);
+      auto position =
+          decode_versioned<GeneratorSplitPosition>(GeneratorSplitPosition::kFormat, p.position);
       EXPECT_EQ(static_cast<int64_t>(position.next), next[p.split]);
       checkpoint.push_back(p);
     }

@@ -3,8 +3,6 @@
 // throttle, the generator source and SplitRandom. Their micro-batch slices
 // are tested in connectors_slices_test.cc.
 // No sleeps: throttles run on explicit `now` values from a ManualClock.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -18,15 +16,17 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "connectors/file_source.h"
 #include "connectors/file_split.h"
 #include "connectors/generator_source.h"
 #include "connectors/line_reader.h"
 #include "connectors/split_random.h"
 #include "connectors/throttle.h"
-#include "runtime/metrics/metrics.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/errors.h"
+#include "runtime/metrics/metrics.h"
 #include "tests/connectors_support.h"
 
 namespace sluice {

@@ -5,8 +5,6 @@
 // connectors tests need: files of lines, and reading a source reader to its end.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -18,6 +16,8 @@
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "connectors/file_source_support.h"
 #include "connectors/split_random.h"

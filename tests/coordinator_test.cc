@@ -1,7 +1,7 @@
 // The checkpoint coordinator in continuous mode, driven by hand with a
 // manual clock and mailboxes that record their mails: final checkpoints,
 // and retention that runs off the caller's thread and outside the lock.
-#include <gtest/gtest.h>
+#include "runtime/coordinator/coordinator.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -9,7 +9,8 @@
 #include <memory>
 #include <vector>
 
-#include "runtime/coordinator/coordinator.h"
+#include <gtest/gtest.h>
+
 #include "runtime/core/fault_injection.h"
 #include "tests/process_runner.h"
 #include "tests/recording_mailbox.h"
@@ -29,8 +30,8 @@ class CoordinatorTest : public ::testing::Test {
     config.directory = dir_.path();
     config.interval = 100;
     config.retained = 1;
-    coordinator_ = std::make_unique<CheckpointCoordinator>(config, "job", 128, KeyHashing::kXxh3, 0,
-                                                           clock_);
+    coordinator_ =
+        std::make_unique<CheckpointCoordinator>(config, "job", 128, KeyHashing::kXxh3, 0, clock_);
     coordinator_->attach(&source_, "numbers");
     coordinator_->attach(&sink_, "");
   }

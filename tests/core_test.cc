@@ -1,12 +1,12 @@
 // Unit tests of runtime/core: durations, codecs, hashing.
-#include <gtest/gtest.h>
-
 #include <map>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <variant>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
@@ -114,7 +114,9 @@ TEST(Codec, TrailingBytesAreAnError) {
 }
 
 enum class Colour : uint8_t { kRed, kGreen, kBlue };
-constexpr Colour codec_enum_max(Colour) { return Colour::kBlue; }
+constexpr Colour codec_enum_max(Colour) {
+  return Colour::kBlue;
+}
 
 // Bools and enums from untrusted bytes: a byte that is no value of the type
 // is corrupt input (an InputError), never undefined behaviour.

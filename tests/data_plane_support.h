@@ -7,15 +7,10 @@
 // the tests say; the rest belongs to the test's thread.
 #pragma once
 
-#include "runtime/cluster/data_plane.h"
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +21,11 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "runtime/cluster/data_plane.h"
 #include "runtime/cluster/frame.h"
 #include "runtime/graph/stream_type_ops.h"
 #include "runtime/network/element_codec.h"
@@ -83,7 +83,8 @@ struct Script {
 
 // Pushes the script into `channel`; counts completed pushes. Returns early
 // (false) when the channel is cancelled.
-inline bool produce(Channel<Rec>& channel, const Script& script, std::atomic<int64_t>* pushes = nullptr) {
+inline bool produce(Channel<Rec>& channel, const Script& script,
+                    std::atomic<int64_t>* pushes = nullptr) {
   std::vector<Control> controls = script.controls();
   size_t next_control = 0;
   int64_t sent = 0;

@@ -2,9 +2,9 @@
 // and one connection per pair of task managers. Two or three DataPlane
 // instances in one process on loopback, real sockets; threads synchronise
 // on conditions with bounded waits.
-#include <gtest/gtest.h>
-
 #include <deque>
+
+#include <gtest/gtest.h>
 
 #include "tests/data_plane_support.h"
 
@@ -294,9 +294,9 @@ TEST(DataPlaneBackpressure, ABarrierOvertakesAFullReceiver) {
   Element<Rec> barrier;
   barrier.kind = ElementKind::kBarrier;
   barrier.checkpoint = 9;
-  link.out.push_priority_recording(
-      std::move(barrier),
-      [](const Element<Rec>& e, std::string& out) { append_recorded_element(e, out); });
+  link.out.push_priority_recording(std::move(barrier), [](const Element<Rec>& e, std::string& out) {
+    append_recorded_element(e, out);
+  });
   std::deque<Element<Rec>> overtaken;
   decode_recorded_elements<Rec>(link.out.take_overtaken(), overtaken);
   ASSERT_EQ(overtaken.size(), 2u);

@@ -2,8 +2,6 @@
 // errors, brokers going down and up), and `sluice dev-kafka` as a child
 // process serving a librdkafka producer and consumer and, when installed,
 // kcat; its signals, its bootstrap file and its bad command lines.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -21,6 +19,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
 #include "connectors/kafka/dev_broker.h"

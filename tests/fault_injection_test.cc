@@ -1,15 +1,16 @@
 // The fault-injection kit itself (runtime/core/fault_injection.h): named
 // points that throw, block or count, file faults on the durable file calls
 // (runtime/core/file_io.h), and the SLUICE_FAULTS grammar.
-#include <gtest/gtest.h>
+#include "runtime/core/fault_injection.h"
 
 #include <cerrno>
 #include <filesystem>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "runtime/checkpoint/checksummed_file.h"
 #include "runtime/core/errors.h"
-#include "runtime/core/fault_injection.h"
 #include "runtime/core/file_io.h"
 #include "tests/process_runner.h"
 
@@ -24,7 +25,9 @@ class FaultInjection : public ::testing::Test {
   void TearDown() override { fault::disarm_all(); }
 };
 
-void pass(const char* name) { SLUICE_FAULT_POINT(name); }
+void pass(const char* name) {
+  SLUICE_FAULT_POINT(name);
+}
 
 TEST_F(FaultInjection, AnUnarmedPointDoesNothing) {
   EXPECT_NO_THROW(pass("test.point"));

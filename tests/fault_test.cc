@@ -3,8 +3,6 @@
 // several times and restarted each time with --restore latest, must commit
 // exactly the output of an independent reference computation: nothing
 // missing, nothing twice.
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -12,6 +10,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "tests/process_runner.h"
 #include "tests/windowed_count_reference.h"
@@ -33,18 +32,49 @@ std::vector<std::string> write_input(const std::string& path) {
 
 // windowed-count on in.csv, throttled, with a checkpoint every 100 ms.
 std::vector<std::string> checkpointed_windowed_count() {
-  return {"run", "windowed-count", "--set", "input=in.csv", "--set", "output=out", "--set",
-          "window=tumbling:100ms", "--set", "rate=20000", "--checkpoint-dir", "ck",
-          "--checkpoint-interval", "100ms", "--parallelism", "2", "--log-level", "info"};
+  return {"run",
+          "windowed-count",
+          "--set",
+          "input=in.csv",
+          "--set",
+          "output=out",
+          "--set",
+          "window=tumbling:100ms",
+          "--set",
+          "rate=20000",
+          "--checkpoint-dir",
+          "ck",
+          "--checkpoint-interval",
+          "100ms",
+          "--parallelism",
+          "2",
+          "--log-level",
+          "info"};
 }
 
 // The same job in micro-batch mode: batches of at most 1000 lines per split
 // instead of checkpoints every 100 ms.
 std::vector<std::string> micro_batch_windowed_count() {
-  return {"run", "windowed-count", "--set", "input=in.csv", "--set", "output=out", "--set",
-          "window=tumbling:100ms", "--set", "rate=20000", "--checkpoint-dir", "ck",
-          "--mode", "microbatch", "--max-records-per-batch", "1000", "--parallelism", "2",
-          "--log-level", "info"};
+  return {"run",
+          "windowed-count",
+          "--set",
+          "input=in.csv",
+          "--set",
+          "output=out",
+          "--set",
+          "window=tumbling:100ms",
+          "--set",
+          "rate=20000",
+          "--checkpoint-dir",
+          "ck",
+          "--mode",
+          "microbatch",
+          "--max-records-per-batch",
+          "1000",
+          "--parallelism",
+          "2",
+          "--log-level",
+          "info"};
 }
 
 // What the log says when a checkpoint completed, or a batch committed.
@@ -104,8 +134,8 @@ TEST(Fault, WindowedCountSurvivesRepeatedSigkill) {
 // a slow output keeps the channels full, so that there is some.
 TEST(Fault, UnalignedCheckpointsSurviveRepeatedSigkill) {
   survive_repeated_sigkill(
-      with(checkpointed_windowed_count(),
-           {"--checkpoint-mode", "unaligned", "--channel-capacity", "2", "--set", "output-rate=2000"}),
+      with(checkpointed_windowed_count(), {"--checkpoint-mode", "unaligned", "--channel-capacity",
+                                           "2", "--set", "output-rate=2000"}),
       kCheckpointLine);
 }
 
@@ -168,10 +198,10 @@ TEST_P(GoldenTest, CheckpointedAtTwoRestoredAtThreeMatchesParallelismOne) {
   std::vector<std::string> checkpointed =
       with(c.run, {"--set", "output=out", "--set", "rate=20000", "--checkpoint-dir", "ck",
                    "--state", c.state, "--log-level", "info"});
-  checkpointed = with(checkpointed, c.micro_batch
-                                        ? std::vector<std::string>{"--mode", "microbatch",
-                                                                   "--max-records-per-batch", "700"}
-                                        : std::vector<std::string>{"--checkpoint-interval", "100ms"});
+  checkpointed = with(checkpointed,
+                      c.micro_batch ? std::vector<std::string>{"--mode", "microbatch",
+                                                               "--max-records-per-batch", "700"}
+                                    : std::vector<std::string>{"--checkpoint-interval", "100ms"});
   run_and_kill(with(checkpointed, {"--parallelism", "2"}), dir.path(), 3, 0,
                c.micro_batch ? kBatchLine : kCheckpointLine);
   testing::ProcessResult restored = testing::run_process(
@@ -189,21 +219,25 @@ INSTANTIATE_TEST_SUITE_P(
                    {"run", "windowed-count", "--set", "input=in.csv", "--set",
                     "window=sliding:200ms:50ms"},
                    "memory"},
-        GoldenCase{"windowed_count_rocksdb",
-                   {"run", "windowed-count", "--set", "input=in.csv", "--set",
-                    "window=session:3ms"},
-                   "rocksdb"},
+        GoldenCase{
+            "windowed_count_rocksdb",
+            {"run", "windowed-count", "--set", "input=in.csv", "--set", "window=session:3ms"},
+            "rocksdb"},
         GoldenCase{"wordcount_rocksdb", {"run", "wordcount", "--set", "input=in.csv"}, "rocksdb"},
         GoldenCase{"microbatch_windowed_count_memory",
                    {"run", "windowed-count", "--set", "input=in.csv", "--set",
                     "window=sliding:200ms:50ms"},
-                   "memory", true},
-        GoldenCase{"microbatch_windowed_count_rocksdb",
-                   {"run", "windowed-count", "--set", "input=in.csv", "--set",
-                    "window=session:3ms"},
-                   "rocksdb", true},
+                   "memory",
+                   true},
+        GoldenCase{
+            "microbatch_windowed_count_rocksdb",
+            {"run", "windowed-count", "--set", "input=in.csv", "--set", "window=session:3ms"},
+            "rocksdb",
+            true},
         GoldenCase{"microbatch_wordcount_rocksdb",
-                   {"run", "wordcount", "--set", "input=in.csv"}, "rocksdb", true}),
+                   {"run", "wordcount", "--set", "input=in.csv"},
+                   "rocksdb",
+                   true}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Fault, CorruptLatestCheckpointIsSkippedWithAWarning) {

@@ -3,10 +3,10 @@
 // a checkpoint taken after it, and a failure after the first task finished
 // restores a checkpoint that knows the finished task's final state:
 // nothing is lost, nothing is committed twice.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "connectors/generator_source.h"
 #include "runtime/api/topology.h"
@@ -77,7 +77,8 @@ void build(Topology& topology, std::shared_ptr<CommitLog> log) {
       .map("maybe-fail",
            [](int64_t v) {
              bool expected = true;
-             if (v >= 1'000'000 + kValues / 2 && g_fail_once.compare_exchange_strong(expected, false)) {
+             if (v >= 1'000'000 + kValues / 2 &&
+                 g_fail_once.compare_exchange_strong(expected, false)) {
                throw std::runtime_error("injected failure at " + std::to_string(v));
              }
              return v;
@@ -188,7 +189,8 @@ TEST(FinalCheckpoints, MicroBatchAFailureAfterTheInputEndedCommitsEverythingOnce
   auto source = std::make_shared<GeneratorSource<int64_t, int64_t (*)(uint64_t, SplitRandom&)>>(
       generator, [](uint64_t n, SplitRandom&) { return static_cast<int64_t>(n); });
   Topology topology("numbers");
-  topology.source<int64_t>("numbers", source).sink("committed", std::make_shared<TwoPhaseSink>(log));
+  topology.source<int64_t>("numbers", source)
+      .sink("committed", std::make_shared<TwoPhaseSink>(log));
   LocalJobOptions options;
   options.plan.job_name = "numbers";
   options.plan.parallelism = 2;

@@ -5,13 +5,12 @@
 // commits what checkpoint 3 prepared, replays the rest, and ends with
 // exactly the output of the input. A format change that breaks this needs
 // a new format version that still reads the old one.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <map>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "tests/process_runner.h"
 
@@ -38,8 +37,8 @@ std::vector<std::string> expected_output(const std::string& csv) {
   }
   std::vector<std::string> rows;
   for (const auto& [k, v] : windows) {
-    rows.push_back(fmt::format("{},{},{},{},{}", k.first, k.first + 100, k.second, v.first,
-                               v.second));
+    rows.push_back(
+        fmt::format("{},{},{},{},{}", k.first, k.first + 100, k.second, v.first, v.second));
   }
   std::sort(rows.begin(), rows.end());
   return rows;
@@ -57,10 +56,22 @@ TEST_P(GoldenCheckpoint, RestoresToTheExactOutput) {
   const std::string golden = std::string(SLUICE_SOURCE_DIR) + "/tests/golden/";
   fs::copy(golden + GetParam().directory, dir.path(), fs::copy_options::recursive);
   fs::copy_file(golden + "in.csv", dir.file("in.csv"));
-  std::vector<std::string> args{"run", "windowed-count", "--set", "input=in.csv", "--set",
-                                "output=out", "--set", "window=tumbling:100ms",
-                                "--parallelism", "2", "--checkpoint-dir", "ck", "--restore",
-                                "latest", "--log-level", "info"};
+  std::vector<std::string> args{"run",
+                                "windowed-count",
+                                "--set",
+                                "input=in.csv",
+                                "--set",
+                                "output=out",
+                                "--set",
+                                "window=tumbling:100ms",
+                                "--parallelism",
+                                "2",
+                                "--checkpoint-dir",
+                                "ck",
+                                "--restore",
+                                "latest",
+                                "--log-level",
+                                "info"};
   args.insert(args.end(), GetParam().mode.begin(), GetParam().mode.end());
   testing::ProcessResult result = testing::run_process(SLUICE_BINARY, args, dir.path());
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -75,14 +86,13 @@ INSTANTIATE_TEST_SUITE_P(
     Formats, GoldenCheckpoint,
     // v1: metadata format 1 and files checked with the legacy hash, whose
     // key groups the restored job keeps; v2: XXH3 key groups and checksums.
-    ::testing::Values(Golden{"continuous-v1", {"--checkpoint-interval", "100ms"}},
-                      Golden{"microbatch-v1",
-                             {"--mode", "microbatch", "--max-records-per-batch", "100",
-                              "--state", "rocksdb"}},
-                      Golden{"continuous-v2", {"--checkpoint-interval", "100ms"}},
-                      Golden{"microbatch-v2",
-                             {"--mode", "microbatch", "--max-records-per-batch", "100",
-                              "--state", "rocksdb"}}),
+    ::testing::Values(
+        Golden{"continuous-v1", {"--checkpoint-interval", "100ms"}},
+        Golden{"microbatch-v1",
+               {"--mode", "microbatch", "--max-records-per-batch", "100", "--state", "rocksdb"}},
+        Golden{"continuous-v2", {"--checkpoint-interval", "100ms"}},
+        Golden{"microbatch-v2",
+               {"--mode", "microbatch", "--max-records-per-batch", "100", "--state", "rocksdb"}}),
     [](const ::testing::TestParamInfo<Golden>& info) {
       std::string name = info.param.directory;
       for (char& c : name) {

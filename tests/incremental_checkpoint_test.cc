@@ -3,12 +3,12 @@
 // same key groups, range by range at others, and reuses the restored files'
 // stored copies in its next checkpoint. The tables' write cache is written
 // back before every checkpoint.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <map>
 #include <random>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "runtime/checkpoint/storage.h"
 #include "runtime/core/errors.h"
@@ -236,13 +236,19 @@ TEST_P(WriteCacheUpdates, MatchAReferenceThroughEvictionsAndCheckpoints) {
     Scope scope{key, ns};
     set_scope(*rocks, key, ns);
     switch (random() % 10) {
-      case 0: value.update(n), values[scope] = n; break;
+      case 0:
+        value.update(n), values[scope] = n;
+        break;
       case 1:
         value.modify([] { return int64_t{0}; }, [&](int64_t& x) { x += n; });
         values[scope] += n;
         break;
-      case 2: value.clear(), values.erase(scope); break;
-      case 3: list.add(n), lists[scope].push_back(n); break;
+      case 2:
+        value.clear(), values.erase(scope);
+        break;
+      case 3:
+        list.add(n), lists[scope].push_back(n);
+        break;
       case 4:
         if (n % 4 == 0) {
           list.clear(), lists[scope].clear();
@@ -250,8 +256,12 @@ TEST_P(WriteCacheUpdates, MatchAReferenceThroughEvictionsAndCheckpoints) {
           EXPECT_EQ(list.get(), lists[scope]) << "step " << step;
         }
         break;
-      case 5: map.put(n % 7, n), maps[scope][n % 7] = n; break;
-      case 6: map.remove(n % 7), maps[scope].erase(n % 7); break;
+      case 5:
+        map.put(n % 7, n), maps[scope][n % 7] = n;
+        break;
+      case 6:
+        map.remove(n % 7), maps[scope].erase(n % 7);
+        break;
       case 7:  // created as new where the reference has nothing
         if (!values.count(scope)) value.create(n), values[scope] = n;
         break;
@@ -259,8 +269,8 @@ TEST_P(WriteCacheUpdates, MatchAReferenceThroughEvictionsAndCheckpoints) {
         if (lists[scope].empty()) list.create({n, n + 1}), lists[scope] = {n, n + 1};
         break;
       default:
-        EXPECT_EQ(map.get(n % 7), maps[scope].count(n % 7) ? std::optional(maps[scope][n % 7])
-                                                            : std::nullopt)
+        EXPECT_EQ(map.get(n % 7),
+                  maps[scope].count(n % 7) ? std::optional(maps[scope][n % 7]) : std::nullopt)
             << "step " << step;
     }
     if (step % 100 != 0) continue;

@@ -8,12 +8,12 @@
 // aborted transactions; a real broker with read_committed hides those. The
 // exact no-loss/no-duplicate check of the Kafka *source* is made through the
 // file sink, whose committed output is exact.
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <random>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "tests/cluster_process.h"
 #include "tests/kafka_process.h"
@@ -52,22 +52,21 @@ class KafkaJobs : public ::testing::Test {
   }
 
   std::vector<std::string> job(std::vector<std::string> more) const {
-    std::vector<std::string> args{"run",         "windowed-count",
-                                  "--set",       "input=kafka:in",
-                                  "--set",       "kafka.bootstrap=" + bootstraps_,
-                                  "--set",       "kafka.stop=latest",
-                                  "--set",       "kafka.fetch.wait.max.ms=10",
-                                  "--set",       "window=tumbling:100ms",
+    std::vector<std::string> args{"run",           "windowed-count",
+                                  "--set",         "input=kafka:in",
+                                  "--set",         "kafka.bootstrap=" + bootstraps_,
+                                  "--set",         "kafka.stop=latest",
+                                  "--set",         "kafka.fetch.wait.max.ms=10",
+                                  "--set",         "window=tumbling:100ms",
                                   "--parallelism", "2",
-                                  "--log-level", "info"};
+                                  "--log-level",   "info"};
     args.insert(args.end(), more.begin(), more.end());
     return args;
   }
 
   std::vector<std::string> read_output_topic() const {
-    ProcessResult consumed =
-        kcat_.run({"-C", "-t", "out", "-o", "beginning", "-e", "-q", "-f", "%k|%s\n", "-X",
-                   "fetch.wait.max.ms=10"});
+    ProcessResult consumed = kcat_.run({"-C", "-t", "out", "-o", "beginning", "-e", "-q", "-f",
+                                        "%k|%s\n", "-X", "fetch.wait.max.ms=10"});
     EXPECT_EQ(consumed.exit_code, 0) << consumed.err;
     std::vector<std::string> values;
     for (const std::string& line : testing::non_empty_lines(consumed.out)) {
@@ -89,7 +88,8 @@ class KafkaJobs : public ::testing::Test {
     for (int i = 0; i < checkpoints; ++i) {
       ASSERT_TRUE(child.wait_for_line(completed, 30000)) << child.err();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms));  // sleep-ok: random kill moment
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(extra_ms));  // sleep-ok: random kill moment
     child.kill_hard();
     EXPECT_EQ(child.wait(), 128 + 9) << "the job ended before it was killed";
   }
@@ -123,9 +123,9 @@ TEST_F(KafkaJobs, ClusterSurvivesATaskManagerSigkillReadingKafka) {
   ChildProcess& jm = cluster.start_jobmanager();
   cluster.start_taskmanager("tm-1", 2);
   ChildProcess& tm2 = cluster.start_taskmanager("tm-2", 2);
-  std::vector<std::string> args = job({"--set", "output=out", "--set", "rate=10000",
-                                       "--checkpoint-interval", "100ms", "--parallelism", "3",
-                                       "--restart-delay", "100ms"});
+  std::vector<std::string> args =
+      job({"--set", "output=out", "--set", "rate=10000", "--checkpoint-interval", "100ms",
+           "--parallelism", "3", "--restart-delay", "100ms"});
   args.erase(args.begin());  // "run"
   args.push_back("--wait");
   ChildProcess submit(SLUICE_BINARY, cluster.submit_args(args), dir_.path());
@@ -159,8 +159,8 @@ TEST_F(KafkaJobs, ClusterWritesKafkaExactlyOnce) {
 TEST_F(KafkaJobs, WindowedCountFromKafkaToKafkaMatchesReference) {
   ProcessResult run = testing::run_process(
       SLUICE_BINARY,
-      job({"--set", "output=kafka:out", "--set", "kafka.guarantee=exactly-once",
-           "--checkpoint-dir", "ck", "--checkpoint-interval", "100ms"}),
+      job({"--set", "output=kafka:out", "--set", "kafka.guarantee=exactly-once", "--checkpoint-dir",
+           "ck", "--checkpoint-interval", "100ms"}),
       dir_.path());
   ASSERT_EQ(run.exit_code, 0) << run.err;
   // Without a crash nothing is aborted: the output is exact even on the mock.
@@ -245,7 +245,7 @@ TEST_F(UnevenSources, ACrashAfterTheFirstSourceEndedCommitsEveryKafkaEpochOnce) 
 // Micro-batch mode with Kafka in and out: the same output as the reference
 // (and so as the continuous run above), then the same under SIGKILLs.
 std::vector<std::string> micro_batches(std::vector<std::string> more) {
-  std::vector<std::string> args{"--checkpoint-dir", "ck", "--mode", "microbatch",
+  std::vector<std::string> args{"--checkpoint-dir",        "ck",  "--mode", "microbatch",
                                 "--max-records-per-batch", "1500"};
   args.insert(args.end(), more.begin(), more.end());
   return args;
@@ -336,8 +336,8 @@ TEST_F(KafkaJobs, MalformedLinesGoToTheDeadLetterTopic) {
   EXPECT_NE(run.err.find("sent 2 malformed records to dead-letter topic bad"), std::string::npos)
       << run.err;
   EXPECT_EQ(testing::committed_lines(dir_.file("out")), case_.expected);
-  ProcessResult dead = kcat_.run({"-C", "-t", "bad", "-o", "beginning", "-e", "-q", "-f",
-                                  "%s|%h\n", "-X", "fetch.wait.max.ms=10"});
+  ProcessResult dead = kcat_.run({"-C", "-t", "bad", "-o", "beginning", "-e", "-q", "-f", "%s|%h\n",
+                                  "-X", "fetch.wait.max.ms=10"});
   ASSERT_EQ(dead.exit_code, 0) << dead.err;
   std::vector<std::string> letters = testing::non_empty_lines(dead.out);
   ASSERT_EQ(letters.size(), 2u) << dead.out;

@@ -1,9 +1,9 @@
 // The Kafka source when its position is no longer on the broker: the
 // development broker keeps about the last 5 MiB of a partition, so reading
 // from an offset it dropped is data lost before it was read.
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "connectors/kafka/dev_broker.h"
 #include "connectors/kafka/kafka_source.h"

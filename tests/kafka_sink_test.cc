@@ -11,10 +11,6 @@
 // Kafka.
 #include "connectors/kafka/kafka_sink.h"
 
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <librdkafka/rdkafka.h>
-
 #include <algorithm>
 #include <chrono>
 #include <iterator>
@@ -23,6 +19,10 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 
 #include "connectors/generator_source.h"
 #include "connectors/kafka/dev_broker.h"

@@ -5,12 +5,7 @@
 //
 // What the mock cannot prove, for all of them: it is not Kafka (see
 // kafka_source_test.cc). Each test says what it leaves unproven.
-#include "connectors/kafka/kafka_source.h"
-
 #include <arpa/inet.h>
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,13 +21,18 @@
 #include <tuple>
 #include <vector>
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
 #include "connectors/collect_sink.h"
 #include "connectors/kafka/dev_broker.h"
-#include "runtime/metrics/metrics.h"
+#include "connectors/kafka/kafka_source.h"
 #include "runtime/api/topology.h"
 #include "runtime/checkpoint/restore.h"
 #include "runtime/core/clock.h"
 #include "runtime/executor/local_executor.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/task/source_operator.h"
 #include "tests/kafka_source_support.h"
 #include "tests/process_runner.h"

@@ -4,10 +4,6 @@
 // one test thread at a time.
 #pragma once
 
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <librdkafka/rdkafka.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -19,10 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
 #include "connectors/kafka/dev_broker.h"
 #include "connectors/kafka/kafka_source.h"
-#include "runtime/metrics/metrics.h"
 #include "runtime/core/clock.h"
+#include "runtime/metrics/metrics.h"
 #include "tests/slice_support.h"
 
 namespace sluice::testing::kafka_support {
@@ -196,7 +196,8 @@ inline std::vector<kafka::KafkaPartitionPosition> decode_all(
     const std::vector<SplitPosition>& stored) {
   std::vector<kafka::KafkaPartitionPosition> positions;
   for (const SplitPosition& p : stored) {
-    positions.push_back(decode_versioned<kafka::KafkaPartitionPosition>(kafka::KafkaPartitionPosition::kFormat, p.position));
+    positions.push_back(decode_versioned<kafka::KafkaPartitionPosition>(
+        kafka::KafkaPartitionPosition::kFormat, p.position));
   }
   return positions;
 }

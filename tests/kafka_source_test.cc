@@ -11,9 +11,6 @@
 #include "connectors/kafka/kafka_source.h"
 
 #include <arpa/inet.h>
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-#include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,13 +26,17 @@
 #include <tuple>
 #include <vector>
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
 #include "connectors/collect_sink.h"
 #include "connectors/kafka/dev_broker.h"
-#include "runtime/metrics/metrics.h"
 #include "runtime/api/topology.h"
 #include "runtime/checkpoint/restore.h"
 #include "runtime/core/clock.h"
 #include "runtime/executor/local_executor.h"
+#include "runtime/metrics/metrics.h"
 #include "runtime/task/source_operator.h"
 #include "tests/kafka_source_support.h"
 #include "tests/process_runner.h"

@@ -5,8 +5,6 @@
 // how many batches those triggers take. The continuous runs are checked
 // against independent references in topologies_test.cc and nexmark_test.cc;
 // here they are the reference of the micro-batch runs.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -14,6 +12,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "tests/process_runner.h"
 

@@ -2,8 +2,6 @@
 // 1/3/46 mix, existing ids), the dump format's round trip, and every query
 // run by the sluice binary on a dump, compared with a reference computed
 // here with plain loops and maps over the same events.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -11,6 +9,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "connectors/nexmark/generator.h"
 #include "connectors/nexmark/json.h"
@@ -193,7 +192,9 @@ std::map<int64_t, int64_t> reference_q4_final(const std::vector<Event>& events) 
   return averages;
 }
 
-int64_t floor_to(int64_t t, int64_t size) { return t - ((t % size) + size) % size; }
+int64_t floor_to(int64_t t, int64_t size) {
+  return t - ((t % size) + size) % size;
+}
 
 Lines reference_q5(const std::vector<Event>& events) {
   std::map<int64_t, std::map<int64_t, int64_t>> counts;  // window start -> auction -> count
@@ -226,8 +227,8 @@ Lines reference_q7(const std::vector<Event>& events) {
     for (const Bid* b : bids) top = std::max(top, b->price);
     for (const Bid* b : bids) {
       if (b->price == top) {
-        out.push_back(fmt::format("{},{},{},{},{}", start, start + 10000, b->auction, b->bidder,
-                                  b->price));
+        out.push_back(
+            fmt::format("{},{},{},{},{}", start, start + 10000, b->auction, b->bidder, b->price));
       }
     }
   }
@@ -236,7 +237,7 @@ Lines reference_q7(const std::vector<Event>& events) {
 
 Lines reference_q8(const std::vector<Event>& events) {
   std::map<std::pair<int64_t, int64_t>, std::string> registered;  // (window, id) -> name
-  std::set<std::pair<int64_t, int64_t>> sold;                      // (window, seller)
+  std::set<std::pair<int64_t, int64_t>> sold;                     // (window, seller)
   for (const Event& e : events) {
     if (const Person* p = e.person()) registered[{floor_to(p->date_time, 10000), p->id}] = p->name;
     if (const Auction* a = e.auction()) sold.insert({floor_to(a->date_time, 10000), a->seller});
@@ -335,8 +336,10 @@ class NexmarkQueryTest : public ::testing::TestWithParam<QueryCase> {
   // (in micro-batch mode, its checkpoints go to ck-QUERY).
   std::string run_query(const std::string& query, Mode mode) {
     std::string output = "out-" + query + (mode == Mode::kMicroBatch ? "-microbatch" : "");
-    std::vector<std::string> args = {"run", "nexmark", "--set", "query=" + query, "--set",
-                                     "input=events.json", "--set", "output=" + output,
+    std::vector<std::string> args = {"run",           "nexmark",
+                                     "--set",         "query=" + query,
+                                     "--set",         "input=events.json",
+                                     "--set",         "output=" + output,
                                      "--parallelism", "2"};
     if (mode == Mode::kMicroBatch) {
       args.insert(args.end(), {"--mode", "microbatch", "--checkpoint-dir", "ck-" + query,

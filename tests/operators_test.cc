@@ -2,10 +2,10 @@
 // records, allowed-lateness re-firing, sliding, session merging, processing
 // time), count windows, keyed process functions with timers, and the source
 // operator's idle-split handling.
-#include <gtest/gtest.h>
-
 #include <random>
 #include <tuple>
+
+#include <gtest/gtest.h>
 
 #include "operators/keyed_process.h"
 #include "operators/sliced_window_operator.h"
@@ -66,10 +66,9 @@ class WindowHarness {
                             AccumulatorContents<Event, CountSum>, Fire>;
 
   explicit WindowHarness(Assigner assigner, DurationMs lateness = 0, bool late_output = true)
-      : harness(std::make_unique<Op>(key_of, assigner, AccumulatorContents<Event, CountSum>(
-                                                           CountSum{}),
-                                     Fire{}, WindowOptions{lateness},
-                                     late_output ? &late : nullptr)) {}
+      : harness(std::make_unique<Op>(key_of, assigner,
+                                     AccumulatorContents<Event, CountSum>(CountSum{}), Fire{},
+                                     WindowOptions{lateness}, late_output ? &late : nullptr)) {}
 
   void push(const std::string& key, int64_t value, Timestamp ts) {
     harness.push(Event{key, value}, ts);
@@ -154,12 +153,13 @@ TEST(AllowedLateness, LateRecordWithinLatenessFiresTheWindowAgain) {
 
 TEST(SlidingWindows, EachRecordCountsInEveryOverlappingWindow) {
   WindowHarness<SlidingWindows> w(sliding(10, 5));
-  w.push("a", 1, 7);   // windows [0,10) and [5,15)
-  w.push("a", 10, 12); // windows [5,15) and [10,20)
+  w.push("a", 1, 7);    // windows [0,10) and [5,15)
+  w.push("a", 10, 12);  // windows [5,15) and [10,20)
   w.harness.watermark(100);
   auto rows = w.rows();
   std::sort(rows.begin(), rows.end());
-  EXPECT_EQ(rows, (std::vector<Row>{{0, 10, "a", 1, 1}, {5, 15, "a", 2, 11}, {10, 20, "a", 1, 10}}));
+  EXPECT_EQ(rows,
+            (std::vector<Row>{{0, 10, "a", 1, 1}, {5, 15, "a", 2, 11}, {10, 20, "a", 1, 10}}));
 }
 
 TEST(SlidingWindows, NegativeTimestampsAlignToTheEpoch) {
@@ -182,8 +182,8 @@ TEST_P(SlicedSlidingWindows, MatchThePlainOperatorStepByStep) {
   testing::TempDir dir;
   for (DurationMs lateness : {DurationMs{0}, DurationMs{7}, DurationMs{25}}) {
     SlidingWindows windows = sliding(20, 5);
-    using Sliced = SlicedWindowOperator<Event, Row, std::string, decltype(key_of), CountSum,
-                                        FireRow>;
+    using Sliced =
+        SlicedWindowOperator<Event, Row, std::string, decltype(key_of), CountSum, FireRow>;
     ASSERT_TRUE(Sliced::applies(windows));
     CollectingDownstream<Event> sliced_late;
     HarnessSetup setup;
@@ -235,14 +235,14 @@ INSTANTIATE_TEST_SUITE_P(Backends, SlicedSlidingWindows,
 
 TEST(SessionWindows, OverlappingSessionsMerge) {
   WindowHarness<SessionWindows> w(session(10));
-  w.push("a", 1, 0);   // [0,10)
-  w.push("a", 2, 30);  // [30,40)
-  w.push("a", 4, 15);  // [15,25), apart from both
-  w.push("b", 100, 5); // another key
+  w.push("a", 1, 0);    // [0,10)
+  w.push("a", 2, 30);   // [30,40)
+  w.push("a", 4, 15);   // [15,25), apart from both
+  w.push("b", 100, 5);  // another key
   w.harness.watermark(8);
   EXPECT_EQ(w.rows(), (std::vector<Row>{}));  // nothing ends before 9
-  w.push("a", 8, 10);  // [10,20) bridges [0,10) and [15,25) -> [0,25)
-  w.push("a", 16, 22); // [22,32) bridges [0,25) and [30,40) -> [0,40)
+  w.push("a", 8, 10);                         // [10,20) bridges [0,10) and [15,25) -> [0,25)
+  w.push("a", 16, 22);                        // [22,32) bridges [0,25) and [30,40) -> [0,40)
   w.harness.watermark(38);
   EXPECT_EQ(w.rows(), (std::vector<Row>{{5, 15, "b", 1, 100}}));
   w.harness.watermark(39);
@@ -324,8 +324,8 @@ struct CountAfterQuiet {
 };
 
 TEST(KeyedProcess, StateAndEventTimeTimersPerKey) {
-  using Op = KeyedProcessOperator<Event, std::string, std::string, decltype(key_of),
-                                  CountAfterQuiet>;
+  using Op =
+      KeyedProcessOperator<Event, std::string, std::string, decltype(key_of), CountAfterQuiet>;
   OperatorHarness<Event, std::string> h(std::make_unique<Op>(key_of, CountAfterQuiet{}));
   h.push(Event{"a", 0}, 10);
   h.push(Event{"b", 0}, 11);
@@ -397,7 +397,8 @@ std::pair<std::vector<Out>, std::vector<Out>> run_with_restore(const std::vector
   std::vector<Out> restored = before.output.take();
   OperatorSnapshot snapshot = before.snapshot(1);
   OperatorRestore restore;
-  restore.keyed.push_back(decode_versioned<KeyedSnapshot>(KeyedSnapshot::kFormat, encode_versioned(KeyedSnapshot::kFormat, *snapshot.keyed)));
+  restore.keyed.push_back(decode_versioned<KeyedSnapshot>(
+      KeyedSnapshot::kFormat, encode_versioned(KeyedSnapshot::kFormat, *snapshot.keyed)));
   restore.operator_states.push_back(snapshot.operator_state);
 
   std::vector<std::unique_ptr<OperatorHarness<Event, Out>>> after;
@@ -409,8 +410,8 @@ std::pair<std::vector<Out>, std::vector<Out>> run_with_restore(const std::vector
     if (steps[i].is_watermark) {
       for (auto& h : after) h->watermark(steps[i].time);
     } else {
-      after[static_cast<size_t>(subtask_of(steps[i].event.key, parallelism))]->push(
-          steps[i].event, steps[i].time);
+      after[static_cast<size_t>(subtask_of(steps[i].event.key, parallelism))]->push(steps[i].event,
+                                                                                    steps[i].time);
     }
   }
   for (auto& h : after) {
@@ -463,8 +464,8 @@ TEST(SnapshotRestore, SlicedSlidingWindowsKeepTheirSlices) {
 TEST(SnapshotRestore, KeyedProcessStateAndTimers) {
   std::vector<Step> steps = make_steps(14);
   auto make = [] {
-    using Op = KeyedProcessOperator<Event, std::string, std::string, decltype(key_of),
-                                    CountAfterQuiet>;
+    using Op =
+        KeyedProcessOperator<Event, std::string, std::string, decltype(key_of), CountAfterQuiet>;
     return std::make_unique<Op>(key_of, CountAfterQuiet{});
   };
   auto [expected, restored] = run_with_restore<std::string>(steps, steps.size() / 2, 2, make);

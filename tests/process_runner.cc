@@ -50,7 +50,9 @@ FaultsInChildren::FaultsInChildren(const std::string& spec) {
   setenv("SLUICE_FAULTS", spec.c_str(), 1);
 }
 
-FaultsInChildren::~FaultsInChildren() { unsetenv("SLUICE_FAULTS"); }
+FaultsInChildren::~FaultsInChildren() {
+  unsetenv("SLUICE_FAULTS");
+}
 
 int exit_code_of(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -155,8 +157,8 @@ std::vector<std::string> committed_lines(const std::string& dir) {
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = (fs::temp_directory_path() / ("sluice-test-" + std::to_string(getpid()) + "-" +
-                                        std::to_string(rd())))
+  path_ = (fs::temp_directory_path() /
+           ("sluice-test-" + std::to_string(getpid()) + "-" + std::to_string(rd())))
               .string();
   fs::create_directories(path_);
 }

@@ -1,13 +1,13 @@
 // Jobs run end to end on the local executor: stateless chains, partitioning,
 // keyed operators, union, failures in user code, and backpressure.
-#include <gtest/gtest.h>
-
 #include <map>
 #include <numeric>
 
+#include <gtest/gtest.h>
+
+#include "connectors/collect_sink.h"
 #include "runtime/api/topology.h"
 #include "runtime/executor/local_executor.h"
-#include "connectors/collect_sink.h"
 #include "tests/test_support.h"
 
 namespace sluice {
@@ -36,10 +36,11 @@ TEST_P(ParallelismTest, StatelessChainMatchesReference) {
   topology.source<int64_t>("src", std::make_shared<VectorSource<int64_t>>(iota(10000), 4))
       .map("square", [](int64_t x) { return x * x; })
       .filter("odd", [](const int64_t& x) { return x % 2 == 1; })
-      .flat_map<int64_t>("twice", [](int64_t x, Emitter<int64_t>& e) {
-        e.emit(x);
-        e.emit(-x);
-      })
+      .flat_map<int64_t>("twice",
+                         [](int64_t x, Emitter<int64_t>& e) {
+                           e.emit(x);
+                           e.emit(-x);
+                         })
       .rebalance()
       .map("id", [](int64_t x) { return x; })
       .sink("out", std::make_shared<CollectSink<int64_t>>(out));

@@ -1,8 +1,6 @@
 // Unit tests of runtime pieces: the watermark valve, per-split source
 // watermarks with idleness, bounded channels, in-flight data, execution
 // planning and temporary state directories.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -11,15 +9,17 @@
 #include <fstream>
 #include <thread>
 
+#include <gtest/gtest.h>
+
+#include "connectors/collect_sink.h"
 #include "runtime/api/topology.h"
-#include "runtime/job/state_dir.h"
+#include "runtime/executor/progress_reporter.h"
 #include "runtime/graph/execution_plan.h"
+#include "runtime/job/state_dir.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/reader.h"
-#include "runtime/executor/progress_reporter.h"
 #include "runtime/time/split_watermarks.h"
 #include "runtime/time/watermark_valve.h"
-#include "connectors/collect_sink.h"
 #include "tests/test_support.h"
 
 namespace sluice {
@@ -95,8 +95,8 @@ TEST(SplitWatermarks, IdleSplitStopsHoldingTheWatermark) {
   EXPECT_EQ(w.watermark(1099), 199);
   EXPECT_EQ(w.next_idle_deadline(), 1100);
   EXPECT_EQ(w.watermark(1100), 899);  // split 1 idle now
-  EXPECT_FALSE(w.watermark(2050));  // both idle: the source is idle
-  w.on_records(1, 300, 2100);       // split 1 back, behind: watermark 299
+  EXPECT_FALSE(w.watermark(2050));    // both idle: the source is idle
+  w.on_records(1, 300, 2100);         // split 1 back, behind: watermark 299
   EXPECT_EQ(w.watermark(2100), 299);
 }
 
@@ -418,10 +418,9 @@ TEST(ExecutionPlan, ChainsForwardEdgesAndSplitsAtShuffles) {
   options.parallelism = 3;
   JobControl control;
   JobMetrics metrics;
-  ExecutionPlan plan = build_execution_plan(topology.graph(), options, control, metrics,
-                                            SystemClock::instance());
-  EXPECT_EQ(plan.chains,
-            (std::vector<std::string>{"src -> double -> even", "sum -> out"}));
+  ExecutionPlan plan =
+      build_execution_plan(topology.graph(), options, control, metrics, SystemClock::instance());
+  EXPECT_EQ(plan.chains, (std::vector<std::string>{"src -> double -> even", "sum -> out"}));
   EXPECT_EQ(plan.tasks.size(), 6u);
   EXPECT_EQ(plan.channels.size(), 9u);  // all-to-all for the hash edge
 }
@@ -436,9 +435,9 @@ TEST(ExecutionPlan, RejectsForwardBetweenDifferentParallelism) {
   JobControl control;
   JobMetrics metrics;
   PlanOptions options;
-  EXPECT_THROW(build_execution_plan(topology.graph(), options, control, metrics,
-                                    SystemClock::instance()),
-               UsageError);
+  EXPECT_THROW(
+      build_execution_plan(topology.graph(), options, control, metrics, SystemClock::instance()),
+      UsageError);
 }
 
 TEST(Topology, DuplicateOperatorNamesAreRejected) {

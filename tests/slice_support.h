@@ -4,10 +4,10 @@
 // Used by the connectors and Kafka source tests, one test thread at a time.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <map>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "runtime/operator/record.h"
 #include "runtime/operator/source.h"

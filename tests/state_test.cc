@@ -1,12 +1,12 @@
 // Unit tests of the state module: key groups, the memory backend's state
 // kinds, namespaces, snapshot and restore with rescaling, timer queues.
-#include <gtest/gtest.h>
-
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
 #include <tuple>
+
+#include <gtest/gtest.h>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
@@ -144,7 +144,8 @@ TEST_P(BackendTest, ManyKeysAndNamespacesRoundTrip) {
     v.modify([] { return int64_t{0}; }, [&](int64_t& x) { x += i; });
   }
   std::map<std::pair<int, int>, int64_t> expected;
-  for (int64_t i = 0; i < 2000; ++i) expected[{static_cast<int>(i % 300), static_cast<int>(i % 7)}] += i;
+  for (int64_t i = 0; i < 2000; ++i)
+    expected[{static_cast<int>(i % 300), static_cast<int>(i % 7)}] += i;
   for (const auto& [kn, sum] : expected) {
     set_key(*b, "key" + std::to_string(kn.first));
     b->set_current_namespace(window_name(kn.second));

@@ -2,15 +2,16 @@
 // protobuf messages, codec-encoded states behind a format version, and
 // decoders that meet corrupt bytes with an InputError, never a crash or a
 // misread.
-#include <gtest/gtest.h>
+#include "runtime/checkpoint/stored_formats.h"
 
 #include <functional>
 
-#include "runtime/operator/source.h"
+#include <gtest/gtest.h>
+
 #include "runtime/checkpoint/checkpoint.pb.h"
 #include "runtime/checkpoint/checksummed_file.h"
-#include "runtime/checkpoint/stored_formats.h"
 #include "runtime/core/errors.h"
+#include "runtime/operator/source.h"
 #include "state/snapshot.h"
 #include "tests/process_runner.h"
 
@@ -126,10 +127,10 @@ TEST(StoredFormats, StateDecodingOfCorruptBytesOnlyThrowsInputErrors) {
     decode_versioned<KeyedSnapshot>(KeyedSnapshot::kFormat, b);
   });
   std::vector<SplitPosition> positions{{0, "a"}, {1, "bc"}};
-  expect_only_input_errors(encode_versioned(kSourcePositionsFormat, positions),
-                           [](std::string_view b) {
-                             decode_versioned<std::vector<SplitPosition>>(kSourcePositionsFormat, b);
-                           });
+  expect_only_input_errors(
+      encode_versioned(kSourcePositionsFormat, positions), [](std::string_view b) {
+        decode_versioned<std::vector<SplitPosition>>(kSourcePositionsFormat, b);
+      });
 }
 
 // Files written before stored formats had versions are refused with a

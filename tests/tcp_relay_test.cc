@@ -1,18 +1,19 @@
 // The development broker's TCP relay (topologies/tcp_relay.h): bytes go
 // both ways through it unchanged, a closed side closes the other, and the
 // bootstrap lists it reads are checked.
+#include "topologies/tcp_relay.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "runtime/core/errors.h"
-#include "topologies/tcp_relay.h"
 
 namespace sluice {
 namespace {
@@ -35,7 +36,9 @@ struct Listener {
   uint16_t port = 0;
 };
 
-uint16_t free_port() { return Listener().port; }
+uint16_t free_port() {
+  return Listener().port;
+}
 
 int connect_to(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -69,7 +72,8 @@ TEST(TcpRelay, CopiesBothWaysAndClosesTogether) {
   ASSERT_GE(server, 0);
   std::string big(300 * 1024, 'x');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
-  std::thread writer([&] { ASSERT_EQ(::write(client, big.data(), big.size()), ssize_t(big.size())); });
+  std::thread writer(
+      [&] { ASSERT_EQ(::write(client, big.data(), big.size()), ssize_t(big.size())); });
   EXPECT_EQ(read_exactly(server, big.size()), big);
   writer.join();
   ASSERT_EQ(::write(server, "pong", 4), 4);

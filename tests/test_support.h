@@ -12,11 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/operator/sink.h"
-#include "runtime/operator/source.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
 #include "runtime/network/channel.h"
+#include "runtime/operator/sink.h"
+#include "runtime/operator/source.h"
 
 namespace sluice::testing {
 

@@ -2,13 +2,12 @@
 // 4 for every window kind against an independent reference computation,
 // late data and allowed lateness, wordcount, bad input and bad command lines
 // (the micro-batch options' too).
-#include <gtest/gtest.h>
-
 #include <map>
 #include <random>
 #include <set>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "tests/process_runner.h"
 
@@ -87,7 +86,8 @@ std::vector<std::string> reference_sessions(const std::vector<Event>& events, in
   for (const Event& e : events) by_key[e.key].push_back(e);
   Totals totals;
   for (auto& [key, list] : by_key) {
-    std::sort(list.begin(), list.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
+    std::sort(list.begin(), list.end(),
+              [](const Event& a, const Event& b) { return a.time < b.time; });
     size_t i = 0;
     while (i < list.size()) {
       int64_t start = list[i].time;
@@ -117,8 +117,8 @@ struct WindowCase {
   std::string window;
   int parallelism;
   std::string state;
-  int write_cache_entries;   // rocksdb: 0 for the default
-  std::string state_memory;  // rocksdb: --state-memory, when set
+  int write_cache_entries;        // rocksdb: 0 for the default
+  std::string state_memory;       // rocksdb: --state-memory, when set
   std::vector<std::string> more;  // further options
 };
 
@@ -138,10 +138,13 @@ TEST_P(WindowedCountTest, MatchesReference) {
   // every window's single output line is its complete count.
   std::vector<Event> events = make_events(30000, 3, 40, 13, 42);
   write_file(dir.file("in.csv"), to_csv(events));
-  std::vector<std::string> args = {"run", "windowed-count", "--set", "input=in.csv", "--set",
-                                   "output=out", "--set", "window=" + c.window, "--set",
-                                   "out-of-orderness=40ms", "--parallelism",
-                                   std::to_string(c.parallelism), "--state", c.state};
+  std::vector<std::string> args = {"run",           "windowed-count",
+                                   "--set",         "input=in.csv",
+                                   "--set",         "output=out",
+                                   "--set",         "window=" + c.window,
+                                   "--set",         "out-of-orderness=40ms",
+                                   "--parallelism", std::to_string(c.parallelism),
+                                   "--state",       c.state};
   if (c.write_cache_entries > 0) {
     args.insert(args.end(),
                 {"--rocksdb-write-cache-entries", std::to_string(c.write_cache_entries)});
@@ -201,19 +204,18 @@ TEST_P(WindowedCountLateness, RefiresAndWritesLateLinesUnchanged) {
   // Tumbling 10 ms windows, no out-of-orderness, 15 ms allowed lateness.
   write_file(dir.file("in.csv"),
              "1,a,1\n5,a,2\n" + filler(12) +  // watermark 11: [0,10) fires with 2 records
-                 "3,a,8\n" +                   // late, within lateness: fires again with 3
-                 filler(30) +                  // watermark 29: [0,10) cleaned up (9 + 15 <= 29)
-                 "7,a,16\n"                    // too late: to the late file, unchanged
-                 "25,a,32\n");                 // [20,30) is due already: fires at once
-  ProcessResult r = sluice({"run", "windowed-count", "--set", "input=in.csv", "--set",
-                            "output=out", "--set", "window=tumbling:10ms", "--set",
-                            "allowed-lateness=15ms", "--set", "late-output=late.csv", "--state",
-                            GetParam()},
+                 "3,a,8\n" +                  // late, within lateness: fires again with 3
+                 filler(30) +                 // watermark 29: [0,10) cleaned up (9 + 15 <= 29)
+                 "7,a,16\n"                   // too late: to the late file, unchanged
+                 "25,a,32\n");                // [20,30) is due already: fires at once
+  ProcessResult r = sluice({"run", "windowed-count", "--set", "input=in.csv", "--set", "output=out",
+                            "--set", "window=tumbling:10ms", "--set", "allowed-lateness=15ms",
+                            "--set", "late-output=late.csv", "--state", GetParam()},
                            dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(committed_lines(dir.file("out")),
-            (std::vector<std::string>{"0,10,a,2,3", "0,10,a,3,11", "10,20,z,1500,0",
-                                      "20,30,a,1,32", "30,40,z,1500,0"}));
+            (std::vector<std::string>{"0,10,a,2,3", "0,10,a,3,11", "10,20,z,1500,0", "20,30,a,1,32",
+                                      "30,40,z,1500,0"}));
   EXPECT_EQ(read_file(dir.file("late.csv")), "7,a,16\n");
 }
 
@@ -225,20 +227,18 @@ INSTANTIATE_TEST_SUITE_P(Backends, WindowedCountLateness, ::testing::Values("mem
 TEST(WindowedCount, MalformedLineFailsWithItsLineNumber) {
   TempDir dir;
   write_file(dir.file("in.csv"), "1,a,1\n2,a,2\n3,a,x\n4,a,4\n");
-  ProcessResult r = sluice({"run", "windowed-count", "--set", "input=in.csv", "--set",
-                            "output=out"},
-                           dir.path());
+  ProcessResult r =
+      sluice({"run", "windowed-count", "--set", "input=in.csv", "--set", "output=out"}, dir.path());
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("in.csv:3: value is not an integer in '3,a,x'"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("in.csv:3: value is not an integer in '3,a,x'"), std::string::npos) << r.err;
   EXPECT_TRUE(committed_lines(dir.file("out")).empty());
 }
 
 TEST(WindowedCount, MalformedLinesAreSkippedAndCountedWhenAsked) {
   TempDir dir;
   write_file(dir.file("in.csv"), "1,a,1\nnonsense\n2,a,2\n3,,3\n4,a,4\n");
-  ProcessResult r = sluice({"run", "windowed-count", "--set", "input=in.csv", "--set",
-                            "output=out", "--set", "on-error=skip", "--set", "window=tumbling:1s"},
+  ProcessResult r = sluice({"run", "windowed-count", "--set", "input=in.csv", "--set", "output=out",
+                            "--set", "on-error=skip", "--set", "window=tumbling:1s"},
                            dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(committed_lines(dir.file("out")), (std::vector<std::string>{"0,1000,a,3,7"}));
@@ -303,41 +303,39 @@ INSTANTIATE_TEST_SUITE_P(
         BadCommand{{"run", "nope"}, "unknown topology 'nope'"},
         BadCommand{{"run"}, "missing TOPOLOGY"},
         BadCommand{{"run", "windowed-count", "--bogus"}, "unknown option '--bogus'"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--set", "colour=red"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--set",
+                    "colour=red"},
                    "unknown parameter 'colour'"},
         BadCommand{{"run", "windowed-count", "--set", "output=o"}, "missing parameter 'input'"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--set", "window=hopping:1s"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--set",
+                    "window=hopping:1s"},
                    "parameter 'window': 'hopping:1s' is not a window"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--set", "out-of-orderness=soon"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--set",
+                    "out-of-orderness=soon"},
                    "parameter 'out-of-orderness': 'soon' is not a duration"},
         BadCommand{{"run", "windowed-count", "--parallelism", "0"},
                    "--parallelism: '0' is not a positive integer"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--set", "on-error=ignore"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--set",
+                    "on-error=ignore"},
                    "parameter 'on-error': "},
         BadCommand{{"run", "windowed-count", "--set", "noequals"}, "--set expects KEY=VALUE"},
         BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
                     "--trigger", "1s"},
                    "--trigger needs --mode microbatch"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--mode", "microbatch"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--mode",
+                    "microbatch"},
                    "--mode microbatch needs --checkpoint-dir"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--mode", "batch"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--mode",
+                    "batch"},
                    "--mode: 'batch' is not a mode"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--mode", "microbatch", "--checkpoint-dir", "ck", "--trigger", "soon"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--mode",
+                    "microbatch", "--checkpoint-dir", "ck", "--trigger", "soon"},
                    "--trigger: 'soon' is not"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--mode", "microbatch", "--checkpoint-dir", "ck",
-                    "--max-records-per-batch", "0"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--mode",
+                    "microbatch", "--checkpoint-dir", "ck", "--max-records-per-batch", "0"},
                    "--max-records-per-batch: '0' is not a positive integer"},
-        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o",
-                    "--mode", "microbatch", "--checkpoint-dir", "ck", "--watermark-alignment",
-                    "1s"},
+        BadCommand{{"run", "windowed-count", "--set", "input=in.csv", "--set", "output=o", "--mode",
+                    "microbatch", "--checkpoint-dir", "ck", "--watermark-alignment", "1s"},
                    "--watermark-alignment does not apply to --mode microbatch"},
         BadCommand{{"run", "windowed-count", "--watermark-alignment", "far"},
                    "--watermark-alignment: 'far' is not"},
@@ -350,20 +348,28 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Cli, MissingInputFileIsAClearErrorNotACrash) {
   TempDir dir;
-  ProcessResult r = sluice({"run", "windowed-count", "--set", "input=absent.csv", "--set",
-                            "output=out"},
-                           dir.path());
+  ProcessResult r = sluice(
+      {"run", "windowed-count", "--set", "input=absent.csv", "--set", "output=out"}, dir.path());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("absent.csv"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"help"}, {"run", "--help"}, {"topologies", "--help"}, {"jobmanager", "--help"},
-           {"taskmanager", "-h"}, {"submit", "--help"}, {"list", "--help"},
-           {"taskmanagers", "--help"}, {"cancel", "--help"}, {"checkpoint", "--help"},
-           {"dev-kafka", "--help"}, {"kafka-relay", "--help"}, {"bench", "nexmark", "--help"}}) {
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"help"},
+                                             {"run", "--help"},
+                                             {"topologies", "--help"},
+                                             {"jobmanager", "--help"},
+                                             {"taskmanager", "-h"},
+                                             {"submit", "--help"},
+                                             {"list", "--help"},
+                                             {"taskmanagers", "--help"},
+                                             {"cancel", "--help"},
+                                             {"checkpoint", "--help"},
+                                             {"dev-kafka", "--help"},
+                                             {"kafka-relay", "--help"},
+                                             {"bench", "nexmark", "--help"}}) {
     ProcessResult r = sluice(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("usage: sluice"), std::string::npos) << r.out;
@@ -395,8 +401,8 @@ TEST(Cli, EveryCommandRejectsABadCommandLineInOneLine) {
 TEST(Cli, TopologiesListsTheExamplesWithParameters) {
   ProcessResult r = sluice({"topologies"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* expected : {"windowed-count", "wordcount", "demo", "--set allowed-lateness=",
-                               "--set late-output="}) {
+  for (const char* expected :
+       {"windowed-count", "wordcount", "demo", "--set allowed-lateness=", "--set late-output="}) {
     EXPECT_NE(r.out.find(expected), std::string::npos) << expected;
   }
 }

@@ -2,10 +2,10 @@
 // visible only when its checkpoint completes; after a crash, a restore
 // commits what the restored checkpoint prepared, exactly once, and discards
 // the rest.
-#include <gtest/gtest.h>
-
 #include <cerrno>
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "connectors/file_sink.h"
 #include "runtime/core/errors.h"

@@ -19,8 +19,8 @@
 #include <tuple>
 #include <vector>
 
-#include "runtime/operator/sink.h"
 #include "runtime/core/codec.h"
+#include "runtime/operator/sink.h"
 
 namespace sluice::testing {
 
@@ -30,7 +30,7 @@ struct CommitLog {
   std::vector<Row> rows;
   // (run, checkpoint, subtask) already applied.
   std::set<std::tuple<int64_t, int64_t, int32_t>> committed;
-  int64_t runs = 0;              // writers opened, for run ids
+  int64_t runs = 0;               // writers opened, for run ids
   std::vector<int32_t> finished;  // subtasks whose writer saw the end of input
 };
 

@@ -33,8 +33,7 @@ std::string quoted(std::string_view line);
 // LineLocation, the topic, partition and offset for a Kafka record) for
 // anything else that is not three fields with integer event time and value.
 template <class Where>
-std::optional<CsvEvent> parse_csv_event(std::string_view line, const Where& where,
-                                        bool keep_raw) {
+std::optional<CsvEvent> parse_csv_event(std::string_view line, const Where& where, bool keep_raw) {
   using csv_detail::parse_int;
   using csv_detail::quoted;
   if (line.find_first_not_of(" \t") == std::string_view::npos) return std::nullopt;

@@ -20,8 +20,8 @@ OnError on_error_param(const Params& params, std::string* dead_letter_topic = nu
 // A source named "input" reading `input`; `keep_raw` keeps each line in its
 // event (for late-data output). The "rate" parameter throttles it.
 template <class Strategy>
-Stream<CsvEvent> read_csv_events(Topology& topology, const Params& params,
-                                 const std::string& input, bool keep_raw, Strategy strategy) {
+Stream<CsvEvent> read_csv_events(Topology& topology, const Params& params, const std::string& input,
+                                 bool keep_raw, Strategy strategy) {
   double rate = params.has("rate") ? params.get_double("rate") : 0;
   if (auto topic = kafka_topic("input", input)) {
     kafka::KafkaSourceOptions options = kafka_source_options(params, *topic, "input");

@@ -15,7 +15,9 @@ namespace sluice::topologies {
 namespace {
 
 // The five hot pages, page-0 to page-4.
-bool is_popular(const std::string& page) { return page.size() == 6 && page[5] < '5'; }
+bool is_popular(const std::string& page) {
+  return page.size() == 6 && page[5] < '5';
+}
 
 // The page views: generated here (input=generator) or read from Kafka.
 Stream<CsvEvent> page_views(Topology& topology, const Params& params) {
@@ -50,23 +52,22 @@ void build(Topology& topology, const Params& params) {
         Stream<WindowCount> counts = count_per_window(events, assigner, WindowCountOptions{});
         write_window_counts(counts, params, "demo");
         counts.filter("popular", [](const WindowCount& w) { return is_popular(w.key); })
-            .sink("sample", std::make_shared<StdoutSink<WindowCount, decltype(print)>>(print,
-                                                                                      sample))
+            .sink("sample",
+                  std::make_shared<StdoutSink<WindowCount, decltype(print)>>(print, sample))
             .parallelism(1);
       },
       window);
 }
 
 SLUICE_TOPOLOGY(TopologySpec{
-    "demo",
-    "live page-view counts per page in event-time windows over generated events",
+    "demo", "live page-view counts per page in event-time windows over generated events",
     with_kafka_params({
-        {"input", "generator (events made here) or kafka:TOPIC (lines the page-views topology wrote)",
+        {"input",
+         "generator (events made here) or kafka:TOPIC (lines the page-views topology wrote)",
          "generator"},
         {"duration", "how long the generator runs", "20s"},
         {"rate", "events per second (generator), or a throttle of the Kafka input", "200000"},
-        {"idle-timeout", "a partition without input this long stops holding the watermark",
-         "2s"},
+        {"idle-timeout", "a partition without input this long stops holding the watermark", "2s"},
         {"on-error", "malformed input: fail or skip", "fail"},
         {"window", "tumbling:SIZE, sliding:SIZE:SLIDE or session:GAP", "tumbling:2s"},
         {"output",

@@ -35,20 +35,18 @@ void build(Topology& topology, const Params& params) {
   topology
       .source<KafkaMessageCopy>(
           "input", std::make_shared<kafka::KafkaSource<KafkaMessageCopy, decltype(read)>>(in, read))
-      .sink("output", kafka::make_kafka_sink<KafkaMessageCopy>(
-                          kafka_sink_options(params, required_topic(params, "output"),
-                                             "kafka-copy"),
-                          write));
+      .sink("output",
+            kafka::make_kafka_sink<KafkaMessageCopy>(
+                kafka_sink_options(params, required_topic(params, "output"), "kafka-copy"), write));
 }
 
-SLUICE_TOPOLOGY(TopologySpec{
-    "kafka-copy",
-    "copies the messages of a Kafka topic to another (key and value)",
-    with_kafka_params({
-        {"input", "kafka:TOPIC to read", "", true},
-        {"output", "kafka:TOPIC to write", "", true},
-    }),
-    build});
+SLUICE_TOPOLOGY(TopologySpec{"kafka-copy",
+                             "copies the messages of a Kafka topic to another (key and value)",
+                             with_kafka_params({
+                                 {"input", "kafka:TOPIC to read", "", true},
+                                 {"output", "kafka:TOPIC to write", "", true},
+                             }),
+                             build});
 
 }  // namespace
 }  // namespace sluice::topologies

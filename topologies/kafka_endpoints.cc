@@ -9,9 +9,12 @@ constexpr std::string_view kScheme = "kafka:";
 
 // The kafka.* parameters that are Sluice's, not librdkafka's.
 const std::set<std::string>& own_params() {
-  static const std::set<std::string> names{"kafka.start", "kafka.stop", "kafka.guarantee",
+  static const std::set<std::string> names{"kafka.start",
+                                           "kafka.stop",
+                                           "kafka.guarantee",
                                            "kafka.transactional-id",
-                                           "kafka.partition-discovery", "kafka.offset-reset"};
+                                           "kafka.partition-discovery",
+                                           "kafka.offset-reset"};
   return names;
 }
 

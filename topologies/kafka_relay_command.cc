@@ -12,10 +12,10 @@
 
 #include <fmt/format.h>
 
-#include "runtime/job/registry.h"
 #include "runtime/cli/command_line.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"
+#include "runtime/job/registry.h"
 #include "topologies/stop_signals.h"
 #include "topologies/tcp_relay.h"
 
@@ -75,8 +75,7 @@ int run_kafka_relay(const std::vector<std::string>& args) {
   return 0;
 }
 
-SLUICE_COMMAND(CommandSpec{"kafka-relay",
-                           "reach a development broker on another host (--help)",
+SLUICE_COMMAND(CommandSpec{"kafka-relay", "reach a development broker on another host (--help)",
                            run_kafka_relay});
 
 }  // namespace

@@ -2,4 +2,6 @@
 // topologies of this directory registered.
 #include "runtime/cli/cli.h"
 
-int main(int argc, char** argv) { return sluice::cli_main(argc, argv); }
+int main(int argc, char** argv) {
+  return sluice::cli_main(argc, argv);
+}

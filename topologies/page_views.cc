@@ -2,6 +2,8 @@
 // `event_time_ms,page,dwell_ms`, in real time for `duration`, to part files
 // or to a Kafka topic (kafka:TOPIC, keyed by the page). `make demo` runs it
 // into a development broker while the demo job reads the topic.
+#include "topologies/page_views.h"
+
 #include <iterator>
 
 #include <fmt/format.h>
@@ -10,7 +12,6 @@
 #include "connectors/generator_source.h"
 #include "runtime/job/registry.h"
 #include "topologies/kafka_endpoints.h"
-#include "topologies/page_views.h"
 
 namespace sluice::topologies {
 namespace {
@@ -47,8 +48,7 @@ void build(Topology& topology, const Params& params) {
 }
 
 SLUICE_TOPOLOGY(TopologySpec{
-    "page-views",
-    "the demo's generated page views as CSV lines event_time_ms,page,dwell_ms",
+    "page-views", "the demo's generated page views as CSV lines event_time_ms,page,dwell_ms",
     with_kafka_params({
         {"output", "a directory for part files, or kafka:TOPIC (keyed by the page)", "", true},
         {"duration", "how long the generator runs", "20s"},

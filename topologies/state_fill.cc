@@ -98,16 +98,16 @@ void build(Topology& topology, const Params& params) {
   generator.rate = params.has("rate") ? params.get_double("rate") : 0;
   generator.seed = static_cast<uint64_t>(params.get_int("seed"));
   auto updates = topology.source<Update>(
-      "updates", std::make_shared<GeneratorSource<Update, Updates>>(
-                     generator, Updates{static_cast<uint64_t>(keys), static_cast<uint64_t>(hot_keys)}));
+      "updates",
+      std::make_shared<GeneratorSource<Update, Updates>>(
+          generator, Updates{static_cast<uint64_t>(keys), static_cast<uint64_t>(hot_keys)}));
   FileSinkOptions sink;
   sink.directory = params.get("output");
   updates.key_by([](const Update& u) { return u.key; })
       .process<KeySummary>("latest-value",
                            KeepLatestValue{static_cast<size_t>(value_bytes), {}, {}})
-      .sink("output",
-            std::make_shared<FileSink<KeySummary, decltype(&format_summary)>>(sink,
-                                                                            &format_summary));
+      .sink("output", std::make_shared<FileSink<KeySummary, decltype(&format_summary)>>(
+                          sink, &format_summary));
 }
 
 SLUICE_TOPOLOGY(TopologySpec{

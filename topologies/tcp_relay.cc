@@ -47,17 +47,17 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
 
   void copy(tcp::socket& from, tcp::socket& to, Buffer& buffer) {
     auto self = shared_from_this();
-    from.async_read_some(asio::buffer(buffer), [self, &from, &to, &buffer](
-                                                   const boost::system::error_code& error,
-                                                   size_t n) {
-      if (error) return self->close();
-      asio::async_write(to, asio::buffer(buffer.data(), n),
-                        [self, &from, &to, &buffer](const boost::system::error_code& error,
-                                                    size_t) {
-                          if (error) return self->close();
-                          self->copy(from, to, buffer);
-                        });
-    });
+    from.async_read_some(
+        asio::buffer(buffer),
+        [self, &from, &to, &buffer](const boost::system::error_code& error, size_t n) {
+          if (error) return self->close();
+          asio::async_write(
+              to, asio::buffer(buffer.data(), n),
+              [self, &from, &to, &buffer](const boost::system::error_code& error, size_t) {
+                if (error) return self->close();
+                self->copy(from, to, buffer);
+              });
+        });
   }
 
   void fail(const std::string& what, const boost::system::error_code& error) {
@@ -116,12 +116,12 @@ class TcpRelays::Impl {
  private:
   void accept(const std::shared_ptr<tcp::acceptor>& acceptor, const std::string& host,
               uint16_t port) {
-    acceptor->async_accept([this, acceptor, host, port](const boost::system::error_code& error,
-                                                        tcp::socket socket) {
-      if (error == asio::error::operation_aborted) return;
-      if (!error) std::make_shared<Pipe>(std::move(socket), context_)->start(host, port);
-      accept(acceptor, host, port);
-    });
+    acceptor->async_accept(
+        [this, acceptor, host, port](const boost::system::error_code& error, tcp::socket socket) {
+          if (error == asio::error::operation_aborted) return;
+          if (!error) std::make_shared<Pipe>(std::move(socket), context_)->start(host, port);
+          accept(acceptor, host, port);
+        });
   }
 
   asio::io_context context_;
@@ -150,7 +150,8 @@ std::vector<uint16_t> bootstrap_ports(const std::string& bootstraps) {
     auto [end, ec] = std::from_chars(first, entry.data() + entry.size(), port);
     if (colon == std::string::npos || ec != std::errc() || end != entry.data() + entry.size() ||
         port == 0) {
-      throw InputError(fmt::format("bootstrap list '{}': '{}' is not HOST:PORT", bootstraps, entry));
+      throw InputError(
+          fmt::format("bootstrap list '{}': '{}' is not HOST:PORT", bootstraps, entry));
     }
     ports.push_back(port);
     if (comma == std::string::npos) break;

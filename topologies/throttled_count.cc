@@ -53,8 +53,8 @@ std::shared_ptr<const Sink<KeyCount>> slow_sink(double rate, const Params& param
   FileSinkOptions files;
   files.directory = params.get("output");
   return std::make_shared<PacedSink<KeyCount>>(
-      rate, std::make_shared<FileSink<KeyCount, decltype(&format_key_count)>>(files,
-                                                                               &format_key_count));
+      rate,
+      std::make_shared<FileSink<KeyCount, decltype(&format_key_count)>>(files, &format_key_count));
 }
 
 void build(Topology& topology, const Params& params) {

@@ -74,7 +74,8 @@ inline void write_window_counts(const Stream<WindowCount>& counts, const Params&
     if (params.has("output-rate")) {
       double rate = params.get_double("output-rate");
       if (rate <= 0) throw UsageError("parameter 'output-rate' must be positive");
-      counts.sink("output", std::make_shared<PacedSink<WindowCount>>(rate, window_count_files(output)));
+      counts.sink("output",
+                  std::make_shared<PacedSink<WindowCount>>(rate, window_count_files(output)));
     } else {
       counts.sink("output", window_count_files(output));
     }
@@ -84,8 +85,8 @@ inline void write_window_counts(const Stream<WindowCount>& counts, const Params&
     message.set_key(w.key);
     format_window_count(w, message.value_buffer());
   };
-  counts.sink("output",
-              kafka::make_kafka_sink<WindowCount>(kafka_sink_options(params, *topic, job), serialize));
+  counts.sink("output", kafka::make_kafka_sink<WindowCount>(kafka_sink_options(params, *topic, job),
+                                                            serialize));
 }
 
 }  // namespace sluice::topologies

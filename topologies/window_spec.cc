@@ -20,8 +20,7 @@ std::vector<std::string> split(const std::string& text, char sep) {
 
 }  // namespace
 
-WindowSpec parse_window_spec(const std::string& param, const std::string& text,
-                             TimeDomain domain) {
+WindowSpec parse_window_spec(const std::string& param, const std::string& text, TimeDomain domain) {
   std::vector<std::string> parts = split(text, ':');
   auto fail = [&](const std::string& why) {
     return UsageError("parameter '" + param + "': '" + text + "' " + why +

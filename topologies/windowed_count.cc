@@ -19,8 +19,8 @@ void build(Topology& topology, const Params& params) {
   auto strategy = bounded_out_of_orderness([](const CsvEvent& e) { return e.event_time; },
                                            params.get_duration("out-of-orderness"),
                                            params.get_duration("idle-timeout"));
-  Stream<CsvEvent> events = read_csv_events(topology, params, params.get("input"),
-                                            params.has("late-output"), strategy);
+  Stream<CsvEvent> events =
+      read_csv_events(topology, params, params.get("input"), params.has("late-output"), strategy);
   WindowCountOptions options;
   options.allowed_lateness = params.get_duration("allowed-lateness");
   if (params.has("late-output")) options.late_output = params.get("late-output");
@@ -33,17 +33,15 @@ void build(Topology& topology, const Params& params) {
 
 std::vector<ParamSpec> windowed_count_params() {
   return with_kafka_params({
-      {"input", "CSV lines event_time_ms,key,value: a file, or kafka:TOPIC (message values)",
-       "", true},
+      {"input", "CSV lines event_time_ms,key,value: a file, or kafka:TOPIC (message values)", "",
+       true},
       {"output",
        "window_start,window_end,key,count,sum lines: part files in a directory, or "
        "kafka:TOPIC (message values keyed by the key)",
        "", true},
       {"window", "tumbling:SIZE, sliding:SIZE:SLIDE or session:GAP", "tumbling:1s"},
-      {"out-of-orderness", "how late events may arrive before the watermark passes them",
-       "0ms"},
-      {"allowed-lateness", "how long fired windows accept late records (and fire again)",
-       "0ms"},
+      {"out-of-orderness", "how late events may arrive before the watermark passes them", "0ms"},
+      {"allowed-lateness", "how long fired windows accept late records (and fire again)", "0ms"},
       {"late-output", "file that receives input lines too late for their windows", ""},
       {"rate", "throttle: input lines per second (over all subtasks)", ""},
       {"output-rate", "a slow file output: lines per second each output subtask writes", ""},
@@ -59,8 +57,7 @@ std::vector<ParamSpec> windowed_count_params() {
 SLUICE_TOPOLOGY(TopologySpec{
     "windowed-count",
     "count and sum per key and event-time window of CSV lines event_time_ms,key,value",
-    windowed_count_params(),
-    build});
+    windowed_count_params(), build});
 
 }  // namespace
 }  // namespace sluice::topologies

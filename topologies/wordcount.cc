@@ -77,7 +77,8 @@ Stream<std::string> read_lines(Topology& topology, const Params& params) {
       return std::optional<std::string>(record.value);
     };
     return topology.source<std::string>(
-        "lines", std::make_shared<kafka::KafkaSource<std::string, decltype(value)>>(options, value));
+        "lines",
+        std::make_shared<kafka::KafkaSource<std::string, decltype(value)>>(options, value));
   }
   FileSourceOptions options;
   options.path = input;
@@ -123,8 +124,7 @@ void build(Topology& topology, const Params& params) {
 }
 
 SLUICE_TOPOLOGY(TopologySpec{
-    "wordcount",
-    "counts the words of text lines",
+    "wordcount", "counts the words of text lines",
     with_kafka_params({
         {"input", "input text file, or kafka:TOPIC (message values)", "", true},
         {"output",

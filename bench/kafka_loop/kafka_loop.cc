@@ -6,13 +6,13 @@
 //   kafka_loop BOOTSTRAP FROM_TOPIC TO_TOPIC
 //
 // Prints one JSON line: records, seconds, records per second.
-#include <librdkafka/rdkafka.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <string>
+
+#include <librdkafka/rdkafka.h>
 
 namespace {
 
@@ -36,10 +36,10 @@ rd_kafka_t* client(rd_kafka_type_t type, const std::map<std::string, std::string
 
 void produce(rd_kafka_t* producer, const char* topic, const rd_kafka_message_t* m) {
   while (true) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, m->key_len),
-        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, m->key_len),
+                          RD_KAFKA_V_VALUE(m->payload, m->len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       std::fprintf(stderr, "kafka_loop: produce: %s\n", rd_kafka_err2str(err));
@@ -104,8 +104,10 @@ int main(int argc, char** argv) {
   rd_kafka_flush(producer, 60000);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("{\"bench\":\"kafka-bare-loop\",\"records\":%llu,\"seconds\":%.3f,\"records_per_second\":%.0f}\n",
-              static_cast<unsigned long long>(records), seconds, static_cast<double>(records) / seconds);
+  std::printf(
+      "{\"bench\":\"kafka-bare-loop\",\"records\":%llu,\"seconds\":%.3f,\"records_per_second\":%."
+      "0f}\n",
+      static_cast<unsigned long long>(records), seconds, static_cast<double>(records) / seconds);
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   rd_kafka_destroy(producer);

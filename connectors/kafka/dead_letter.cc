@@ -46,7 +46,8 @@ void DeadLetters::send(const KafkaRecord& record, std::string_view error) {
                         h.value ? static_cast<ssize_t>(h.value->size()) : 0);
   }
   std::string origin = record.location();
-  rd_kafka_header_add(headers, "sluice.error", -1, error.data(), static_cast<ssize_t>(error.size()));
+  rd_kafka_header_add(headers, "sluice.error", -1, error.data(),
+                      static_cast<ssize_t>(error.size()));
   rd_kafka_header_add(headers, "sluice.origin", -1, origin.data(),
                       static_cast<ssize_t>(origin.size()));
   const char* key = record.key ? record.key->data() : nullptr;
@@ -55,15 +56,14 @@ void DeadLetters::send(const KafkaRecord& record, std::string_view error) {
   int64_t timestamp = record.timestamp >= 0 ? record.timestamp : 0;
   for (int attempt = 0;; ++attempt) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()),
-        RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE(value, record.value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(timestamp),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+        producer_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_KEY(key, key_size),
+        RD_KAFKA_V_VALUE(value, record.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;  // librdkafka owns the headers now
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || attempt >= kQueueFullRetries) {
       rd_kafka_headers_destroy(headers);
-      throw ExternalError(fmt::format("{}: cannot send a dead letter to {}: {}", source_, topic_,
-                                      error_text(err)));
+      throw ExternalError(
+          fmt::format("{}: cannot send a dead letter to {}: {}", source_, topic_, error_text(err)));
     }
     rd_kafka_poll(producer_.get(), 10);
   }
@@ -78,8 +78,8 @@ void DeadLetters::flush() {
                                     error_text(err)));
   }
   if (!first_failure_.empty()) {
-    throw ExternalError(fmt::format("{}: a dead letter to {} failed: {}", source_, topic_,
-                                    first_failure_));
+    throw ExternalError(
+        fmt::format("{}: a dead letter to {} failed: {}", source_, topic_, first_failure_));
   }
 }
 

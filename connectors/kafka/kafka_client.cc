@@ -19,7 +19,9 @@ void forward_log(const rd_kafka_t*, int level, const char* facility, const char*
 
 }  // namespace
 
-void HandleDeleter::operator()(rd_kafka_t* handle) const { rd_kafka_destroy(handle); }
+void HandleDeleter::operator()(rd_kafka_t* handle) const {
+  rd_kafka_destroy(handle);
+}
 
 Properties properties_from_params(const std::map<std::string, std::string>& params) {
   constexpr std::string_view kPrefix = "kafka.";
@@ -33,9 +35,8 @@ Properties properties_from_params(const std::map<std::string, std::string>& para
   return properties;
 }
 
-KafkaHandle make_client(rd_kafka_type_t type, const Properties& properties,
-                        const std::string& what, void (*configure)(rd_kafka_conf_t*, void*),
-                        void* opaque) {
+KafkaHandle make_client(rd_kafka_type_t type, const Properties& properties, const std::string& what,
+                        void (*configure)(rd_kafka_conf_t*, void*), void* opaque) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char reason[512];
   for (const auto& [name, value] : properties) {

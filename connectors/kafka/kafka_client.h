@@ -12,11 +12,11 @@
 // from one thread while others produce).
 #pragma once
 
-#include <librdkafka/rdkafka.h>
-
 #include <map>
 #include <memory>
 #include <string>
+
+#include <librdkafka/rdkafka.h>
 
 namespace sluice::kafka {
 
@@ -49,8 +49,7 @@ Properties properties_from_params(const std::map<std::string, std::string>& para
 // 'events'"). Throws UsageError naming a setting librdkafka rejects,
 // ExternalError when the client cannot be created. `configure` may add
 // callbacks to the configuration before the client is created.
-KafkaHandle make_client(rd_kafka_type_t type, const Properties& properties,
-                        const std::string& what,
+KafkaHandle make_client(rd_kafka_type_t type, const Properties& properties, const std::string& what,
                         void (*configure)(rd_kafka_conf_t*, void*) = nullptr,
                         void* opaque = nullptr);
 

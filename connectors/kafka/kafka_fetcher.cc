@@ -1,10 +1,10 @@
 #include "connectors/kafka/kafka_fetcher.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstring>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "connectors/slice_plan.h"
 #include "connectors/split_positions.h"

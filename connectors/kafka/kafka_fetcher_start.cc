@@ -1,11 +1,11 @@
 // KafkaFetcher's start: metadata and start/stop offsets, each retried with
 // backoff until start_timeout (see kafka_fetcher.h); and the lookups of a
 // micro-batch plan, tried once each.
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "connectors/kafka/kafka_fetcher.h"
 #include "runtime/core/logging.h"

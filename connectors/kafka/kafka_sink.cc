@@ -1,9 +1,9 @@
 #include "connectors/kafka/kafka_sink.h"
 
-#include <fmt/format.h>
-
 #include <cstdlib>
 #include <random>
+
+#include <fmt/format.h>
 
 #include "connectors/kafka/kafka_sink_state.h"
 #include "runtime/core/errors.h"

@@ -216,7 +216,7 @@ class KafkaSinkCore {
   std::unique_ptr<Epoch> current_;                      // exactly-once: open epoch
   std::map<int64_t, std::unique_ptr<Epoch>> prepared_;  // by checkpoint id
   uint64_t epoch_sequence_ = 0;
-  int64_t last_committed_ = -1;  // the newest epoch committed with its marker
+  int64_t last_committed_ = -1;     // the newest epoch committed with its marker
   uint64_t retired_delivered_ = 0;  // of producers already destroyed
   uint64_t retired_failed_ = 0;
   uint64_t pending_failures_ = 0;  // guarantee none: not yet in a note

@@ -1,10 +1,10 @@
 #include "connectors/kafka/kafka_sink_producer.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"

@@ -12,12 +12,12 @@
 // abort an open transaction (a crash does neither).
 #pragma once
 
-#include <librdkafka/rdkafka.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <librdkafka/rdkafka.h>
 
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/kafka_message.h"

@@ -1,12 +1,12 @@
 // The exactly-once Kafka sink's recovery after a restore: fence the old
 // transactional.ids, read the commit markers, publish again every epoch
 // whose marker is missing (see kafka_sink.h for why this is sound).
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "connectors/kafka/kafka_sink.h"
 #include "connectors/kafka/kafka_sink_state.h"

@@ -1,9 +1,9 @@
 #include "connectors/kafka/kafka_source_options.h"
 
+#include <set>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-
-#include <set>
 
 #include "runtime/core/hash.h"
 

@@ -8,8 +8,6 @@
 // safe from any thread.
 #pragma once
 
-#include <librdkafka/rdkafka.h>
-
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -18,12 +16,14 @@
 #include <utility>
 #include <vector>
 
+#include <librdkafka/rdkafka.h>
+
 #include "connectors/file_source_support.h"
 #include "connectors/kafka/kafka_client.h"
 #include "runtime/core/codec.h"
-#include "runtime/core/versioned.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/time.h"
+#include "runtime/core/versioned.h"
 
 namespace sluice::kafka {
 

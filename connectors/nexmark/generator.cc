@@ -15,8 +15,8 @@ constexpr std::array<std::string_view, 10> kLastNames = {
     "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris", "Ng"};
 constexpr std::array<std::string_view, 6> kStates = {"AZ", "CA", "ID", "OR", "WA", "WY"};
 constexpr std::array<std::string_view, 10> kCities = {
-    "Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle",
-    "Kent", "Cheyenne"};
+    "Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland",
+    "Bend",    "Redmond",     "Seattle",       "Kent",  "Cheyenne"};
 constexpr std::array<std::string_view, 4> kHotChannels = {"Google", "Facebook", "Baidu", "Apple"};
 constexpr std::array<std::string_view, 8> kWords = {"vintage", "rare",  "antique", "signed",
                                                     "mint",    "boxed", "classic", "limited"};
@@ -72,10 +72,14 @@ size_t data_size(const Bid& b) {
   return 4 * 8 + b.channel.size() + b.url.size() + b.extra.size();
 }
 
-int64_t block_of(uint64_t n) { return static_cast<int64_t>(n / kBlock); }
+int64_t block_of(uint64_t n) {
+  return static_cast<int64_t>(n / kBlock);
+}
 
 // The newest person id that exists at event n (at least the first).
-int64_t last_person_id(uint64_t n) { return kFirstId + block_of(n) * kPersonsPerBlock; }
+int64_t last_person_id(uint64_t n) {
+  return kFirstId + block_of(n) * kPersonsPerBlock;
+}
 
 // How many auctions events before n created.
 int64_t auctions_before(uint64_t n) {
@@ -88,10 +92,9 @@ Person make_person(const GeneratorConfig& config, uint64_t n, SplitRandom& rng) 
   p.id = last_person_id(n);
   p.name = std::string(pick(kFirstNames, rng)) + " " + std::string(pick(kLastNames, rng));
   p.email = "person" + std::to_string(p.id) + "@example.com";
-  p.credit_card = std::to_string(1000 + rng.below(9000)) + " " +
-                  std::to_string(1000 + rng.below(9000)) + " " +
-                  std::to_string(1000 + rng.below(9000)) + " " +
-                  std::to_string(1000 + rng.below(9000));
+  p.credit_card =
+      std::to_string(1000 + rng.below(9000)) + " " + std::to_string(1000 + rng.below(9000)) + " " +
+      std::to_string(1000 + rng.below(9000)) + " " + std::to_string(1000 + rng.below(9000));
   p.city = pick(kCities, rng);
   p.state = pick(kStates, rng);
   p.date_time = event_time(config, n);
@@ -109,8 +112,8 @@ Auction make_auction(const GeneratorConfig& config, uint64_t n, SplitRandom& rng
   a.reserve = a.initial_bid + static_cast<int64_t>(rng.below(100'000));
   a.date_time = event_time(config, n);
   a.expires = a.date_time + 2000 + static_cast<int64_t>(rng.below(8000));
-  a.seller = kFirstId + static_cast<int64_t>(rng.below(
-                            static_cast<uint64_t>(last_person_id(n) - kFirstId + 1)));
+  a.seller = kFirstId + static_cast<int64_t>(
+                            rng.below(static_cast<uint64_t>(last_person_id(n) - kFirstId + 1)));
   a.category = 10 + static_cast<int64_t>(rng.below(5));
   pad(a.extra, data_size(a), 500, rng);
   return a;
@@ -129,8 +132,8 @@ void fill_bid(const GeneratorConfig& config, uint64_t n, SplitRandom& rng, Bid& 
     b.bidder = std::max(kFirstId, newest_person / kHotRatio * kHotRatio + 1);
     b.bidder = std::min(b.bidder, newest_person);
   } else {
-    b.bidder = kFirstId + static_cast<int64_t>(rng.below(
-                              static_cast<uint64_t>(newest_person - kFirstId + 1)));
+    b.bidder = kFirstId +
+               static_cast<int64_t>(rng.below(static_cast<uint64_t>(newest_person - kFirstId + 1)));
   }
   b.price = 100 + static_cast<int64_t>(rng.below(1'000'000));
   if (rng.chance(0.5)) {

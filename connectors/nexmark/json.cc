@@ -1,9 +1,9 @@
 #include "connectors/nexmark/json.h"
 
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace sluice::nexmark {
 namespace {
@@ -12,26 +12,40 @@ namespace {
 using OrderedJson = nlohmann::ordered_json;
 
 OrderedJson to_json(const Person& p) {
-  return OrderedJson{{"type", "person"},        {"id", p.id},
-                     {"name", p.name},          {"email", p.email},
-                     {"credit_card", p.credit_card}, {"city", p.city},
-                     {"state", p.state},        {"date_time", p.date_time},
+  return OrderedJson{{"type", "person"},
+                     {"id", p.id},
+                     {"name", p.name},
+                     {"email", p.email},
+                     {"credit_card", p.credit_card},
+                     {"city", p.city},
+                     {"state", p.state},
+                     {"date_time", p.date_time},
                      {"extra", p.extra}};
 }
 
 OrderedJson to_json(const Auction& a) {
-  return OrderedJson{{"type", "auction"},         {"id", a.id},
-                     {"item_name", a.item_name},  {"description", a.description},
-                     {"initial_bid", a.initial_bid}, {"reserve", a.reserve},
-                     {"date_time", a.date_time},  {"expires", a.expires},
-                     {"seller", a.seller},        {"category", a.category},
+  return OrderedJson{{"type", "auction"},
+                     {"id", a.id},
+                     {"item_name", a.item_name},
+                     {"description", a.description},
+                     {"initial_bid", a.initial_bid},
+                     {"reserve", a.reserve},
+                     {"date_time", a.date_time},
+                     {"expires", a.expires},
+                     {"seller", a.seller},
+                     {"category", a.category},
                      {"extra", a.extra}};
 }
 
 OrderedJson to_json(const Bid& b) {
-  return OrderedJson{{"type", "bid"},          {"auction", b.auction}, {"bidder", b.bidder},
-                     {"price", b.price},       {"channel", b.channel}, {"url", b.url},
-                     {"date_time", b.date_time}, {"extra", b.extra}};
+  return OrderedJson{{"type", "bid"},
+                     {"auction", b.auction},
+                     {"bidder", b.bidder},
+                     {"price", b.price},
+                     {"channel", b.channel},
+                     {"url", b.url},
+                     {"date_time", b.date_time},
+                     {"extra", b.extra}};
 }
 
 // Reads the fields of one parsed line, strictly: each field present once,

@@ -30,8 +30,6 @@
 //   hottest run hottest --set input=readings.csv --set output=out
 //
 // README.md next to this file shows how to build and run it with checkpoints.
-#include <fmt/format.h>
-
 #include <charconv>
 #include <cmath>
 #include <iterator>
@@ -40,11 +38,13 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "runtime/cli/cli.h"
-#include "runtime/job/registry.h"
 #include "runtime/core/errors.h"
+#include "runtime/job/registry.h"
 
 namespace {
 

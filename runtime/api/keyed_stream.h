@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "operators/keyed_process.h"
-#include "operators/window_contents.h"
 #include "operators/sliced_window_operator.h"
+#include "operators/window_contents.h"
 #include "operators/window_operator.h"
 
 namespace sluice {
@@ -76,14 +76,13 @@ class KeyedStream {
     int id = topology.template add_node<Out>(std::move(name), 1, std::move(factory),
                                              std::move(side_ports));
     KeyFn key_of = key_of_;
-    input_.connect_to(id, 0,
-                      [key_of](const std::vector<ChannelBase*>& channels, int max_parallelism,
-                               KeyHashing hashing) {
-                        return std::unique_ptr<NetworkWriterBase>(
-                            std::make_unique<HashWriter<T, K, KeyFn>>(
-                                TypedStreamOps<T>::typed_channels(channels), key_of,
-                                max_parallelism, hashing));
-                      });
+    input_.connect_to(
+        id, 0,
+        [key_of](const std::vector<ChannelBase*>& channels, int max_parallelism,
+                 KeyHashing hashing) {
+          return std::unique_ptr<NetworkWriterBase>(std::make_unique<HashWriter<T, K, KeyFn>>(
+              TypedStreamOps<T>::typed_channels(channels), key_of, max_parallelism, hashing));
+        });
     return Stream<Out>(&topology, id, 0);
   }
 

@@ -37,8 +37,7 @@ class SinkHandle {
 template <class T>
 class Stream {
  public:
-  Stream(Topology* topology, int node, int port,
-         Partitioning partitioning = Partitioning::kAuto)
+  Stream(Topology* topology, int node, int port, Partitioning partitioning = Partitioning::kAuto)
       : topology_(topology), node_(node), port_(port), partitioning_(partitioning) {}
 
   Topology& topology() const { return *topology_; }
@@ -130,8 +129,7 @@ class Stream {
     for (size_t p = 1; p < node.ports.size(); ++p) {
       if (node.ports[p].tag != tag.name) continue;
       if (node.ports[p].type != TypedStreamOps<S>::instance()) {
-        throw UsageError("side output '" + tag.name + "' of '" + node.name +
-                         "' has another type");
+        throw UsageError("side output '" + tag.name + "' of '" + node.name + "' has another type");
       }
       return Stream<S>(topology_, node_, static_cast<int>(p));
     }

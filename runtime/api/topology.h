@@ -15,10 +15,10 @@
 #include <string>
 #include <utility>
 
-#include "runtime/operator/sink.h"
-#include "runtime/operator/source.h"
 #include "runtime/graph/job_graph.h"
 #include "runtime/graph/stream_type_ops.h"
+#include "runtime/operator/sink.h"
+#include "runtime/operator/source.h"
 #include "runtime/task/source_operator.h"
 
 namespace sluice {

@@ -15,7 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string entry(const std::string& dir, int64_t id) { return dir + "/" + std::to_string(id); }
+std::string entry(const std::string& dir, int64_t id) {
+  return dir + "/" + std::to_string(id);
+}
 
 // The batch id a log entry's file name holds, or -1 (temporary files).
 int64_t id_of(const std::string& name) {
@@ -69,11 +71,14 @@ std::optional<BatchPlan> BatchLog::read_plan(int64_t id) const {
   std::string path = entry(offsets_dir_, id);
   if (!fs::exists(path)) return std::nullopt;
   BatchPlan plan = decode_batch_plan(read_checksummed_file(path), path);
-  if (plan.id != id) throw InputError(path + ": holds the plan of batch " + std::to_string(plan.id));
+  if (plan.id != id)
+    throw InputError(path + ": holds the plan of batch " + std::to_string(plan.id));
   return plan;
 }
 
-bool BatchLog::committed(int64_t id) const { return fs::exists(entry(commits_dir_, id)); }
+bool BatchLog::committed(int64_t id) const {
+  return fs::exists(entry(commits_dir_, id));
+}
 
 std::vector<BatchPlan> BatchLog::plans_after(int64_t last) const {
   std::vector<BatchPlan> plans;

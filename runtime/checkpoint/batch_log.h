@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/operator/source.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/time.h"
+#include "runtime/operator/source.h"
 
 namespace sluice {
 

@@ -14,7 +14,8 @@ int64_t BatchProgress::total_rows() const {
 }
 
 double BatchProgress::rows_per_second() const {
-  return static_cast<double>(total_rows()) * 1000.0 / static_cast<double>(std::max<DurationMs>(total_ms(), 1));
+  return static_cast<double>(total_rows()) * 1000.0 /
+         static_cast<double>(std::max<DurationMs>(total_ms(), 1));
 }
 
 std::string BatchProgress::to_json() const {

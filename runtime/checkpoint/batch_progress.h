@@ -28,7 +28,7 @@ struct BatchProgress {
   bool replayed = false;  // a planned batch run again after a restore
   Timestamp committed_at = 0;
   std::vector<std::pair<std::string, int64_t>> input_rows;  // per source
-  DurationMs planning_ms = 0;    // from the trigger to the logged plan
+  DurationMs planning_ms = 0;                               // from the trigger to the logged plan
   DurationMs processing_ms = 0;  // from the plan to the last acknowledgement
   DurationMs commit_ms = 0;      // writing the checkpoint and the commit record
   std::optional<Timestamp> watermark;

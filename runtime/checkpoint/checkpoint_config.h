@@ -24,16 +24,16 @@ enum class BatchTrigger {
 struct BatchConfig {
   bool enabled = false;  // --mode microbatch
   BatchTrigger trigger = BatchTrigger::kBackToBack;
-  DurationMs interval = 0;    // kInterval
-  uint64_t max_records = 0;   // per split and batch; 0: no cap
+  DurationMs interval = 0;   // kInterval
+  uint64_t max_records = 0;  // per split and batch; 0: no cap
 };
 
 struct CheckpointConfig {
-  std::string directory;        // empty: no checkpoints
-  DurationMs interval = 0;      // 0: no checkpoints (continuous mode)
+  std::string directory;    // empty: no checkpoints
+  DurationMs interval = 0;  // 0: no checkpoints (continuous mode)
   DurationMs timeout = 600'000;
   size_t retained = 3;
-  BatchConfig batches;          // micro-batch mode: every batch is a checkpoint
+  BatchConfig batches;  // micro-batch mode: every batch is a checkpoint
 
   bool enabled() const { return !directory.empty() && (interval > 0 || batches.enabled); }
 };

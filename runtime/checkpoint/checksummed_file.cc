@@ -31,7 +31,8 @@ constexpr std::string_view kUnversionedMagic = "SLUICE01";
 }
 
 void write_all(int fd, std::string_view bytes, const std::string& path) {
-  if (int error = file_io::write_all(fd, bytes, path)) file_io::throw_error("", "write", path, error);
+  if (int error = file_io::write_all(fd, bytes, path))
+    file_io::throw_error("", "write", path, error);
 }
 
 // Writes `path` under a temporary name through `fill(fd, temporary)`,
@@ -42,10 +43,12 @@ template <class Fill>
 void write_durably(const std::string& path, Fill fill, const char* before_rename = nullptr) {
   std::string temporary = path + ".tmp";
   int fd = -1;
-  if (int error = file_io::create(temporary, fd)) file_io::throw_error("", "create", temporary, error);
+  if (int error = file_io::create(temporary, fd))
+    file_io::throw_error("", "create", temporary, error);
   try {
     fill(fd, temporary);
-    if (int error = file_io::sync(fd, temporary)) file_io::throw_error("", "sync", temporary, error);
+    if (int error = file_io::sync(fd, temporary))
+      file_io::throw_error("", "sync", temporary, error);
   } catch (...) {
     ::close(fd);
     std::remove(temporary.c_str());

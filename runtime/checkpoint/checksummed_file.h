@@ -2,9 +2,8 @@
 // length, the payload and a 64-bit checksum (XXH3; files of the previous
 // format, checked with the legacy hash, are still read). Writes go to a temporary name,
 // are synced, then renamed into place and the directory synced, so a reader
-// sees the whole file or none of it, also after a power cut. copy_file_durably publishes a copy of any file
-// the same way.
-// Pure functions over paths; safe from any thread for different paths.
+// sees the whole file or none of it, also after a power cut. copy_file_durably publishes a copy of
+// any file the same way. Pure functions over paths; safe from any thread for different paths.
 #pragma once
 
 #include <string>

@@ -17,8 +17,8 @@ namespace sluice {
 
 struct SubtaskStateHandle {
   int32_t subtask = 0;
-  std::string keyed_state;     // file in the checkpoint directory, "" if none
-  std::string operator_state;  // file in the checkpoint directory, "" if none
+  std::string keyed_state;                // file in the checkpoint directory, "" if none
+  std::string operator_state;             // file in the checkpoint directory, "" if none
   std::vector<std::string> shared_files;  // files in the shared area
   std::vector<std::string> files;         // other files in the checkpoint directory
 };

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/operator/operator.h"
 #include "runtime/checkpoint/storage.h"
+#include "runtime/operator/operator.h"
 
 namespace sluice {
 

@@ -47,8 +47,7 @@ class CheckpointStorage {
   // Creates the directory of checkpoint `id` (and the shared area).
   std::string prepare(int64_t id) const;
   // Writes a state file of checkpoint `id`; returns its name in the metadata.
-  std::string write_state_file(int64_t id, const std::string& name,
-                               const std::string& bytes) const;
+  std::string write_state_file(int64_t id, const std::string& name, const std::string& bytes) const;
   // Stores `file` in the shared area (skipped when a file of that name is
   // already there: shared files are immutable) or in checkpoint `id`'s
   // directory, by copy, sync and rename. Returns the bytes it copied.

@@ -9,8 +9,7 @@ namespace sluice {
 namespace {
 
 template <class Message>
-Message parse(std::string_view bytes, const std::string& where, const char* what,
-              uint32_t newest) {
+Message parse(std::string_view bytes, const std::string& where, const char* what, uint32_t newest) {
   Message message;
   if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     throw InputError(fmt::format("{}: not a {} (malformed)", where, what));
@@ -26,11 +25,13 @@ Message parse(std::string_view bytes, const std::string& where, const char* what
 KeyHashing decode_key_hashing(const stored::CheckpointMetadata& m, const std::string& where) {
   if (m.format_version() == 1) return KeyHashing::kLegacy;
   switch (m.key_hashing()) {
-    case static_cast<uint32_t>(KeyHashing::kLegacy): return KeyHashing::kLegacy;
-    case static_cast<uint32_t>(KeyHashing::kXxh3): return KeyHashing::kXxh3;
+    case static_cast<uint32_t>(KeyHashing::kLegacy):
+      return KeyHashing::kLegacy;
+    case static_cast<uint32_t>(KeyHashing::kXxh3):
+      return KeyHashing::kXxh3;
     default:
-      throw InputError(
-          fmt::format("{}: checkpoint metadata with unknown key hashing {}", where, m.key_hashing()));
+      throw InputError(fmt::format("{}: checkpoint metadata with unknown key hashing {}", where,
+                                   m.key_hashing()));
   }
 }
 

@@ -12,12 +12,12 @@
 #include <fmt/format.h>
 
 #include "runtime/checkpoint/restore.h"
-#include "runtime/job/job_setup.h"
-#include "runtime/job/registry.h"
 #include "runtime/cli/command_line.h"
-#include "runtime/job/state_dir.h"
 #include "runtime/core/logging.h"
 #include "runtime/executor/local_executor.h"
+#include "runtime/job/job_setup.h"
+#include "runtime/job/registry.h"
+#include "runtime/job/state_dir.h"
 
 namespace sluice {
 namespace {
@@ -45,9 +45,9 @@ int topologies_command(const std::vector<std::string>& args) {
   for (const TopologySpec* spec : TopologyRegistry::instance().all()) {
     fmt::print("{}\n    {}\n", spec->name, spec->description);
     for (const ParamSpec& p : spec->params) {
-      std::string detail = p.required ? "required"
-                                      : (p.default_value.empty() ? "optional"
-                                                                 : "default " + p.default_value);
+      std::string detail =
+          p.required ? "required"
+                     : (p.default_value.empty() ? "optional" : "default " + p.default_value);
       fmt::print("    --set {}=...  {} ({})\n", p.name, p.description, detail);
     }
     fmt::print("\n");

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "runtime/cli/cli.h"
-#include "runtime/job/registry.h"
 #include "runtime/cli/command_line.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/cluster.pb.h"
@@ -16,6 +15,7 @@
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/task_manager.h"
 #include "runtime/core/logging.h"
+#include "runtime/job/registry.h"
 
 namespace sluice {
 namespace {
@@ -23,7 +23,9 @@ namespace {
 constexpr std::chrono::milliseconds kClientTimeout{10000};
 
 std::atomic<bool> g_stop{false};
-void on_stop_signal(int) { g_stop.store(true); }
+void on_stop_signal(int) {
+  g_stop.store(true);
+}
 
 void stop_on_signals() {
   std::signal(SIGINT, on_stop_signal);
@@ -52,8 +54,7 @@ int jobmanager_command(const std::vector<std::string>& args) {
                 "how often task managers report (default 1s)");
   line.duration("--heartbeat-timeout", options.heartbeat_timeout,
                 "a task manager silent for D is lost (default 10s)");
-  line.text("--log-level", log_level, "debug, info (default), warn or error")
-      ->type_name("LEVEL");
+  line.text("--log-level", log_level, "debug, info (default), warn or error")->type_name("LEVEL");
   if (!line.parse(args)) return kExitOk;
   bool port_given = port->count() > 0;
   if (!port_given) throw UsageError("jobmanager: missing --port (0 picks a free port)");
@@ -85,11 +86,11 @@ int taskmanager_command(const std::vector<std::string>& args) {
   line.text("--bind", options.bind_host, "address the data port listens on (default 0.0.0.0)")
       ->type_name("ADDRESS");
   line.port("--data-port", options.data_port, "data port (default 0: any free port)");
-  line.text("--log-level", log_level, "debug, info (default), warn or error")
-      ->type_name("LEVEL");
+  line.text("--log-level", log_level, "debug, info (default), warn or error")->type_name("LEVEL");
   if (!line.parse(args)) return kExitOk;
   std::tie(options.jobmanager_host, options.jobmanager_port) = jobmanager;
-  if (options.jobmanager_host.empty()) throw UsageError("taskmanager: missing --jobmanager HOST:PORT");
+  if (options.jobmanager_host.empty())
+    throw UsageError("taskmanager: missing --jobmanager HOST:PORT");
   log::set_level(log_level);
   stop_on_signals();
   TaskManager taskmanager(options);
@@ -130,7 +131,8 @@ int report_end(const std::string& job, const std::string& state, const std::stri
 // After the job manager went away: asks it (once it is back, as a restarted
 // job manager resumes its jobs) every second how the job stands, until the
 // job ended or the job manager stayed away for `give_up_after`.
-int poll_for_end(const ClientArgs& args, const std::string& job, std::chrono::minutes give_up_after) {
+int poll_for_end(const ClientArgs& args, const std::string& job,
+                 std::chrono::minutes give_up_after) {
   auto last_contact = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - last_contact < give_up_after) {
     try {
@@ -140,8 +142,8 @@ int poll_for_end(const ClientArgs& args, const std::string& job, std::chrono::mi
       pb::Envelope reply = client.call(request, kClientTimeout);
       last_contact = std::chrono::steady_clock::now();
       for (const pb::JobInfo& info : reply.job_list().jobs()) {
-        bool ended = info.state() == "finished" || info.state() == "failed" ||
-                     info.state() == "cancelled";
+        bool ended =
+            info.state() == "finished" || info.state() == "failed" || info.state() == "cancelled";
         if (info.job() == job && ended) return report_end(job, info.state(), info.message());
       }
     } catch (const ExternalError&) {
@@ -214,7 +216,8 @@ int list_command(const std::vector<std::string>& args) {
   RpcClient client(parsed.host, parsed.port, kClientTimeout);
   pb::Envelope reply = client.call(request, kClientTimeout);
   throw_if_refused(reply);
-  fmt::print("{:<28} {:<10} {:>7} {:>15}  {}\n", "JOB", "STATE", "ATTEMPT", "LAST CHECKPOINT", "MESSAGE");
+  fmt::print("{:<28} {:<10} {:>7} {:>15}  {}\n", "JOB", "STATE", "ATTEMPT", "LAST CHECKPOINT",
+             "MESSAGE");
   for (const pb::JobInfo& job : reply.job_list().jobs()) {
     fmt::print("{:<28} {:<10} {:>7} {:>15}  {}\n", job.job(), job.state(), job.attempt(),
                job.last_checkpoint(), job.message());

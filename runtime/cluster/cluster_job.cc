@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 
-#include "runtime/job/job_setup.h"
 #include "runtime/cluster/deployed_attempt.h"
 #include "runtime/cluster/messages.h"
 #include "runtime/core/logging.h"
+#include "runtime/job/job_setup.h"
 
 namespace sluice {
 namespace {
@@ -49,11 +49,16 @@ void send_job_status(const std::shared_ptr<ControlConnection>& client, pb::JobSt
 
 const char* job_state_name(JobState state) {
   switch (state) {
-    case JobState::kWaiting: return "waiting";
-    case JobState::kRunning: return "running";
-    case JobState::kFinished: return "finished";
-    case JobState::kFailed: return "failed";
-    case JobState::kCancelled: return "cancelled";
+    case JobState::kWaiting:
+      return "waiting";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kFinished:
+      return "finished";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -82,7 +87,8 @@ int ClusterJob::slots_on(const std::string& task_manager) const {
 }
 
 void ClusterJob::step() {
-  if (state_ == JobState::kWaiting && stopping_.empty() && ClusterJob::Clock::now() >= not_before_) {
+  if (state_ == JobState::kWaiting && stopping_.empty() &&
+      ClusterJob::Clock::now() >= not_before_) {
     std::vector<std::string> owners = place_slots(layout_.slots, cluster_.free_slots());
     if (!owners.empty()) deploy(owners);
   }
@@ -93,10 +99,10 @@ void ClusterJob::step() {
     // after it resumed the job from its record).
     std::string since;
     if (attempt_failed_at_) {
-      since = fmt::format(" ({} ms after the last attempt failed)",
-                          std::chrono::duration_cast<std::chrono::milliseconds>(
-                              Clock::now() - *attempt_failed_at_)
-                              .count());
+      since = fmt::format(
+          " ({} ms after the last attempt failed)",
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *attempt_failed_at_)
+              .count());
     }
     log::cluster()->info("job {} attempt {}: all {} tasks running{}", id_, attempt_,
                          layout_.all_tasks.size(), since);
@@ -280,8 +286,7 @@ void ClusterJob::on_batch_slices(const std::string& task_manager, const pb::Batc
   if (slices.attempt() != attempt_ || !coordinator_) return;
   if (!runs_on(static_cast<size_t>(slices.task()), task_manager)) return;
   coordinator_->accept_slices(slices.batch(), static_cast<size_t>(slices.task()),
-                              slices_of(slices.slices()),
-                              static_cast<SourceInput>(slices.input()));
+                              slices_of(slices.slices()), static_cast<SourceInput>(slices.input()));
 }
 
 void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason,
@@ -360,7 +365,7 @@ void ClusterJob::end(JobState state, const std::string& message) {
   message_ = message;
   log::cluster()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,
                       "job {} {}{}", id_, job_state_name(state),
-                       message.empty() ? std::string() : ": " + message);
+                      message.empty() ? std::string() : ": " + message);
   for (const auto& client : waiters_) send_job_status(client, status());
   waiters_.clear();
   try {
@@ -378,12 +383,13 @@ void ClusterJob::request_checkpoint(const std::shared_ptr<ControlConnection>& cl
   r.set_job(id_);
   int64_t id = 0;
   if (state_ != JobState::kRunning || !coordinator_ || !all_running_logged_) {
-    r.set_error(coordinator_ || state_ != JobState::kRunning
-                    ? fmt::format("job {} is {}, not running all its tasks", id_,
-                                  job_state_name(state_))
-                    : fmt::format("job {} has no checkpoint storage and interval", id_));
+    r.set_error(
+        coordinator_ || state_ != JobState::kRunning
+            ? fmt::format("job {} is {}, not running all its tasks", id_, job_state_name(state_))
+            : fmt::format("job {} has no checkpoint storage and interval", id_));
   } else if ((id = coordinator_->trigger_now()) == 0) {
-    r.set_error(fmt::format("job {}: a checkpoint or its cleanup is in progress, or the job is ending", id_));
+    r.set_error(fmt::format(
+        "job {}: a checkpoint or its cleanup is in progress, or the job is ending", id_));
   } else {
     checkpoint_requests_.push_back(CheckpointRequest{id, client});
     return;

@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "runtime/coordinator/coordinator.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/alignment_board.h"
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/scheduler.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/graph/execution_plan.h"
 
 namespace sluice {

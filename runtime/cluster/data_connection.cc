@@ -1,7 +1,6 @@
 // What runs on an identified data connection: its receiver and sender
 // threads, the credit flow and how the connection ends
 // (runtime/cluster/data_plane_impl.h).
-#include <fmt/format.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <fmt/format.h>
 
 #include "runtime/cluster/data_plane_impl.h"
 #include "runtime/core/codec.h"

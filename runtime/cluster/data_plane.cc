@@ -1,6 +1,5 @@
 #include "runtime/cluster/data_plane.h"
 
-#include <fmt/format.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <fmt/format.h>
 
 #include "runtime/cluster/data_plane_impl.h"
 #include "runtime/core/errors.h"

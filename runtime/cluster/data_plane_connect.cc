@@ -1,13 +1,12 @@
 // Dialing, accepting and the hello handshake of the data plane
 // (runtime/cluster/data_plane_impl.h).
-#include <fmt/format.h>
-
 #include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 
 #include <boost/asio.hpp>
+#include <fmt/format.h>
 
 #include "runtime/cluster/data_plane_impl.h"
 #include "runtime/core/codec.h"

@@ -6,8 +6,8 @@
 
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/messages.h"
-#include "state/key_groups.h"
 #include "runtime/core/logging.h"
+#include "state/key_groups.h"
 
 namespace sluice {
 
@@ -85,7 +85,9 @@ DeployedAttempt::DeployedAttempt(const pb::DeployTasks& deploy, const std::strin
   if (writer_) tasks_->attach_checkpoints(this);
 }
 
-DeployedAttempt::~DeployedAttempt() { stop(); }
+DeployedAttempt::~DeployedAttempt() {
+  stop();
+}
 
 void DeployedAttempt::start(std::function<void()> on_done) {
   tasks_->control().on_all_done(std::move(on_done));
@@ -159,7 +161,9 @@ void DeployedAttempt::submit_slices(int64_t batch, size_t task, std::vector<Spli
   send_(envelope);
 }
 
-void DeployedAttempt::input_ended(size_t task) { send_status(task, pb::TASK_INPUT_ENDED); }
+void DeployedAttempt::input_ended(size_t task) {
+  send_status(task, pb::TASK_INPUT_ENDED);
+}
 
 void DeployedAttempt::task_finished(size_t task) {
   // Cancelled or failed tasks are reported with the attempt's outcome.

@@ -19,10 +19,10 @@
 
 #include "runtime/checkpoint/restore.h"
 #include "runtime/checkpoint/snapshot_writer.h"
-#include "runtime/job/job_setup.h"
-#include "runtime/job/state_dir.h"
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/executor/task_attempt.h"
+#include "runtime/job/job_setup.h"
+#include "runtime/job/state_dir.h"
 
 namespace sluice {
 

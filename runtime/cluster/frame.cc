@@ -21,7 +21,9 @@ uint32_t get_u16(const char* p) {
   return (static_cast<uint32_t>(static_cast<uint8_t>(p[0])) << 8) | static_cast<uint8_t>(p[1]);
 }
 
-uint32_t get_u32(const char* p) { return (get_u16(p) << 16) | get_u16(p + 2); }
+uint32_t get_u32(const char* p) {
+  return (get_u16(p) << 16) | get_u16(p + 2);
+}
 
 bool known_kind(uint32_t kind) {
   return kind >= static_cast<uint32_t>(FrameKind::kControl) &&
@@ -44,8 +46,8 @@ FrameHeader parse_frame_header(const char* bytes, uint32_t max_length) {
   }
   uint32_t version = get_u16(bytes + 4);
   if (version != kProtocolVersion) {
-    throw InputError(fmt::format("protocol version {} not supported (this is version {})",
-                                 version, kProtocolVersion));
+    throw InputError(fmt::format("protocol version {} not supported (this is version {})", version,
+                                 kProtocolVersion));
   }
   uint32_t kind = get_u16(bytes + 6);
   if (!known_kind(kind)) throw InputError(fmt::format("unknown frame kind {}", kind));

@@ -33,8 +33,7 @@ struct TaskManagerRecord {
 
 class JobManager::Impl final : public ClusterView {
  public:
-  explicit Impl(JobManagerOptions options)
-      : options_(std::move(options)) {
+  explicit Impl(JobManagerOptions options) : options_(std::move(options)) {
     if (options_.listen) server_.emplace(io_, options_.bind_host, options_.port, handlers());
     std::lock_guard lock(mutex_);
     if (options_.record_jobs) resume_stored_jobs();
@@ -115,8 +114,8 @@ class JobManager::Impl final : public ClusterView {
       make_directories(dir);
       write_checksummed_file(dir + "/" + kJobRecord, job.SerializeAsString());
     } catch (const SluiceError& e) {
-      throw ExternalError(fmt::format("job {}: cannot record the job in {}: {}", job.job(), dir,
-                                      e.what()));
+      throw ExternalError(
+          fmt::format("job {}: cannot record the job in {}: {}", job.job(), dir, e.what()));
     }
   }
 
@@ -181,7 +180,8 @@ class JobManager::Impl final : public ClusterView {
         });
         return true;
       case pb::Envelope::kTriggerCheckpoint:
-        with_job(c, e.trigger_checkpoint().job(), [&](ClusterJob& job) { job.request_checkpoint(c); });
+        with_job(c, e.trigger_checkpoint().job(),
+                 [&](ClusterJob& job) { job.request_checkpoint(c); });
         return true;
       default:
         log::cluster()->warn("job manager: unexpected message {} from {}; closing", e.body_case(),
@@ -269,18 +269,20 @@ class JobManager::Impl final : public ClusterView {
       std::shared_ptr<ControlConnection> c = task_managers_[id].connection;
       // It may still be running: give it a timeout of its own to notice it
       // was cut off and stop, before its tasks run anywhere else.
-      lose_task_manager(id, fmt::format("no heartbeat for {}", format_duration(options_.heartbeat_timeout)),
-                        options_.heartbeat_timeout);
+      lose_task_manager(
+          id, fmt::format("no heartbeat for {}", format_duration(options_.heartbeat_timeout)),
+          options_.heartbeat_timeout);
       c->close();
     }
   }
 
   // Lost with work on it is a failure; an idle one leaving is news.
-  void lose_task_manager(const std::string& id, const std::string& reason, DurationMs hold_off = 0) {
+  void lose_task_manager(const std::string& id, const std::string& reason,
+                         DurationMs hold_off = 0) {
     bool busy = false;
     for (const auto& [job_id, job] : jobs_) busy |= job->slots_on(id) > 0;
-    log::cluster()->log(busy ? spdlog::level::warn : spdlog::level::info, "task manager {} lost: {}",
-                        id, reason);
+    log::cluster()->log(busy ? spdlog::level::warn : spdlog::level::info,
+                        "task manager {} lost: {}", id, reason);
     task_managers_.erase(id);
     for (auto& [job_id, job] : jobs_) job->on_task_manager_lost(id, reason, hold_off);
   }
@@ -292,7 +294,8 @@ class JobManager::Impl final : public ClusterView {
     pb::Envelope reply;
     try {
       if (find(id) != nullptr) throw UsageError(fmt::format("a job named '{}' exists already", id));
-      auto job = std::make_unique<ClusterJob>(id, number, submit.spec(), options_.checkpoint_dir, *this);
+      auto job =
+          std::make_unique<ClusterJob>(id, number, submit.spec(), options_.checkpoint_dir, *this);
       job->record();  // a job that a restarted job manager could not resume is not accepted
       ++next_job_number_;
       if (submit.wait()) job->add_waiter(c);
@@ -341,7 +344,8 @@ class JobManager::Impl final : public ClusterView {
       if (!std::filesystem::exists(record)) continue;
       pb::StoredJob stored;
       try {
-        if (!stored.ParseFromString(read_checksummed_file(record))) throw InputError(record + ": not a job record");
+        if (!stored.ParseFromString(read_checksummed_file(record)))
+          throw InputError(record + ": not a job record");
       } catch (const SluiceError& e) {
         log::cluster()->error("skipping {}: {}", record, e.what());
         continue;
@@ -374,13 +378,19 @@ class JobManager::Impl final : public ClusterView {
 JobManager::JobManager(JobManagerOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 JobManager::~JobManager() = default;
-uint16_t JobManager::port() const { return impl_->port(); }
+uint16_t JobManager::port() const {
+  return impl_->port();
+}
 std::shared_ptr<ControlConnection> JobManager::connect_in_process(IoThread& io,
                                                                   RpcHandlers handlers,
                                                                   const std::string& name) {
   return impl_->connect_in_process(io, std::move(handlers), name);
 }
-int JobManager::run(const std::atomic<bool>& stop) { return impl_->run(stop); }
-void JobManager::wake() { impl_->wake(); }
+int JobManager::run(const std::atomic<bool>& stop) {
+  return impl_->run(stop);
+}
+void JobManager::wake() {
+  impl_->wake();
+}
 
 }  // namespace sluice

@@ -24,11 +24,11 @@
 namespace sluice {
 
 struct JobManagerOptions {
-  bool listen = true;           // false: in-process connections only (the local cluster)
+  bool listen = true;  // false: in-process connections only (the local cluster)
   std::string bind_host = "0.0.0.0";
-  uint16_t port = 0;            // 0: any free port
-  std::string checkpoint_dir;   // default checkpoint storage and the job records
-  bool record_jobs = true;      // write `_job` records (and resume them)
+  uint16_t port = 0;           // 0: any free port
+  std::string checkpoint_dir;  // default checkpoint storage and the job records
+  bool record_jobs = true;     // write `_job` records (and resume them)
   DurationMs heartbeat_interval = 1000;
   DurationMs heartbeat_timeout = 10000;
 };

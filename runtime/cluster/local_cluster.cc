@@ -44,7 +44,8 @@ struct Inbox {
     std::unique_lock lock(mutex);
     arrived.wait_for(lock, max_wait, [this] { return !messages.empty() || closed; });
     if (messages.empty()) {
-      if (closed) throw SluiceError(ErrorKind::kInternal, "the local job manager closed: " + *closed);
+      if (closed)
+        throw SluiceError(ErrorKind::kInternal, "the local job manager closed: " + *closed);
       return std::nullopt;
     }
     pb::Envelope e = std::move(messages.front());
@@ -56,7 +57,8 @@ struct Inbox {
 // A job manager and a task manager serving on their threads until stopped.
 class EmbeddedCluster {
  public:
-  explicit EmbeddedCluster(int slots) : jobmanager_(jobmanager_options()), taskmanager_(taskmanager_options(slots)) {
+  explicit EmbeddedCluster(int slots)
+      : jobmanager_(jobmanager_options()), taskmanager_(taskmanager_options(slots)) {
     jobmanager_thread_ = std::thread([this] { jobmanager_.run(stop_); });
     taskmanager_thread_ = std::thread([this] { taskmanager_.run(stop_); });
   }
@@ -146,8 +148,8 @@ LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
   bool cancel_sent = false;
   std::optional<pb::JobStatus> status;
   while (!status) {
-    std::optional<pb::Envelope> message = inbox.next(std::chrono::milliseconds(
-        job.on_progress ? job.progress_interval : 100));
+    std::optional<pb::Envelope> message =
+        inbox.next(std::chrono::milliseconds(job.on_progress ? job.progress_interval : 100));
     if (message && message->has_submit_reply() && !message->submit_reply().error().empty()) {
       client->close();
       throw UsageError(message->submit_reply().error());
@@ -163,7 +165,8 @@ LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
   }
   client->close();
   std::shared_ptr<const JobMetrics> metrics = cluster.taskmanager().metrics_of(job.name);
-  if (metrics) reporter.report(*metrics, static_cast<size_t>(status->checkpoints_completed()), true);
+  if (metrics)
+    reporter.report(*metrics, static_cast<size_t>(status->checkpoints_completed()), true);
   LocalClusterResult result;
   result.job = result_of(*status, metrics.get());
   result.job.wall_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();

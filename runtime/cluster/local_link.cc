@@ -41,16 +41,17 @@ class LocalEnd final : public ControlConnection, public std::enable_shared_from_
   void deliver(const pb::Envelope& envelope) {
     std::lock_guard lock(mutex_);
     if (closed_.load()) return;
-    boost::asio::post(io_.context(), [self = shared_from_this(), envelope = pb::Envelope(envelope)]() mutable {
-      if (self->closed_.load() || !self->handlers_.on_message) return;
-      try {
-        validate_envelope(envelope);
-        self->handlers_.on_message(self, std::move(envelope));
-      } catch (const std::exception& e) {
-        log::cluster()->warn("local link: closing the link to {}: {}", self->peer_, e.what());
-        self->close();
-      }
-    });
+    boost::asio::post(
+        io_.context(), [self = shared_from_this(), envelope = pb::Envelope(envelope)]() mutable {
+          if (self->closed_.load() || !self->handlers_.on_message) return;
+          try {
+            validate_envelope(envelope);
+            self->handlers_.on_message(self, std::move(envelope));
+          } catch (const std::exception& e) {
+            log::cluster()->warn("local link: closing the link to {}: {}", self->peer_, e.what());
+            self->close();
+          }
+        });
   }
 
   std::shared_ptr<LocalEnd> other_end() {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/coordinator/coordinator.h"
 #include "runtime/cluster/cluster.pb.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/core/errors.h"
 
 namespace sluice {

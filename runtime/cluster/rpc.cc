@@ -1,10 +1,10 @@
 #include "runtime/cluster/rpc.h"
 
-#include <fmt/format.h>
-
 #include <charconv>
 #include <future>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "runtime/cluster/validate.h"
 #include "runtime/core/errors.h"

@@ -149,7 +149,6 @@ class RpcConnection final : public ControlConnection,
   std::array<char, kFrameHeaderBytes> header_{};
   std::string payload_;
   std::deque<std::string> writes_;
-
 };
 
 // Accepts control-plane connections on one port.

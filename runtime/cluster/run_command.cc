@@ -9,19 +9,21 @@
 
 #include <fmt/format.h>
 
-#include "runtime/job/job_setup.h"
-#include "runtime/job/registry.h"
 #include "runtime/cli/cli.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/local_cluster.h"
 #include "runtime/core/logging.h"
+#include "runtime/job/job_setup.h"
+#include "runtime/job/registry.h"
 
 namespace sluice {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-void on_signal(int) { g_interrupted.store(true); }
+void on_signal(int) {
+  g_interrupted.store(true);
+}
 
 void print_progress(const ProgressSample& s) {
   std::string line = fmt::format(
@@ -39,15 +41,14 @@ void print_progress(const ProgressSample& s) {
 
 void print_summary(const JobResult& result, bool progress) {
   if (progress && isatty(STDERR_FILENO)) fmt::print(stderr, "\n");
-  double rate = result.wall_seconds > 0 ? static_cast<double>(result.records_in) /
-                                              result.wall_seconds
-                                        : 0.0;
+  double rate =
+      result.wall_seconds > 0 ? static_cast<double>(result.records_in) / result.wall_seconds : 0.0;
   fmt::print(stderr, "job {} in {:.2f} s: {} records in ({:.0f}/s), {} records out\n",
              result.succeeded ? "finished" : (result.cancelled ? "cancelled" : "failed"),
              result.wall_seconds, result.records_in, rate, result.records_out);
   if (result.checkpoints_completed > 0) {
-    fmt::print(stderr, "  {} checkpoints completed, the last one {}\n", result.checkpoints_completed,
-               result.last_checkpoint_id);
+    fmt::print(stderr, "  {} checkpoints completed, the last one {}\n",
+               result.checkpoints_completed, result.last_checkpoint_id);
   }
   if (result.late_dropped > 0) {
     fmt::print(stderr, "  {} late records dropped (no late-data output configured)\n",

@@ -98,9 +98,8 @@ class TaskManager::Impl {
     handlers.on_message = [this](const std::shared_ptr<ControlConnection>& c, pb::Envelope&& e) {
       on_message(c, std::move(e));
     };
-    handlers.on_close = [this](const std::shared_ptr<ControlConnection>& c, const std::string& reason) {
-      on_close(c, reason);
-    };
+    handlers.on_close = [this](const std::shared_ptr<ControlConnection>& c,
+                               const std::string& reason) { on_close(c, reason); };
     std::shared_ptr<ControlConnection> connection;
     try {
       connection = options_.connect
@@ -142,8 +141,9 @@ class TaskManager::Impl {
     while (!stop.load()) {
       send(heartbeat());
       if (std::shared_ptr<ControlConnection> silent = silent_connection()) {
-        log::cluster()->warn("task manager {}: nothing from the job manager for {} ms; giving up on it",
-                             id_, silence_limit());
+        log::cluster()->warn(
+            "task manager {}: nothing from the job manager for {} ms; giving up on it", id_,
+            silence_limit());
         give_up(silent);
       }
       heartbeat_wake_.wait_for(lock, heartbeat_interval(), [&stop] { return stop.load(); });
@@ -250,7 +250,8 @@ class TaskManager::Impl {
   void on_peer_lost(const std::string& peer, const std::string& reason) {
     std::lock_guard lock(mutex_);
     for (auto& [key, attempt] : attempts_) {
-      attempt->fail_if_peer(peer, "lost the data connection to task manager " + peer + ": " + reason);
+      attempt->fail_if_peer(peer,
+                            "lost the data connection to task manager " + peer + ": " + reason);
     }
   }
 
@@ -294,8 +295,8 @@ class TaskManager::Impl {
     std::unique_ptr<DeployedAttempt> attempt;
     try {
       data_.connect_peers(peers_of(deploy));
-      attempt = std::make_unique<DeployedAttempt>(
-          deploy, id_, data_, [this](const pb::Envelope& e) { send(e); });
+      attempt = std::make_unique<DeployedAttempt>(deploy, id_, data_,
+                                                  [this](const pb::Envelope& e) { send(e); });
     } catch (const SluiceError& e) {
       report_deploy_failure(deploy, e.kind(), e.what());
       return;
@@ -355,7 +356,8 @@ class TaskManager::Impl {
   }
 
   void cancel(const pb::CancelTasks& cancel) {
-    std::unique_ptr<DeployedAttempt> attempt = take_attempt(AttemptKey{cancel.job(), cancel.attempt()});
+    std::unique_ptr<DeployedAttempt> attempt =
+        take_attempt(AttemptKey{cancel.job(), cancel.attempt()});
     if (attempt) {
       auto started = std::chrono::steady_clock::now();
       attempt->stop();
@@ -438,12 +440,20 @@ class TaskManager::Impl {
 TaskManager::TaskManager(TaskManagerOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 TaskManager::~TaskManager() = default;
-const std::string& TaskManager::id() const { return impl_->id(); }
-uint16_t TaskManager::data_port() const { return impl_->data_port(); }
+const std::string& TaskManager::id() const {
+  return impl_->id();
+}
+uint16_t TaskManager::data_port() const {
+  return impl_->data_port();
+}
 std::shared_ptr<const JobMetrics> TaskManager::metrics_of(const std::string& job) const {
   return impl_->metrics_of(job);
 }
-int TaskManager::run(const std::atomic<bool>& stop) { return impl_->run(stop); }
-void TaskManager::wake() { impl_->wake(); }
+int TaskManager::run(const std::atomic<bool>& stop) {
+  return impl_->run(stop);
+}
+void TaskManager::wake() {
+  impl_->wake();
+}
 
 }  // namespace sluice

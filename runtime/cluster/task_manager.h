@@ -25,9 +25,9 @@
 #include <memory>
 #include <string>
 
-#include "runtime/metrics/metrics.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/core/time.h"
+#include "runtime/metrics/metrics.h"
 
 namespace sluice {
 
@@ -35,15 +35,15 @@ struct TaskManagerOptions {
   std::string jobmanager_host;
   uint16_t jobmanager_port = 0;
   int slots = 1;
-  std::string id;                    // default: HOST:DATA_PORT
+  std::string id;  // default: HOST:DATA_PORT
   // Where other task managers reach this one (advertised to the job
   // manager), and the address its data port listens on: like Kafka's
   // advertised listeners and listeners, they differ in containers, where
   // the advertised name resolves to an address the container binds.
   std::string data_host = "127.0.0.1";
   std::string bind_host = "0.0.0.0";  // every interface
-  uint16_t data_port = 0;            // 0: any free port
-  DurationMs reconnect_delay = 500;  // between attempts to reach the job manager
+  uint16_t data_port = 0;             // 0: any free port
+  DurationMs reconnect_delay = 500;   // between attempts to reach the job manager
   // How to reach the job manager; default: TCP to jobmanager_host:port. The
   // local cluster connects in process.
   std::function<std::shared_ptr<ControlConnection>(IoThread&, RpcHandlers)> connect;

@@ -24,8 +24,8 @@ struct CheckpointProbe {
     registry.add(this, "checkpoint_last_id", "the last completed checkpoint", last_id);
     registry.add(this, "checkpoint_last_duration_ms",
                  "trigger to completion of the last completed checkpoint", last_duration_ms);
-    registry.add(this, "checkpoint_last_bytes_written",
-                 "bytes the last completed checkpoint wrote", last_bytes_written);
+    registry.add(this, "checkpoint_last_bytes_written", "bytes the last completed checkpoint wrote",
+                 last_bytes_written);
     registry.add(this, "checkpoint_last_bytes_total",
                  "bytes of state the last completed checkpoint refers to", last_bytes_total);
   }

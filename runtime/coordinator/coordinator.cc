@@ -75,7 +75,7 @@ int64_t CheckpointCoordinator::trigger_now() {
 }
 
 CheckpointCoordinator::Pending CheckpointCoordinator::make_pending(int64_t id,
-                                                                  Timestamp now) const {
+                                                                   Timestamp now) const {
   Pending p;
   p.id = id;
   p.started_at = now;
@@ -242,7 +242,8 @@ void CheckpointCoordinator::retain_locked() {
       }
       if (batch_log_) {
         std::vector<int64_t> kept = storage_.complete_ids();
-        if (!kept.empty()) batch_log_->discard_before(kept.front() - kBatchesLoggedBeyondCheckpoints);
+        if (!kept.empty())
+          batch_log_->discard_before(kept.front() - kBatchesLoggedBeyondCheckpoints);
       }
     } catch (const std::exception& e) {
       log::runtime()->warn("checkpoint retention: {}", e.what());

@@ -54,14 +54,14 @@
 #include <string>
 #include <vector>
 
-#include "runtime/operator/source.h"
 #include "runtime/checkpoint/background_work.h"
-#include "runtime/checkpoint/checkpoint_config.h"
 #include "runtime/checkpoint/batch_log.h"
+#include "runtime/checkpoint/checkpoint_config.h"
 #include "runtime/checkpoint/snapshot_writer.h"
 #include "runtime/checkpoint/storage.h"
 #include "runtime/coordinator/checkpoint_probe.h"
 #include "runtime/core/clock.h"
+#include "runtime/operator/source.h"
 #include "runtime/task/mailbox.h"
 #include "state/snapshot.h"
 
@@ -99,8 +99,7 @@ class CheckpointCoordinator {
   void acknowledge(StoredSnapshot&& stored);
   // A source task's slices for the batch being planned, and where its
   // input stands. Stale ones are ignored.
-  void accept_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
-                     SourceInput input);
+  void accept_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices, SourceInput input);
   // Task `task` finished its input and waits for the final checkpoint.
   void input_ended(size_t task);
   // A task's thread ended. Before the final checkpoint this means the
@@ -199,7 +198,7 @@ class CheckpointCoordinator {
   size_t completed_ = 0;
   CheckpointProbe probe_;
   Timestamp next_trigger_;
-  bool stopped_ = false;  // no checkpoint starts any more
+  bool stopped_ = false;           // no checkpoint starts any more
   std::vector<bool> input_ended_;  // per task
   size_t input_ended_count_ = 0;
   bool final_completed_ = false;

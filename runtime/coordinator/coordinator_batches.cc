@@ -17,10 +17,14 @@ constexpr DurationMs kEmptyPlanPauseMs = 100;
 
 const char* trigger_name(BatchTrigger trigger) {
   switch (trigger) {
-    case BatchTrigger::kBackToBack: return "back to back";
-    case BatchTrigger::kInterval: return "interval";
-    case BatchTrigger::kOnce: return "once";
-    case BatchTrigger::kAvailableNow: return "available-now";
+    case BatchTrigger::kBackToBack:
+      return "back to back";
+    case BatchTrigger::kInterval:
+      return "interval";
+    case BatchTrigger::kOnce:
+      return "once";
+    case BatchTrigger::kAvailableNow:
+      return "available-now";
   }
   return "unknown";
 }
@@ -82,8 +86,8 @@ void CheckpointCoordinator::plan_batch_locked(Timestamp now) {
 void CheckpointCoordinator::accept_slices(int64_t batch, size_t task,
                                           std::vector<SplitSlice> slices, SourceInput input) {
   std::lock_guard lock(mutex_);
-  if (!planning_ || planning_->id != batch || task >= tasks_.size() ||
-      source_of_[task].empty() || planning_->replies[task]) {
+  if (!planning_ || planning_->id != batch || task >= tasks_.size() || source_of_[task].empty() ||
+      planning_->replies[task]) {
     return;
   }
   planning_->replies[task] = std::move(slices);
@@ -114,9 +118,8 @@ void CheckpointCoordinator::finish_planning_locked(Timestamp now) {
       end_batches_locked("everything available is committed");
       return;
     }
-    next_trigger_ = config_.batches.trigger == BatchTrigger::kInterval
-                        ? next_batch_time(started)
-                        : now + kEmptyPlanPauseMs;
+    next_trigger_ = config_.batches.trigger == BatchTrigger::kInterval ? next_batch_time(started)
+                                                                       : now + kEmptyPlanPauseMs;
     return;
   }
   try {
@@ -193,8 +196,8 @@ void CheckpointCoordinator::run_batch_locked(const BatchPlan& plan, Timestamp pl
     auto& slices = by_source[source];
     if (!slices) {
       const std::vector<SplitSlice>* planned = plan.slices_of(source);
-      slices = std::make_shared<const std::vector<SplitSlice>>(
-          planned ? *planned : std::vector<SplitSlice>{});
+      slices = std::make_shared<const std::vector<SplitSlice>>(planned ? *planned
+                                                                       : std::vector<SplitSlice>{});
     }
     Mail mail{MailKind::kRunBatch, plan.id};
     mail.slices = slices;

@@ -6,8 +6,8 @@
 // inside the coordinator's lifetime; destroyed after every task stopped.
 #pragma once
 
-#include "runtime/coordinator/coordinator.h"
 #include "runtime/checkpoint/snapshot_writer.h"
+#include "runtime/coordinator/coordinator.h"
 
 namespace sluice {
 
@@ -15,8 +15,9 @@ class LocalCheckpointing final : public CheckpointParticipation {
  public:
   explicit LocalCheckpointing(CheckpointCoordinator& coordinator)
       : coordinator_(coordinator),
-        writer_(coordinator.storage(),
-                [&coordinator](StoredSnapshot&& stored) { coordinator.acknowledge(std::move(stored)); }) {
+        writer_(coordinator.storage(), [&coordinator](StoredSnapshot&& stored) {
+          coordinator.acknowledge(std::move(stored));
+        }) {
     coordinator.on_abort([this](int64_t id) { writer_.abandon_up_to(id); });
   }
   ~LocalCheckpointing() override { coordinator_.on_abort(nullptr); }

@@ -35,9 +35,7 @@ namespace sluice {
 class ByteWriter {
  public:
   explicit ByteWriter(std::string& out) : out_(out) {}
-  void write_bytes(const void* data, size_t n) {
-    out_.append(static_cast<const char*>(data), n);
-  }
+  void write_bytes(const void* data, size_t n) { out_.append(static_cast<const char*>(data), n); }
   void write_varint(uint64_t v) {
     char buf[10];
     size_t n = 0;
@@ -97,12 +95,18 @@ template <class T, class Enable = void>
 struct Codec;  // specialised below; a missing specialisation is a compile error
 
 // Declares a struct's fields for its codec, in wire order.
-#define SLUICE_FIELDS(...)                                          \
-  auto sluice_fields() { return std::tie(__VA_ARGS__); }            \
-  auto sluice_fields() const { return std::tie(__VA_ARGS__); }
+#define SLUICE_FIELDS(...)        \
+  auto sluice_fields() {          \
+    return std::tie(__VA_ARGS__); \
+  }                               \
+  auto sluice_fields() const {    \
+    return std::tie(__VA_ARGS__); \
+  }
 
 template <class T>
-concept HasFields = requires(T t) { t.sluice_fields(); };
+concept HasFields = requires(T t) {
+  t.sluice_fields();
+};
 
 template <class T>
 concept ProtobufLike = requires(T t, const T ct, std::string* s, const void* p, int n) {
@@ -295,8 +299,7 @@ struct Codec<T> {
 };
 
 template <ProtobufLike T>
-  requires(!HasFields<T>)
-struct Codec<T> {
+requires(!HasFields<T>) struct Codec<T> {
   static void encode(const T& v, ByteWriter& w) {
     std::string bytes;
     v.SerializeToString(&bytes);

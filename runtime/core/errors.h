@@ -47,8 +47,7 @@ class InputError : public SluiceError {
 // An external system failed (I/O, network).
 class ExternalError : public SluiceError {
  public:
-  explicit ExternalError(const std::string& message)
-      : SluiceError(ErrorKind::kExternal, message) {}
+  explicit ExternalError(const std::string& message) : SluiceError(ErrorKind::kExternal, message) {}
 };
 
 // Thrown into blocked threads when their job is cancelled or has failed.

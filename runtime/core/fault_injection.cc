@@ -54,11 +54,16 @@ void update_armed_locked(const Registry& r) {
 
 const char* op_name(FileOp op) {
   switch (op) {
-    case FileOp::kCreate: return "create";
-    case FileOp::kWrite: return "write";
-    case FileOp::kSync: return "sync";
-    case FileOp::kRename: return "rename";
-    case FileOp::kSyncDirectory: return "syncdir";
+    case FileOp::kCreate:
+      return "create";
+    case FileOp::kWrite:
+      return "write";
+    case FileOp::kSync:
+      return "sync";
+    case FileOp::kRename:
+      return "rename";
+    case FileOp::kSyncDirectory:
+      return "syncdir";
   }
   return "?";
 }
@@ -86,8 +91,8 @@ PointAction parse_action(std::string_view action, std::string_view entry) {
 }
 
 FileOp parse_op(std::string_view op, std::string_view entry) {
-  for (FileOp candidate : {FileOp::kCreate, FileOp::kWrite, FileOp::kSync, FileOp::kRename,
-                           FileOp::kSyncDirectory}) {
+  for (FileOp candidate :
+       {FileOp::kCreate, FileOp::kWrite, FileOp::kSync, FileOp::kRename, FileOp::kSyncDirectory}) {
     if (op == op_name(candidate)) return candidate;
   }
   throw UsageError("SLUICE_FAULTS: unknown file call in '" + std::string(entry) +
@@ -121,10 +126,12 @@ void arm_entry(std::string_view entry) {
   std::string_view name = entry.substr(0, eq);
   auto [what, times] = split_count(entry.substr(eq + 1), '*', entry);
   auto [action, nth] = split_count(what, '@', entry);
-  if (nth == 0) throw UsageError("SLUICE_FAULTS: hits count from 1 in '" + std::string(entry) + "'");
+  if (nth == 0)
+    throw UsageError("SLUICE_FAULTS: hits count from 1 in '" + std::string(entry) + "'");
   int skip = nth > 0 ? nth - 1 : 0;
   if (name.substr(0, 3) != "fs.") {
-    if (times >= 0) throw UsageError("SLUICE_FAULTS: '*' is for file faults: " + std::string(entry));
+    if (times >= 0)
+      throw UsageError("SLUICE_FAULTS: '*' is for file faults: " + std::string(entry));
     arm_point(std::string(name), parse_action(action, entry), skip);
     return;
   }
@@ -226,7 +233,9 @@ void crash_now(const std::string& why) {
 
 namespace detail {
 
-bool any_armed() { return g_armed.load(std::memory_order_relaxed); }
+bool any_armed() {
+  return g_armed.load(std::memory_order_relaxed);
+}
 
 void hit(std::string_view name) {
   Registry& r = registry();

@@ -93,8 +93,8 @@ int file_call(FileOp op, const std::string& path, size_t* bytes = nullptr);
 }  // namespace sluice::fault
 
 #ifdef SLUICE_FAULT_INJECTION
-#define SLUICE_FAULT_POINT(name)                                           \
-  do {                                                                     \
+#define SLUICE_FAULT_POINT(name)                                                  \
+  do {                                                                            \
     if (::sluice::fault::detail::any_armed()) ::sluice::fault::detail::hit(name); \
   } while (false)
 #else

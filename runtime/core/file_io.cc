@@ -87,8 +87,7 @@ std::string directory_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-void throw_error(const char* who, const char* action, const std::string& path,
-                 int error_number) {
+void throw_error(const char* who, const char* action, const std::string& path, int error_number) {
   std::string message = *who != '\0' ? std::string(who) + ": " : std::string();
   throw ExternalError(message + "cannot " + action + " " + path + ": " +
                       std::strerror(error_number));

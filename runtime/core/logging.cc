@@ -19,10 +19,10 @@ std::shared_ptr<spdlog::logger> module_logger(const char* name) {
 }  // namespace
 
 // Each module's logger is created on first use and then shared.
-#define SLUICE_MODULE_LOGGER(name)                                \
-  std::shared_ptr<spdlog::logger> name() {                        \
+#define SLUICE_MODULE_LOGGER(name)                                              \
+  std::shared_ptr<spdlog::logger> name() {                                      \
     static const std::shared_ptr<spdlog::logger> logger = module_logger(#name); \
-    return logger;                                                \
+    return logger;                                                              \
   }
 
 SLUICE_MODULE_LOGGER(runtime)

@@ -24,9 +24,9 @@
 namespace sluice {
 
 struct PersistedFormat {
-  const char* name;      // for errors: "source positions"
-  uint32_t version;      // what this build writes, and the newest it reads
-  uint32_t oldest = 1;   // the oldest it still reads
+  const char* name;     // for errors: "source positions"
+  uint32_t version;     // what this build writes, and the newest it reads
+  uint32_t oldest = 1;  // the oldest it still reads
 };
 
 // Reads the version at the reader's position. Throws InputError

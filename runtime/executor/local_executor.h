@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "runtime/coordinator/coordinator.h"
-#include "runtime/graph/execution_plan.h"
 #include "runtime/executor/progress_reporter.h"
+#include "runtime/graph/execution_plan.h"
 
 namespace sluice {
 

@@ -12,9 +12,9 @@
 #include <functional>
 #include <optional>
 
-#include "runtime/metrics/metrics.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/time.h"
+#include "runtime/metrics/metrics.h"
 
 namespace sluice {
 
@@ -22,7 +22,7 @@ struct ProgressSample {
   double elapsed_seconds = 0;
   uint64_t records_in = 0;
   uint64_t records_out = 0;
-  double in_per_second = 0;   // since the previous sample
+  double in_per_second = 0;  // since the previous sample
   double out_per_second = 0;
   Timestamp watermark = kMinTimestamp;  // minimum over sinks
   // Processing time minus the watermark; none before the first watermark

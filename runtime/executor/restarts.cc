@@ -11,7 +11,6 @@
 namespace sluice {
 namespace {
 
-
 // Waits `ms`, returning early (false) when the job is cancelled meanwhile.
 bool wait_unless_cancelled(DurationMs ms, const std::atomic<bool>* cancel) {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -63,8 +62,8 @@ RecoveryResult run_with_restarts(const JobGraph& graph, LocalJobOptions options,
     options.plan.restore = nullptr;
     if (options.checkpoint.enabled()) {
       try {
-        restored = find_restore_point(options.checkpoint.directory, options.plan.job_name,
-                                      "latest");
+        restored =
+            find_restore_point(options.checkpoint.directory, options.plan.job_name, "latest");
         for (const std::string& w : restored->warnings) log::runtime()->warn("{}", w);
         log::runtime()->warn("restarting from checkpoint {}", restored->metadata.id);
         options.plan.restore = &restored->operators;

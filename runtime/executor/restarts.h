@@ -15,8 +15,8 @@ namespace sluice {
 struct RestartStrategy {
   enum class Kind { kNone, kFixedDelay, kExponentialBackoff };
   Kind kind = Kind::kNone;
-  int max_attempts = 3;        // restarts after the first run
-  DurationMs delay = 1000;     // before the first restart
+  int max_attempts = 3;          // restarts after the first run
+  DurationMs delay = 1000;       // before the first restart
   DurationMs max_delay = 60000;  // cap of the exponential backoff
 
   // The wait before restart number `attempt` (1, 2, ...).

@@ -35,7 +35,9 @@ class TaskAttempt {
   TaskMailbox* mailbox(size_t index) const;
 
   void start();
-  bool wait_all_done(std::chrono::milliseconds max_wait) { return control_.wait_all_done(max_wait); }
+  bool wait_all_done(std::chrono::milliseconds max_wait) {
+    return control_.wait_all_done(max_wait);
+  }
   void cancel() { control_.cancel(); }
   void join();
 

@@ -109,9 +109,11 @@ class PlanBuilder {
     head_of_.assign(graph_.nodes().size(), -1);
     for (const NodeSpec& n : graph_.nodes()) head_of_[static_cast<size_t>(n.id)] = n.id;
     for (const ResolvedEdge& e : edges_) {
-      if (e.chained) head_of_[static_cast<size_t>(e.spec->to)] = head_of_[static_cast<size_t>(e.spec->from)];
+      if (e.chained)
+        head_of_[static_cast<size_t>(e.spec->to)] = head_of_[static_cast<size_t>(e.spec->from)];
     }
-    for (const NodeSpec& n : graph_.nodes()) chains_[head_of_[static_cast<size_t>(n.id)]].push_back(n.id);
+    for (const NodeSpec& n : graph_.nodes())
+      chains_[head_of_[static_cast<size_t>(n.id)]].push_back(n.id);
   }
 
   std::string chain_name(const std::vector<int>& members) const {
@@ -142,7 +144,8 @@ class PlanBuilder {
           if (options_.buffer_debloat_target > 0) {
             channel->set_debloat_target(options_.buffer_debloat_target);
           }
-          if (producer_here != consumer_here) connect_remote(e, type, ps, cs, *channel, producer_here);
+          if (producer_here != consumer_here)
+            connect_remote(e, type, ps, cs, *channel, producer_here);
           control_.add_channel(channel.get());
           e.channels[static_cast<size_t>(ps)][static_cast<size_t>(cs)] = channel.get();
           plan_.channels.push_back(std::move(channel));
@@ -158,7 +161,8 @@ class PlanBuilder {
     const Placement& where = placement();
     ChannelKey key{where.job_number, where.attempt, edge_index(e), static_cast<uint32_t>(producer),
                    static_cast<uint32_t>(consumer)};
-    const std::string& peer = where.slot_owner.at(static_cast<size_t>(outbound ? consumer : producer));
+    const std::string& peer =
+        where.slot_owner.at(static_cast<size_t>(outbound ? consumer : producer));
     // Handed over once the plan is complete: the data plane's threads may
     // use a channel as soon as it has it.
     RemoteLink link{peer, key, &channel, nullptr, nullptr};
@@ -192,8 +196,8 @@ class PlanBuilder {
     int head = members.front();
     std::string task_name =
         fmt::format("{}/{}/{}", options_.job_name, graph_.node(head).name, subtask);
-    auto task = std::make_unique<Task>(task_name, control_, metrics_, clock_,
-                                       options_.state_backend);
+    auto task =
+        std::make_unique<Task>(task_name, control_, metrics_, clock_, options_.state_backend);
     control_.add_wakeup(&task->wakeup());
     std::map<int, OperatorInstance> instances;
     // Tail first, so that each operator's chained consumers exist already.
@@ -271,8 +275,8 @@ class PlanBuilder {
       int producer_head = head_of_[static_cast<size_t>(e.spec->from)];
       for (size_t producer = 0; producer < e.channels.size(); ++producer) {
         if (e.channels[producer][static_cast<size_t>(subtask)] == nullptr) continue;
-        const std::string* bytes = in_flight_state(producer_head, kOvertakenOutputSuffix,
-                                                   static_cast<int>(producer));
+        const std::string* bytes =
+            in_flight_state(producer_head, kOvertakenOutputSuffix, static_cast<int>(producer));
         if (bytes != nullptr) {
           for (auto& [from_edge, consumer, recorded] :
                decode_versioned<OvertakenOutput>(kOvertakenOutputFormat, *bytes)) {
@@ -296,8 +300,8 @@ class PlanBuilder {
                                   std::map<int, OperatorInstance>& instances, Task& task) {
     const NodeSpec& node = graph_.node(id);
     FactoryArgs args;
-    args.info = OperatorInfo{node.name,         task_name, subtask, p(id),
-                             options_.max_parallelism, options_.key_hashing};
+    args.info = OperatorInfo{
+        node.name, task_name, subtask, p(id), options_.max_parallelism, options_.key_hashing};
     for (size_t port = 0; port < node.ports.size(); ++port) {
       args.outputs.push_back(port_target(id, port, subtask, instances, task));
     }
@@ -327,9 +331,10 @@ class PlanBuilder {
         }
         channels.push_back(c);
       }
-      auto writer = e.partitioning == Partitioning::kHash
-                        ? e.spec->hash_writer(channels, options_.max_parallelism, options_.key_hashing)
-                        : type.make_writer(e.partitioning, channels, subtask);
+      auto writer =
+          e.partitioning == Partitioning::kHash
+              ? e.spec->hash_writer(channels, options_.max_parallelism, options_.key_hashing)
+              : type.make_writer(e.partitioning, channels, subtask);
       targets.push_back(writer->downstream());
       task.add_writer(std::move(writer));
     }

@@ -29,8 +29,8 @@ namespace sluice {
 
 // Which slots run here. The default runs every task in this process.
 struct Placement {
-  std::vector<std::string> slot_owner;  // per slot, its task manager; empty: all here
-  std::string self;                     // this task manager
+  std::vector<std::string> slot_owner;      // per slot, its task manager; empty: all here
+  std::string self;                         // this task manager
   RemoteChannelRegistry* remote = nullptr;  // required when some slot is elsewhere
   uint32_t job_number = 0;
   uint32_t attempt = 0;
@@ -49,13 +49,14 @@ struct PlanOptions {
   // How keys map to key groups: hash_bytes, or the format-1 hash for a job
   // restored from a checkpoint of that format (set from its metadata).
   KeyHashing key_hashing = KeyHashing::kXxh3;
-  size_t channel_capacity = 8;  // batches per channel
+  size_t channel_capacity = 8;       // batches per channel
   StateBackendConfig state_backend;  // memory unless set
   // State to resume from, by operator name (null: a fresh start).
   const std::map<std::string, OperatorRestore>* restore = nullptr;
   Placement placement;
   // Micro-batch mode: sources read the slices batches hand them. It must match the checkpoint
-  // configuration's `batches.enabled`; run_local and the cluster's run options derive it from there.
+  // configuration's `batches.enabled`; run_local and the cluster's run options derive it from
+  // there.
   bool micro_batch = false;
   // Unaligned checkpoints (runtime/task/task.h); needs codecs on every edge.
   bool unaligned_checkpoints = false;
@@ -80,9 +81,9 @@ struct ExecutionPlan {
   std::unique_ptr<WatermarkAlignmentGroup> watermark_alignment;
   std::vector<std::unique_ptr<ChannelBase>> channels;
   std::vector<std::unique_ptr<Task>> tasks;  // the tasks placed here
-  std::vector<size_t> task_index;  // of tasks[i] among all_tasks
-  std::vector<PlannedTask> all_tasks;  // the whole job, in a fixed order
-  int slots = 1;  // the job's largest parallelism
+  std::vector<size_t> task_index;            // of tasks[i] among all_tasks
+  std::vector<PlannedTask> all_tasks;        // the whole job, in a fixed order
+  int slots = 1;                             // the job's largest parallelism
   // Human-readable description of the chains, for logs and tests.
   std::vector<std::string> chains;
 };

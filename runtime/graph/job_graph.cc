@@ -4,11 +4,16 @@ namespace sluice {
 
 const char* partitioning_name(Partitioning p) {
   switch (p) {
-    case Partitioning::kAuto: return "auto";
-    case Partitioning::kForward: return "forward";
-    case Partitioning::kHash: return "hash";
-    case Partitioning::kRebalance: return "rebalance";
-    case Partitioning::kBroadcast: return "broadcast";
+    case Partitioning::kAuto:
+      return "auto";
+    case Partitioning::kForward:
+      return "forward";
+    case Partitioning::kHash:
+      return "hash";
+    case Partitioning::kRebalance:
+      return "rebalance";
+    case Partitioning::kBroadcast:
+      return "broadcast";
   }
   return "unknown";
 }
@@ -25,6 +30,8 @@ int JobGraph::add_node(NodeSpec node) {
   return nodes_.back().id;
 }
 
-void JobGraph::add_edge(EdgeSpec edge) { edges_.push_back(std::move(edge)); }
+void JobGraph::add_edge(EdgeSpec edge) {
+  edges_.push_back(std::move(edge));
+}
 
 }  // namespace sluice

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "runtime/operator/operator.h"
 #include "runtime/network/reader.h"
 #include "runtime/network/remote_channels.h"
 #include "runtime/network/writers.h"
+#include "runtime/operator/operator.h"
 
 namespace sluice {
 
@@ -63,9 +63,9 @@ class StreamTypeOps {
       const std::vector<DownstreamBase*>& targets) const = 0;
   virtual std::unique_ptr<DownstreamBase> make_discard() const = 0;
   // Forward, rebalance and broadcast writers; hash writers come from the edge.
-  virtual std::unique_ptr<NetworkWriterBase> make_writer(
-      Partitioning partitioning, const std::vector<ChannelBase*>& channels,
-      int producer_subtask) const = 0;
+  virtual std::unique_ptr<NetworkWriterBase> make_writer(Partitioning partitioning,
+                                                         const std::vector<ChannelBase*>& channels,
+                                                         int producer_subtask) const = 0;
   // The wire side of a remote channel made by make_channel(): an encoder
   // that drains it (outbound) or a decoder that fills it (inbound). Throw
   // UsageError when the record type has no codec and so cannot cross

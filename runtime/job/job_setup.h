@@ -9,8 +9,8 @@
 #include <string>
 
 #include "runtime/api/topology.h"
-#include "runtime/job/registry.h"
 #include "runtime/job/job_options.h"
+#include "runtime/job/registry.h"
 
 namespace sluice {
 

@@ -106,12 +106,12 @@ using CommandRegistry = Registry<CommandSpec>;
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
 // Registers a TopologySpec at static initialisation.
-#define SLUICE_TOPOLOGY(...)                                                  \
+#define SLUICE_TOPOLOGY(...)                                               \
   static const bool SLUICE_CONCAT(sluice_topology_registered_, __LINE__) = \
       ::sluice::TopologyRegistry::instance().add(__VA_ARGS__)
 
 // Registers a CommandSpec at static initialisation.
-#define SLUICE_COMMAND(...)                                                   \
+#define SLUICE_COMMAND(...)                                               \
   static const bool SLUICE_CONCAT(sluice_command_registered_, __LINE__) = \
       ::sluice::CommandRegistry::instance().add(__VA_ARGS__)
 

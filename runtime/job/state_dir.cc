@@ -25,7 +25,8 @@ bool abandoned(const std::filesystem::path& dir) {
   std::filesystem::path owner = dir / kOwnerFile;
   std::error_code ec;
   auto written = std::filesystem::last_write_time(owner, ec);
-  if (ec || std::filesystem::file_time_type::clock::now() - written < kMinAbandonedAge) return false;
+  if (ec || std::filesystem::file_time_type::clock::now() - written < kMinAbandonedAge)
+    return false;
   int fd = ::open(owner.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
@@ -39,7 +40,8 @@ int JobStateDirectory::remove_abandoned(const std::string& parent) {
   int removed = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
-    if (!entry.is_directory(ec) || entry.path().filename().string().rfind(kPrefix, 0) != 0) continue;
+    if (!entry.is_directory(ec) || entry.path().filename().string().rfind(kPrefix, 0) != 0)
+      continue;
     if (!abandoned(entry.path())) continue;
     std::filesystem::remove_all(entry.path(), ec);
     if (!ec) ++removed;
@@ -56,8 +58,7 @@ JobStateDirectory::JobStateDirectory(const std::string& given) {
   remove_abandoned(parent.string());
   std::string pattern = (parent / (std::string(kPrefix) + "XXXXXX")).string();
   if (mkdtemp(pattern.data()) == nullptr) {
-    throw ExternalError("cannot create a state directory " + pattern + ": " +
-                        std::strerror(errno));
+    throw ExternalError("cannot create a state directory " + pattern + ": " + std::strerror(errno));
   }
   path_ = pattern;
   temporary_ = true;

@@ -46,8 +46,6 @@
 // pops that leave it over budget, and returns them once it is under.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -59,21 +57,23 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/operator/record.h"
+#include <fmt/format.h>
+
 #include "runtime/core/errors.h"
 #include "runtime/network/buffer_debloat.h"
+#include "runtime/operator/record.h"
 
 namespace sluice {
 
 enum class ElementKind : uint8_t {
   kBatch,
   kWatermark,
-  kIdle,     // the producer has no active input: do not wait for its watermark
-  kActive,   // the producer is active again
-  kBarrier,  // checkpoint barrier: everything before it belongs to the checkpoint
-  kEnd,      // the producer will send nothing more (implies kEndOfData)
-  kEndOfData, // no more records or watermarks; barriers and kEnd still follow
-              // (the producer waits for the job's final checkpoint)
+  kIdle,        // the producer has no active input: do not wait for its watermark
+  kActive,      // the producer is active again
+  kBarrier,     // checkpoint barrier: everything before it belongs to the checkpoint
+  kEnd,         // the producer will send nothing more (implies kEndOfData)
+  kEndOfData,   // no more records or watermarks; barriers and kEnd still follow
+                // (the producer waits for the job's final checkpoint)
   kBarrierMark  // unaligned checkpoints: where the barrier would have been;
                 // the elements between the barrier and it are in flight
 };
@@ -211,7 +211,7 @@ class ChannelBase {
   std::mutex mutex_;
   std::condition_variable below_overdraft_;
   size_t capacity_;
-  std::atomic<size_t> size_{0};  // written under mutex_
+  std::atomic<size_t> size_{0};            // written under mutex_
   std::atomic<size_t> queued_records_{0};  // in queued batches; written under mutex_
   std::atomic<size_t> record_budget_{0};
   std::optional<DebloatMeter> debloat_;  // the consumer's side
@@ -407,8 +407,8 @@ class Channel final : public ChannelBase {
 
   std::deque<Element<T>> queue_;
   std::vector<Batch<T>> drained_;  // buffers handed back by the consumer
-  size_t barriers_ = 0;  // barriers queued by push_credited(), which took no credit
-  size_t marks_ = 0;     // marks push_credited() queued for them
+  size_t barriers_ = 0;            // barriers queued by push_credited(), which took no credit
+  size_t marks_ = 0;               // marks push_credited() queued for them
 };
 
 }  // namespace sluice

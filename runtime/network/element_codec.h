@@ -27,7 +27,6 @@
 #pragma once
 
 #include <cxxabi.h>
-#include <fmt/format.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -42,6 +41,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"

@@ -21,9 +21,9 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/operator/output.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/element_codec.h"
+#include "runtime/operator/output.h"
 
 namespace sluice {
 
@@ -61,9 +61,9 @@ class ChannelReaderBase {
   virtual void replay(std::string_view recorded) = 0;
 
  protected:
-  int64_t recording_ = 0;  // the checkpoint whose mark ends the recording
+  int64_t recording_ = 0;          // the checkpoint whose mark ends the recording
   bool awaiting_barrier_ = false;  // its barrier has not come through here yet
-  size_t skip_ = 0;  // elements recorded in place that poll() still hands on
+  size_t skip_ = 0;                // elements recorded in place that poll() still hands on
   std::string recorded_;
 };
 

@@ -14,12 +14,12 @@
 // task manager when an attempt ends.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include <fmt/format.h>
 
 #include "runtime/network/channel.h"
 

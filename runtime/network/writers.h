@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "runtime/operator/output.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
 #include "runtime/core/key_hasher.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/element_codec.h"
+#include "runtime/operator/output.h"
 #include "state/key_groups.h"
 
 namespace sluice {
@@ -87,8 +87,7 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
   }
   void send_stream_status(StreamStatus status) override {
     flush();
-    broadcast_control(status == StreamStatus::kIdle ? ElementKind::kIdle : ElementKind::kActive,
-                      0);
+    broadcast_control(status == StreamStatus::kIdle ? ElementKind::kIdle : ElementKind::kActive, 0);
   }
   void send_end() override {
     flush();

@@ -15,13 +15,13 @@ void rethrow_as_operator_failure(const OperatorInfo& info) {
     throw OperatorFailure(e.kind(), fmt::format("operator '{}' (subtask {}/{}): {}", info.name,
                                                 info.subtask + 1, info.parallelism, e.what()));
   } catch (const std::exception& e) {
-    throw OperatorFailure(ErrorKind::kUser, fmt::format("operator '{}' (subtask {}/{}): {}",
-                                                        info.name, info.subtask + 1,
-                                                        info.parallelism, e.what()));
+    throw OperatorFailure(ErrorKind::kUser,
+                          fmt::format("operator '{}' (subtask {}/{}): {}", info.name,
+                                      info.subtask + 1, info.parallelism, e.what()));
   } catch (...) {
     throw OperatorFailure(ErrorKind::kUser,
-                          fmt::format("operator '{}' (subtask {}/{}): unknown exception",
-                                      info.name, info.subtask + 1, info.parallelism));
+                          fmt::format("operator '{}' (subtask {}/{}): unknown exception", info.name,
+                                      info.subtask + 1, info.parallelism));
   }
 }
 

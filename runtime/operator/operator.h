@@ -12,9 +12,9 @@
 
 #include <exception>
 #include <optional>
-#include <vector>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "runtime/core/clock.h"
 #include "runtime/core/errors.h"

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/operator/record.h"
 #include "runtime/core/clock.h"
+#include "runtime/operator/record.h"
 
 namespace sluice {
 

@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "runtime/operator/record.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/codec.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/time.h"
 #include "runtime/core/versioned.h"
+#include "runtime/operator/record.h"
 
 namespace sluice {
 
@@ -154,9 +154,9 @@ class Source {
 // which a split without records stops holding the watermark back.
 template <class TimestampFn>
 struct WatermarkStrategy {
-  TimestampFn timestamp_of;           // T -> Timestamp
-  DurationMs out_of_orderness = 0;    // watermark = max event time - this - 1
-  DurationMs idle_timeout = 0;        // 0: splits never become idle
+  TimestampFn timestamp_of;         // T -> Timestamp
+  DurationMs out_of_orderness = 0;  // watermark = max event time - this - 1
+  DurationMs idle_timeout = 0;      // 0: splits never become idle
 };
 
 // A strategy for sources that do not use event time: every record has
@@ -170,7 +170,7 @@ struct NoTimestamps {
 
 template <class TimestampFn>
 WatermarkStrategy<TimestampFn> bounded_out_of_orderness(TimestampFn fn, DurationMs delay,
-                                                         DurationMs idle_timeout = 0) {
+                                                        DurationMs idle_timeout = 0) {
   return WatermarkStrategy<TimestampFn>{std::move(fn), delay, idle_timeout};
 }
 

@@ -24,13 +24,14 @@ KeyedStateBackend::KeyedStateBackend(const StateBackendConfig& config, KeyGroupR
     rocks_ = std::make_unique<RocksStore>(config.rocksdb);
     std::random_device random;
     uint64_t run = (uint64_t{random()} << 32) | random();
-    rocks_tag_ = fmt::format("{}-{:016x}",
-                             std::filesystem::path(config.rocksdb.directory).filename().string(),
-                             run);
+    rocks_tag_ = fmt::format(
+        "{}-{:016x}", std::filesystem::path(config.rocksdb.directory).filename().string(), run);
   }
 }
 
-KeyedStateBackend::~KeyedStateBackend() { pins_.release_all(); }
+KeyedStateBackend::~KeyedStateBackend() {
+  pins_.release_all();
+}
 
 void KeyedStateBackend::set_current_key(KeyGroup group, std::string_view key_bytes,
                                         uint64_t key_hash) {
@@ -68,8 +69,7 @@ KeyedSnapshot KeyedStateBackend::snapshot(int64_t id, SnapshotFiles& files) {
   bool native = kind_ == StateBackendKind::kRocksDb && incremental_;
   KeyedSnapshot snapshot = capture_snapshot(native);
   if (native) {
-    snapshot.rocks =
-        take_native_snapshot(*rocks_, id, range_, rocks_tag_, restored_files_, files);
+    snapshot.rocks = take_native_snapshot(*rocks_, id, range_, rocks_tag_, restored_files_, files);
   }
   return snapshot;
 }

@@ -24,9 +24,9 @@
 #include "state/rocksdb/rocksdb_store.h"
 #include "state/snapshot.h"
 #include "state/snapshot_pins.h"
+#include "state/state.h"
 #include "state/state_table.h"
 #include "state/timer_queue.h"
-#include "state/state.h"
 
 namespace sluice {
 

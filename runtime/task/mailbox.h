@@ -25,16 +25,16 @@ enum class MailKind {
   // The job's final checkpoint completed (every task's part of it was taken
   // after the task's input ended): commit, then end.
   kFinalCheckpointComplete,
-  kPlanBatch,      // a source reports its splits' slices (submit_slices)
-  kRunBatch,       // a source reads `slices`, then emits the batch's barrier
-  kEndOfBatches,   // a source ends without ending event time
+  kPlanBatch,     // a source reports its splits' slices (submit_slices)
+  kRunBatch,      // a source reads `slices`, then emits the batch's barrier
+  kEndOfBatches,  // a source ends without ending event time
 };
 
 struct Mail {
   Mail(MailKind kind, int64_t checkpoint) : kind(kind), checkpoint(checkpoint) {}
 
   MailKind kind;
-  int64_t checkpoint;  // the checkpoint, or the batch (a batch is a checkpoint)
+  int64_t checkpoint;        // the checkpoint, or the batch (a batch is a checkpoint)
   uint64_t max_records = 0;  // kPlanBatch
   // kRunBatch: the batch's slices of every split of the task's source.
   std::shared_ptr<const std::vector<SplitSlice>> slices;

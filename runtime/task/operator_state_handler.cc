@@ -11,8 +11,7 @@ std::string instance_directory_name(const OperatorInfo& info) {
   return name + "-" + std::to_string(info.subtask);
 }
 
-OperatorStateHandler::OperatorStateHandler(const OperatorBase& op,
-                                           const StateBackendConfig& config,
+OperatorStateHandler::OperatorStateHandler(const OperatorBase& op, const StateBackendConfig& config,
                                            const OperatorRestore* restore) {
   if (!op.keeps_keyed_state()) return;
   const OperatorInfo& info = op.info();

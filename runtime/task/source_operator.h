@@ -42,7 +42,8 @@ inline std::vector<SplitPosition> restored_positions(const OperatorRestore& rest
   std::vector<SplitPosition> all;
   for (const std::string& bytes : restore.operator_states) {
     if (bytes.empty()) continue;
-    for (SplitPosition& p : decode_versioned<std::vector<SplitPosition>>(kSourcePositionsFormat, bytes)) {
+    for (SplitPosition& p :
+         decode_versioned<std::vector<SplitPosition>>(kSourcePositionsFormat, bytes)) {
       all.push_back(std::move(p));
     }
   }
@@ -143,7 +144,8 @@ class SourceOperator final : public SourceOperatorBase {
     reader_context.clock = context.processing_time.clock();
     reader_context.metrics = &context.metrics;
     reader_->open(reader_context);
-    if (context.restore != nullptr) reader_->restore_positions(restored_positions(*context.restore));
+    if (context.restore != nullptr)
+      reader_->restore_positions(restored_positions(*context.restore));
     Timestamp now = context.processing_time.now();
     for (int split : reader_->splits()) splits_.add_split(split, now);
   }

@@ -15,7 +15,9 @@ void SplitWatermarks::on_records(int split, Timestamp max_ts, Timestamp now) {
   s.last_record_at = now;
 }
 
-void SplitWatermarks::on_split_finished(int split) { splits_[split].finished = true; }
+void SplitWatermarks::on_split_finished(int split) {
+  splits_[split].finished = true;
+}
 
 std::optional<Timestamp> SplitWatermarks::watermark(Timestamp now) const {
   // No split yet (a Kafka subtask with no partition, which discovery may
@@ -29,8 +31,8 @@ std::optional<Timestamp> SplitWatermarks::watermark(Timestamp now) const {
     any_unfinished = true;
     if (is_idle(s, now)) continue;
     any_active = true;
-    Timestamp split_wm = s.max_ts == kMinTimestamp ? kMinTimestamp
-                                                   : s.max_ts - out_of_orderness_ - 1;
+    Timestamp split_wm =
+        s.max_ts == kMinTimestamp ? kMinTimestamp : s.max_ts - out_of_orderness_ - 1;
     wm = std::min(wm, split_wm);
   }
   if (!any_unfinished) return kMaxTimestamp;

@@ -41,8 +41,8 @@ std::optional<Timestamp> WatermarkValve::recompute() {
     any_active = true;
     wm = std::min(wm, in.watermark);
   }
-  bool all_ended = std::all_of(inputs_.begin(), inputs_.end(),
-                               [](const Input& in) { return in.ended; });
+  bool all_ended =
+      std::all_of(inputs_.begin(), inputs_.end(), [](const Input& in) { return in.ended; });
   if (!any_active && !all_ended) return std::nullopt;
   if (wm <= output_) return std::nullopt;
   output_ = wm;

@@ -45,7 +45,8 @@ void materialize(const RocksFiles& files, const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec) throw ExternalError("cannot create " + dir + ": " + ec.message());
   for (const RocksFile& file : files.files) {
-    std::string source = (file.shared ? files.shared_dir : files.checkpoint_dir) + "/" + file.stored;
+    std::string source =
+        (file.shared ? files.shared_dir : files.checkpoint_dir) + "/" + file.stored;
     std::string target = dir + "/" + file.local;
     if (!fs::exists(source)) throw InputError("checkpoint file " + source + " is missing");
     // SST files are immutable: a link is enough. The others RocksDB may

@@ -34,7 +34,9 @@ class AppendOperator final : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "sluice-append"; }
 };
 
-rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+rocksdb::Slice slice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
 
 void check(const rocksdb::Status& status, const std::string& what, const std::string& dir) {
   if (!status.ok()) {
@@ -59,9 +61,8 @@ OpenedInstance open_all_families(const rocksdb::DBOptions& db_options,
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : opened.names) descriptors.emplace_back(name, cf_options);
   rocksdb::DB* db = nullptr;
-  check(read_only
-            ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &opened.handles, &db)
-            : rocksdb::DB::Open(db_options, dir, descriptors, &opened.handles, &db),
+  check(read_only ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &opened.handles, &db)
+                  : rocksdb::DB::Open(db_options, dir, descriptors, &opened.handles, &db),
         "open", dir);
   opened.db.reset(db);
   return opened;
@@ -133,8 +134,7 @@ RocksStore::RocksStore(RocksDbOptions options, Open mode)
   if (mode == Open::kFresh) std::filesystem::remove_all(options_.directory, ec);
   std::filesystem::create_directories(options_.directory, ec);
   if (ec) {
-    throw ExternalError("rocksdb state: cannot create " + options_.directory + ": " +
-                        ec.message());
+    throw ExternalError("rocksdb state: cannot create " + options_.directory + ": " + ec.message());
   }
   impl_->memory = options_.shared_memory_bytes > 0
                       ? shared_pool(options_.shared_memory_bytes)
@@ -213,8 +213,8 @@ int RocksStore::column_family(const std::string& name) {
 }
 
 bool RocksStore::get(int cf, std::string_view key, std::string& out) {
-  rocksdb::Status s = impl_->db->Get(impl_->read, impl_->families[static_cast<size_t>(cf)],
-                                     slice(key), &out);
+  rocksdb::Status s =
+      impl_->db->Get(impl_->read, impl_->families[static_cast<size_t>(cf)], slice(key), &out);
   if (s.IsNotFound()) return false;
   check(s, "get", options_.directory);
   return true;
@@ -241,7 +241,9 @@ bool RocksStore::shares_memory_with(const RocksStore& other) const {
   return impl_->memory == other.impl_->memory;
 }
 
-size_t RocksStore::block_cache_capacity() const { return impl_->memory->cache->GetCapacity(); }
+size_t RocksStore::block_cache_capacity() const {
+  return impl_->memory->cache->GetCapacity();
+}
 
 struct RocksStore::Batch::Impl {
   rocksdb::WriteBatch batch;
@@ -251,14 +253,13 @@ RocksStore::Batch::Batch(RocksStore& store) : store_(store), impl_(std::make_uni
 RocksStore::Batch::~Batch() = default;
 
 void RocksStore::Batch::put(int cf, std::string_view key, std::string_view value) {
-  check(impl_->batch.Put(store_.impl_->families[static_cast<size_t>(cf)], slice(key),
-                         slice(value)),
+  check(impl_->batch.Put(store_.impl_->families[static_cast<size_t>(cf)], slice(key), slice(value)),
         "put", store_.options_.directory);
 }
 
 void RocksStore::Batch::remove(int cf, std::string_view key) {
-  check(impl_->batch.Delete(store_.impl_->families[static_cast<size_t>(cf)], slice(key)),
-        "delete", store_.options_.directory);
+  check(impl_->batch.Delete(store_.impl_->families[static_cast<size_t>(cf)], slice(key)), "delete",
+        store_.options_.directory);
 }
 
 void RocksStore::Batch::append(int cf, std::string_view key, std::string_view suffix) {
@@ -267,7 +268,9 @@ void RocksStore::Batch::append(int cf, std::string_view key, std::string_view su
         "merge", store_.options_.directory);
 }
 
-size_t RocksStore::Batch::count() const { return static_cast<size_t>(impl_->batch.Count()); }
+size_t RocksStore::Batch::count() const {
+  return static_cast<size_t>(impl_->batch.Count());
+}
 
 void RocksStore::write(Batch& batch) {
   if (batch.count() == 0) return;

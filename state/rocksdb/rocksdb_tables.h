@@ -164,8 +164,7 @@ class RocksTableBase : public StateTableBase {
 };
 
 template <class V>
-class RocksValueTable final : public ValueTable<V>,
-                              public RocksTableBase<RocksValueTable<V>, V> {
+class RocksValueTable final : public ValueTable<V>, public RocksTableBase<RocksValueTable<V>, V> {
   using Base = RocksTableBase<RocksValueTable<V>, V>;
   using Entry = typename Base::Entry;
 
@@ -273,7 +272,9 @@ class RocksListTable final : public ListTable<V>,
     entry->value.elements.push_back(std::move(value));
     entry->dirty = true;
   }
-  void put(std::vector<V> values) override { replace(this->entry_to_overwrite(), std::move(values)); }
+  void put(std::vector<V> values) override {
+    replace(this->entry_to_overwrite(), std::move(values));
+  }
   void put_new(std::vector<V> values) override { replace(this->new_entry(), std::move(values)); }
   void clear() override { put({}); }
 

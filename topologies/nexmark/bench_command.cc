@@ -5,18 +5,18 @@
 #include <sys/resource.h>
 
 #include <charconv>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "runtime/job/registry.h"
 #include "runtime/checkpoint/checkpoint_config.h"
 #include "runtime/cli/command_line.h"
-#include "runtime/job/state_dir.h"
 #include "runtime/core/logging.h"
 #include "runtime/executor/local_executor.h"
+#include "runtime/job/registry.h"
+#include "runtime/job/state_dir.h"
 #include "topologies/nexmark/nexmark_job.h"
 #include "topologies/nexmark/queries.h"
 

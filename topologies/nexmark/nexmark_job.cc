@@ -12,7 +12,7 @@ namespace {
 struct GenerateEvent {
   GeneratorConfig config;
   bool stamp_ingestion = false;
-  double throughput = 0;      // events released per second; 0: unthrottled
+  double throughput = 0;         // events released per second; 0: unthrottled
   int64_t released_from_ns = 0;  // when event 0 is released
   Event operator()(uint64_t n, SplitRandom& rng) const {
     Event e = generate_event(config, n, rng);
@@ -49,8 +49,8 @@ GeneratorConfig generator_config_from(const Params& params) {
 }
 
 Stream<Event> nexmark_events(Topology& topology, const NexmarkJob& job) {
-  auto strategy = bounded_out_of_orderness([](const Event& e) { return e.date_time(); },
-                                           job.out_of_orderness);
+  auto strategy =
+      bounded_out_of_orderness([](const Event& e) { return e.date_time(); }, job.out_of_orderness);
   bool stamp = job.latency != nullptr;
   if (!job.input.empty()) {
     FileSourceOptions options;

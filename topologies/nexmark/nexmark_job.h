@@ -19,9 +19,9 @@ namespace sluice::nexmark {
 
 struct NexmarkJob {
   std::string query = "q0";
-  uint64_t events = 0;     // generator events; 0: unbounded
-  std::string input;       // a dump to read instead of the generator
-  std::string output;      // a directory, or empty to discard rows
+  uint64_t events = 0;  // generator events; 0: unbounded
+  std::string input;    // a dump to read instead of the generator
+  std::string output;   // a directory, or empty to discard rows
   GeneratorConfig generator;
   DurationMs out_of_orderness = 4000;
   std::shared_ptr<LatencyRecorder> latency;  // set to measure latency

@@ -9,9 +9,13 @@
 namespace sluice::nexmark {
 namespace {
 
-int64_t person_key(const Event& e) { return e.person() ? e.person()->id : e.auction()->seller; }
+int64_t person_key(const Event& e) {
+  return e.person() ? e.person()->id : e.auction()->seller;
+}
 
-bool is_person_or_auction(const Event& e) { return e.bid() == nullptr; }
+bool is_person_or_auction(const Event& e) {
+  return e.bid() == nullptr;
+}
 
 struct SellerInfo {
   std::string name;

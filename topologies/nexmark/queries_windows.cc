@@ -10,7 +10,9 @@
 namespace sluice::nexmark {
 namespace {
 
-bool is_bid(const Event& e) { return e.bid() != nullptr; }
+bool is_bid(const Event& e) {
+  return e.bid() != nullptr;
+}
 
 struct BidCount {
   int64_t count = 0;
@@ -110,25 +112,24 @@ void build_q5(const Stream<Event>& events, const OutputTarget& out) {
 void build_q7(const Stream<Event>& events, const OutputTarget& out) {
   // Pre-aggregation spreads the bids over 64 buckets; any key would do.
   constexpr int64_t kBuckets = 64;
-  auto partial =
-      events.filter("q7-bids", is_bid)
-          .key_by([](const Event& e) { return e.bid()->auction % kBuckets; })
-          .window(tumbling(kTenSeconds))
-          .aggregate("q7-highest-per-bucket", HighestBids{},
-                     [](const int64_t&, const TimeWindow& w, TopBids&& top) {
-                       for (WindowMaxBid& b : top.bids) {
-                         b.window_start = w.start;
-                         b.window_end = w.end;
-                       }
-                       return std::move(top.bids);
-                     })
-          .flat_map<WindowMaxBid>("q7-unpack",
-                                  [](std::vector<WindowMaxBid>&& bids, Emitter<WindowMaxBid>& emit) {
-                                    for (WindowMaxBid& b : bids) emit.emit(std::move(b));
-                                  });
-  out.attach(
-      partial.key_by([](const WindowMaxBid& b) { return b.window_start; })
-          .process<WindowMaxBid>("q7-highest", WindowLeaders<WindowMaxBid, &WindowMaxBid::price>{}));
+  auto partial = events.filter("q7-bids", is_bid)
+                     .key_by([](const Event& e) { return e.bid()->auction % kBuckets; })
+                     .window(tumbling(kTenSeconds))
+                     .aggregate("q7-highest-per-bucket", HighestBids{},
+                                [](const int64_t&, const TimeWindow& w, TopBids&& top) {
+                                  for (WindowMaxBid& b : top.bids) {
+                                    b.window_start = w.start;
+                                    b.window_end = w.end;
+                                  }
+                                  return std::move(top.bids);
+                                })
+                     .flat_map<WindowMaxBid>("q7-unpack", [](std::vector<WindowMaxBid>&& bids,
+                                                             Emitter<WindowMaxBid>& emit) {
+                       for (WindowMaxBid& b : bids) emit.emit(std::move(b));
+                     });
+  out.attach(partial.key_by([](const WindowMaxBid& b) { return b.window_start; })
+                 .process<WindowMaxBid>("q7-highest",
+                                        WindowLeaders<WindowMaxBid, &WindowMaxBid::price>{}));
 }
 
 void build_q11(const Stream<Event>& events, const OutputTarget& out) {

@@ -27,7 +27,9 @@ struct PricedBid {
   SLUICE_FIELDS(date_time, price, ingest_ns)
 };
 
-int64_t auction_key(const Event& e) { return e.auction() ? e.auction()->id : e.bid()->auction; }
+int64_t auction_key(const Event& e) {
+  return e.auction() ? e.auction()->id : e.bid()->auction;
+}
 
 struct AuctionCloser {
   ValueState<OpenAuction> auction;

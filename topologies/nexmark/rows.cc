@@ -35,7 +35,9 @@ class CsvLine {
 void format_row(const BidRow& r, std::string& out) {
   CsvLine(out) << r.auction << r.bidder << r.price << r.date_time;
 }
-void format_row(const AuctionPrice& r, std::string& out) { CsvLine(out) << r.auction << r.price; }
+void format_row(const AuctionPrice& r, std::string& out) {
+  CsvLine(out) << r.auction << r.price;
+}
 void format_row(const SellerAuction& r, std::string& out) {
   CsvLine(out) << r.name << r.city << r.state << r.auction_id;
 }

@@ -13,9 +13,9 @@
 #include <fmt/format.h>
 
 #include "runtime/cli/command_line.h"
+#include "runtime/cli/commands.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/logging.h"
-#include "runtime/job/registry.h"
 #include "topologies/stop_signals.h"
 #include "topologies/tcp_relay.h"
 

@@ -13,6 +13,7 @@
 
 #include "runtime/checkpoint/restore.h"
 #include "runtime/cli/command_line.h"
+#include "runtime/cli/commands.h"
 #include "runtime/core/logging.h"
 #include "runtime/executor/local_executor.h"
 #include "runtime/job/job_setup.h"

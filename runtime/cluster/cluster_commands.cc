@@ -9,13 +9,13 @@
 
 #include "runtime/cli/cli.h"
 #include "runtime/cli/command_line.h"
+#include "runtime/cli/commands.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/cluster/job_manager.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/task_manager.h"
 #include "runtime/core/logging.h"
-#include "runtime/job/registry.h"
 
 namespace sluice {
 namespace {

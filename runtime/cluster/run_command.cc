@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "runtime/cli/cli.h"
+#include "runtime/cli/commands.h"
 #include "runtime/cli/run_options.h"
 #include "runtime/cluster/local_cluster.h"
 #include "runtime/core/logging.h"

@@ -92,27 +92,11 @@ class Registry {
 
 using TopologyRegistry = Registry<TopologySpec>;
 
-// Extra subcommands of the binary (such as `bench`), registered like
-// topologies. run() gets the arguments after the command's name and returns
-// the exit code; it throws UsageError for bad arguments.
-struct CommandSpec {
-  std::string name;
-  std::string summary;
-  std::function<int(const std::vector<std::string>&)> run;
-};
-
-using CommandRegistry = Registry<CommandSpec>;
-
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
 // Registers a TopologySpec at static initialisation.
 #define SLUICE_TOPOLOGY(...)                                               \
   static const bool SLUICE_CONCAT(sluice_topology_registered_, __LINE__) = \
       ::sluice::TopologyRegistry::instance().add(__VA_ARGS__)
-
-// Registers a CommandSpec at static initialisation.
-#define SLUICE_COMMAND(...)                                               \
-  static const bool SLUICE_CONCAT(sluice_command_registered_, __LINE__) = \
-      ::sluice::CommandRegistry::instance().add(__VA_ARGS__)
 
 }  // namespace sluice

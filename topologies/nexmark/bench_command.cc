@@ -13,9 +13,9 @@
 
 #include "runtime/checkpoint/checkpoint_config.h"
 #include "runtime/cli/command_line.h"
+#include "runtime/cli/commands.h"
 #include "runtime/core/logging.h"
 #include "runtime/executor/local_executor.h"
-#include "runtime/job/registry.h"
 #include "runtime/job/state_dir.h"
 #include "topologies/nexmark/nexmark_job.h"
 #include "topologies/nexmark/queries.h"

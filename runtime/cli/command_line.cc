@@ -120,9 +120,9 @@ CLI::Option* CommandLine::repeated(const std::string& name, std::vector<std::str
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
-CLI::Option* CommandLine::positionals(const std::string& name, std::vector<std::string>& target,
-                                      const std::string& help) {
-  return app_.add_option(name, target, help);
+CLI::Option* CommandLine::positional(const std::string& name, std::string& target,
+                                     const std::string& help) {
+  return app_.add_option(name, target, help)->type_name("");
 }
 
 bool CommandLine::parse(const std::vector<std::string>& args) {

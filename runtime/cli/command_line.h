@@ -66,9 +66,9 @@ class CommandLine {
   // An option given any number of times, one value each.
   CLI::Option* repeated(const std::string& name, std::vector<std::string>& target,
                         const std::string& help);
-  // The positional arguments, in order (a command checks how many it takes).
-  CLI::Option* positionals(const std::string& name, std::vector<std::string>& target,
-                           const std::string& help);
+  // The one positional argument a command takes (a second one is an
+  // unexpected argument); the command checks that it was given.
+  CLI::Option* positional(const std::string& name, std::string& target, const std::string& help);
 
   // Parses `args` (the arguments after the command's name). Returns false
   // when --help was given: the help went to stdout and the command should

@@ -198,17 +198,12 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   RunOptions options;
   CommandLine line("run", "Runs a topology on the embedded local cluster until its sources end.");
   add_job_options(line, options);
-  std::vector<std::string> topologies;
-  line.positionals("TOPOLOGY", topologies, "the topology to run (see `sluice topologies`)");
+  line.positional("TOPOLOGY", options.topology, "the topology to run (see `sluice topologies`)");
   if (!line.parse(args)) {
     options.help = true;
     return options;
   }
-  if (topologies.empty()) throw UsageError("run: missing TOPOLOGY (see sluice topologies)");
-  if (topologies.size() > 1) {
-    throw UsageError("run: unexpected argument '" + topologies[1] + "' (see sluice run --help)");
-  }
-  options.topology = topologies.front();
+  if (options.topology.empty()) throw UsageError("run: missing TOPOLOGY (see sluice topologies)");
   options.job_args = line.arguments_except(args, {}, options.topology);
   finish_job_options(options);
   return options;

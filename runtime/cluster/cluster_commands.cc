@@ -183,18 +183,15 @@ int submit_command(const std::vector<std::string>& args) {
   // checks them together (its --checkpoint-dir is the default).
   RunOptions job_options;
   add_job_options(line, job_options);
-  std::vector<std::string> topologies;
-  line.positionals("TOPOLOGY", topologies, "the topology to run (see `sluice topologies`)");
+  std::string topology;
+  line.positional("TOPOLOGY", topology, "the topology to run (see `sluice topologies`)");
   if (!parse_client_args(line, args, parsed)) return kExitOk;
-  if (topologies.empty()) throw UsageError("submit: missing TOPOLOGY (see sluice topologies)");
-  if (topologies.size() > 1) {
-    throw UsageError("submit: unexpected argument '" + topologies[1] + "'");
-  }
+  if (topology.empty()) throw UsageError("submit: missing TOPOLOGY (see sluice topologies)");
   std::vector<std::string> job_args =
-      line.arguments_except(args, {"--jobmanager", "--wait"}, topologies.front());
+      line.arguments_except(args, {"--jobmanager", "--wait"}, topology);
   pb::Envelope request;
   pb::SubmitJob& submit = *request.mutable_submit_job();
-  submit.mutable_spec()->set_topology(topologies.front());
+  submit.mutable_spec()->set_topology(topology);
   for (const std::string& arg : job_args) submit.mutable_spec()->add_args(arg);
   submit.set_wait(parsed.wait);
   RpcClient client(parsed.host, parsed.port, kClientTimeout);
@@ -251,12 +248,12 @@ std::pair<ClientArgs, std::string> parse_job_command(const std::string& command,
                                                      const std::string& description,
                                                      const std::vector<std::string>& args) {
   CommandLine line(command, description);
-  std::vector<std::string> jobs;
-  line.positionals("JOB", jobs, "the job (see sluice list)");
+  std::string job;
+  line.positional("JOB", job, "the job (see sluice list)");
   ClientArgs parsed;
   if (!parse_client_args(line, args, parsed)) return {parsed, ""};
-  if (jobs.size() != 1) throw UsageError(command + ": expected one JOB (see sluice list)");
-  return {parsed, jobs.front()};
+  if (job.empty()) throw UsageError(command + ": expected one JOB (see sluice list)");
+  return {parsed, job};
 }
 
 int cancel_command(const std::vector<std::string>& args) {

@@ -141,20 +141,9 @@ TEST(ClusterJobs, HashShuffleAcrossProcessesUnderBackpressureLosesNothing) {
   cluster.start_jobmanager();
   cluster.start_taskmanager("tm-1", 2);
   cluster.start_taskmanager("tm-2", 2);
-  std::vector<std::string> args{"windowed-count",
-                                "--set",
-                                "input=in.csv",
-                                "--set",
-                                "output=out",
-                                "--set",
-                                "window=tumbling:50ms",
-                                "--parallelism",
-                                "4",
-                                "--channel-capacity",
-                                "1",
-                                "--state",
-                                "rocksdb"};
-  testing::ProcessResult submitted = cluster.submit_and_wait(args);
+  testing::ProcessResult submitted = cluster.submit_and_wait(
+      windowed_count("out", {"--set", "window=tumbling:50ms", "--parallelism", "4",
+                             "--channel-capacity", "1", "--state", "rocksdb"}));
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err << cluster.jobmanager().err();
   EXPECT_EQ(committed_lines(dir.file("out")), c.expected);
 }
@@ -233,8 +222,8 @@ TEST_F(ClusterFault, SigkilledTaskManagerIsReplacedAndNothingIsLostOrRepeated) {
   for (int i = 0; i < checkpoints; ++i) {
     ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
   }
-  std::this_thread::sleep_for(
-      std::chrono::milliseconds(rng() % 100));  // sleep-ok: random kill moment
+  auto kill_moment = std::chrono::milliseconds(rng() % 100);
+  std::this_thread::sleep_for(kill_moment);  // sleep-ok: random kill moment
   tm2.kill_hard();
   ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
   cluster_.start_taskmanager("tm-3", 2);
@@ -293,8 +282,8 @@ TEST_F(ClusterFault, UnalignedCheckpointsSurviveATaskManagerSigkill) {
   for (int i = 0; i < checkpoints; ++i) {
     ASSERT_TRUE(jm.wait_for_line("complete in", 30000)) << jm.err();
   }
-  std::this_thread::sleep_for(
-      std::chrono::milliseconds(rng() % 100));  // sleep-ok: random kill moment
+  auto kill_moment = std::chrono::milliseconds(rng() % 100);
+  std::this_thread::sleep_for(kill_moment);  // sleep-ok: random kill moment
   tm2.kill_hard();
   ASSERT_TRUE(jm.wait_for_line("task manager tm-2 lost", 15000)) << jm.err();
   ChildProcess& tm3 = cluster_.start_taskmanager("tm-3", 2);

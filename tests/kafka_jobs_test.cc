@@ -88,8 +88,8 @@ class KafkaJobs : public ::testing::Test {
     for (int i = 0; i < checkpoints; ++i) {
       ASSERT_TRUE(child.wait_for_line(completed, 30000)) << child.err();
     }
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(extra_ms));  // sleep-ok: random kill moment
+    auto kill_moment = std::chrono::milliseconds(extra_ms);
+    std::this_thread::sleep_for(kill_moment);  // sleep-ok: random kill moment
     child.kill_hard();
     EXPECT_EQ(child.wait(), 128 + 9) << "the job ended before it was killed";
   }

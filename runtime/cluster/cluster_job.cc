@@ -120,10 +120,9 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
   started_.clear();
   finished_.clear();
   all_running_logged_ = false;
-  int64_t last_checkpoint = 0;
-  std::string restore_path;
+  RestoreChoice restore;
   try {
-    restore_path = restore_path_for_attempt(last_checkpoint);
+    restore = restore_for_attempt();
   } catch (const SluiceError& e) {
     error_kind_ = e.kind();
     end(JobState::kFailed, e.what());
@@ -143,45 +142,40 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
     return;
   }
   try {
-    start_coordinator(last_checkpoint);
+    start_coordinator(restore);
   } catch (const SluiceError& e) {
     error_kind_ = e.kind();
     end(JobState::kFailed, e.what());
     return;
   }
   attempt_stopped_ = false;
-  send_deployment(owners, restore_path, last_checkpoint);
+  send_deployment(owners, restore.path, restore.checkpoint);
   state_ = JobState::kRunning;
 }
 
 // The first attempt restores what the job was submitted to restore; later
 // ones the job's latest complete checkpoint, or, before it has one, again
 // what it was submitted to restore.
-std::string ClusterJob::restore_path_for_attempt(int64_t& last_checkpoint) {
+ClusterJob::RestoreChoice ClusterJob::restore_for_attempt() {
   CheckpointStorage storage(options_.checkpoint.directory, id_);
-  key_hashing_ = options_.plan.key_hashing;
   if (attempt_ > 0 || options_.restore == "latest") {
     std::vector<std::string> warnings;
     std::optional<CheckpointMetadata> latest;
     if (!options_.checkpoint.directory.empty()) latest = storage.latest(warnings);
     for (const std::string& w : warnings) log::cluster()->warn("{}", w);
     if (latest) {
-      last_checkpoint = latest->id;
-      key_hashing_ = latest->key_hashing;
       log::cluster()->info("job {} attempt {}: restoring checkpoint {}", id_, attempt_, latest->id);
-      return storage.checkpoint_dir(latest->id);
+      return RestoreChoice{storage.checkpoint_dir(latest->id), latest->id, latest->key_hashing};
     }
     if (options_.restore == "latest") {
       throw InputError("no complete checkpoint to restore in " + storage.job_dir());
     }
   }
-  if (options_.restore.empty()) return "";
+  if (options_.restore.empty()) return RestoreChoice{"", 0, options_.plan.key_hashing};
   CheckpointMetadata restored = storage.load(options_.restore);
-  last_checkpoint = restored.id;
-  key_hashing_ = restored.key_hashing;
   log::cluster()->info("job {} attempt {}: restoring checkpoint {} from {}", id_, attempt_,
-                       last_checkpoint, options_.restore);
-  return options_.restore;
+                       restored.id, options_.restore);
+  return RestoreChoice{options_.restore, restored.id, restored.key_hashing};
 }
 
 void ClusterJob::release_coordinator() {
@@ -193,12 +187,12 @@ void ClusterJob::release_coordinator() {
   mailboxes_.clear();
 }
 
-void ClusterJob::start_coordinator(int64_t last_checkpoint) {
+void ClusterJob::start_coordinator(const RestoreChoice& restore) {
   release_coordinator();
   if (!options_.checkpoint.enabled()) return;
   coordinator_ = std::make_unique<CheckpointCoordinator>(
-      options_.checkpoint, id_, options_.plan.max_parallelism, key_hashing_, last_checkpoint,
-      SystemClock::instance());
+      options_.checkpoint, id_, options_.plan.max_parallelism, restore.key_hashing,
+      restore.checkpoint, SystemClock::instance());
   coordinator_->on_abort([this](int64_t id) { aborted_.insert(id); });
   for (size_t i = 0; i < layout_.all_tasks.size(); ++i) {
     const PlannedTask& task = layout_.all_tasks[i];

@@ -92,9 +92,15 @@ class ClusterJob {
 
  private:
   void deploy(const std::vector<std::string>& owners);
-  // Also sets key_hashing_ to the restored checkpoint's.
-  std::string restore_path_for_attempt(int64_t& last_checkpoint);
-  void start_coordinator(int64_t last_checkpoint);
+  // What an attempt resumes: a checkpoint's directory (empty for none), its
+  // id (0 for none), and the key hashing the job goes on with.
+  struct RestoreChoice {
+    std::string path;
+    int64_t checkpoint = 0;
+    KeyHashing key_hashing = KeyHashing::kXxh3;
+  };
+  RestoreChoice restore_for_attempt();
+  void start_coordinator(const RestoreChoice& restore);
   // Drops the attempt's coordinator, keeping its counts.
   void release_coordinator();
   void send_deployment(const std::vector<std::string>& owners, const std::string& restore_path,
@@ -132,8 +138,6 @@ class ClusterJob {
   std::set<int64_t> aborted_;
   AlignmentBoard alignment_;
   int64_t last_checkpoint_ = 0;
-  // How the attempt's keys map to key groups: the restored checkpoint's.
-  KeyHashing key_hashing_ = KeyHashing::kXxh3;
   struct CheckpointRequest {
     int64_t id;
     std::shared_ptr<ControlConnection> client;

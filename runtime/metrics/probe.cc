@@ -7,16 +7,20 @@ namespace sluice {
 
 void MetricRegistry::add(const void* owner, std::string name, std::string help,
                          const Counter& counter, std::string labels) {
-  std::lock_guard lock(mutex_);
-  MetricSample sample{std::move(name), std::move(help), std::move(labels), true, 0};
-  entries_.push_back(Entry{owner, std::move(sample), &counter, nullptr});
+  add_entry(Entry{owner, MetricSample{std::move(name), std::move(help), std::move(labels), true, 0},
+                  &counter, nullptr});
 }
 
 void MetricRegistry::add(const void* owner, std::string name, std::string help, const Gauge& gauge,
                          std::string labels) {
+  add_entry(Entry{owner,
+                  MetricSample{std::move(name), std::move(help), std::move(labels), false, 0},
+                  nullptr, &gauge});
+}
+
+void MetricRegistry::add_entry(Entry entry) {
   std::lock_guard lock(mutex_);
-  MetricSample sample{std::move(name), std::move(help), std::move(labels), false, 0};
-  entries_.push_back(Entry{owner, std::move(sample), nullptr, &gauge});
+  entries_.push_back(std::move(entry));
 }
 
 void MetricRegistry::remove(const void* owner) {

@@ -70,6 +70,8 @@ class MetricRegistry {
     const Counter* counter;
     const Gauge* gauge;
   };
+  void add_entry(Entry entry);
+
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;
 };

@@ -5,11 +5,17 @@
 
 namespace sluice {
 
+namespace {
+
+// The directory of an operator subtask's RocksDB instance, under the job's
+// state directory: its name made safe for a file system, and its subtask.
 std::string instance_directory_name(const OperatorInfo& info) {
   std::string name;
   for (char c : info.name) name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
   return name + "-" + std::to_string(info.subtask);
 }
+
+}  // namespace
 
 OperatorStateHandler::OperatorStateHandler(const OperatorBase& op, const StateBackendConfig& config,
                                            const OperatorRestore* restore) {

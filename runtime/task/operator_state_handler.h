@@ -38,8 +38,4 @@ class OperatorStateHandler {
   std::unique_ptr<KeyedStateBackend> backend_;
 };
 
-// The directory of an operator subtask's RocksDB instance, under the job's
-// state directory: its name made safe for a file system, and its subtask.
-std::string instance_directory_name(const OperatorInfo& info);
-
 }  // namespace sluice

@@ -1,6 +1,7 @@
-// The base of every keyed operator: a keyed state backend scoped to the
-// subtask's key groups, event-time and processing-time timers per key and
-// namespace, and the current key.
+// The base of every keyed operator, with one input (KeyedOperator) or two
+// (KeyedOperatorBase over a TwoInputOperator): a keyed state backend scoped
+// to the subtask's key groups, event-time and processing-time timers per key
+// and namespace, and the current key.
 //
 // Per record a subclass calls set_key(key) before touching state. Timers
 // fire with their key (and namespace) set again. Event-time timers fire when
@@ -15,6 +16,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/core/key_hasher.h"
 #include "runtime/operator/operator.h"
@@ -23,14 +26,31 @@
 
 namespace sluice {
 
-// A keyed operator's checkpoint state besides its keyed state: its watermark.
+// A keyed operator's checkpoint state besides its keyed state: its watermark,
+// and for operators with more (broadcast state) the pair of the watermark
+// and their own bytes.
 inline constexpr PersistedFormat kWatermarkFormat{"keyed operator watermark", 1};
+inline constexpr PersistedFormat kKeyedOperatorStateFormat{"keyed operator state", 1};
 
-template <class In, class Out, class K, class KeyFn>
-class KeyedOperator : public OneInputOperator<In, Out> {
+// A keyed operator's timers and clocks, as user functions see them through
+// their contexts; calls act on the current key and namespace.
+class KeyedTimerService {
  public:
-  explicit KeyedOperator(KeyFn key_of) : key_of_(std::move(key_of)) {}
+  virtual void register_event_timer(Timestamp ts) = 0;
+  virtual void delete_event_timer(Timestamp ts) = 0;
+  virtual void register_processing_timer(Timestamp ts) = 0;
+  virtual void delete_processing_timer(Timestamp ts) = 0;
+  virtual Timestamp current_watermark() const = 0;
+  virtual Timestamp processing_time() const = 0;
 
+ protected:
+  ~KeyedTimerService() = default;
+};
+
+// Operator is OneInputOperator<In, Out> or TwoInputOperator<In1, In2, Out>.
+template <class K, class Operator>
+class KeyedOperatorBase : public Operator, public KeyedTimerService {
+ public:
   bool keeps_keyed_state() const override { return true; }
 
   void open(OperatorContext& context) override {
@@ -55,7 +75,12 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   // they must be judged late or not as they were.
   OperatorSnapshot snapshot_state(int64_t checkpoint_id) override {
     OperatorSnapshot snapshot;
-    snapshot.operator_state = encode_versioned(kWatermarkFormat, watermark_);
+    if (has_operator_state()) {
+      snapshot.operator_state = encode_versioned(
+          kKeyedOperatorStateFormat, std::pair<Timestamp, std::string>(watermark_, snapshot_own()));
+    } else {
+      snapshot.operator_state = encode_versioned(kWatermarkFormat, watermark_);
+    }
     return snapshot;
   }
 
@@ -86,6 +111,12 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   virtual void open_keyed() {}
   virtual void on_event_timer(const Timer& timer) {}
   virtual void on_processing_timer(const Timer& timer) {}
+  // An operator with state of its own besides keyed state says so, writes
+  // it at snapshots and gets every old subtask's bytes back (before
+  // open_keyed), in old subtask order.
+  virtual bool has_operator_state() const { return false; }
+  virtual std::string snapshot_own() { return {}; }
+  virtual void restore_own(const std::vector<std::string>& old_subtasks) {}
 
   // Makes `key` the current key; returns it for convenience.
   const K& set_key(const K& key) {
@@ -95,11 +126,10 @@ class KeyedOperator : public OneInputOperator<In, Out> {
         hash);
     return key;
   }
-  K key_of(const In& value) { return key_of_(value); }
   // Decodes the current key (used when a timer fires).
   K decode_current_key() const { return decode_from_string<K>(backend_->current_key().substr(2)); }
 
-  void register_event_timer(Timestamp ts) {
+  void register_event_timer(Timestamp ts) final {
     event_timers_->add(ts, backend_->current_key(), backend_->current_namespace());
   }
   bool has_event_timer(Timestamp ts) const {
@@ -108,22 +138,22 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   bool has_processing_timer(Timestamp ts) const {
     return processing_timers_->contains(ts, backend_->current_key(), backend_->current_namespace());
   }
-  void delete_event_timer(Timestamp ts) {
+  void delete_event_timer(Timestamp ts) final {
     event_timers_->remove(ts, backend_->current_key(), backend_->current_namespace());
   }
-  void register_processing_timer(Timestamp ts) {
+  void register_processing_timer(Timestamp ts) final {
     processing_timers_->add(ts, backend_->current_key(), backend_->current_namespace());
     if (ts < scheduled_processing_) {
       scheduled_processing_ = ts;
       context_->processing_time.schedule(ts, this);
     }
   }
-  void delete_processing_timer(Timestamp ts) {
+  void delete_processing_timer(Timestamp ts) final {
     processing_timers_->remove(ts, backend_->current_key(), backend_->current_namespace());
   }
 
-  Timestamp current_watermark() const { return watermark_; }
-  Timestamp processing_time() const { return context_->processing_time.now(); }
+  Timestamp current_watermark() const final { return watermark_; }
+  Timestamp processing_time() const final { return context_->processing_time.now(); }
   KeyedStateBackend& backend() { return *backend_; }
   OperatorContext& context() { return *context_; }
 
@@ -135,11 +165,20 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     // After a rescale, keys come from several old subtasks: the smallest
     // of their watermarks rejects nothing that any of them accepted.
     Timestamp watermark = kMaxTimestamp;
+    std::vector<std::string> own;
     for (const std::string& bytes : restore.operator_states) {
       if (bytes.empty()) continue;
-      watermark = std::min(watermark, decode_versioned<Timestamp>(kWatermarkFormat, bytes));
+      if (has_operator_state()) {
+        auto [w, mine] =
+            decode_versioned<std::pair<Timestamp, std::string>>(kKeyedOperatorStateFormat, bytes);
+        watermark = std::min(watermark, w);
+        own.push_back(std::move(mine));
+      } else {
+        watermark = std::min(watermark, decode_versioned<Timestamp>(kWatermarkFormat, bytes));
+      }
     }
     if (watermark != kMaxTimestamp) watermark_ = watermark;
+    if (has_operator_state()) restore_own(own);
   }
 
   void enter_timer_scope(const Timer& timer) {
@@ -162,7 +201,6 @@ class KeyedOperator : public OneInputOperator<In, Out> {
     }
   }
 
-  KeyFn key_of_;
   OperatorContext* context_ = nullptr;
   KeyedStateBackend* backend_ = nullptr;  // the runtime's
   KeyHasher<K> hasher_;
@@ -171,6 +209,19 @@ class KeyedOperator : public OneInputOperator<In, Out> {
   TimerQueue* processing_timers_ = nullptr;
   Timestamp watermark_ = kMinTimestamp;
   Timestamp scheduled_processing_ = kMaxTimestamp;
+};
+
+// A keyed operator with one input, whose records carry their key (KeyFn).
+template <class In, class Out, class K, class KeyFn>
+class KeyedOperator : public KeyedOperatorBase<K, OneInputOperator<In, Out>> {
+ public:
+  explicit KeyedOperator(KeyFn key_of) : key_of_(std::move(key_of)) {}
+
+ protected:
+  K key_of(const In& value) { return key_of_(value); }
+
+ private:
+  KeyFn key_of_;
 };
 
 }  // namespace sluice

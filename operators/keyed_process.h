@@ -1,4 +1,5 @@
-// Keyed process functions: the most general keyed operator. The user's
+// Keyed process functions, with one input or two (co-process): the most
+// general keyed operators. The user's
 // function object sees each record with its key, keeps keyed state, sets
 // event-time and processing-time timers, and emits any number of records.
 //
@@ -26,22 +27,13 @@ namespace sluice {
 template <class K, class Out>
 class KeyedContext {
  public:
-  struct Services {
-    virtual ~Services() = default;
-    virtual void register_event_timer(Timestamp ts) = 0;
-    virtual void delete_event_timer(Timestamp ts) = 0;
-    virtual void register_processing_timer(Timestamp ts) = 0;
-    virtual void delete_processing_timer(Timestamp ts) = 0;
-    virtual Timestamp watermark() const = 0;
-    virtual Timestamp processing_time() const = 0;
-  };
-
-  KeyedContext(Services& services, Output<Out>& output) : services_(services), output_(output) {}
+  KeyedContext(KeyedTimerService& services, Output<Out>& output)
+      : services_(services), output_(output) {}
 
   const K& key() const { return *key_; }
   // The current record's timestamp, or the firing timer's time.
   Timestamp timestamp() const { return timestamp_; }
-  Timestamp watermark() const { return services_.watermark(); }
+  Timestamp watermark() const { return services_.current_watermark(); }
   Timestamp processing_time() const { return services_.processing_time(); }
 
   void register_event_timer(Timestamp ts) { services_.register_event_timer(ts); }
@@ -59,14 +51,14 @@ class KeyedContext {
   }
 
  private:
-  Services& services_;
+  KeyedTimerService& services_;
   Output<Out>& output_;
   const K* key_ = nullptr;
   Timestamp timestamp_ = 0;
 };
 
-template <class Fn, class K, class Out>
-concept HasOnTimer = requires(Fn f, Timestamp ts, TimeDomain d, KeyedContext<K, Out>& c) {
+template <class Fn, class Context>
+concept HasOnTimer = requires(Fn f, Timestamp ts, TimeDomain d, Context& c) {
   f.on_timer(ts, d, c);
 };
 
@@ -75,21 +67,26 @@ concept HasOpen = requires(Fn f, KeyedStateBackend& b) {
   f.open(b);
 };
 
-template <class In, class Out, class K, class KeyFn, class Fn>
-class KeyedProcessOperator final : public KeyedOperator<In, Out, K, KeyFn>,
-                                   private KeyedContext<K, Out>::Services {
-  using Base = KeyedOperator<In, Out, K, KeyFn>;
+// A keyed operator that runs a user's function object: opens it on the
+// backend, hands it each record with its key set, and fires its timers.
+// Operator is the one- or two-input operator type, Out its output type,
+// Context what the function's calls get (a KeyedContext<K, Out>).
+template <class K, class Operator, class Out, class Fn, class Context = KeyedContext<K, Out>>
+class KeyedFunctionOperator : public KeyedOperatorBase<K, Operator> {
+ protected:
+  explicit KeyedFunctionOperator(Fn fn) : fn_(std::move(fn)), context_(*this, this->output_) {}
 
- public:
-  KeyedProcessOperator(KeyFn key_of, Fn fn)
-      : Base(std::move(key_of)), fn_(std::move(fn)), context_(*this, this->output_) {}
+  Fn& function() { return fn_; }
+  Context& function_context() { return context_; }
 
-  void process_batch(Batch<In>& batch) override {
+  // call(fn, const In&, context) per record, with its key current.
+  template <class In, class KeyFn, class Call>
+  void process_records(Batch<In>& batch, KeyFn& key_of, Call call) {
     for (Record<In>& r : batch) {
-      K key = this->key_of(r.value);
+      K key = key_of(std::as_const(r.value));
       this->set_key(key);
       context_.set_scope(&key, r.timestamp);
-      fn_.process(std::as_const(r.value), context_);
+      call(fn_, std::as_const(r.value), context_);
     }
     this->output_.flush();
   }
@@ -103,23 +100,60 @@ class KeyedProcessOperator final : public KeyedOperator<In, Out, K, KeyFn>,
     fire(timer, TimeDomain::kProcessingTime);
   }
   void fire(const Timer& timer, TimeDomain domain) {
-    if constexpr (HasOnTimer<Fn, K, Out>) {
+    if constexpr (HasOnTimer<Fn, Context>) {
       K key = this->decode_current_key();
       context_.set_scope(&key, timer.timestamp);
       fn_.on_timer(timer.timestamp, domain, context_);
     }
   }
 
-  // KeyedContext services
-  void register_event_timer(Timestamp ts) override { Base::register_event_timer(ts); }
-  void delete_event_timer(Timestamp ts) override { Base::delete_event_timer(ts); }
-  void register_processing_timer(Timestamp ts) override { Base::register_processing_timer(ts); }
-  void delete_processing_timer(Timestamp ts) override { Base::delete_processing_timer(ts); }
-  Timestamp watermark() const override { return this->current_watermark(); }
-  Timestamp processing_time() const override { return Base::processing_time(); }
-
   Fn fn_;
-  KeyedContext<K, Out> context_;
+  Context context_;
+};
+
+template <class In, class Out, class K, class KeyFn, class Fn>
+class KeyedProcessOperator final
+    : public KeyedFunctionOperator<K, OneInputOperator<In, Out>, Out, Fn> {
+ public:
+  KeyedProcessOperator(KeyFn key_of, Fn fn)
+      : KeyedFunctionOperator<K, OneInputOperator<In, Out>, Out, Fn>(std::move(fn)),
+        key_of_(std::move(key_of)) {}
+
+  void process_batch(Batch<In>& batch) override {
+    this->process_records(
+        batch, key_of_, [](Fn& fn, const In& value, auto& context) { fn.process(value, context); });
+  }
+
+ private:
+  KeyFn key_of_;
+};
+
+// Flink's KeyedCoProcessFunction: two inputs keyed by keys of one type K,
+// sharing the function's keyed state and timers.
+//   fn.process1(const A&, KeyedContext<K, Out>&)
+//   fn.process2(const B&, KeyedContext<K, Out>&)
+//   optional: open(KeyedStateBackend&), on_timer(ts, domain, context)
+template <class A, class B, class Out, class K, class KeyFnA, class KeyFnB, class Fn>
+class KeyedCoProcessOperator final
+    : public KeyedFunctionOperator<K, TwoInputOperator<A, B, Out>, Out, Fn> {
+ public:
+  KeyedCoProcessOperator(KeyFnA key_a, KeyFnB key_b, Fn fn)
+      : KeyedFunctionOperator<K, TwoInputOperator<A, B, Out>, Out, Fn>(std::move(fn)),
+        key_a_(std::move(key_a)),
+        key_b_(std::move(key_b)) {}
+
+  void process_batch1(Batch<A>& batch) override {
+    this->process_records(
+        batch, key_a_, [](Fn& fn, const A& value, auto& context) { fn.process1(value, context); });
+  }
+  void process_batch2(Batch<B>& batch) override {
+    this->process_records(
+        batch, key_b_, [](Fn& fn, const B& value, auto& context) { fn.process2(value, context); });
+  }
+
+ private:
+  KeyFnA key_a_;
+  KeyFnB key_b_;
 };
 
 // Rolling aggregation per key: folds each record into the key's accumulator

@@ -131,6 +131,16 @@ class MapState {
     const std::map<UK, UV>* m = table_->get_all();
     return m ? *m : std::map<UK, UV>{};
   }
+  // Calls fn(key, value) for the entries with from <= key <= to, in key
+  // order, without copying them.
+  template <class Fn>
+  void for_each_in(const UK& from, const UK& to, Fn fn) const {
+    const std::map<UK, UV>* m = table_->get_all();
+    if (m == nullptr || to < from) return;
+    for (auto it = m->lower_bound(from); it != m->end() && !(to < it->first); ++it) {
+      fn(it->first, it->second);
+    }
+  }
   bool empty() const {
     const std::map<UK, UV>* m = table_->get_all();
     return m == nullptr || m->empty();

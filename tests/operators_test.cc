@@ -498,12 +498,8 @@ TEST(SourceOperator, IdleSplitStopsHoldingBackTheWatermark) {
   CollectingDownstream<int64_t> out;
   op.output().set_target(&out);
 
-  struct Clocked : ProcessingTimeService {
-    ManualClock manual;
-    Timestamp now() const override { return manual.now_ms(); }
-    const Clock* clock() const override { return &manual; }
-    void schedule(Timestamp, OperatorBase*) override {}
-  } time;
+  ManualClock manual;
+  testing::ClockOnlyTimeService time(manual);
   JobMetrics metrics;
   OperatorContext context{op.info(), time, metrics, nullptr, nullptr, false};
   op.open(context);
@@ -515,14 +511,14 @@ TEST(SourceOperator, IdleSplitStopsHoldingBackTheWatermark) {
   auto step = op.poll(time.now());
   EXPECT_EQ(step.step, SourceOperatorBase::Step::kWait);
   EXPECT_EQ(step.wait_until, 500);  // the idle deadline comes before the retry
-  time.manual.set(499);
+  manual.set(499);
   op.poll(time.now());
   EXPECT_TRUE(out.watermarks.empty());
-  time.manual.set(400 + 100);  // split 1 idle since 0 + 500
+  manual.set(400 + 100);  // split 1 idle since 0 + 500
   script->pending = {300};
   op.poll(time.now());
   EXPECT_EQ(out.watermarks, (std::vector<Timestamp>{299}));
-  time.manual.set(2000);  // both idle now: the source is idle
+  manual.set(2000);  // both idle now: the source is idle
   op.poll(time.now());
   EXPECT_TRUE(op.idle());
 }
@@ -559,13 +555,7 @@ TEST(WatermarkAlignment, TheSourceAheadWaitsUntilTheSlowestCatchesUp) {
   };
   WatermarkAlignmentGroup group(100);
   ManualClock clock;
-  struct Clocked : ProcessingTimeService {
-    explicit Clocked(ManualClock& c) : manual(c) {}
-    ManualClock& manual;
-    Timestamp now() const override { return manual.now_ms(); }
-    const Clock* clock() const override { return &manual; }
-    void schedule(Timestamp, OperatorBase*) override {}
-  } time(clock);
+  testing::ClockOnlyTimeService time(clock);
   JobMetrics metrics;
   Member slow;
   Member fast;

@@ -23,6 +23,14 @@ namespace sluice {
 
 template <class T, class K, class KeyFn, class Assigner>
 class WindowedStream;
+template <class A, class KeyFnA, class B, class KeyFnB, class K>
+class KeyedConnectedStreams;
+template <class A, class KeyFnA, class B, class KeyFnB, class K>
+class IntervalJoin;
+template <class A, class KeyFnA, class B, class KeyFnB, class K, class Assigner>
+class WindowJoin;
+template <class T, class K, class KeyFn, class R, class UK, class UV>
+class KeyedBroadcastConnectedStream;
 template <class T, class K, class KeyFn>
 class CountWindowedStream;
 
@@ -68,25 +76,63 @@ class KeyedStream {
     return CountWindowedStream<T, K, KeyFn>(*this, size, slide > 0 ? slide : size);
   }
 
-  // Adds a node fed by this keyed stream (hash partitioned).
+  // With another keyed stream (keys of the same type) into one operator.
+  template <class B, class K2, class KeyFnB>
+  KeyedConnectedStreams<T, KeyFn, B, KeyFnB, K> connect(
+      const KeyedStream<B, K2, KeyFnB>& other) const {
+    static_assert(std::is_same_v<K, K2>, "connected keyed streams need keys of one type");
+    return KeyedConnectedStreams<T, KeyFn, B, KeyFnB, K>(*this, other);
+  }
+  // With broadcast state that `rules` writes.
+  template <class R, class UK, class UV>
+  KeyedBroadcastConnectedStream<T, K, KeyFn, R, UK, UV> connect(
+      const BroadcastStream<R, UK, UV>& rules) const {
+    return KeyedBroadcastConnectedStream<T, K, KeyFn, R, UK, UV>(*this, rules);
+  }
+  // Pairs records of the two streams whose times lie within an interval.
+  template <class B, class K2, class KeyFnB>
+  IntervalJoin<T, KeyFn, B, KeyFnB, K> interval_join(
+      const KeyedStream<B, K2, KeyFnB>& other) const {
+    static_assert(std::is_same_v<K, K2>, "joined keyed streams need keys of one type");
+    return IntervalJoin<T, KeyFn, B, KeyFnB, K>(*this, other);
+  }
+  // Pairs records of the two streams in the same key and window.
+  template <class B, class K2, class KeyFnB, class Assigner>
+  WindowJoin<T, KeyFn, B, KeyFnB, K, Assigner> window_join(const KeyedStream<B, K2, KeyFnB>& other,
+                                                           Assigner assigner) const {
+    static_assert(std::is_same_v<K, K2>, "joined keyed streams need keys of one type");
+    return WindowJoin<T, KeyFn, B, KeyFnB, K, Assigner>(*this, other, std::move(assigner));
+  }
+
+  // Adds a node fed by this keyed stream (hash partitioned) and by
+  // `more_inputs` (inputs 1, 2, ...; the factory's operator takes them all).
   template <class Out>
   Stream<Out> attach(std::string name, OperatorFactory factory,
-                     std::vector<PortSpec> side_ports = {}) const {
+                     std::vector<PortSpec> side_ports = {},
+                     const std::vector<KeyedStream>& more_inputs = {}) const {
     Topology& topology = input_.topology();
-    int id = topology.template add_node<Out>(std::move(name), 1, std::move(factory),
+    int inputs = 1 + static_cast<int>(more_inputs.size());
+    int id = topology.template add_node<Out>(std::move(name), inputs, std::move(factory),
                                              std::move(side_ports));
+    connect_hashed(id, 0);
+    for (int i = 1; i < inputs; ++i) more_inputs[static_cast<size_t>(i - 1)].connect_hashed(id, i);
+    return Stream<Out>(&topology, id, 0);
+  }
+
+  // Connects this stream to input `input` of node `id`, partitioned by key.
+  void connect_hashed(int id, int input) const {
     KeyFn key_of = key_of_;
     input_.connect_to(
-        id, 0,
+        id, input,
         [key_of](const std::vector<ChannelBase*>& channels, int max_parallelism,
                  KeyHashing hashing) {
           return std::unique_ptr<NetworkWriterBase>(std::make_unique<HashWriter<T, K, KeyFn>>(
               TypedStreamOps<T>::typed_channels(channels), key_of, max_parallelism, hashing));
         });
-    return Stream<Out>(&topology, id, 0);
   }
 
   const KeyFn& key_fn() const { return key_of_; }
+  const Stream<T>& stream() const { return input_; }
 
  private:
   Stream<T> input_;
@@ -103,6 +149,13 @@ class WindowedStream {
   WindowedStream allowed_lateness(DurationMs lateness) const {
     WindowedStream copy = *this;
     copy.options_.allowed_lateness = lateness;
+    return copy;
+  }
+  // Also windows `other` (a keyed stream of the same type and key), read
+  // as a second input of the window operator: a union without a hop.
+  WindowedStream also_from(KeyedStream<T, K, KeyFn> other) const {
+    WindowedStream copy = *this;
+    copy.more_inputs_.push_back(std::move(other));
     return copy;
   }
   // Sends records too late for any window to the side output `tag`.
@@ -181,19 +234,24 @@ class WindowedStream {
     KeyFn key_of = keyed_.key_fn();
     WindowOptions options = options_;
     bool has_late = late_tag_.has_value();
+    size_t inputs = 1 + more_inputs_.size();
     auto factory = [=](const FactoryArgs& args) {
       Downstream<T>* late = has_late ? args.template output<T>(1) : nullptr;
-      return one_input_instance<T, Out>(make(key_of, options, late), args);
+      OperatorInstance instance = one_input_instance<T, Out>(make(key_of, options, late), args);
+      instance.inputs.resize(inputs, instance.inputs.front());
+      return instance;
     };
     std::vector<PortSpec> side_ports;
     if (has_late) side_ports.push_back(PortSpec{late_tag_->name, TypedStreamOps<T>::instance()});
-    return keyed_.template attach<Out>(std::move(name), std::move(factory), std::move(side_ports));
+    return keyed_.template attach<Out>(std::move(name), std::move(factory), std::move(side_ports),
+                                       more_inputs_);
   }
 
   KeyedStream<T, K, KeyFn> keyed_;
   Assigner assigner_;
   WindowOptions options_;
   std::optional<OutputTag<T>> late_tag_;
+  std::vector<KeyedStream<T, K, KeyFn>> more_inputs_;
 };
 
 template <class T, class K, class KeyFn>
@@ -241,3 +299,5 @@ class CountWindowedStream {
 };
 
 }  // namespace sluice
+
+#include "runtime/api/connected_streams.h"

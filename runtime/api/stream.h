@@ -1,7 +1,8 @@
 // Stream<T>: a typed handle on one output of an operator, and the place
-// where the next operator is attached: map, filter, flat_map, union, sink,
-// key_by, and explicit partitioning (forward, rebalance, broadcast; hash
-// comes with key_by). Handles are cheap values; every call adds to the
+// where the next operator is attached: map, filter, flat_map, async_map,
+// union, connect (runtime/api/connected_streams.h), sink, key_by, and
+// explicit partitioning (forward, rebalance, broadcast; hash comes with
+// key_by). Handles are cheap values; every call adds to the
 // topology's graph.
 #pragma once
 
@@ -11,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "operators/async_operator.h"
+#include "operators/broadcast_process.h"
 #include "operators/sink_operator.h"
 #include "operators/stateless.h"
 #include "runtime/api/topology.h"
@@ -19,6 +22,12 @@ namespace sluice {
 
 template <class T, class K, class KeyFn>
 class KeyedStream;
+template <class A, class B>
+class ConnectedStreams;
+template <class R, class UK, class UV>
+class BroadcastStream;
+template <class T, class R, class UK, class UV>
+class BroadcastConnectedStream;
 
 // Returned by sink(): lets the caller set the sink's parallelism.
 class SinkHandle {
@@ -79,6 +88,35 @@ class Stream {
     return attach<Out>(std::move(name), [fn](const FactoryArgs& args) {
       return one_input_instance<T, Out>(std::make_unique<FlatMapOperator<T, Out, Fn>>(fn), args);
     });
+  }
+
+  // fn(const T&) -> Future<Out>, at most options.capacity requests in
+  // flight; see operators/async_operator.h.
+  template <class Fn>
+  auto async_map(std::string name, Fn fn, AsyncOptions options = {}) const {
+    using Out = typename std::decay_t<std::invoke_result_t<Fn&, const T&>>::value_type;
+    return attach<Out>(std::move(name), [fn, options](const FactoryArgs& args) {
+      return one_input_instance<T, Out>(std::make_unique<AsyncOperator<T, Out, Fn>>(fn, options),
+                                        args);
+    });
+  }
+
+  // This stream and `other` (of another type) into one operator: key both
+  // (key_by) for a keyed co-process function.
+  template <class B>
+  ConnectedStreams<T, B> connect(const Stream<B>& other) const {
+    return ConnectedStreams<T, B>(*this, other);
+  }
+  // This stream with broadcast state that `rules` writes.
+  template <class R, class UK, class UV>
+  BroadcastConnectedStream<T, R, UK, UV> connect(const BroadcastStream<R, UK, UV>& rules) const {
+    return BroadcastConnectedStream<T, R, UK, UV>(*this, rules);
+  }
+  // Sends this stream to every subtask of the operator it connects to, as
+  // the writer of broadcast state `descriptor`.
+  template <class UK, class UV>
+  BroadcastStream<T, UK, UV> broadcast(BroadcastStateDescriptor<UK, UV> descriptor) const {
+    return BroadcastStream<T, UK, UV>(*this, std::move(descriptor));
   }
 
   // One stream of this and `others` (all of type T).

@@ -67,6 +67,17 @@ OperatorInstance one_input_instance(std::unique_ptr<Op> op, const FactoryArgs& a
   return instance;
 }
 
+// The same for a two-input operator (inputs 0 and 1 of its node).
+template <class A, class B, class Out, class Op>
+OperatorInstance two_input_instance(std::unique_ptr<Op> op, const FactoryArgs& args) {
+  op->output().set_target(args.template output<Out>(0));
+  OperatorInstance instance;
+  instance.inputs.push_back(op->first_input());
+  instance.inputs.push_back(op->second_input());
+  instance.op = std::move(op);
+  return instance;
+}
+
 template <class T, class TimestampFn>
 Stream<T> Topology::source(std::string name, std::shared_ptr<const Source<T>> source,
                            WatermarkStrategy<TimestampFn> strategy) {

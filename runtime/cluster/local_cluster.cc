@@ -115,6 +115,8 @@ JobResult result_of(const pb::JobStatus& status, const JobMetrics* metrics) {
     result.records_out = metrics->records_out.value();
     result.late_dropped = metrics->late_dropped.value();
     result.skipped_records = metrics->skipped_records.value();
+    result.async_timeouts = metrics->async_timeouts.value();
+    result.async_failures = metrics->async_failures.value();
     result.notes = metrics->notes();
   }
   return result;

@@ -55,6 +55,10 @@ void print_summary(const JobResult& result, bool progress) {
     fmt::print(stderr, "  {} late records dropped (no late-data output configured)\n",
                result.late_dropped);
   }
+  if (result.async_timeouts > 0 || result.async_failures > 0) {
+    fmt::print(stderr, "  asynchronous requests: {} timed out, {} failed (each issued again)\n",
+               result.async_timeouts, result.async_failures);
+  }
   for (const std::string& note : result.notes) fmt::print(stderr, "  {}\n", note);
 }
 

@@ -80,6 +80,8 @@ JobResult run_local(const JobGraph& graph, const LocalJobOptions& options) {
   result.records_out = metrics.records_out.value();
   result.late_dropped = metrics.late_dropped.value();
   result.skipped_records = metrics.skipped_records.value();
+  result.async_timeouts = metrics.async_timeouts.value();
+  result.async_failures = metrics.async_failures.value();
   result.wall_seconds = seconds_since(start);
   result.notes = metrics.notes();
   result.chains = plan.chains;

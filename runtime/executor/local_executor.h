@@ -41,6 +41,8 @@ struct JobResult {
   uint64_t records_out = 0;
   uint64_t late_dropped = 0;
   uint64_t skipped_records = 0;
+  uint64_t async_timeouts = 0;  // retried or failing the job; never dropped
+  uint64_t async_failures = 0;
   double wall_seconds = 0;
   std::vector<std::string> notes;
   std::vector<std::string> chains;

@@ -10,6 +10,8 @@ JobMetrics::JobMetrics() {
   registry.add(this, "job_late_dropped", "late records with no late-data output", late_dropped);
   registry.add(this, "job_skipped_records", "malformed or lost records skipped by policy",
                skipped_records);
+  registry.add(this, "job_async_timeouts", "asynchronous requests that timed out", async_timeouts);
+  registry.add(this, "job_async_failures", "asynchronous requests that failed", async_failures);
 }
 
 std::atomic<Timestamp>* JobMetrics::add_sink_watermark_slot() {

@@ -29,6 +29,8 @@ class JobMetrics {
   Counter records_out;      // records received by sinks
   Counter late_dropped;     // late records with nowhere to go
   Counter skipped_records;  // malformed or lost records skipped by policy
+  Counter async_timeouts;   // asynchronous requests that timed out (then retried)
+  Counter async_failures;   // asynchronous requests that failed (then retried)
 
   // Registers a sink subtask's watermark slot, which lives as long as the
   // metrics; its owner stores its watermark there without a lock.

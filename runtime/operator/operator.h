@@ -36,6 +36,10 @@ class ProcessingTimeService {
   virtual const Clock* clock() const = 0;
   // Calls op->on_processing_time(now) on the task thread once now >= at.
   virtual void schedule(Timestamp at, OperatorBase* op) = 0;
+  // From any thread: op->on_wakeup() runs on the task thread soon after.
+  // For operators that wait on work of other threads (asynchronous
+  // lookups); the caller makes sure `op` is still open.
+  virtual void request_wakeup(OperatorBase* op) = 0;
 };
 
 // What one operator subtask writes at a checkpoint: its keyed state (with
@@ -77,6 +81,9 @@ struct OperatorContext {
   const OperatorRestore* restore = nullptr;
   // Whether the job takes checkpoints (two-phase sinks stage their output).
   bool checkpointing = false;
+  // Whether its checkpoints are unaligned: subtasks of one operator may
+  // then snapshot at different points of a broadcast input.
+  bool unaligned = false;
 
   KeyGroupRange key_groups() const {
     return key_group_range_for_subtask(info.max_parallelism, info.parallelism, info.subtask);
@@ -106,6 +113,15 @@ class OperatorBase {
   virtual void process_watermark(Timestamp watermark) = 0;
   // A processing-time callback the operator scheduled is due.
   virtual void on_processing_time(Timestamp now) {}
+  // The wakeup the operator requested (ProcessingTimeService) is here.
+  virtual void on_wakeup() {}
+  // Whether the operator takes more records now. An operator that says no
+  // (asynchronous requests at their bound) holds its task's input back
+  // until it requests a wakeup and says yes again.
+  virtual bool has_input_room() const { return true; }
+  // Work the operator waits on (requests in flight) that finish() needs
+  // done: the task keeps serving wakeups and timers until there is none.
+  virtual bool has_pending_work() const { return false; }
   // End of input: emit everything still buffered.
   virtual void finish() {}
   virtual void close() {}
@@ -157,6 +173,62 @@ class OneInputOperator : public InputOperator<In> {
 
  protected:
   Output<Out> output_;
+};
+
+// An operator with two inputs of different types (In1, In2) and a main
+// output of Out: a connected stream's process function, a join. The task
+// hands it the smallest watermark of all its input channels, so it sees one
+// event-time clock for both inputs.
+template <class In1, class In2, class Out>
+class TwoInputOperator : public OperatorBase {
+ public:
+  TwoInputOperator() : first_(*this), second_(*this) {}
+  TwoInputOperator(const TwoInputOperator&) = delete;
+  TwoInputOperator& operator=(const TwoInputOperator&) = delete;
+
+  virtual void process_batch1(Batch<In1>& batch) = 0;
+  virtual void process_batch2(Batch<In2>& batch) = 0;
+
+  Output<Out>& output() { return output_; }
+  Downstream<In1>* first_input() { return &first_; }
+  Downstream<In2>* second_input() { return &second_; }
+  void process_watermark(Timestamp watermark) override { output_.emit_watermark(watermark); }
+  void finish() override { output_.flush(); }
+
+ protected:
+  Output<Out> output_;
+
+ private:
+  // The typed entry point of one input.
+  template <class In, bool kFirst>
+  class Entry final : public Downstream<In> {
+   public:
+    explicit Entry(TwoInputOperator& op) : op_(op) {}
+    void push_batch(Batch<In>& batch) override {
+      try {
+        if constexpr (kFirst) {
+          op_.process_batch1(batch);
+        } else {
+          op_.process_batch2(batch);
+        }
+      } catch (...) {
+        rethrow_as_operator_failure(op_.info());
+      }
+    }
+    void push_watermark(Timestamp watermark) override {
+      try {
+        op_.process_watermark(watermark);
+      } catch (...) {
+        rethrow_as_operator_failure(op_.info());
+      }
+    }
+
+   private:
+    TwoInputOperator& op_;
+  };
+
+  Entry<In1, true> first_;
+  Entry<In2, false> second_;
 };
 
 }  // namespace sluice

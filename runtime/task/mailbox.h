@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/checkpoint/snapshot_writer.h"
+#include "runtime/operator/operator.h"
 #include "runtime/operator/source.h"
 
 namespace sluice {
@@ -28,6 +29,8 @@ enum class MailKind {
   kPlanBatch,     // a source reports its splits' slices (submit_slices)
   kRunBatch,      // a source reads `slices`, then emits the batch's barrier
   kEndOfBatches,  // a source ends without ending event time
+  // An operator asked to be woken (ProcessingTimeService::request_wakeup).
+  kOperatorWakeup,
 };
 
 struct Mail {
@@ -38,6 +41,7 @@ struct Mail {
   uint64_t max_records = 0;  // kPlanBatch
   // kRunBatch: the batch's slices of every split of the task's source.
   std::shared_ptr<const std::vector<SplitSlice>> slices;
+  OperatorBase* op = nullptr;  // kOperatorWakeup
 };
 
 // Where the coordinator posts mails for a task.

@@ -89,7 +89,7 @@ void Task::open_operators() {
     }
     contexts_.push_back(std::make_unique<OperatorContext>(
         OperatorContext{op.info(), *this, metrics_, state_handlers_[i]->backend(), restores_[i],
-                        checkpoints_ != nullptr}));
+                        checkpoints_ != nullptr, unaligned_}));
     try {
       op.open(*contexts_.back());
     } catch (...) {
@@ -162,9 +162,14 @@ bool Task::poll_barriers() {
   return got;
 }
 
+// Room in every output channel, and in every operator (one with
+// asynchronous requests at its bound takes no more records).
 bool Task::output_has_room() const {
   for (const auto& writer : writers_) {
     if (!writer->has_room()) return false;
+  }
+  for (const auto& op : operators_) {
+    if (!op->has_input_room()) return false;
   }
   return true;
 }
@@ -279,8 +284,16 @@ void Task::wait_for_work(Timestamp until, Counter& waited) {
                                        .count()));
 }
 
+// Head first; an operator with work in flight (asynchronous requests) is
+// finished once it is done, the task serving mails and timers meanwhile.
 void Task::finish_operators() {
   for (auto& op : operators_) {
+    while (op->has_pending_work()) {
+      check_cancelled();
+      process_mails();
+      fire_due_timers();
+      if (op->has_pending_work()) wait_for_work(kMaxTimestamp);
+    }
     try {
       op->finish();
     } catch (...) {
@@ -323,6 +336,12 @@ void Task::post(Mail mail) {
   wakeup_.notify();
 }
 
+void Task::request_wakeup(OperatorBase* op) {
+  Mail mail(MailKind::kOperatorWakeup, 0);
+  mail.op = op;
+  post(std::move(mail));
+}
+
 void Task::process_mails() {
   std::vector<Mail> mails;
   {
@@ -354,6 +373,13 @@ void Task::process_mails() {
       case MailKind::kRunBatch:
       case MailKind::kEndOfBatches:
         if (source_ != nullptr) on_batch_mail(mail);
+        break;
+      case MailKind::kOperatorWakeup:
+        try {
+          mail.op->on_wakeup();
+        } catch (...) {
+          rethrow_as_operator_failure(mail.op->info());
+        }
         break;
     }
   }

@@ -121,6 +121,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   Timestamp now() const override { return clock_.now_ms(); }
   const Clock* clock() const override { return &clock_; }
   void schedule(Timestamp at, OperatorBase* op) override { timers_.push({at, op}); }
+  void request_wakeup(OperatorBase* op) override;
 
   // TaskMailbox: from the coordinator's threads.
   void post(Mail mail) override;

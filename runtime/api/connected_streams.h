@@ -7,6 +7,7 @@
 //       .between(-5'000, 10'000).join("attributed", fn);  // fn(const A&, const B&) -> Out
 //   bids.key_by(auction).window_join(asks.key_by(auction), tumbling(10'000))
 //       .apply("matched", fn);                         // fn(const A&, const B&) -> Out
+//       (or .co_group<Out>("name", fn) with both sides' records per key and window)
 //
 // Broadcast state, the main stream keyed or not:
 //   auto rules = rule_stream.broadcast(BroadcastStateDescriptor<std::string, Rule>{"rules"});
@@ -144,8 +145,22 @@ class WindowJoin {
   // the window's last timestamp.
   template <class JoinFn>
   auto apply(std::string name, JoinFn join) const {
-    using V = std::variant<A, B>;
     using Out = std::decay_t<std::invoke_result_t<JoinFn&, const A&, const B&>>;
+    return co_group<Out>(std::move(name),
+                         [join](const K&, const TimeWindow&, const std::vector<A>& lefts,
+                                const std::vector<B>& rights, Emitter<Out>& out) mutable {
+                           for (const A& l : lefts) {
+                             for (const B& r : rights) out.emit(join(l, r));
+                           }
+                         });
+  }
+
+  // Flink's coGroup: fn(const K&, const TimeWindow&, const std::vector<A>&,
+  // const std::vector<B>&, Emitter<Out>&) once per key and window that has
+  // records on either side.
+  template <class Out, class CoGroupFn>
+  Stream<Out> co_group(std::string name, CoGroupFn fn) const {
+    using V = std::variant<A, B>;
     auto left = tag(first_.stream(), name + "-left",
                     [](A&& a) { return V(std::in_place_index<0>, std::move(a)); });
     auto right = tag(second_.stream(), name + "-right",
@@ -155,19 +170,23 @@ class WindowJoin {
     auto key_of = [key_a, key_b](const V& v) -> K {
       return v.index() == 0 ? key_a(std::get<0>(v)) : key_b(std::get<1>(v));
     };
-    auto pair_up = [join](const K&, const TimeWindow&, const std::vector<V>& values,
-                          Emitter<Out>& out) mutable {
-      for (const V& l : values) {
-        if (l.index() != 0) continue;
-        for (const V& r : values) {
-          if (r.index() == 1) out.emit(join(std::get<0>(l), std::get<1>(r)));
+    auto split = [fn](const K& key, const TimeWindow& w, const std::vector<V>& values,
+                      Emitter<Out>& out) mutable {
+      std::vector<A> lefts;
+      std::vector<B> rights;
+      for (const V& v : values) {
+        if (v.index() == 0) {
+          lefts.push_back(std::get<0>(v));
+        } else {
+          rights.push_back(std::get<1>(v));
         }
       }
+      fn(key, w, lefts, rights, out);
     };
     return left.key_by(key_of)
         .window(assigner_)
         .also_from(right.key_by(key_of))
-        .template process<Out>(std::move(name), std::move(pair_up));
+        .template process<Out>(std::move(name), std::move(split));
   }
 
  private:

@@ -17,21 +17,22 @@ namespace sluice::topologies {
 // which skips too and returns the topic in `dead_letter_topic`.
 OnError on_error_param(const Params& params, std::string* dead_letter_topic = nullptr);
 
-// A source named "input" reading `input`; `keep_raw` keeps each line in its
-// event (for late-data output). The "rate" parameter throttles it.
+// A source named `name` reading `input` (the value of parameter `name`);
+// `keep_raw` keeps each line in its event (for late-data output). The
+// "rate" parameter throttles it.
 template <class Strategy>
-Stream<CsvEvent> read_csv_events(Topology& topology, const Params& params, const std::string& input,
-                                 bool keep_raw, Strategy strategy) {
+Stream<CsvEvent> read_csv_events(Topology& topology, const Params& params, const std::string& name,
+                                 const std::string& input, bool keep_raw, Strategy strategy) {
   double rate = params.has("rate") ? params.get_double("rate") : 0;
-  if (auto topic = kafka_topic("input", input)) {
-    kafka::KafkaSourceOptions options = kafka_source_options(params, *topic, "input");
+  if (auto topic = kafka_topic(name, input)) {
+    kafka::KafkaSourceOptions options = kafka_source_options(params, *topic, name);
     options.on_error = on_error_param(params, &options.dead_letter_topic);
     options.rate = rate;
     auto parse = [keep_raw](const kafka::KafkaRecord& record) {
       return parse_csv_event(record.value, record, keep_raw);
     };
     return topology.source<CsvEvent>(
-        "input", std::make_shared<kafka::KafkaSource<CsvEvent, decltype(parse)>>(options, parse),
+        name, std::make_shared<kafka::KafkaSource<CsvEvent, decltype(parse)>>(options, parse),
         strategy);
   }
   FileSourceOptions options;
@@ -42,7 +43,14 @@ Stream<CsvEvent> read_csv_events(Topology& topology, const Params& params, const
     return parse_csv_event(line, where, keep_raw);
   };
   return topology.source<CsvEvent>(
-      "input", std::make_shared<FileSource<CsvEvent, decltype(parse)>>(options, parse), strategy);
+      name, std::make_shared<FileSource<CsvEvent, decltype(parse)>>(options, parse), strategy);
+}
+
+// The source "input", reading parameter `input`'s value.
+template <class Strategy>
+Stream<CsvEvent> read_csv_events(Topology& topology, const Params& params, const std::string& input,
+                                 bool keep_raw, Strategy strategy) {
+  return read_csv_events(topology, params, "input", input, keep_raw, strategy);
 }
 
 }  // namespace sluice::topologies

@@ -268,11 +268,11 @@ class AsyncOperator final : public OneInputOperator<In, Out> {
     std::string attempt =
         "attempt " + std::to_string(entry.attempt) + " of " + std::to_string(options_.max_attempts);
     if (static_cast<int>(entry.attempt) >= options_.max_attempts) {
-      throw OperatorFailure(ErrorKind::kExternal,
-                            "asynchronous request " + what + " (" + attempt + ")");
+      // The task names the operator when it passes this on.
+      throw ExternalError("asynchronous request " + what + " (" + attempt + ")");
     }
-    log::operators()->warn("{}: asynchronous request {} ({}); issuing it again",
-                           this->info_.task_name, what, attempt);
+    log::operators()->warn("{}: operator '{}': asynchronous request {} ({}); issuing it again",
+                           this->info_.task_name, this->info_.name, what, attempt);
     start_attempt(sequence, entry);
   }
 

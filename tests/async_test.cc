@@ -154,7 +154,7 @@ TEST(AsyncLookup, RequestsThatTimeOutEveryAttemptFailTheOperator) {
   try {
     h.advance_processing_time(50);
     FAIL() << "the second timeout should fail the operator";
-  } catch (const OperatorFailure& e) {
+  } catch (const ExternalError& e) {
     EXPECT_NE(std::string(e.what()).find("timed out after 50 ms (attempt 2 of 2)"),
               std::string::npos)
         << e.what();
@@ -182,7 +182,7 @@ TEST(AsyncLookup, FailingRequestsAreRetriedThenFailTheOperator) {
     while (h.deliver_wakeup()) {
     }
     FAIL() << "the operator should have failed";
-  } catch (const OperatorFailure& e) {
+  } catch (const ExternalError& e) {
     EXPECT_NE(std::string(e.what()).find("failed: connection refused (attempt 3 of 3)"),
               std::string::npos)
         << e.what();

@@ -165,6 +165,27 @@ TEST_F(ClickAttribution, CheckpointedAtTwoRestoredAtThreeMatchesParallelismOne) 
   EXPECT_EQ(testing::committed_lines(dir_.file("out")), input_.expected);
 }
 
+// A lookup service slower than the timeout: every attempt times out, each
+// is logged and counted, and after the third the job fails naming the
+// operator, instead of dropping the click.
+TEST_F(ClickAttribution, LookupsThatAlwaysTimeOutFailTheJobLoudly) {
+  ProcessResult run = testing::run_process(
+      SLUICE_BINARY,
+      file_job({"--set", "output=out", "--set", "lookup-latency=300ms", "--set",
+                "lookup-timeout=20ms", "--set", "lookup-threads=1", "--parallelism", "1"}),
+      dir_.path());
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err.find("operator 'campaign-lookup': asynchronous request timed out after 20 ms "
+                         "(attempt 1 of 3); issuing it again"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("job failed: operator 'campaign-lookup' (subtask 1/1): asynchronous "
+                         "request timed out after 20 ms (attempt 3 of 3)"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("asynchronous requests: "), std::string::npos) << run.err;
+}
+
 class ClickAttributionKafka : public ClickAttribution {
  protected:
   void SetUp() override {

@@ -15,6 +15,7 @@
 #include "operators/async_pool.h"
 #include "runtime/api/topology.h"
 #include "runtime/executor/local_executor.h"
+#include "tests/process_runner.h"
 #include "tests/test_support.h"
 
 namespace sluice {
@@ -59,9 +60,18 @@ Stream<T> source_of(Topology& topology, const std::string& name, std::vector<T> 
                             strategy);
 }
 
-JobResult run(Topology& topology, int parallelism) {
+// Where the keyed operators of a job run: parallelism and state backend.
+struct Setup {
+  int parallelism;
+  StateBackendKind state;
+};
+
+JobResult run(Topology& topology, Setup setup) {
+  testing::TempDir dir;
   LocalJobOptions options;
-  options.plan.parallelism = parallelism;
+  options.plan.parallelism = setup.parallelism;
+  options.plan.state_backend.kind = setup.state;
+  options.plan.state_backend.rocksdb.directory = dir.file("state");
   return run_local(topology.graph(), options);
 }
 
@@ -118,7 +128,7 @@ std::vector<Pair> session_reference(const std::vector<Click>& clicks,
 
 template <class Assigner>
 std::vector<Pair> run_window_join(const std::vector<Click>& clicks, const std::vector<View>& views,
-                                  Assigner assigner, int parallelism) {
+                                  Assigner assigner, Setup setup) {
   Topology topology("window-join");
   auto out = std::make_shared<Collected<Pair>>();
   auto c = source_of(topology, "clicks", clicks);
@@ -127,12 +137,12 @@ std::vector<Pair> run_window_join(const std::vector<Click>& clicks, const std::v
       .window_join(v.key_by(view_user), assigner)
       .apply("join", pair_up)
       .sink("out", std::make_shared<CollectSink<Pair>>(out));
-  JobResult result = run(topology, parallelism);
+  JobResult result = run(topology, setup);
   EXPECT_TRUE(result.succeeded) << result.failure->message;
   return sorted(out->values());
 }
 
-class ConnectedJobs : public ::testing::TestWithParam<int> {};
+class ConnectedJobs : public ::testing::TestWithParam<Setup> {};
 
 TEST_P(ConnectedJobs, TumblingPairsBothSidesPerKeyAndWindow) {
   auto clicks = events<Click>(1, 2000, 7);
@@ -167,7 +177,15 @@ TEST_P(ConnectedJobs, SessionsMergeAcrossBothSides) {
   EXPECT_EQ(run_window_join(clicks, views, session(25), GetParam()), expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Parallelism, ConnectedJobs, ::testing::Values(1, 3));
+INSTANTIATE_TEST_SUITE_P(Setups, ConnectedJobs,
+                         ::testing::Values(Setup{1, StateBackendKind::kMemory},
+                                           Setup{3, StateBackendKind::kMemory},
+                                           Setup{3, StateBackendKind::kRocksDb}),
+                         [](const auto& info) {
+                           return "p" + std::to_string(info.param.parallelism) +
+                                  (info.param.state == StateBackendKind::kMemory ? "_memory"
+                                                                                 : "_rocksdb");
+                         });
 
 // Per click, the id of the user's latest view at or before the click's time
 // (event time, not arrival): a co-process function whose two inputs share

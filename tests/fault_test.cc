@@ -180,7 +180,18 @@ struct GoldenCase {
   std::vector<std::string> run;  // the topology and its parameters
   std::string state;
   bool micro_batch = false;
+  // What slows the checkpointed run down enough to be killed mid-way.
+  std::vector<std::string> throttle = {"--set", "rate=20000"};
 };
+
+// A Nexmark join query on generated events, throttled by wall time.
+GoldenCase nexmark_case(const std::string& query, const std::string& state, bool micro_batch) {
+  return GoldenCase{"nexmark_" + query + "_" + state + (micro_batch ? "_microbatch" : ""),
+                    {"run", "nexmark", "--set", "query=" + query, "--set", "events=300000"},
+                    state,
+                    micro_batch,
+                    {"--set", "throughput=100000"}};
+}
 
 class GoldenTest : public ::testing::TestWithParam<GoldenCase> {};
 
@@ -195,9 +206,9 @@ TEST_P(GoldenTest, CheckpointedAtTwoRestoredAtThreeMatchesParallelismOne) {
       SLUICE_BINARY, with(c.run, {"--set", "output=out1", "--parallelism", "1"}), dir.path());
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
 
-  std::vector<std::string> checkpointed =
-      with(c.run, {"--set", "output=out", "--set", "rate=20000", "--checkpoint-dir", "ck",
-                   "--state", c.state, "--log-level", "info"});
+  std::vector<std::string> checkpointed = with(
+      with(c.run, c.throttle),
+      {"--set", "output=out", "--checkpoint-dir", "ck", "--state", c.state, "--log-level", "info"});
   checkpointed = with(checkpointed,
                       c.micro_batch ? std::vector<std::string>{"--mode", "microbatch",
                                                                "--max-records-per-batch", "700"}
@@ -237,7 +248,11 @@ INSTANTIATE_TEST_SUITE_P(
         GoldenCase{"microbatch_wordcount_rocksdb",
                    {"run", "wordcount", "--set", "input=in.csv"},
                    "rocksdb",
-                   true}),
+                   true},
+        // Two-input operators: a keyed co-process function (q3) and a
+        // window co-group (q8).
+        nexmark_case("q3", "rocksdb", false), nexmark_case("q3", "memory", true),
+        nexmark_case("q8", "memory", false), nexmark_case("q8", "rocksdb", true)),
     [](const auto& info) { return info.param.name; });
 
 TEST(Fault, CorruptLatestCheckpointIsSkippedWithAWarning) {

@@ -15,10 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "connectors/file_sink.h"
 #include "operators/async_pool.h"
 #include "runtime/job/registry.h"
 #include "topologies/csv_input.h"
+#include "topologies/line_output.h"
 
 namespace sluice::topologies {
 namespace {
@@ -118,23 +118,6 @@ struct Billing {
   }
 };
 
-void write_billed_clicks(const Stream<BilledClick>& billed, const Params& params) {
-  std::string output = params.get("output");
-  if (auto topic = kafka_topic("output", output)) {
-    auto serialize = [](const BilledClick& b, kafka::KafkaOutMessage& message) {
-      message.set_key(b.click.user);
-      format_billed_click(b, message.value_buffer());
-    };
-    billed.sink("output", kafka::make_kafka_sink<BilledClick>(
-                              kafka_sink_options(params, *topic, "click-attribution"), serialize));
-    return;
-  }
-  FileSinkOptions options;
-  options.directory = output;
-  billed.sink("output", std::make_shared<FileSink<BilledClick, decltype(&format_billed_click)>>(
-                            options, &format_billed_click));
-}
-
 void build(Topology& topology, const Params& params) {
   auto strategy = bounded_out_of_orderness([](const CsvEvent& e) { return e.event_time; },
                                            params.get_duration("out-of-orderness"),
@@ -171,7 +154,8 @@ void build(Topology& topology, const Params& params) {
   auto billed = enriched.key_by([](const AttributedClick& c) { return c.campaign; })
                     .connect(bids)
                     .process<BilledClick>("billing", Billing{});
-  write_billed_clicks(billed, params);
+  write_lines(billed, params, "click-attribution", &format_billed_click,
+              [](const BilledClick& b) { return b.click.user; });
 }
 
 std::vector<ParamSpec> click_attribution_params() {

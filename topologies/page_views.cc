@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "connectors/file_sink.h"
 #include "connectors/generator_source.h"
 #include "runtime/job/registry.h"
 #include "topologies/kafka_endpoints.h"
+#include "topologies/line_output.h"
 
 namespace sluice::topologies {
 namespace {
@@ -31,20 +31,8 @@ void build(Topology& topology, const Params& params) {
   PageViews views{SystemClock::instance().now_ms(), rate};
   auto events = topology.source<CsvEvent>(
       "page-views", std::make_shared<GeneratorSource<CsvEvent, PageViews>>(generator, views));
-  std::string output = params.get("output");
-  if (auto topic = kafka_topic("output", output)) {
-    auto serialize = [](const CsvEvent& e, kafka::KafkaOutMessage& message) {
-      message.set_key(e.key);
-      format_csv_event(e, message.value_buffer());
-    };
-    events.sink("output", kafka::make_kafka_sink<CsvEvent>(
-                              kafka_sink_options(params, *topic, "page-views"), serialize));
-    return;
-  }
-  FileSinkOptions files;
-  files.directory = output;
-  events.sink("output", std::make_shared<FileSink<CsvEvent, decltype(&format_csv_event)>>(
-                            files, &format_csv_event));
+  write_lines(events, params, "page-views", &format_csv_event,
+              [](const CsvEvent& e) { return e.key; });
 }
 
 SLUICE_TOPOLOGY(TopologySpec{

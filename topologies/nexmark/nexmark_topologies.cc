@@ -37,6 +37,10 @@ void build_query_job(Topology& topology, const Params& params) {
   job.output = output == "null" ? "" : output;
   job.generator = generator_config_from(params);
   job.out_of_orderness = params.get_duration("out-of-orderness");
+  if (params.has("throughput")) {
+    job.throughput = params.get_double("throughput");
+    if (!(job.throughput > 0)) throw UsageError("parameter 'throughput' must be positive");
+  }
   build_nexmark(topology, job);
 }
 
@@ -65,7 +69,8 @@ SLUICE_TOPOLOGY(TopologySpec{
      kRate,
      kSeed,
      kBaseTime,
-     {"out-of-orderness", "watermark delay", "4s"}},
+     {"out-of-orderness", "watermark delay", "4s"},
+     {"throughput", "generated events per second of wall time (unthrottled unless set)", ""}},
     build_query_job});
 
 }  // namespace

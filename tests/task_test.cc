@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "operators/async_operator.h"
 #include "tests/test_support.h"
 
 namespace sluice {
@@ -166,6 +167,77 @@ TEST_F(TwoInputTask, ALateBarrierOfAnAbortedCheckpointDoesNotBlockItsInput) {
   b_.push(barrier(2));
   ASSERT_TRUE(checkpoints_.wait_for_checkpoint(2));
   EXPECT_EQ(checkpoints_.taken(), std::vector<int64_t>{2});
+}
+
+// Lookups whose promises the test completes.
+struct HeldLookups {
+  struct Shared {
+    std::mutex mutex;
+    std::vector<std::pair<int64_t, Promise<int64_t>>> promises;
+    size_t completed = 0;
+  };
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  Future<int64_t> operator()(const int64_t& x) const {
+    std::lock_guard lock(shared->mutex);
+    shared->promises.emplace_back(x, Promise<int64_t>());
+    return shared->promises.back().second.future();
+  }
+  size_t issued() const {
+    std::lock_guard lock(shared->mutex);
+    return shared->promises.size();
+  }
+  void complete_issued() const {
+    std::lock_guard lock(shared->mutex);
+    for (; shared->completed < shared->promises.size(); ++shared->completed) {
+      auto& [x, promise] = shared->promises[shared->completed];
+      promise.set_value(-x);
+    }
+  }
+};
+
+// An asynchronous operator at its bound holds its task's input back: the
+// task takes no element while the operator is full, and the wakeup of a
+// completion lets it go on.
+TEST(AsyncTask, AnOperatorAtItsBoundHoldsTheInputBackUntilResultsArrive) {
+  JobControl control;
+  JobMetrics metrics;
+  ManualClock clock{1000};
+  Channel<int64_t> in{8};
+  HeldLookups held;
+  auto task = std::make_unique<Task>("job/v/0", control, metrics, clock, StateBackendConfig{});
+  auto async = std::make_unique<AsyncOperator<int64_t, int64_t, HeldLookups>>(
+      held, AsyncOptions{.capacity = 2});
+  auto recorder = std::make_unique<Recorder>();
+  async->set_info(OperatorInfo{"lookup", "job/v/0", 0, 1});
+  recorder->set_info(OperatorInfo{"recorder", "job/v/0", 0, 1});
+  async->output().set_target(recorder.get());
+  Recorder* results = recorder.get();
+  in.set_consumer(&task->wakeup());
+  task->add_reader(std::make_unique<ChannelReader<int64_t>>(&in, async.get()));
+  task->add_operator(std::move(async));
+  task->add_operator(std::move(recorder));
+  control.expect_tasks(1);
+  std::thread thread([&] { task->run(); });
+
+  for (int64_t first : {1, 3, 5}) {
+    Element<int64_t> element;
+    element.batch = {Record<int64_t>{first, 0}, Record<int64_t>{first + 1, 0}};
+    in.push(std::move(element));
+  }
+  ASSERT_TRUE(testing::eventually([&] { return held.issued() == 2; }, 10s));
+  EXPECT_FALSE(testing::eventually([&] { return in.queued() < 2; }, 200ms))
+      << "the task took input while its operator was full";
+  EXPECT_EQ(held.issued(), 2u);
+  for (size_t issued : {4u, 6u}) {
+    held.complete_issued();
+    ASSERT_TRUE(testing::eventually([&] { return held.issued() == issued; }, 10s))
+        << "the results did not let the task go on";
+  }
+  held.complete_issued();
+  EXPECT_TRUE(results->wait_for_value(-6));
+  EXPECT_EQ(results->count(), 6u);
+  control.cancel();
+  thread.join();
 }
 
 // A source task whose only output channel nobody reads: the channel fills,

@@ -14,12 +14,14 @@
 
 #include "operators/async_operator.h"
 #include "operators/async_pool.h"
+#include "tests/held_lookups.h"
 #include "tests/operator_harness.h"
 
 namespace sluice {
 namespace {
 
 using testing::HarnessSetup;
+using testing::HeldLookups;
 using testing::OperatorHarness;
 
 int64_t lookup(int64_t x) {
@@ -98,36 +100,10 @@ TEST(AsyncLookup, UnorderedResultsNeverCrossAWatermark) {
   EXPECT_EQ(seen, expected);
 }
 
-// Completes each record's promise by hand, or never.
-struct HeldLookups {
-  struct Shared {
-    std::mutex mutex;
-    std::vector<std::pair<int64_t, Promise<int64_t>>> promises;
-  };
-  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
-  Future<int64_t> operator()(const int64_t& x) const {
-    std::lock_guard lock(shared->mutex);
-    shared->promises.emplace_back(x, Promise<int64_t>());
-    return shared->promises.back().second.future();
-  }
-  size_t issued() const {
-    std::lock_guard lock(shared->mutex);
-    return shared->promises.size();
-  }
-  // Completes the requests issued from `from` on; returns how many.
-  size_t complete_from(size_t from) const {
-    std::lock_guard lock(shared->mutex);
-    for (size_t i = from; i < shared->promises.size(); ++i) {
-      shared->promises[i].second.set_value(lookup(shared->promises[i].first));
-    }
-    return shared->promises.size() - from;
-  }
-};
-
 using HeldOp = AsyncOperator<int64_t, int64_t, HeldLookups>;
 
 TEST(AsyncLookup, SlowRequestsTimeOutAndAreIssuedAgain) {
-  HeldLookups lookups;
+  HeldLookups lookups{.answer = lookup};
   OperatorHarness<int64_t, int64_t> h(
       std::make_unique<HeldOp>(lookups, AsyncOptions{.capacity = 10, .timeout = 50}));
   for (int64_t x = 0; x < 5; ++x) h.push(x, 0);
@@ -145,7 +121,7 @@ TEST(AsyncLookup, SlowRequestsTimeOutAndAreIssuedAgain) {
 }
 
 TEST(AsyncLookup, RequestsThatTimeOutEveryAttemptFailTheOperator) {
-  HeldLookups lookups;
+  HeldLookups lookups{.answer = lookup};
   OperatorHarness<int64_t, int64_t> h(std::make_unique<HeldOp>(
       lookups, AsyncOptions{.capacity = 10, .timeout = 50, .max_attempts = 2}));
   h.push(7, 0);
@@ -195,7 +171,7 @@ TEST(AsyncLookup, FailingRequestsAreRetriedThenFailTheOperator) {
 // Half the records answered, a snapshot, then the rest answered: the
 // restored operator issues exactly the unanswered ones again.
 TEST(AsyncLookup, RequestsInFlightAreIssuedAgainAfterARestore) {
-  HeldLookups held;
+  HeldLookups held{.answer = lookup};
   OperatorHarness<int64_t, int64_t> before(
       std::make_unique<HeldOp>(held, AsyncOptions{.capacity = 6}));
   for (int64_t x = 0; x < 20; ++x) before.push(x, x);
@@ -212,7 +188,7 @@ TEST(AsyncLookup, RequestsInFlightAreIssuedAgainAfterARestore) {
     restore.operator_states = {snapshot.operator_state};
     std::vector<int64_t> all = out;
     for (int s = 0; s < parallelism; ++s) {
-      HeldLookups again;
+      HeldLookups again{.answer = lookup};
       OperatorHarness<int64_t, int64_t> after(
           std::make_unique<HeldOp>(again, AsyncOptions{.capacity = 100}),
           HarnessSetup{s, parallelism, 0, &restore, {}});
@@ -229,7 +205,7 @@ TEST(AsyncLookup, RequestsInFlightAreIssuedAgainAfterARestore) {
 }
 
 TEST(AsyncLookup, FullOperatorHoldsItsInputBack) {
-  HeldLookups held;
+  HeldLookups held{.answer = lookup};
   OperatorHarness<int64_t, int64_t> h(std::make_unique<HeldOp>(held, AsyncOptions{.capacity = 2}));
   EXPECT_TRUE(h.op().has_input_room());
   h.push(1, 0);

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "operators/async_operator.h"
+#include "tests/held_lookups.h"
 #include "tests/test_support.h"
 
 namespace sluice {
@@ -169,32 +170,6 @@ TEST_F(TwoInputTask, ALateBarrierOfAnAbortedCheckpointDoesNotBlockItsInput) {
   EXPECT_EQ(checkpoints_.taken(), std::vector<int64_t>{2});
 }
 
-// Lookups whose promises the test completes.
-struct HeldLookups {
-  struct Shared {
-    std::mutex mutex;
-    std::vector<std::pair<int64_t, Promise<int64_t>>> promises;
-    size_t completed = 0;
-  };
-  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
-  Future<int64_t> operator()(const int64_t& x) const {
-    std::lock_guard lock(shared->mutex);
-    shared->promises.emplace_back(x, Promise<int64_t>());
-    return shared->promises.back().second.future();
-  }
-  size_t issued() const {
-    std::lock_guard lock(shared->mutex);
-    return shared->promises.size();
-  }
-  void complete_issued() const {
-    std::lock_guard lock(shared->mutex);
-    for (; shared->completed < shared->promises.size(); ++shared->completed) {
-      auto& [x, promise] = shared->promises[shared->completed];
-      promise.set_value(-x);
-    }
-  }
-};
-
 // An asynchronous operator at its bound holds its task's input back: the
 // task takes no element while the operator is full, and the wakeup of a
 // completion lets it go on.
@@ -203,9 +178,9 @@ TEST(AsyncTask, AnOperatorAtItsBoundHoldsTheInputBackUntilResultsArrive) {
   JobMetrics metrics;
   ManualClock clock{1000};
   Channel<int64_t> in{8};
-  HeldLookups held;
+  testing::HeldLookups held;
   auto task = std::make_unique<Task>("job/v/0", control, metrics, clock, StateBackendConfig{});
-  auto async = std::make_unique<AsyncOperator<int64_t, int64_t, HeldLookups>>(
+  auto async = std::make_unique<AsyncOperator<int64_t, int64_t, testing::HeldLookups>>(
       held, AsyncOptions{.capacity = 2});
   auto recorder = std::make_unique<Recorder>();
   async->set_info(OperatorInfo{"lookup", "job/v/0", 0, 1});

@@ -55,7 +55,7 @@ Input make_input(unsigned seed) {
   int64_t t = kStart;
   for (int i = 0; i < 3000; ++i) {
     t += 1 + static_cast<int64_t>(rng() % 4);
-    Line view{t, "u" + std::to_string(rng() % 20), static_cast<int64_t>(rng() % 30)};
+    Line view{t, fmt::format("u{}", rng() % 20), static_cast<int64_t>(rng() % 30)};
     in.views.push_back(view);
     if (rng() % 2 == 0) {
       in.clicks.push_back(Line{t + static_cast<int64_t>(rng() % 3000),

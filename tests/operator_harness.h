@@ -38,7 +38,7 @@ struct HarnessSetup {
   int parallelism = 1;
   Timestamp start = 0;  // processing time
   const OperatorRestore* restore = nullptr;
-  StateBackendConfig state;  // memory unless set
+  StateBackendConfig state{};  // memory unless set
   bool unaligned = false;
 };
 

@@ -236,7 +236,7 @@ TEST(KeyedCoProcess, ProcessingTimersSeeStateOfBothInputs) {
   using Op = KeyedCoProcessOperator<Left, Right, std::string, std::string, decltype(left_key),
                                     decltype(right_key), PairUp>;
   TwoInputHarness<Left, Right, std::string> h(std::make_unique<Op>(left_key, right_key, PairUp{}),
-                                              HarnessSetup{0, 1, 100});
+                                              HarnessSetup{.start = 100});
   h.push1(Left{"a", 1}, 0);
   h.push2(Right{"a", 2}, 0);
   h.push2(Right{"b", 3}, 0);

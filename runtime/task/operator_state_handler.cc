@@ -3,6 +3,8 @@
 #include <cctype>
 #include <utility>
 
+#include <fmt/format.h>
+
 namespace sluice {
 
 namespace {
@@ -23,7 +25,7 @@ OperatorStateHandler::OperatorStateHandler(const OperatorBase& op, const StateBa
   const OperatorInfo& info = op.info();
   StateBackendConfig instance = config;
   if (instance.kind == StateBackendKind::kRocksDb) {
-    instance.rocksdb.directory += "/" + instance_directory_name(info);
+    instance.rocksdb.directory += fmt::format("/{}", instance_directory_name(info));
   }
   KeyGroupRange groups =
       key_group_range_for_subtask(info.max_parallelism, info.parallelism, info.subtask);

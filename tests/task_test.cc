@@ -265,7 +265,7 @@ TEST(BackpressuredSource, TakesCheckpointsAndEndsOnCancelWhileItsOutputIsFull) {
   // it spent waiting went to backpressure, none to waiting for input.
   std::map<std::string, double> probe;
   for (const MetricSample& sample : metrics.registry.collect()) {
-    if (sample.labels == "task=\"job/src/0\"") probe[sample.name] = sample.value;
+    if (sample.labels == MetricLabels{{"task", "job/src/0"}}) probe[sample.name] = sample.value;
   }
   EXPECT_EQ(probe.at("task_snapshots"), 1);
   EXPECT_GT(probe.at("task_backpressured_us"), 0);
@@ -353,7 +353,7 @@ TEST(UnalignedCheckpoint, CompletesWhileTheOutputIsFullAndStoresTheQueuedInput) 
 class SplitAt1030Writer final : public ChannelWriter<int64_t> {
  public:
   using ChannelWriter<int64_t>::ChannelWriter;
-  void push_batch(Batch<int64_t>& batch) override {
+  void route(Batch<int64_t>& batch) override {
     for (Record<int64_t>& r : batch) append(r.value < 1030 ? 0 : 1, std::move(r));
   }
 };

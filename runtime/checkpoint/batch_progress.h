@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "runtime/core/time.h"
+#include "runtime/operator/source.h"
 
 namespace sluice {
 
@@ -33,6 +34,8 @@ struct BatchProgress {
   DurationMs commit_ms = 0;      // writing the checkpoint and the commit record
   std::optional<Timestamp> watermark;
   uint64_t state_bytes = 0;  // the checkpoint's state, shared files included
+  // The batch's plan: each source's slices (start and end offsets per split).
+  std::vector<std::pair<std::string, std::vector<SplitSlice>>> slices;
 
   int64_t total_rows() const;
   DurationMs total_ms() const { return planning_ms + processing_ms + commit_ms; }

@@ -11,7 +11,8 @@ SnapshotWriter::SnapshotWriter(CheckpointStorage storage, OnStored on_stored)
 
 void SnapshotWriter::submit(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
                             const SnapshotReport& report) {
-  auto job = std::make_shared<Job>(Job{id, task, std::move(operators), report});
+  auto job = std::make_shared<Job>(
+      Job{id, task, std::move(operators), report, std::chrono::steady_clock::now()});
   thread_.post([this, job] { write(*job); });
 }
 
@@ -28,6 +29,9 @@ void SnapshotWriter::write(Job& job) {
   }
   if (wanted) {
     StoredSnapshot stored = store(job);
+    stored.report.asynchronous_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - job.submitted)
+                                        .count();
     SLUICE_FAULT_POINT("snapshot.stored-not-acknowledged");
     on_stored_(std::move(stored));
   }

@@ -11,6 +11,7 @@
 // submit* -> destroy (finishes what is queued, then joins).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -50,6 +51,9 @@ struct SnapshotReport {
   // From the task's first barrier of the checkpoint to its last (0 for a
   // source or a task with one input).
   DurationMs alignment_ms = 0;
+  // From the snapshot's hand-over to this writer until it was stored: the
+  // part of the checkpoint that ran off the task's thread.
+  DurationMs asynchronous_ms = 0;
   // Taken after the task's input ended: the task's final state and output.
   bool input_ended = false;
   // A source task in micro-batch mode: the records it read in the batch,
@@ -87,6 +91,7 @@ class SnapshotWriter {
     size_t task;
     std::vector<OperatorSnapshotBytes> operators;
     SnapshotReport report;
+    std::chrono::steady_clock::time_point submitted;
   };
   void write(Job& job);
   StoredSnapshot store(Job& job) const;

@@ -253,4 +253,19 @@ std::pair<std::string, uint16_t> parse_host_port(std::string_view option, std::s
   return {std::string(host), static_cast<uint16_t>(port)};
 }
 
+int parse_port_or_off(const std::string& option, const std::string& text) {
+  if (text == "off") return -1;
+  size_t used = 0;
+  int port = -1;
+  try {
+    port = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || port < 0 || port > 65535) {
+    throw UsageError(fmt::format("{}: expected a port (0-65535) or off, got '{}'", option, text));
+  }
+  return port;
+}
+
 }  // namespace sluice

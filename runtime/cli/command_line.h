@@ -98,6 +98,8 @@ DurationMs parse_positive_duration(const std::string& option, const std::string&
 // A size in bytes: a positive integer with a suffix k, m or g (KiB, MiB,
 // GiB), like "512m".
 size_t parse_byte_size(const std::string& option, const std::string& text);
+// A port 0-65535, or "off" (-1).
+int parse_port_or_off(const std::string& option, const std::string& text);
 // Splits "host:port" ("[::1]:port" for IPv6) as given to `option`. Throws
 // UsageError("--jobmanager: expected HOST:PORT, got 'x'").
 std::pair<std::string, uint16_t> parse_host_port(std::string_view option, std::string_view text);

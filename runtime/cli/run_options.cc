@@ -198,13 +198,16 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   RunOptions options;
   CommandLine line("run", "Runs a topology on the embedded local cluster until its sources end.");
   add_job_options(line, options);
+  line.parsed("--rest-port", options.rest_port, parse_port_or_off, "P|off",
+              "serve the REST API, the dashboard and /metrics while the job runs (0: any free "
+              "port; default off)");
   line.positional("TOPOLOGY", options.topology, "the topology to run (see `sluice topologies`)");
   if (!line.parse(args)) {
     options.help = true;
     return options;
   }
   if (options.topology.empty()) throw UsageError("run: missing TOPOLOGY (see sluice topologies)");
-  options.job_args = line.arguments_except(args, {}, options.topology);
+  options.job_args = line.arguments_except(args, {"--rest-port"}, options.topology);
   finish_job_options(options);
   return options;
 }

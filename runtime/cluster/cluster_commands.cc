@@ -15,6 +15,7 @@
 #include "runtime/cluster/job_manager.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/task_manager.h"
+#include "runtime/core/file_io.h"
 #include "runtime/core/logging.h"
 
 namespace sluice {
@@ -32,7 +33,23 @@ void stop_on_signals() {
   std::signal(SIGTERM, on_stop_signal);
 }
 
-// Prints the port the server listens on as stdout's first line, for scripts.
+constexpr int kDefaultRestPort = 8081;
+
+// The bearer token in `path`, without surrounding white space.
+std::string read_token(const std::string& path) {
+  std::string token = file_io::read_whole_file(path, "--rest-token-file");
+  size_t first = token.find_first_not_of(" \t\r\n");
+  size_t last = token.find_last_not_of(" \t\r\n");
+  if (first == std::string::npos) throw UsageError("--rest-token-file: " + path + " is empty");
+  token = token.substr(first, last - first + 1);
+  if (token.find_first_of(" \t\r\n") != std::string::npos) {
+    throw UsageError("--rest-token-file: the token in " + path + " must be one word");
+  }
+  return token;
+}
+
+// Prints a port the server listens on as a line of stdout, for scripts:
+// the first line is the main port, a second one the REST or metrics port.
 void announce_port(uint16_t port) {
   fmt::print("{}\n", port);
   std::fflush(stdout);
@@ -54,8 +71,23 @@ int jobmanager_command(const std::vector<std::string>& args) {
                 "how often task managers report (default 1s)");
   line.duration("--heartbeat-timeout", options.heartbeat_timeout,
                 "a task manager silent for D is lost (default 10s)");
+  options.rest_port = kDefaultRestPort;
+  CLI::Option* rest_port =
+      line.parsed("--rest-port", options.rest_port, parse_port_or_off, "P|off",
+                  "REST API, dashboard and /metrics (default 8081; 0: any free port)");
+  line.text("--rest-bind", options.rest_bind, "address the REST API listens on (default 127.0.0.1)")
+      ->type_name("HOST");
+  std::string token_file;
+  line.text("--rest-token-file", token_file,
+            "a file holding the bearer token every changing REST request must carry")
+      ->type_name("FILE");
+  line.text("--web-dir", options.web_dir,
+            "the dashboard's files (default: web/ next to the program, or ../share/sluice/web)")
+      ->type_name("DIR");
   line.text("--log-level", log_level, "debug, info (default), warn or error")->type_name("LEVEL");
   if (!line.parse(args)) return kExitOk;
+  options.rest_port_given = rest_port->count() > 0;
+  if (!token_file.empty()) options.rest_token = read_token(token_file);
   bool port_given = port->count() > 0;
   if (!port_given) throw UsageError("jobmanager: missing --port (0 picks a free port)");
   if (options.heartbeat_interval >= options.heartbeat_timeout) {
@@ -68,6 +100,7 @@ int jobmanager_command(const std::vector<std::string>& args) {
   stop_on_signals();
   JobManager jobmanager(options);
   announce_port(jobmanager.port());
+  if (jobmanager.rest_port() != 0) announce_port(jobmanager.rest_port());
   return jobmanager.run(g_stop);
 }
 
@@ -86,6 +119,11 @@ int taskmanager_command(const std::vector<std::string>& args) {
   line.text("--bind", options.bind_host, "address the data port listens on (default 0.0.0.0)")
       ->type_name("ADDRESS");
   line.port("--data-port", options.data_port, "data port (default 0: any free port)");
+  line.parsed("--metrics-port", options.metrics_port, parse_port_or_off, "P|off",
+              "serve Prometheus metrics at /metrics on P (0: any free port; default off)");
+  line.text("--metrics-bind", options.metrics_bind,
+            "address the metrics port listens on (default 127.0.0.1)")
+      ->type_name("HOST");
   line.text("--log-level", log_level, "debug, info (default), warn or error")->type_name("LEVEL");
   if (!line.parse(args)) return kExitOk;
   std::tie(options.jobmanager_host, options.jobmanager_port) = jobmanager;
@@ -95,6 +133,7 @@ int taskmanager_command(const std::vector<std::string>& args) {
   stop_on_signals();
   TaskManager taskmanager(options);
   announce_port(taskmanager.data_port());
+  if (taskmanager.metrics_port() != 0) announce_port(taskmanager.metrics_port());
   return taskmanager.run(g_stop);
 }
 

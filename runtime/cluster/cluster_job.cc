@@ -70,7 +70,8 @@ ClusterJob::ClusterJob(std::string id, uint32_t number, pb::JobSpec spec,
       spec_(std::move(spec)),
       options_(job_run_options(spec_, default_root)),
       cluster_(cluster),
-      layout_(lay_out_job(options_)) {}
+      layout_(lay_out_job(options_)),
+      submitted_at_(SystemClock::instance().now_ms()) {}
 
 ClusterJob::~ClusterJob() = default;
 
@@ -117,6 +118,7 @@ void ClusterJob::step() {
 
 void ClusterJob::deploy(const std::vector<std::string>& owners) {
   ++attempt_;
+  task_rates_.clear();
   started_.clear();
   finished_.clear();
   all_running_logged_ = false;
@@ -125,10 +127,12 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
     restore = restore_for_attempt();
   } catch (const SluiceError& e) {
     error_kind_ = e.kind();
+    note_exception(e.kind(), e.what(), "");
     end(JobState::kFailed, e.what());
     return;
   } catch (const std::exception& e) {
     error_kind_ = ErrorKind::kExternal;
+    note_exception(ErrorKind::kExternal, e.what(), "");
     end(JobState::kFailed, e.what());
     return;
   }
@@ -145,6 +149,7 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
     start_coordinator(restore);
   } catch (const SluiceError& e) {
     error_kind_ = e.kind();
+    note_exception(e.kind(), e.what(), "");
     end(JobState::kFailed, e.what());
     return;
   }
@@ -194,6 +199,7 @@ void ClusterJob::start_coordinator(const RestoreChoice& restore) {
       options_.checkpoint, id_, options_.plan.max_parallelism, restore.key_hashing,
       restore.checkpoint, SystemClock::instance());
   coordinator_->on_abort([this](int64_t id) { aborted_.insert(id); });
+  coordinator_->record_history_in(history_);
   for (size_t i = 0; i < layout_.all_tasks.size(); ++i) {
     const PlannedTask& task = layout_.all_tasks[i];
     auto connection = cluster_.connection(slot_owner_.at(static_cast<size_t>(task.subtask)));
@@ -261,7 +267,7 @@ void ClusterJob::on_task_status(const std::string& task_manager, const pb::TaskS
       if (finished_.size() == layout_.all_tasks.size()) end(JobState::kFinished, "");
       break;
     case pb::TASK_FAILED:
-      fail_attempt(error_kind_of(status), status.message());
+      fail_attempt(error_kind_of(status), status.message(), "", task_manager);
       break;
     default:
       stopping_.erase(task_manager);
@@ -283,6 +289,16 @@ void ClusterJob::on_batch_slices(const std::string& task_manager, const pb::Batc
                               slices_of(slices.slices()), static_cast<SourceInput>(slices.input()));
 }
 
+void ClusterJob::on_task_metrics(const std::string& task_manager, const pb::TaskMetrics& m) {
+  if (m.attempt() != attempt_ || state_ != JobState::kRunning) return;
+  auto task = static_cast<size_t>(m.task());
+  if (!runs_on(task, task_manager)) return;
+  TaskReading reading{
+      m.records_in(), m.records_out(), m.idle_us(), m.backpressured_us(),
+      m.has_watermark() ? std::optional<Timestamp>(m.input_watermark()) : std::nullopt};
+  task_rates_[task].update(reading, TaskRateTracker::Clock::now());
+}
+
 void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason,
                                       DurationMs hold_off) {
   auto hold = [&] {
@@ -296,9 +312,18 @@ void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std
   hold();
 }
 
-void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost) {
+void ClusterJob::note_exception(ErrorKind kind, const std::string& message,
+                                const std::string& where) {
+  exceptions_.push_front(
+      JobException{SystemClock::instance().now_ms(), std::max(attempt_, 0), where, message, kind});
+  if (exceptions_.size() > kExceptionsKept) exceptions_.pop_back();
+}
+
+void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost,
+                              const std::string& where) {
   attempt_failed_at_ = Clock::now();
   error_kind_ = kind;
+  note_exception(kind, message, where.empty() ? lost : where);
   log::cluster()->warn("job {} attempt {} failed: {}", id_, attempt_, message);
   stop_attempt(lost);
   const RestartStrategy& strategy = options_.restart;
@@ -357,6 +382,7 @@ void ClusterJob::end(JobState state, const std::string& message) {
       fmt::format("the job {} before the checkpoint completed", job_state_name(state)));
   state_ = state;
   message_ = message;
+  ended_at_ = SystemClock::instance().now_ms();
   log::cluster()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,
                       "job {} {}{}", id_, job_state_name(state),
                       message.empty() ? std::string() : ": " + message);
@@ -371,23 +397,29 @@ void ClusterJob::end(JobState state, const std::string& message) {
   }
 }
 
-void ClusterJob::request_checkpoint(const std::shared_ptr<ControlConnection>& client) {
-  pb::Envelope reply;
-  pb::CheckpointReply& r = *reply.mutable_checkpoint_reply();
-  r.set_job(id_);
+int64_t ClusterJob::trigger_checkpoint(std::string& why) {
   int64_t id = 0;
   if (state_ != JobState::kRunning || !coordinator_ || !all_running_logged_) {
-    r.set_error(
-        coordinator_ || state_ != JobState::kRunning
-            ? fmt::format("job {} is {}, not running all its tasks", id_, job_state_name(state_))
-            : fmt::format("job {} has no checkpoint storage and interval", id_));
+    why = coordinator_ || state_ != JobState::kRunning
+              ? fmt::format("job {} is {}, not running all its tasks", id_, job_state_name(state_))
+              : fmt::format("job {} has no checkpoint storage and interval", id_);
   } else if ((id = coordinator_->trigger_now()) == 0) {
-    r.set_error(fmt::format(
-        "job {}: a checkpoint or its cleanup is in progress, or the job is ending", id_));
-  } else {
+    why = fmt::format("job {}: a checkpoint or its cleanup is in progress, or the job is ending",
+                      id_);
+  }
+  return id;
+}
+
+void ClusterJob::request_checkpoint(const std::shared_ptr<ControlConnection>& client) {
+  std::string why;
+  if (int64_t id = trigger_checkpoint(why); id != 0) {
     checkpoint_requests_.push_back(CheckpointRequest{id, client});
     return;
   }
+  pb::Envelope reply;
+  pb::CheckpointReply& r = *reply.mutable_checkpoint_reply();
+  r.set_job(id_);
+  r.set_error(why);
   client->send(reply);
 }
 

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -25,13 +27,24 @@
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/cluster/scheduler.h"
+#include "runtime/coordinator/checkpoint_history.h"
 #include "runtime/coordinator/coordinator.h"
 #include "runtime/graph/execution_plan.h"
+#include "runtime/metrics/task_rates.h"
 
 namespace sluice {
 
 enum class JobState { kWaiting, kRunning, kFinished, kFailed, kCancelled };
 const char* job_state_name(JobState state);
+
+// A failure that ended one of a job's attempts.
+struct JobException {
+  Timestamp at = 0;
+  int attempt = 0;
+  std::string task_manager;  // where it happened, when known
+  std::string message;
+  ErrorKind kind = ErrorKind::kInternal;
+};
 
 // What a job needs from the job manager.
 class ClusterView {
@@ -67,6 +80,8 @@ class ClusterJob {
   void on_task_status(const std::string& task_manager, const pb::TaskStatus& status);
   void on_checkpoint_ack(const std::string& task_manager, const pb::CheckpointAck& ack);
   void on_batch_slices(const std::string& task_manager, const pb::BatchSlices& slices);
+  // A heartbeat's counters of one of the job's tasks on `task_manager`.
+  void on_task_metrics(const std::string& task_manager, const pb::TaskMetrics& metrics);
   // `hold_off`: the next attempt starts no sooner than this from now (a
   // silent task manager may still be running until it fences itself).
   void on_task_manager_lost(const std::string& task_manager, const std::string& reason,
@@ -74,6 +89,8 @@ class ClusterJob {
   void cancel();
   // Starts a checkpoint for `client`, who gets its path or an error.
   void request_checkpoint(const std::shared_ptr<ControlConnection>& client);
+  // Starts a checkpoint now; returns its id, or 0 with `why` saying why not.
+  int64_t trigger_checkpoint(std::string& why);
   void add_waiter(const std::shared_ptr<ControlConnection>& client);
 
   const std::string& id() const { return id_; }
@@ -90,6 +107,28 @@ class ClusterJob {
   // What waiting clients receive when the job ends.
   pb::JobStatus status() const;
 
+  // For the REST API and the dashboard (runtime/cluster/job_views.h).
+  const pb::JobSpec& spec() const { return spec_; }
+  const RunOptions& options() const { return options_; }
+  const ExecutionPlan& layout() const { return layout_; }
+  const std::string& message() const { return message_; }
+  int attempt() const { return attempt_; }
+  int restarts() const { return restarts_; }
+  int64_t last_checkpoint() const { return last_checkpoint_; }
+  Timestamp submitted_at() const { return submitted_at_; }
+  Timestamp ended_at() const { return ended_at_; }  // 0 while it has not ended
+  // Per slot, the task manager running it (or that ran it last).
+  const std::vector<std::string>& slot_owners() const { return slot_owner_; }
+  const CheckpointHistory& history() const { return *history_; }
+  const std::deque<JobException>& exceptions() const { return exceptions_; }  // newest first
+  // The current attempt's tasks' rates, by task number (those reported).
+  const std::map<size_t, TaskRateTracker>& task_rates() const { return task_rates_; }
+  // The coordinator's metrics of the running attempt (null between attempts).
+  const CheckpointProbe* checkpoint_probe() const {
+    return coordinator_ ? &coordinator_->probe() : nullptr;
+  }
+  static constexpr size_t kExceptionsKept = 50;
+
  private:
   void deploy(const std::vector<std::string>& owners);
   // What an attempt resumes: a checkpoint's directory (empty for none), its
@@ -105,7 +144,11 @@ class ClusterJob {
   void release_coordinator();
   void send_deployment(const std::vector<std::string>& owners, const std::string& restore_path,
                        int64_t last_checkpoint);
-  void fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost = "");
+  // `lost`: the task manager that was lost (nothing to cancel there);
+  // `where`: where the failure happened, for the exception history.
+  void fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost = "",
+                    const std::string& where = "");
+  void note_exception(ErrorKind kind, const std::string& message, const std::string& where);
   void stop_attempt(const std::string& lost);
   void end(JobState state, const std::string& message);
   void answer_checkpoint_requests();
@@ -144,6 +187,11 @@ class ClusterJob {
   };
   std::vector<CheckpointRequest> checkpoint_requests_;
   std::vector<std::shared_ptr<ControlConnection>> waiters_;
+  Timestamp submitted_at_;
+  Timestamp ended_at_ = 0;
+  std::shared_ptr<CheckpointHistory> history_ = std::make_shared<CheckpointHistory>();
+  std::deque<JobException> exceptions_;
+  std::map<size_t, TaskRateTracker> task_rates_;
 };
 
 }  // namespace sluice

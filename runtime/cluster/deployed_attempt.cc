@@ -189,4 +189,22 @@ void DeployedAttempt::acknowledge(StoredSnapshot&& stored) {
   send_(envelope);
 }
 
+void DeployedAttempt::report_task_metrics(pb::Heartbeat& heartbeat) const {
+  const ExecutionPlan& plan = tasks_->plan();
+  for (size_t i = 0; i < plan.tasks.size(); ++i) {
+    const TaskProbe& probe = plan.tasks[i]->probe();
+    pb::TaskMetrics& m = *heartbeat.add_tasks();
+    m.set_job(job_);
+    m.set_attempt(attempt_);
+    m.set_task(static_cast<int32_t>(plan.task_index[i]));
+    m.set_records_in(probe.records_in.value());
+    m.set_records_out(probe.records_out.value());
+    m.set_idle_us(probe.idle_us.value());
+    m.set_backpressured_us(probe.backpressured_us.value());
+    Timestamp watermark = probe.input_watermark.value();
+    m.set_has_watermark(watermark != kMinTimestamp);
+    m.set_input_watermark(watermark == kMinTimestamp ? 0 : watermark);
+  }
+}
+
 }  // namespace sluice

@@ -57,6 +57,13 @@ class DeployedAttempt final : public CheckpointParticipation {
   // A checkpoint mail for the job's task number `task`.
   void post_mail(int task, const pb::CheckpointMail& mail);
 
+  // Adds the counters of every task here to a heartbeat (any thread).
+  void report_task_metrics(pb::Heartbeat& heartbeat) const;
+  // The job's metrics registry here.
+  const JobMetrics& job_metrics() const { return *tasks_->shared_metrics(); }
+  // The job's task number `task` (any task of the job, here or not).
+  const PlannedTask& planned_task(size_t task) const { return tasks_->plan().all_tasks.at(task); }
+
   const std::string& job() const { return job_; }
   std::shared_ptr<const JobMetrics> metrics() const { return tasks_->shared_metrics(); }
   int attempt() const { return attempt_; }

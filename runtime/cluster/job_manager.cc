@@ -14,8 +14,10 @@
 #include "runtime/checkpoint/storage.h"
 #include "runtime/cluster/cluster_job.h"
 #include "runtime/cluster/local_link.h"
+#include "runtime/cluster/rest_api.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/core/logging.h"
+#include "runtime/rest/http_server.h"
 
 namespace sluice {
 namespace {
@@ -27,19 +29,24 @@ struct TaskManagerRecord {
   pb::RegisterTaskManager registration;
   std::shared_ptr<ControlConnection> connection;
   SteadyClock::time_point last_heartbeat;
+  uint64_t rss_bytes = 0;
 };
 
 }  // namespace
 
-class JobManager::Impl final : public ClusterView {
+class JobManager::Impl final : public ClusterView, public JobManagerAccess {
  public:
   explicit Impl(JobManagerOptions options) : options_(std::move(options)) {
     if (options_.listen) server_.emplace(io_, options_.bind_host, options_.port, handlers());
-    std::lock_guard lock(mutex_);
-    if (options_.record_jobs) resume_stored_jobs();
+    {
+      std::lock_guard lock(mutex_);
+      if (options_.record_jobs) resume_stored_jobs();
+    }
+    if (options_.rest_port >= 0) start_rest();
   }
 
   ~Impl() override {
+    rest_.reset();  // its routes use this
     {
       std::lock_guard lock(mutex_);
       shutting_down_ = true;
@@ -55,6 +62,45 @@ class JobManager::Impl final : public ClusterView {
   }
 
   uint16_t port() const { return server_ ? server_->port() : 0; }
+  uint16_t rest_port() const { return rest_ ? rest_->port() : 0; }
+
+  // JobManagerAccess
+  void locked(const std::function<void()>& fn) override {
+    std::lock_guard lock(mutex_);
+    fn();
+    wake_.notify_one();
+  }
+  std::vector<TaskManagerView> task_manager_views() const override {
+    std::map<std::string, int> free;
+    for (const SlotOffer& offer : free_slots()) free[offer.task_manager] = offer.free_slots;
+    std::vector<TaskManagerView> views;
+    for (const auto& [id, tm] : task_managers_) {
+      const pb::RegisterTaskManager& r = tm.registration;
+      views.push_back(TaskManagerView{id, r.host(), r.data_port(), r.metrics_port(), r.slots(),
+                                      free[id],
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          SteadyClock::now() - tm.last_heartbeat)
+                                          .count(),
+                                      tm.rss_bytes});
+    }
+    return views;
+  }
+  const std::map<std::string, std::unique_ptr<ClusterJob>>& job_table() const override {
+    return jobs_;
+  }
+  std::string submit_job(const pb::SubmitJob& submit, const std::string& from) override {
+    uint32_t number = next_job_number_;
+    std::string id = submit.name().empty() ? fmt::format("{}-{}", submit.spec().topology(), number)
+                                           : submit.name();
+    if (find(id) != nullptr) throw UsageError(fmt::format("a job named '{}' exists already", id));
+    auto job =
+        std::make_unique<ClusterJob>(id, number, submit.spec(), options_.checkpoint_dir, *this);
+    job->record();  // a job that a restarted job manager could not resume is not accepted
+    ++next_job_number_;
+    jobs_[id] = std::move(job);
+    log::cluster()->info("job {} submitted from {}", id, from);
+    return id;
+  }
 
   void wake() {
     std::lock_guard lock(mutex_);
@@ -241,6 +287,10 @@ class JobManager::Impl final : public ClusterView {
     std::string id = task_manager_of(c);
     if (id.empty()) return;
     task_managers_[id].last_heartbeat = SteadyClock::now();
+    task_managers_[id].rss_bytes = beat.rss_bytes();
+    for (const pb::TaskMetrics& task : beat.tasks()) {
+      if (ClusterJob* job = find(task.job())) job->on_task_metrics(id, task);
+    }
     pb::Envelope reply;
     reply.mutable_heartbeat()->set_id("job manager");
     for (const pb::SourceWatermark& mine : beat.source_watermarks()) {
@@ -288,19 +338,10 @@ class JobManager::Impl final : public ClusterView {
   }
 
   void submit(const std::shared_ptr<ControlConnection>& c, const pb::SubmitJob& submit) {
-    uint32_t number = next_job_number_;
-    std::string id = submit.name().empty() ? fmt::format("{}-{}", submit.spec().topology(), number)
-                                           : submit.name();
     pb::Envelope reply;
     try {
-      if (find(id) != nullptr) throw UsageError(fmt::format("a job named '{}' exists already", id));
-      auto job =
-          std::make_unique<ClusterJob>(id, number, submit.spec(), options_.checkpoint_dir, *this);
-      job->record();  // a job that a restarted job manager could not resume is not accepted
-      ++next_job_number_;
-      if (submit.wait()) job->add_waiter(c);
-      jobs_[id] = std::move(job);
-      log::cluster()->info("job {} submitted from {}", id, c->peer());
+      std::string id = submit_job(submit, c->peer());
+      if (submit.wait()) jobs_.at(id)->add_waiter(c);
       reply.mutable_submit_reply()->set_job(id);
     } catch (const std::exception& e) {
       reply.mutable_submit_reply()->set_error(e.what());
@@ -311,18 +352,16 @@ class JobManager::Impl final : public ClusterView {
   void list_task_managers(const std::shared_ptr<ControlConnection>& c) {
     pb::Envelope reply;
     pb::TaskManagerList& list = *reply.mutable_task_manager_list();  // set even when empty
-    std::map<std::string, int> free;
-    for (const SlotOffer& offer : free_slots()) free[offer.task_manager] = offer.free_slots;
-    for (const auto& [id, tm] : task_managers_) {
+    for (const TaskManagerView& tm : task_manager_views()) {
       pb::TaskManagerInfo& info = *list.add_task_managers();
-      info.set_id(id);
-      info.set_host(tm.registration.host());
-      info.set_data_port(tm.registration.data_port());
-      info.set_slots(tm.registration.slots());
-      info.set_free_slots(free[id]);
-      info.set_heartbeat_age_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    SteadyClock::now() - tm.last_heartbeat)
-                                    .count());
+      info.set_id(tm.id);
+      info.set_host(tm.host);
+      info.set_data_port(tm.data_port);
+      info.set_slots(tm.slots);
+      info.set_free_slots(tm.free_slots);
+      info.set_heartbeat_age_ms(tm.heartbeat_age_ms);
+      info.set_metrics_port(tm.metrics_port);
+      info.set_rss_bytes(tm.rss_bytes);
     }
     c->send(reply);
   }
@@ -372,7 +411,33 @@ class JobManager::Impl final : public ClusterView {
   uint32_t next_job_number_ = 1;
   bool shutting_down_ = false;
   std::vector<std::shared_ptr<ControlConnection>> local_connections_;
-  std::optional<RpcServer> server_;  // last: it serves as soon as it exists
+  void start_rest() {
+    HttpServerOptions http;
+    http.bind_host = options_.rest_bind;
+    http.port = static_cast<uint16_t>(options_.rest_port);
+    http.bearer_token = options_.rest_token;
+    add_job_manager_routes(router_, *this);
+    std::string web_dir = options_.web_dir.empty() ? WebAssets::default_dir() : options_.web_dir;
+    auto assets = std::make_shared<const WebAssets>(WebAssets::load(web_dir));
+    if (assets->empty()) {
+      log::cluster()->warn("no dashboard files in {}; the REST API and /metrics work without them",
+                           web_dir.empty() ? "web/ next to the program" : web_dir);
+    }
+    add_dashboard_routes(router_, assets);
+    try {
+      rest_.emplace(http, [this](const HttpRequest& request) { return router_.handle(request); });
+    } catch (const ExternalError& e) {
+      if (options_.rest_port_given) throw;
+      log::cluster()->warn("{}; the REST API and dashboard are off (see --rest-port)", e.what());
+      return;
+    }
+    log::cluster()->info("REST API and dashboard at http://{}:{}/", options_.rest_bind,
+                         rest_->port());
+  }
+
+  RestRouter router_;
+  std::optional<RpcServer> server_;  // it serves as soon as it exists
+  std::optional<HttpServer> rest_;   // last: destroyed first
 };
 
 JobManager::JobManager(JobManagerOptions options)
@@ -380,6 +445,9 @@ JobManager::JobManager(JobManagerOptions options)
 JobManager::~JobManager() = default;
 uint16_t JobManager::port() const {
   return impl_->port();
+}
+uint16_t JobManager::rest_port() const {
+  return impl_->rest_port();
 }
 std::shared_ptr<ControlConnection> JobManager::connect_in_process(IoThread& io,
                                                                   RpcHandlers handlers,

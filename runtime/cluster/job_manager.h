@@ -7,10 +7,13 @@
 // (`<checkpoint-dir>/<job>/_job`); a job manager that starts and finds a
 // job there that has not ended resumes it.
 //
+// With a REST port, it also serves the REST API, the dashboard and
+// Prometheus metrics (runtime/cluster/rest_api.h).
+//
 // Threading: run() blocks its caller, which ticks jobs (deployments,
 // checkpoint triggers, heartbeat timeouts); messages are handled on the RPC
-// thread. Both work under one lock. Lifecycle: construct (listens, reads
-// stored jobs) -> run(stop) -> destroy (closes every connection).
+// thread, HTTP requests on the HTTP server's. All work under one lock. Lifecycle: construct
+// (listens, reads stored jobs) -> run(stop) -> destroy (closes every connection).
 #pragma once
 
 #include <atomic>
@@ -31,6 +34,12 @@ struct JobManagerOptions {
   bool record_jobs = true;     // write `_job` records (and resume them)
   DurationMs heartbeat_interval = 1000;
   DurationMs heartbeat_timeout = 10000;
+  // The REST API, the dashboard and /metrics (docs/rest.md).
+  int rest_port = -1;           // -1: off, 0: any free port
+  bool rest_port_given = true;  // false: a port in use leaves the REST API off, with a warning
+  std::string rest_bind = "127.0.0.1";
+  std::string rest_token;  // empty: changes need no token
+  std::string web_dir;     // the dashboard's files; empty: next to the program
 };
 
 class JobManager {
@@ -42,6 +51,8 @@ class JobManager {
   JobManager& operator=(const JobManager&) = delete;
 
   uint16_t port() const;
+  // The REST API's port (0 when it is off).
+  uint16_t rest_port() const;
   // A connection from this process (the local cluster's transport): the
   // caller's end, whose handlers run on `io`; the job manager serves the
   // other end as it serves a socket.

@@ -57,8 +57,8 @@ struct Inbox {
 // A job manager and a task manager serving on their threads until stopped.
 class EmbeddedCluster {
  public:
-  explicit EmbeddedCluster(int slots)
-      : jobmanager_(jobmanager_options()), taskmanager_(taskmanager_options(slots)) {
+  EmbeddedCluster(int slots, int rest_port)
+      : jobmanager_(jobmanager_options(rest_port)), taskmanager_(taskmanager_options(slots)) {
     jobmanager_thread_ = std::thread([this] { jobmanager_.run(stop_); });
     taskmanager_thread_ = std::thread([this] { taskmanager_.run(stop_); });
   }
@@ -76,11 +76,12 @@ class EmbeddedCluster {
  private:
   // No heartbeat timeout: in one process a task manager cannot be cut off,
   // and a process stopped for a while (Ctrl-Z) must not lose its job.
-  static JobManagerOptions jobmanager_options() {
+  static JobManagerOptions jobmanager_options(int rest_port) {
     JobManagerOptions options;
     options.listen = false;
     options.record_jobs = false;
     options.heartbeat_timeout = 0;
+    options.rest_port = rest_port;
     return options;
   }
   TaskManagerOptions taskmanager_options(int slots) {
@@ -131,7 +132,10 @@ LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
                                  kMaxSlotsPerTaskManager));
   }
   Inbox inbox;  // before the io thread that fills it, so it outlives it
-  EmbeddedCluster cluster(job.slots);
+  EmbeddedCluster cluster(job.slots, job.rest_port);
+  if (uint16_t port = cluster.jobmanager().rest_port(); port != 0) {
+    fmt::print(stderr, "dashboard and REST API at http://127.0.0.1:{}/\n", port);
+  }
   IoThread io;
   std::shared_ptr<ControlConnection> client =
       cluster.jobmanager().connect_in_process(io, inbox.handlers(), "sluice run");

@@ -24,6 +24,7 @@ struct LocalClusterJob {
   std::function<void(const ProgressSample&)> on_progress;
   DurationMs progress_interval = 1000;
   const std::atomic<bool>* cancel_flag = nullptr;  // set to cancel the job
+  int rest_port = -1;  // the REST API and dashboard (0: any free port; -1: off)
 };
 
 struct LocalClusterResult {

@@ -13,6 +13,7 @@ pb::CheckpointAck to_checkpoint_ack(const std::string& job, int attempt,
   ack.set_bytes_total(stored.bytes_total);
   ack.set_synchronous_ms(stored.report.synchronous_ms);
   ack.set_alignment_ms(stored.report.alignment_ms);
+  ack.set_asynchronous_ms(stored.report.asynchronous_ms);
   ack.set_input_rows(stored.report.input_rows);
   ack.set_watermark(stored.report.watermark);
   ack.set_input_ended(stored.report.input_ended);
@@ -38,6 +39,7 @@ StoredSnapshot from_checkpoint_ack(const pb::CheckpointAck& ack) {
   stored.bytes_total = ack.bytes_total();
   stored.report.synchronous_ms = ack.synchronous_ms();
   stored.report.alignment_ms = ack.alignment_ms();
+  stored.report.asynchronous_ms = ack.asynchronous_ms();
   stored.report.input_rows = ack.input_rows();
   stored.report.watermark = ack.watermark();
   stored.report.input_ended = ack.input_ended();

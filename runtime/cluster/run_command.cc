@@ -72,6 +72,7 @@ int run_command(const std::vector<std::string>& args) {
   job.spec.set_topology(options.topology);
   for (const std::string& arg : options.job_args) job.spec.add_args(arg);
   job.cancel_flag = &g_interrupted;
+  job.rest_port = options.rest_port;
   if (options.progress) job.on_progress = print_progress;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

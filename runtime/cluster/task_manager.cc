@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -16,6 +18,9 @@
 #include "runtime/cluster/deployed_attempt.h"
 #include "runtime/cluster/rpc.h"
 #include "runtime/core/logging.h"
+#include "runtime/metrics/prometheus.h"
+#include "runtime/metrics/task_rates.h"
+#include "runtime/rest/http_server.h"
 
 namespace sluice {
 namespace {
@@ -23,6 +28,18 @@ namespace {
 constexpr std::chrono::milliseconds kConnectTimeout{2000};
 
 using AttemptKey = std::pair<std::string, int>;
+using TaskKey = std::tuple<std::string, int, int>;  // job, attempt, task
+
+// The process's resident memory, from /proc (0 where it cannot be read).
+uint64_t resident_bytes() {
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return 0;
+  unsigned long long pages = 0;
+  unsigned long long resident = 0;
+  int read = std::fscanf(statm, "%llu %llu", &pages, &resident);
+  std::fclose(statm);
+  return read == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
 
 }  // namespace
 
@@ -34,9 +51,12 @@ class TaskManager::Impl {
         data_(id_, options_.bind_host, options_.data_port,
               [this](const std::string& peer, const std::string& reason) {
                 on_peer_lost(peer, reason);
-              }) {}
+              }) {
+    if (options_.metrics_port >= 0) start_metrics_server();
+  }
 
   ~Impl() {
+    metrics_server_.reset();  // its handler uses this
     cancel_all_attempts();
     std::shared_ptr<ControlConnection> connection;
     {
@@ -50,6 +70,7 @@ class TaskManager::Impl {
 
   const std::string& id() const { return id_; }
   uint16_t data_port() const { return data_.port(); }
+  uint16_t metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
 
   void wake() {
     {
@@ -125,6 +146,7 @@ class TaskManager::Impl {
     reg.set_host(options_.data_host);
     reg.set_data_port(data_.port());
     reg.set_slots(options_.slots);
+    reg.set_metrics_port(metrics_port());
     connection->send(envelope);
     log::cluster()->info("task manager {} registering with the job manager at {}:{}", id_,
                          options_.jobmanager_host, options_.jobmanager_port);
@@ -150,11 +172,16 @@ class TaskManager::Impl {
     }
   }
 
-  // With the minimum watermark of each attempt's aligned sources here.
+  // With the minimum watermark of each attempt's aligned sources here, and
+  // the counters of every task here.
   pb::Envelope heartbeat() {
     pb::Envelope envelope;
-    envelope.mutable_heartbeat()->set_id(id_);
+    pb::Heartbeat& beat = *envelope.mutable_heartbeat();
+    beat.set_id(id_);
+    beat.set_rss_bytes(resident_bytes());
     std::lock_guard lock(mutex_);
+    for (const auto& [key, attempt] : attempts_) attempt->report_task_metrics(beat);
+    track_task_rates(beat);
     for (const auto& [key, attempt] : attempts_) {
       WatermarkAlignmentGroup* group = attempt->watermark_alignment();
       if (group == nullptr) continue;
@@ -166,6 +193,66 @@ class TaskManager::Impl {
       mine->set_watermark(minimum.value_or(0));
     }
     return envelope;
+  }
+
+  // The rates this task manager's /metrics shows, from the heartbeat's counters.
+  void track_task_rates(const pb::Heartbeat& beat) {
+    auto now = TaskRateTracker::Clock::now();
+    std::map<TaskKey, TaskRateTracker> kept;
+    for (const pb::TaskMetrics& m : beat.tasks()) {
+      TaskKey key{m.job(), m.attempt(), m.task()};
+      TaskRateTracker& tracker = kept[key];
+      if (auto it = task_rates_.find(key); it != task_rates_.end()) tracker = it->second;
+      tracker.update(TaskReading{m.records_in(), m.records_out(), m.idle_us(), m.backpressured_us(),
+                                 m.has_watermark() ? std::optional<Timestamp>(m.input_watermark())
+                                                   : std::nullopt},
+                     now);
+    }
+    task_rates_.swap(kept);
+  }
+
+  void start_metrics_server() {
+    HttpServerOptions http;
+    http.bind_host = options_.metrics_bind;
+    http.port = static_cast<uint16_t>(options_.metrics_port);
+    metrics_server_.emplace(http, [this](const HttpRequest& request) {
+      if (request.path != "/metrics") {
+        return json_error(404, "a task manager serves GET /metrics only");
+      }
+      if (request.method != "GET" && request.method != "HEAD") {
+        HttpResponse refused = json_error(405, "/metrics takes GET");
+        refused.headers.emplace_back("Allow", "GET");
+        return refused;
+      }
+      HttpResponse response;
+      response.content_type = kPrometheusContentType;
+      response.body = metrics_text();
+      return response;
+    });
+    log::cluster()->info("task manager {}: metrics at http://{}:{}/metrics", id_,
+                         options_.metrics_bind, metrics_server_->port());
+  }
+
+  std::string metrics_text() {
+    PrometheusText out;
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, tracker] : task_rates_) {
+      const auto& [job, attempt_number, task] = key;
+      auto it = attempts_.find(AttemptKey{job, attempt_number});
+      if (it == attempts_.end()) continue;
+      const PlannedTask& planned = it->second->planned_task(static_cast<size_t>(task));
+      add_subtask_metrics(out,
+                          MetricLabels{{"job", job},
+                                       {"vertex", planned.chain},
+                                       {"subtask", std::to_string(planned.subtask)},
+                                       {"task_manager", id_}},
+                          tracker);
+    }
+    for (const auto& [key, attempt] : attempts_) {
+      out.add_all(attempt->job_metrics().registry.collect(), "sluice_",
+                  MetricLabels{{"job", key.first}, {"task_manager", id_}});
+    }
+    return out.str();
   }
 
   // The job manager's answer: the other task managers' minima.
@@ -435,6 +522,8 @@ class TaskManager::Impl {
   std::deque<pb::Envelope> queue_;
   std::map<AttemptKey, std::unique_ptr<DeployedAttempt>> attempts_;
   std::map<std::string, std::shared_ptr<const JobMetrics>> metrics_;  // newest attempt per job
+  std::map<TaskKey, TaskRateTracker> task_rates_;  // of the tasks in the last heartbeat
+  std::optional<HttpServer> metrics_server_;       // last: destroyed first
 };
 
 TaskManager::TaskManager(TaskManagerOptions options)
@@ -445,6 +534,9 @@ const std::string& TaskManager::id() const {
 }
 uint16_t TaskManager::data_port() const {
   return impl_->data_port();
+}
+uint16_t TaskManager::metrics_port() const {
+  return impl_->metrics_port();
 }
 std::shared_ptr<const JobMetrics> TaskManager::metrics_of(const std::string& job) const {
   return impl_->metrics_of(job);

@@ -44,6 +44,9 @@ struct TaskManagerOptions {
   std::string bind_host = "0.0.0.0";  // every interface
   uint16_t data_port = 0;             // 0: any free port
   DurationMs reconnect_delay = 500;   // between attempts to reach the job manager
+  // Its own Prometheus endpoint, GET /metrics (docs/rest.md).
+  int metrics_port = -1;  // -1: off, 0: any free port
+  std::string metrics_bind = "127.0.0.1";
   // How to reach the job manager; default: TCP to jobmanager_host:port. The
   // local cluster connects in process.
   std::function<std::shared_ptr<ControlConnection>(IoThread&, RpcHandlers)> connect;
@@ -58,6 +61,8 @@ class TaskManager {
 
   const std::string& id() const;
   uint16_t data_port() const;
+  // The Prometheus endpoint's port (0 when it is off).
+  uint16_t metrics_port() const;
   // The metrics of the newest attempt of `job` deployed here (null if none);
   // they stay readable after the attempt ended.
   std::shared_ptr<const JobMetrics> metrics_of(const std::string& job) const;

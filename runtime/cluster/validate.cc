@@ -87,6 +87,8 @@ constexpr int64_t kMaxPort = 65535;
 constexpr int64_t kMaxHeartbeatIntervalMs = 3'600'000;
 // Attempts one heartbeat may report aligned sources of.
 constexpr int kMaxAlignedAttempts = 1000;
+// Tasks one heartbeat may report metrics of.
+constexpr int kMaxReportedTasks = 100'000;
 
 // A job, attempt, task triple as most task-level messages carry it.
 template <class Message>
@@ -112,6 +114,7 @@ void check(const Fields& f, const pb::RegisterTaskManager& m) {
   f.name("host", m.host());
   f.range("data_port", m.data_port(), 1, kMaxPort);
   f.range("slots", m.slots(), 1, kMaxSlotsPerTaskManager);
+  f.range("metrics_port", m.metrics_port(), 0, kMaxPort);
 }
 
 void check(const Fields& f, const pb::Registered& m) {
@@ -124,12 +127,18 @@ void check(const Fields& f, const pb::SourceWatermark& m) {
   f.at_least("attempt", m.attempt(), 0);
 }
 
+void check(const Fields& f, const pb::TaskMetrics& m) {
+  check_task_fields(f, m);
+}
+
 void check(const Fields& f, const pb::Heartbeat& m) {
   f.name("id", m.id());
   f.count("source_watermarks", m.source_watermarks_size(), kMaxAlignedAttempts);
   for (int i = 0; i < m.source_watermarks_size(); ++i) {
     check(Fields(f.nested("source_watermarks", i)), m.source_watermarks(i));
   }
+  f.count("tasks", m.tasks_size(), kMaxReportedTasks);
+  for (int i = 0; i < m.tasks_size(); ++i) check(Fields(f.nested("tasks", i)), m.tasks(i));
 }
 
 void check(const Fields& f, const pb::Peer& m) {
@@ -218,6 +227,7 @@ void check(const Fields& f, const pb::CheckpointAck& m) {
   }
   f.at_least("synchronous_ms", m.synchronous_ms(), 0);
   f.at_least("alignment_ms", m.alignment_ms(), 0);
+  f.at_least("asynchronous_ms", m.asynchronous_ms(), 0);
 }
 
 void check(const Fields& f, const pb::TaskStatus& m) {
@@ -258,6 +268,7 @@ void check(const Fields& f, const pb::TaskManagerInfo& m) {
   f.range("data_port", m.data_port(), 0, 65535);
   f.at_least("slots", m.slots(), 1);
   f.at_least("heartbeat_age_ms", m.heartbeat_age_ms(), 0);
+  f.range("metrics_port", m.metrics_port(), 0, kMaxPort);
 }
 
 void check(const Fields& f, const pb::TaskManagerList& m) {

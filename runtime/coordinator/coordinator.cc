@@ -74,6 +74,36 @@ int64_t CheckpointCoordinator::trigger_now() {
   return start_locked(clock_.now_ms()) ? pending_->id : 0;
 }
 
+CheckpointCoordinator::~CheckpointCoordinator() {
+  std::lock_guard lock(mutex_);
+  if (pending_) record_locked(*pending_, CheckpointStatus::kFailed, "the job's attempt ended");
+}
+
+void CheckpointCoordinator::record_history_in(std::shared_ptr<CheckpointHistory> history) {
+  std::lock_guard lock(mutex_);
+  history_ = std::move(history);
+}
+
+void CheckpointCoordinator::record_locked(const Pending& p, CheckpointStatus status,
+                                          const std::string& failure) {
+  if (!history_) return;
+  CheckpointRecord r;
+  r.id = p.id;
+  r.status = status;
+  r.final = p.final && status == CheckpointStatus::kCompleted;
+  r.triggered_at = p.started_at;
+  r.ended_at = status == CheckpointStatus::kInProgress ? 0 : clock_.now_ms();
+  r.acknowledged = p.acks;
+  r.tasks = tasks_.size();
+  r.synchronous_ms = p.longest_synchronous;
+  r.asynchronous_ms = p.longest_asynchronous;
+  r.alignment_ms = p.longest_alignment;
+  r.bytes_written = p.bytes_written;
+  r.bytes_total = p.bytes_total;
+  r.failure = failure;
+  history_->update(r);
+}
+
 CheckpointCoordinator::Pending CheckpointCoordinator::make_pending(int64_t id,
                                                                    Timestamp now) const {
   Pending p;
@@ -98,6 +128,7 @@ bool CheckpointCoordinator::start_locked(Timestamp now) {
     return false;
   }
   pending_ = std::move(p);
+  record_locked(*pending_, CheckpointStatus::kInProgress);
   post_sources(Mail{MailKind::kTriggerCheckpoint, pending_->id});
   return true;
 }
@@ -163,6 +194,8 @@ void CheckpointCoordinator::acknowledge(StoredSnapshot&& stored) {
   pending_->longest_synchronous =
       std::max(pending_->longest_synchronous, stored.report.synchronous_ms);
   pending_->longest_alignment = std::max(pending_->longest_alignment, stored.report.alignment_ms);
+  pending_->longest_asynchronous =
+      std::max(pending_->longest_asynchronous, stored.report.asynchronous_ms);
   record_batch_report(*pending_, stored.task, stored.report);
   CheckpointMetadata& m = pending_->metadata;
   for (StoredOperatorState& state : stored.operators) {
@@ -176,7 +209,11 @@ void CheckpointCoordinator::acknowledge(StoredSnapshot&& stored) {
     }
     op->subtasks.push_back(std::move(state.handle));
   }
-  if (pending_->acks == tasks_.size()) complete_locked();
+  if (pending_->acks == tasks_.size()) {
+    complete_locked();
+  } else {
+    record_locked(*pending_, CheckpointStatus::kInProgress);
+  }
 }
 
 void CheckpointCoordinator::complete_locked() {
@@ -187,6 +224,8 @@ void CheckpointCoordinator::complete_locked() {
   try {
     storage_.complete(done.metadata);
   } catch (const SluiceError& e) {
+    record_locked(done, CheckpointStatus::kFailed,
+                  std::string("its metadata was not written: ") + e.what());
     if (config_.batches.enabled) {
       fail_batch_locked(fmt::format("batch {} failed to commit: {}", done.id, e.what()));
       return;
@@ -201,6 +240,7 @@ void CheckpointCoordinator::complete_locked() {
   probe_.last_duration_ms.set(done.metadata.completed_at - done.started_at);
   probe_.last_bytes_written.set(static_cast<int64_t>(done.bytes_written));
   probe_.last_bytes_total.set(static_cast<int64_t>(done.bytes_total));
+  record_locked(done, CheckpointStatus::kCompleted);
   // A final checkpoint is no batch: it reads nothing and has no plan.
   if (config_.batches.enabled && !done.final) write_commit_record_locked(done.id);
   SLUICE_FAULT_POINT("checkpoint.complete-tasks-not-notified");
@@ -261,6 +301,7 @@ void CheckpointCoordinator::remove_checkpoint_dir_locked(int64_t id) {
 }
 
 void CheckpointCoordinator::abort_locked(const std::string& why) {
+  record_locked(*pending_, CheckpointStatus::kFailed, why);
   if (config_.batches.enabled) {
     fail_batch_locked(fmt::format("batch {}: {}", pending_->id, why));
     return;

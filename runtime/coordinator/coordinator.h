@@ -59,6 +59,7 @@
 #include "runtime/checkpoint/checkpoint_config.h"
 #include "runtime/checkpoint/snapshot_writer.h"
 #include "runtime/checkpoint/storage.h"
+#include "runtime/coordinator/checkpoint_history.h"
 #include "runtime/coordinator/checkpoint_probe.h"
 #include "runtime/core/clock.h"
 #include "runtime/operator/source.h"
@@ -73,6 +74,7 @@ class CheckpointCoordinator {
   // every checkpoint's metadata records.
   CheckpointCoordinator(CheckpointConfig config, std::string job, int max_parallelism,
                         KeyHashing key_hashing, int64_t last_checkpoint_id, const Clock& clock);
+  ~CheckpointCoordinator();
 
   // Registers a task; source tasks (`source`: the name of the task's source
   // operator, empty for other tasks) receive triggers. Returns its index.
@@ -120,6 +122,10 @@ class CheckpointCoordinator {
 
   int64_t last_completed() const;
   size_t completed_count() const;
+  // Records every checkpoint's (or batch's) progress in `history` from now
+  // on; a checkpoint still in flight when the coordinator goes is recorded
+  // as failed.
+  void record_history_in(std::shared_ptr<CheckpointHistory> history);
   // The coordinator's metrics, to register in the job's registry.
   const CheckpointProbe& probe() const { return probe_; }
   // Waits until retention and checkpoint removals posted so far are done
@@ -137,8 +143,9 @@ class CheckpointCoordinator {
     // the shared files earlier checkpoints wrote).
     uint64_t bytes_written = 0;
     uint64_t bytes_total = 0;
-    DurationMs longest_synchronous = 0;  // over the tasks
-    DurationMs longest_alignment = 0;    // over the tasks
+    DurationMs longest_synchronous = 0;   // over the tasks
+    DurationMs longest_alignment = 0;     // over the tasks
+    DurationMs longest_asynchronous = 0;  // over the tasks
     size_t acks = 0;
     bool final = true;  // every part so far was taken after its task's input ended
     CheckpointMetadata metadata;
@@ -148,6 +155,7 @@ class CheckpointCoordinator {
     std::optional<Timestamp> watermark;
     Timestamp planning_started_at = 0;
     bool replayed = false;
+    std::map<std::string, std::vector<SplitSlice>> slices;  // a batch's plan, by source
   };
   // A batch being planned: each source task's slices, by task index.
   struct Planning {
@@ -167,6 +175,8 @@ class CheckpointCoordinator {
   void post_all(Mail mail);
   void post_sources(const Mail& mail);
   void retain_locked();
+  // Tells the history where `p` stands.
+  void record_locked(const Pending& p, CheckpointStatus status, const std::string& failure = "");
   void remove_checkpoint_dir_locked(int64_t id);
   void record_batch_report(Pending& pending, size_t task, const SnapshotReport& report);
 
@@ -216,6 +226,7 @@ class CheckpointCoordinator {
   std::string failure_;
 
   std::function<void(int64_t)> abort_listener_;
+  std::shared_ptr<CheckpointHistory> history_;
   bool retention_running_ = false;  // no checkpoint starts meanwhile
   // Last: destroyed first, so its chores finish while the rest is alive.
   BackgroundWork background_{"checkpoint-gc"};

@@ -185,7 +185,9 @@ void CheckpointCoordinator::run_batch_locked(const BatchPlan& plan, Timestamp pl
   Pending p = make_pending(plan.id, now);
   p.planning_started_at = planning_started;
   p.replayed = replayed;
+  for (const SourceSlices& source : plan.sources) p.slices[source.source] = source.slices;
   pending_ = std::move(p);
+  record_locked(*pending_, CheckpointStatus::kInProgress);
   next_id_ = plan.id + 1;
   log::runtime()->info("batch {} {}", plan.id,
                        replayed ? "runs again with its logged slices" : "planned and logged");
@@ -237,6 +239,8 @@ void CheckpointCoordinator::report_batch_locked(const Pending& done, Timestamp c
   progress.commit_ms = now - commit_started;
   progress.watermark = done.watermark;
   progress.state_bytes = done.bytes_total;
+  progress.slices.assign(done.slices.begin(), done.slices.end());
+  if (history_) history_->add_batch(progress);
   log::runtime()->info("{}", progress.to_log_line());
   try {
     batch_log_->append_progress(progress.to_json());
@@ -260,6 +264,7 @@ void CheckpointCoordinator::end_batches_locked(const std::string& why) {
 }
 
 void CheckpointCoordinator::fail_batch_locked(const std::string& why) {
+  if (pending_) record_locked(*pending_, CheckpointStatus::kFailed, why);
   pending_.reset();
   planning_.reset();
   failure_ = why;

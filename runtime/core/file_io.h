@@ -47,5 +47,7 @@ void sync_directory_or_throw(const std::string& dir, const char* who = "");
 // Renames `from` to `to` and syncs the directory of `to` (and of `from`
 // when it differs): the rename survives a power cut.
 void rename_durably(const std::string& from, const std::string& to, const char* who = "");
+// The whole content of a (small) file: ExternalError when it cannot be read.
+std::string read_whole_file(const std::string& path, const char* who = "");
 
 }  // namespace sluice::file_io

@@ -31,15 +31,18 @@ class PlanBuilder {
     create_channels();
     for (const auto& [head, members] : chains_) {
       plan_.chains.push_back(chain_name(members));
+      add_vertex(head, members);
       for (int s = 0; s < p(head); ++s) {
         const NodeSpec& head_node = graph_.node(head);
-        plan_.all_tasks.push_back(PlannedTask{plan_.chains.back(), s, head_node.is_source,
+        plan_.all_tasks.push_back(PlannedTask{plan_.chains.back(), plan_.vertices.size() - 1, s,
+                                              head_node.is_source,
                                               head_node.is_source ? head_node.name : ""});
         if (!placement().runs_here(s)) continue;
         build_task(members, s);
         plan_.task_index.push_back(plan_.all_tasks.size() - 1);
       }
     }
+    add_vertex_edges();
     if (!remote_links_.empty()) hand_over_remote_channels();
     return std::move(plan_);
   }
@@ -114,6 +117,26 @@ class PlanBuilder {
     }
     for (const NodeSpec& n : graph_.nodes())
       chains_[head_of_[static_cast<size_t>(n.id)]].push_back(n.id);
+  }
+
+  void add_vertex(int head, const std::vector<int>& members) {
+    PlannedVertex vertex{plan_.chains.back(), {}, p(head), graph_.node(head).is_source};
+    for (int id : members) vertex.operators.push_back(graph_.node(id).name);
+    plan_.vertices.push_back(std::move(vertex));
+  }
+
+  // Vertices are numbered in the order of chains_ (by head node).
+  void add_vertex_edges() {
+    std::map<int, size_t> vertex_of_head;
+    for (const auto& [head, members] : chains_) vertex_of_head.emplace(head, vertex_of_head.size());
+    auto vertex_of = [&](int node) {
+      return vertex_of_head.at(head_of_[static_cast<size_t>(node)]);
+    };
+    for (const ResolvedEdge& e : edges_) {
+      if (e.chained) continue;
+      plan_.edges.push_back(
+          PlannedEdge{vertex_of(e.spec->from), vertex_of(e.spec->to), e.partitioning});
+    }
   }
 
   std::string chain_name(const std::vector<int>& members) const {

@@ -68,9 +68,25 @@ struct PlanOptions {
   DurationMs buffer_debloat_target = 0;
 };
 
+// One vertex of the job: an operator chain, run by `parallelism` tasks.
+struct PlannedVertex {
+  std::string name;  // its operators' names joined by " -> "
+  std::vector<std::string> operators;
+  int parallelism = 1;
+  bool is_source = false;
+};
+
+// Records flow from one vertex to another through channels partitioned so.
+struct PlannedEdge {
+  size_t from = 0;  // vertex indexes
+  size_t to = 0;
+  Partitioning partitioning = Partitioning::kForward;
+};
+
 // One task of the job, wherever it runs.
 struct PlannedTask {
   std::string chain;
+  size_t vertex = 0;  // index in ExecutionPlan::vertices
   int subtask = 0;
   bool is_source = false;
   std::string source;  // a source task: the name of its source operator
@@ -86,6 +102,9 @@ struct ExecutionPlan {
   int slots = 1;                             // the job's largest parallelism
   // Human-readable description of the chains, for logs and tests.
   std::vector<std::string> chains;
+  // The job graph as tasks see it: chains and the edges between them.
+  std::vector<PlannedVertex> vertices;  // vertices[i].name == chains[i]
+  std::vector<PlannedEdge> edges;
 };
 
 // Throws UsageError for an invalid graph (bad parallelism, forward edge

@@ -28,6 +28,7 @@ struct RunOptions {
   RestartStrategy restart;
   bool restart_given = false;
   bool progress = false;
+  int rest_port = -1;  // `sluice run`: its embedded job manager's REST API (-1: off)
   bool help = false;
   std::string log_level = "warn";
 };

@@ -6,16 +6,23 @@
 namespace sluice {
 
 void MetricRegistry::add(const void* owner, std::string name, std::string help,
-                         const Counter& counter, std::string labels) {
+                         const Counter& counter, MetricLabels labels) {
   add_entry(Entry{owner, MetricSample{std::move(name), std::move(help), std::move(labels), true, 0},
-                  &counter, nullptr});
+                  &counter, nullptr, nullptr});
 }
 
 void MetricRegistry::add(const void* owner, std::string name, std::string help, const Gauge& gauge,
-                         std::string labels) {
+                         MetricLabels labels) {
   add_entry(Entry{owner,
                   MetricSample{std::move(name), std::move(help), std::move(labels), false, 0},
-                  nullptr, &gauge});
+                  nullptr, &gauge, nullptr});
+}
+
+void MetricRegistry::add_reading(const void* owner, std::string name, std::string help,
+                                 std::function<double()> read, MetricLabels labels) {
+  add_entry(Entry{owner,
+                  MetricSample{std::move(name), std::move(help), std::move(labels), false, 0},
+                  nullptr, nullptr, std::move(read)});
 }
 
 void MetricRegistry::add_entry(Entry entry) {
@@ -34,8 +41,13 @@ std::vector<MetricSample> MetricRegistry::collect() const {
   samples.reserve(entries_.size());
   for (const Entry& e : entries_) {
     MetricSample sample = e.sample;
-    sample.value = e.counter != nullptr ? static_cast<double>(e.counter->value())
-                                        : static_cast<double>(e.gauge->value());
+    if (e.counter != nullptr) {
+      sample.value = static_cast<double>(e.counter->value());
+    } else if (e.gauge != nullptr) {
+      sample.value = static_cast<double>(e.gauge->value());
+    } else {
+      sample.value = e.read();
+    }
     samples.push_back(std::move(sample));
   }
   return samples;

@@ -5,18 +5,23 @@
 // them (no lock, no allocation); collect() reads every registered metric
 // from any thread. The progress line and the end-of-job summary read
 // counters directly; listings by name (for an HTTP endpoint or Prometheus)
-// come from collect().
+// come from collect(). A value that lives elsewhere (a RocksDB property, a
+// consumer's lag) registers as a reading: a function collect() calls.
 //
 // Threading: Counter and Gauge from any thread. MetricRegistry: add() and
-// collect() from any thread (one lock, never on a record's path).
+// collect() from any thread (one lock, never on a record's path); a
+// reading runs under that lock, on the collecting thread, and must not use
+// the registry.
 // Lifecycle: a probe's metrics outlive their registration; a probe that
 // ends before the registry removes itself (MetricRegistry::remove).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice {
@@ -34,6 +39,8 @@ class Counter {
 // A value that is set, like a duration or a size.
 class Gauge {
  public:
+  Gauge() = default;
+  explicit Gauge(int64_t initial) : value_(initial) {}
   void set(int64_t value) { value_.store(value, std::memory_order_relaxed); }
   int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
@@ -41,11 +48,14 @@ class Gauge {
   std::atomic<int64_t> value_{0};
 };
 
+// Label names and values, like {{"task", "job/count/0"}}.
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
+
 // One metric as collect() reports it.
 struct MetricSample {
   std::string name;  // "module_metric", like "checkpoint_completed"
   std::string help;
-  std::string labels;   // like task="job/count/0", empty for none
+  MetricLabels labels;
   bool counter = true;  // false: a gauge
   double value = 0;
 };
@@ -55,9 +65,12 @@ class MetricRegistry {
   // `owner` identifies the probe, for remove(); `labels` tells apart the
   // probes of one kind (like task="job/count/0").
   void add(const void* owner, std::string name, std::string help, const Counter& counter,
-           std::string labels = "");
+           MetricLabels labels = {});
   void add(const void* owner, std::string name, std::string help, const Gauge& gauge,
-           std::string labels = "");
+           MetricLabels labels = {});
+  // A gauge whose value `read` returns when collected.
+  void add_reading(const void* owner, std::string name, std::string help,
+                   std::function<double()> read, MetricLabels labels = {});
   // Forgets every metric of `owner`.
   void remove(const void* owner);
   // Every registered metric with its current value, in registration order.
@@ -69,6 +82,7 @@ class MetricRegistry {
     MetricSample sample;
     const Counter* counter;
     const Gauge* gauge;
+    std::function<double()> read;
   };
   void add_entry(Entry entry);
 

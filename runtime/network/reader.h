@@ -32,6 +32,7 @@ struct Polled {
   ElementKind kind = ElementKind::kBatch;
   Timestamp watermark = kMinTimestamp;
   int64_t checkpoint = 0;
+  size_t records = 0;  // in a batch
 };
 
 class ChannelReaderBase {
@@ -75,11 +76,13 @@ class ChannelReader final : public ChannelReaderBase {
   Polled poll() override {
     if (!next_element()) return Polled{};
     if (recording_ != 0) on_recorded_input();
+    size_t records = 0;
     if (element_.kind == ElementKind::kBatch) {
+      records = element_.batch.size();
       target_->push_batch(element_.batch);
       element_.batch.clear();
     }
-    return Polled{true, element_.kind, element_.watermark, element_.checkpoint};
+    return Polled{true, element_.kind, element_.watermark, element_.checkpoint, records};
   }
 
   Polled poll_barrier() override {

@@ -17,6 +17,7 @@
 #include "runtime/core/codec.h"
 #include "runtime/core/hash.h"
 #include "runtime/core/key_hasher.h"
+#include "runtime/metrics/probe.h"
 #include "runtime/network/channel.h"
 #include "runtime/network/element_codec.h"
 #include "runtime/operator/output.h"
@@ -55,6 +56,12 @@ class NetworkWriterBase {
   // recording the overtaken elements in a remote edge's sending channel
   // (Channel::push_priority_recording).
   virtual void send_priority_barrier(int64_t id) = 0;
+  // Counts the records the task hands this writer into `counter` (once
+  // per record, whatever number of channels it goes to), a batch at a time.
+  void count_records_in(Counter* counter) { records_out_ = counter; }
+
+ protected:
+  Counter* records_out_ = nullptr;
 };
 
 template <class T>
@@ -66,6 +73,11 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
         batch_limit_(channels_.size(), kMaxBatchRecords) {}
 
   DownstreamBase* downstream() override { return this; }
+
+  void push_batch(Batch<T>& batch) final {
+    if (records_out_ != nullptr) records_out_->add(batch.size());
+    route(batch);
+  }
 
   void flush() override {
     for (size_t i = 0; i < channels_.size(); ++i) send_pending(i);
@@ -120,6 +132,8 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
   }
 
  protected:
+  // Sends a batch's records to their channels.
+  virtual void route(Batch<T>& batch) = 0;
   void append(size_t target, Record<T>&& record) {
     Batch<T>& pending = pending_[target];
     pending.push_back(std::move(record));
@@ -171,7 +185,7 @@ template <class T>
 class ForwardWriter final : public ChannelWriter<T> {
  public:
   using ChannelWriter<T>::ChannelWriter;
-  void push_batch(Batch<T>& batch) override {
+  void route(Batch<T>& batch) override {
     this->send_pending(0);
     this->send_batch(0, batch);
   }
@@ -182,7 +196,7 @@ class RebalanceWriter final : public ChannelWriter<T> {
  public:
   RebalanceWriter(std::vector<Channel<T>*> channels, size_t start)
       : ChannelWriter<T>(std::move(channels)), next_(start % this->channel_count()) {}
-  void push_batch(Batch<T>& batch) override {
+  void route(Batch<T>& batch) override {
     size_t n = this->channel_count();
     for (Record<T>& r : batch) {
       this->append(next_, std::move(r));
@@ -198,7 +212,7 @@ template <class T>
 class BroadcastWriter final : public ChannelWriter<T> {
  public:
   using ChannelWriter<T>::ChannelWriter;
-  void push_batch(Batch<T>& batch) override {
+  void route(Batch<T>& batch) override {
     for (size_t i = 0; i < this->channel_count(); ++i) {
       for (const Record<T>& r : batch) this->append(i, Record<T>(r));
     }
@@ -214,7 +228,7 @@ class HashWriter final : public ChannelWriter<T> {
         key_of_(std::move(key_of)),
         max_parallelism_(max_parallelism),
         hasher_(hashing) {}
-  void push_batch(Batch<T>& batch) override {
+  void route(Batch<T>& batch) override {
     int parallelism = static_cast<int>(this->channel_count());
     for (Record<T>& r : batch) {
       uint64_t hash = hasher_.hash(key_of_(r.value));

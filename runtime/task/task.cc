@@ -184,6 +184,7 @@ bool Task::poll_inputs() {
     next_input_ = (input + 1) % n;
     if (polled.kind == ElementKind::kBatch) {
       probe_.batches_in.add();
+      probe_.records_in.add(polled.records);
     } else {
       on_control(polled, input);
     }
@@ -234,6 +235,7 @@ void Task::end_data(size_t input) {
 
 void Task::advance_watermark(std::optional<Timestamp> watermark) {
   if (!watermark) return;
+  probe_.input_watermark.set(*watermark);
   OperatorBase& head = *operators_.front();
   try {
     head.process_watermark(*watermark);

@@ -104,6 +104,7 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
     readers_.push_back(std::move(reader));
   }
   void add_writer(std::unique_ptr<NetworkWriterBase> writer) {
+    writer->count_records_in(&probe_.records_out);
     writers_.push_back(std::move(writer));
   }
   // How long partial batches may wait in the writers under steady input
@@ -113,6 +114,8 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void own(std::unique_ptr<DownstreamBase> piece) { pieces_.push_back(std::move(piece)); }
   TaskWakeup& wakeup() { return wakeup_; }
   const std::string& name() const { return name_; }
+  // The task's metrics, read from any thread.
+  const TaskProbe& probe() const { return probe_; }
 
   // The thread body.
   void run();

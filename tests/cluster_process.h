@@ -40,12 +40,13 @@ class ClusterProcesses {
   }
 
   // Starts task manager `id` and waits until the job manager registered it.
-  ChildProcess& start_taskmanager(const std::string& id, int slots) {
-    taskmanagers_.push_back(std::make_unique<ChildProcess>(
-        binary_,
-        std::vector<std::string>{"taskmanager", "--jobmanager", address(), "--slots",
-                                 std::to_string(slots), "--id", id, "--log-level", "info"},
-        workdir_));
+  ChildProcess& start_taskmanager(const std::string& id, int slots,
+                                  const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args{
+        "taskmanager", "--jobmanager", address(), "--slots", std::to_string(slots), "--id", id,
+        "--log-level", "info"};
+    args.insert(args.end(), more.begin(), more.end());
+    taskmanagers_.push_back(std::make_unique<ChildProcess>(binary_, args, workdir_));
     EXPECT_TRUE(jobmanager_->wait_for_line("task manager " + id + " registered", 10000))
         << jobmanager_->err() << taskmanagers_.back()->err();
     return *taskmanagers_.back();

@@ -156,6 +156,7 @@ void ClusterJob::deploy(const std::vector<std::string>& owners) {
   attempt_stopped_ = false;
   send_deployment(owners, restore.path, restore.checkpoint);
   state_ = JobState::kRunning;
+  message_.clear();  // why it waited: the exceptions keep the failure
 }
 
 // The first attempt restores what the job was submitted to restore; later

@@ -189,6 +189,7 @@ std::string content_type_of(const std::string& path) {
   if (ext == ".svg") return "image/svg+xml";
   if (ext == ".png") return "image/png";
   if (ext == ".json") return "application/json";
+  if (ext == ".txt") return "text/plain; charset=utf-8";
   return "application/octet-stream";
 }
 

@@ -1,0 +1,28 @@
+# cmake -DSOURCE=web -DDEST=BUILD/web -P CopyWebAssets.cmake
+# Copies the dashboard's own files (html, css, js) and the library files
+# that SOURCE/vendor.txt names ("node_modules/PATH vendor/NAME" per line)
+# into DEST, fresh each time; a library file that is missing (npm ci has
+# not run in SOURCE) is a warning that names the fix.
+file(REMOVE_RECURSE ${DEST})
+file(MAKE_DIRECTORY ${DEST}/vendor)
+file(GLOB own ${SOURCE}/*.html ${SOURCE}/*.css ${SOURCE}/*.js)
+file(COPY ${own} DESTINATION ${DEST})
+file(STRINGS ${SOURCE}/vendor.txt pairs)
+set(missing "")
+foreach(pair IN LISTS pairs)
+  string(REGEX MATCH "^([^ ]+) +([^ ]+)$" matched "${pair}")
+  if(NOT matched)
+    message(FATAL_ERROR "${SOURCE}/vendor.txt: expected 'SOURCE DESTINATION', got '${pair}'")
+  endif()
+  set(from ${SOURCE}/${CMAKE_MATCH_1})
+  set(to ${DEST}/${CMAKE_MATCH_2})
+  if(EXISTS ${from})
+    configure_file(${from} ${to} COPYONLY)
+  else()
+    list(APPEND missing ${CMAKE_MATCH_1})
+  endif()
+endforeach()
+if(missing)
+  message(WARNING "the dashboard lacks ${missing}: run `make deps` (npm ci in web/)")
+endif()
+file(TOUCH ${DEST}/.copied)

@@ -40,6 +40,7 @@
 #include "runtime/task/source_operator.h"
 #include "tests/kafka_source_support.h"
 #include "tests/process_runner.h"
+#include "tests/test_support.h"
 
 namespace sluice {
 namespace {
@@ -585,6 +586,57 @@ TEST(KafkaSource, JobRestoresFromItsCheckpointAtAnotherParallelism) {
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
   EXPECT_EQ(all, sorted(input));
+}
+
+// ---------------------------------------------------------------------------
+// (h) Consumer lag, as the metrics show it.
+// The mock cannot prove: lag against a broker that moves the high
+// watermark of a partition while its leader changes.
+
+TEST(KafkaSource, ReportsItsLagPerPartitionBehindTheHighWatermark) {
+  DevKafkaBroker broker(1);
+  broker.create_topic("lagging", 2);
+  Producer producer(broker.bootstraps());
+  for (int i = 0; i < 100; ++i) producer.send("lagging", i % 2, std::to_string(i));
+  producer.flush();
+  JobMetrics metrics;
+  kafka::KafkaFetcher fetcher(options_for(broker, {"lagging"}), 0, 1);
+  Timestamp now = 1'000'000;
+  fetcher.open("job/src/0", now, &metrics);
+  // Take 30 records of partition 0, none of partition 1.
+  int taken = 0;
+  auto deadline = std::chrono::steady_clock::now() + kTimeout;
+  while (taken < 30) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "took " << taken;
+    kafka::KafkaFetcher::Next next = fetcher.next(now);
+    if (next.status != kafka::KafkaFetcher::Status::kRecords || next.partition->partition != 0) {
+      continue;
+    }
+    while (taken < 30 && fetcher.peek(*next.partition) != nullptr) {
+      fetcher.pop(*next.partition);
+      ++taken;
+    }
+  }
+  auto lag = [&] {
+    std::map<std::string, double> by_partition;
+    for (const MetricSample& s : metrics.registry.collect()) {
+      if (s.name != "kafka_consumer_lag") continue;
+      EXPECT_EQ(s.labels[0], (std::pair<std::string, std::string>{"task", "job/src/0"}));
+      EXPECT_EQ(s.labels[1], (std::pair<std::string, std::string>{"topic", "lagging"}));
+      by_partition[s.labels[2].second] = s.value;
+    }
+    return by_partition;
+  };
+  // The lag is read at most once a second of the source's time.
+  std::map<std::string, double> expected{{"0", 20}, {"1", 50}};
+  bool seen = testing::eventually([&] {
+    now += 1000;
+    fetcher.next(now);
+    return lag() == expected;
+  });
+  EXPECT_TRUE(seen) << "partition 0: " << lag()["0"] << ", partition 1: " << lag()["1"];
+  fetcher.close();
+  EXPECT_TRUE(lag().empty());  // gone with the consumer
 }
 
 }  // namespace

@@ -39,7 +39,9 @@ int logged_port(ChildProcess& process, const std::string& prefix) {
   return number_after(process.err(), prefix);
 }
 
-int rest_port_of(ChildProcess& jobmanager) { return logged_port(jobmanager, kRestLine); }
+int rest_port_of(ChildProcess& jobmanager) {
+  return logged_port(jobmanager, kRestLine);
+}
 
 int metrics_port_of(ChildProcess& taskmanager) {
   return logged_port(taskmanager, "metrics at http://127.0.0.1:");
@@ -53,11 +55,21 @@ json get(int port, const std::string& path) {
 
 // The demo job, throttled so that it runs while the test looks at it.
 json demo_submission(const std::string& out) {
-  return json{
-      {"topology", "demo"},
-      {"args",
-       {"--parallelism", "2", "--checkpoint-interval", "500ms", "--restart-delay", "200ms", "--set",
-        "duration=300s", "--set", "rate=4000", "--set", "output=" + out, "--set", "sample=0"}}};
+  return json{{"topology", "demo"},
+              {"args",
+               {"--parallelism", "2", "--state", "rocksdb", "--checkpoint-interval", "500ms",
+                "--restart-delay", "200ms", "--set", "duration=300s", "--set", "rate=4000", "--set",
+                "output=" + out, "--set", "sample=0"}}};
+}
+
+// The values of metric `name` in a Prometheus text, one per label set.
+std::vector<double> metric_values(const std::string& text, const std::string& name) {
+  std::vector<double> values;
+  for (const std::string& line : testing::non_empty_lines(text)) {
+    if (line.rfind(name + "{", 0) != 0 && line.rfind(name + " ", 0) != 0) continue;
+    values.push_back(std::stod(line.substr(line.rfind(' ') + 1)));
+  }
+  return values;
 }
 
 uint64_t source_records_out(int port, const std::string& job) {
@@ -143,7 +155,8 @@ TEST_F(RestCluster, ShowsARunningJobItsCheckpointsAndAFailureAndTakesChanges) {
       if (c["id"] == requested && c["status"] == "COMPLETED") done = c;
     }
     return !done.is_null();
-  })) << "checkpoint " << requested << " not completed: " << history.dump();
+  })) << "checkpoint "
+      << requested << " not completed: " << history.dump();
   EXPECT_EQ(done["num_acknowledged_subtasks"], done["num_subtasks"]);
   EXPECT_EQ(done["num_subtasks"], 5);
   EXPECT_GT(done["state_size"].get<int64_t>(), 0);
@@ -168,6 +181,18 @@ TEST_F(RestCluster, ShowsARunningJobItsCheckpointsAndAFailureAndTakesChanges) {
   EXPECT_NE(tm.body.find("sluice_busyTimeMsPerSecond{job=\"demo-1\""), std::string::npos);
   EXPECT_NE(tm.body.find("sluice_job_records_in{job=\"demo-1\",task_manager=\"tm-1\"}"),
             std::string::npos);
+  // The RocksDB instance of the counting operator here, and its state.
+  for (const char* name :
+       {"sluice_rocksdb_block_cache_usage_bytes", "sluice_rocksdb_pending_compaction_bytes",
+        "sluice_rocksdb_live_data_bytes", "sluice_state_entries"}) {
+    EXPECT_EQ(metric_values(tm.body, name).size(), 1u) << name << " in " << tm.body;
+  }
+  EXPECT_TRUE(eventually([&] {
+    std::string text = http_request(tm_metrics, "GET", "/metrics").body;
+    auto memtable = metric_values(text, "sluice_rocksdb_memtable_bytes");
+    auto entries = metric_values(text, "sluice_state_entries");
+    return memtable.size() == 1 && memtable[0] > 0 && entries.size() == 1 && entries[0] > 0;
+  }));
   EXPECT_EQ(http_request(tm_metrics, "GET", "/").status, 404);
 
   // A task manager killed: an exception naming it, a restart, running again.
@@ -244,9 +269,9 @@ TEST(RestMicroBatch, ShowsEachBatchWithItsOffsets) {
   cluster.start_jobmanager(0, {"--rest-port", "0"});
   int rest = rest_port_of(cluster.jobmanager());
   cluster.start_taskmanager("tm-1", 1);
-  auto result = cluster.submit_and_wait(
-      {"windowed-count", "--set", "input=in.csv", "--set", "output=out", "--mode", "microbatch",
-       "--max-records-per-batch", "1000"});
+  auto result =
+      cluster.submit_and_wait({"windowed-count", "--set", "input=in.csv", "--set", "output=out",
+                               "--mode", "microbatch", "--max-records-per-batch", "1000"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   json batches = get(rest, "/jobs/windowed-count-1/batches")["batches"];
   ASSERT_GE(batches.size(), 5u);

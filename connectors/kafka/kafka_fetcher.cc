@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "connectors/kafka/kafka_lag_probe.h"
 #include "connectors/slice_plan.h"
 #include "connectors/split_positions.h"
 #include "runtime/core/logging.h"
@@ -64,6 +65,10 @@ void KafkaFetcher::open(const std::string& task_name, Timestamp now, JobMetrics*
   if (client_) return;
   task_name_ = task_name;
   metrics_ = metrics;
+  if (metrics != nullptr) {
+    lag_probe_ = std::make_unique<KafkaLagProbe>();
+    lag_probe_->attach(metrics->registry, task_name);
+  }
   client_ =
       make_client(RD_KAFKA_CONSUMER, consumer_properties(options_), name_, configure_client, this);
   // Errors and events of the main queue arrive through the consumer poll.
@@ -82,6 +87,7 @@ void KafkaFetcher::open(const std::string& task_name, Timestamp now, JobMetrics*
 }
 
 void KafkaFetcher::close() {
+  lag_probe_.reset();                                       // before the client goes
   for (OwnedPartition& p : partitions_) p.fetched.clear();  // before their client goes
   for (rd_kafka_topic_t* handle : topic_handles_) rd_kafka_topic_destroy(handle);
   topic_handles_.clear();
@@ -225,6 +231,7 @@ KafkaFetcher::Next KafkaFetcher::next(Timestamp now) {
   throw_if_failed();
   if (!assigned_) assign_all();
   if (now >= next_discovery_) discover(now);
+  if (lag_probe_) lag_probe_->update(client_.get(), options_.topics, partitions_, now);
   for (int round = 0; round < 2; ++round) {
     if (round == 1) {
       if (slicing_ && slice_reached()) break;  // what comes now is for later slices

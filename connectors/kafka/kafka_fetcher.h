@@ -79,6 +79,8 @@ struct OwnedPartition {
   bool finished() const { return stop_offset >= 0 && next_offset >= stop_offset; }
 };
 
+class KafkaLagProbe;
+
 class KafkaFetcher {
  public:
   enum class Status {
@@ -198,6 +200,7 @@ class KafkaFetcher {
   KafkaHandle client_;
   std::vector<rd_kafka_topic_t*> topic_handles_;  // by topic index, for metadata
   std::vector<int> known_partitions_;             // by topic index: count in the metadata
+  std::unique_ptr<KafkaLagProbe> lag_probe_;      // with metrics
   std::deque<OwnedPartition> partitions_;         // a deque: its elements never move
   std::unordered_map<int, size_t> by_split_;      // split -> index in partitions_
   mutable std::vector<std::pair<size_t, int64_t>> last_snapshot_;  // (index, next offset)

@@ -6,15 +6,22 @@
 // the operator. The operator sees only the backend, through its context,
 // and creates its state handles and timer queues there.
 //
-// Threading: on the task thread. Lifecycle: construct before the operator's
-// open() -> complete_snapshot() at each barrier -> destroy after the
-// operator (its state handles point into the backend).
+// Metrics (with a registry): state_entries{task, operator} (counted at
+// each checkpoint in memory, RocksDB's estimate otherwise), and for
+// RocksDB the instance's memtable, block cache, live data and pending
+// compaction bytes, read when collected.
+//
+// Threading: on the task thread; the registry reads the metrics from any.
+// Lifecycle: construct before the operator's open() -> complete_snapshot()
+// at each barrier -> destroy after the operator (its state handles point
+// into the backend).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "runtime/metrics/probe.h"
 #include "runtime/operator/operator.h"
 #include "runtime/state_backend/keyed_state_backend.h"
 
@@ -25,7 +32,11 @@ class OperatorStateHandler {
   // `restore` may be null (a fresh start). Throws InputError for a
   // checkpoint this backend cannot read.
   OperatorStateHandler(const OperatorBase& op, const StateBackendConfig& config,
-                       const OperatorRestore* restore);
+                       const OperatorRestore* restore, MetricRegistry* registry = nullptr,
+                       const std::string& task = "");
+  ~OperatorStateHandler();
+  OperatorStateHandler(const OperatorStateHandler&) = delete;
+  OperatorStateHandler& operator=(const OperatorStateHandler&) = delete;
 
   // Null for an operator without keyed state.
   KeyedStateBackend* backend() { return backend_.get(); }
@@ -35,7 +46,11 @@ class OperatorStateHandler {
   void complete_snapshot(int64_t id, OperatorSnapshot& snapshot);
 
  private:
+  void register_metrics(MetricRegistry& registry, const std::string& task, const std::string& op);
+
   std::unique_ptr<KeyedStateBackend> backend_;
+  MetricRegistry* registry_ = nullptr;
+  Gauge entries_;
 };
 
 }  // namespace sluice

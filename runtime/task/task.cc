@@ -83,7 +83,8 @@ void Task::open_operators() {
   for (size_t i = operators_.size(); i-- > 0;) {
     OperatorBase& op = *operators_[i];
     try {
-      state_handlers_[i] = std::make_unique<OperatorStateHandler>(op, state_backend_, restores_[i]);
+      state_handlers_[i] = std::make_unique<OperatorStateHandler>(op, state_backend_, restores_[i],
+                                                                  &metrics_.registry, name_);
     } catch (...) {
       rethrow_as_operator_failure(op.info());
     }

@@ -245,6 +245,15 @@ size_t RocksStore::block_cache_capacity() const {
   return impl_->memory->cache->GetCapacity();
 }
 
+uint64_t RocksStore::summed_property(const std::string& name) const {
+  uint64_t value = 0;
+  return impl_->db->GetAggregatedIntProperty(name, &value) ? value : 0;
+}
+
+uint64_t RocksStore::block_cache_usage() const {
+  return impl_->memory->cache->GetUsage();
+}
+
 struct RocksStore::Batch::Impl {
   rocksdb::WriteBatch batch;
 };

@@ -12,7 +12,8 @@
 // directory's files again (kExisting), one at other key groups copies the
 // ranges it owns out of the old instances (copy_groups_from).
 //
-// Threading: used only by the owning operator's task thread.
+// Threading: used only by the owning operator's task thread, but for
+// summed_property() and block_cache_usage() (metrics, from any thread).
 // Lifecycle: open (constructor) -> column_family per state -> reads,
 // writes, checkpoint_to -> destroy (closes the DB, removes the directory).
 #pragma once
@@ -102,6 +103,13 @@ class RocksStore {
   bool shares_memory_with(const RocksStore& other) const;
   // The capacity of the block cache this instance uses.
   size_t block_cache_capacity() const;
+  // A RocksDB integer property ("rocksdb.cur-size-all-mem-tables", ...)
+  // summed over the instance's column families; 0 when RocksDB has none.
+  // Unlike the rest, callable from any thread while the instance is open.
+  uint64_t summed_property(const std::string& name) const;
+  // The bytes the block cache this instance uses holds (a shared cache's
+  // whole usage).
+  uint64_t block_cache_usage() const;
 
  private:
   struct Impl;

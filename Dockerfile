@@ -9,6 +9,10 @@ FROM debian:12 AS build
 WORKDIR /src
 COPY scripts/install-deps.sh scripts/
 RUN scripts/install-deps.sh build && rm -rf /var/lib/apt/lists/*
+# The dashboard's libraries from npm (Debian's Node.js), before its files.
+COPY web/package.json web/package-lock.json web/
+RUN scripts/install-deps.sh web && rm -rf /var/lib/apt/lists/*
+COPY web web
 COPY CMakeLists.txt ./
 COPY cmake cmake
 COPY runtime runtime
@@ -17,7 +21,7 @@ COPY operators operators
 COPY connectors connectors
 COPY topologies topologies
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF \
- && cmake --build /build --target sluice
+ && cmake --build /build --target sluice sluice_web
 
 FROM debian:12-slim
 # The shared libraries `sluice` links (tests/image_libraries_test.sh checks
@@ -31,6 +35,7 @@ RUN apt-get update \
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/sluice sluice \
  && mkdir /checkpoints && chown sluice:sluice /checkpoints
 COPY --from=build /build/sluice /usr/local/bin/sluice
+COPY --from=build /build/web /usr/local/share/sluice/web
 COPY scripts/stack.sh scripts/check-output.sh /usr/local/lib/sluice/
 RUN ln -s /usr/local/lib/sluice/stack.sh /usr/local/bin/sluice-stack
 USER sluice

@@ -50,9 +50,13 @@ echo "(RocksDB state, checkpoints every 2 s, exactly-once output under $out)."
 echo "Progress (stderr) shows records in and out per second, the watermark and its"
 echo "lag behind the clock (how long after a window ends its result comes);"
 echo "results for the five most popular pages print as their windows close."
+# The dashboard on 8081, or on a free port when something else has 8081.
+rest_port=${DEMO_REST_PORT:-8081}
+if (: </dev/tcp/127.0.0.1/"$rest_port") 2>/dev/null; then rest_port=0; fi
+echo "While the job runs, its dashboard and REST API are at the address printed below."
 echo
 kafka=(--set kafka.bootstrap="$bootstrap" --set kafka.fetch.wait.max.ms=20)
-"$sluice" run demo --parallelism 2 --progress --state rocksdb \
+"$sluice" run demo --parallelism 2 --progress --state rocksdb --rest-port "$rest_port" \
   --checkpoint-dir "$work/checkpoints" --checkpoint-interval 2s \
   --set input=kafka:page-views "${kafka[@]}" --set output="$out" &
 demo=$!

@@ -54,7 +54,8 @@ start_broker() {
 }
 
 start_jobmanager() {
-  start_role jobmanager jobmanager JOBMANAGER_PORT=0 CHECKPOINT_DIR="$WORK/checkpoints"
+  start_role jobmanager jobmanager JOBMANAGER_PORT=0 CHECKPOINT_DIR="$WORK/checkpoints" \
+    REST_PORT=0 REST_BIND=127.0.0.1
   wait_until "the job manager's port" 30 has_line "$WORK/jobmanager.out"
   first_line "$WORK/jobmanager.out" >"$WORK/jobmanager.port"
 }
@@ -64,7 +65,7 @@ start_jobmanager() {
 start_taskmanager() {
   local name=taskmanager-$1
   start_role taskmanager "$name" TASKMANAGER_ID="$name" TASKMANAGER_HOST=127.0.0.1 \
-    TASKMANAGER_BIND=127.0.0.1 TASKMANAGER_DATA_PORT=0
+    TASKMANAGER_BIND=127.0.0.1 TASKMANAGER_DATA_PORT=0 METRICS_PORT=0 METRICS_BIND=127.0.0.1
   wait_until "$name's data port" 30 has_line "$WORK/$name.out"
   wait_until "$name to register" 30 registered "$name"
 }

@@ -14,6 +14,9 @@
 #   TASKMANAGER_HOST       where other task managers reach it (default: the host name)
 #   TASKMANAGER_BIND       the address its data port listens on (default: 0.0.0.0)
 #   TASKMANAGER_DATA_PORT  its data port (default: 6124; 0 picks a free one)
+#   REST_PORT, REST_BIND   the job manager's REST API, dashboard and /metrics
+#                          (default: 8081 on 0.0.0.0)
+#   METRICS_PORT, METRICS_BIND  a task manager's /metrics (default: 9249 on 0.0.0.0)
 #   GENERATOR_RATE         page views per second (default: 2000)
 #   GENERATOR_DURATION     how long the generator writes (default: 10m)
 #
@@ -87,13 +90,15 @@ demo_job_running() {
 case "$role" in
   jobmanager)
     exec "$sluice" jobmanager --port "${JOBMANAGER_PORT:-6123}" \
-      --checkpoint-dir "${CHECKPOINT_DIR:-/checkpoints}" --heartbeat-timeout 6s "$@"
+      --checkpoint-dir "${CHECKPOINT_DIR:-/checkpoints}" --heartbeat-timeout 6s \
+      --rest-port "${REST_PORT:-8081}" --rest-bind "${REST_BIND:-0.0.0.0}" "$@"
     ;;
   taskmanager)
     start_kafka_relay  # the job's Kafka sources and sinks run here
     exec "$sluice" taskmanager --jobmanager "$jobmanager" --slots 2 \
       --id "${TASKMANAGER_ID:-$host}" --host "${TASKMANAGER_HOST:-$host}" \
-      --bind "${TASKMANAGER_BIND:-0.0.0.0}" --data-port "${TASKMANAGER_DATA_PORT:-6124}" "$@"
+      --bind "${TASKMANAGER_BIND:-0.0.0.0}" --data-port "${TASKMANAGER_DATA_PORT:-6124}" \
+      --metrics-port "${METRICS_PORT:-9249}" --metrics-bind "${METRICS_BIND:-0.0.0.0}" "$@"
     ;;
   taskmanager-registered)
     "$sluice" taskmanagers --jobmanager "$jobmanager" |

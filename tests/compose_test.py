@@ -96,6 +96,25 @@ generator_env = services["generator"].get("environment", {})
 expect(set(generator_env) >= {"GENERATOR_RATE", "GENERATOR_DURATION"},
        f"generator environment: {generator_env}")
 
+# The dashboard and REST API are published; Prometheus (Debian's, built
+# here) scrapes the job manager's and every task manager's /metrics, on the
+# ports stack.sh gives them.
+stack = read("scripts/stack.sh")
+published = {(p.get("published"), p.get("target")) for p in services["jobmanager"].get("ports", [])}
+expect((8081, 8081) in published, "jobmanager: the dashboard's port 8081 is not published")
+expect('--rest-port "${REST_PORT:-8081}" --rest-bind "${REST_BIND:-0.0.0.0}"' in stack,
+       "stack.sh: the job manager does not serve REST on 0.0.0.0:8081")
+expect('--metrics-port "${METRICS_PORT:-9249}" --metrics-bind "${METRICS_BIND:-0.0.0.0}"' in stack,
+       "stack.sh: task managers do not serve /metrics on 0.0.0.0:9249")
+prometheus = services.get("prometheus", {})
+expect(prometheus.get("build") is not None, "prometheus: not built from scripts/prometheus")
+scrape = yaml.safe_load(read("scripts/prometheus/prometheus.yml"))
+targets = {t for job in scrape["scrape_configs"] for c in job["static_configs"] for t in c["targets"]}
+expect(targets == {"jobmanager:8081", "taskmanager-1:9249", "taskmanager-2:9249"},
+       f"prometheus scrapes {sorted(targets)}")
+expect("apt-get install -y --no-install-recommends prometheus" in
+       read("scripts/prometheus/Dockerfile"), "prometheus: not Debian's package")
+
 # The override: the same services, the broker replaced by the development
 # broker's stack.sh role with the same topics, and every service that uses
 # Kafka told where its bootstrap list is.

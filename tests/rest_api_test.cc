@@ -28,15 +28,19 @@ using testing::http_request;
 using testing::number_after;
 using testing::TempDir;
 
-constexpr char kRestLine[] = "REST API and dashboard at http://127.0.0.1:";
+constexpr char kRestLine[] = "REST API and dashboard at http://";
 
-// The port in the line of `process`'s log that starts with `prefix`,
-// which it may have logged already.
+// The port of the address http://HOST:PORT/ after `prefix` in `process`'s
+// log, which it may have logged already.
 int logged_port(ChildProcess& process, const std::string& prefix) {
   if (process.err().find(prefix) == std::string::npos) {
     EXPECT_TRUE(process.wait_for_line(prefix, 10000)) << process.err();
   }
-  return number_after(process.err(), prefix);
+  const std::string& log = process.err();
+  size_t at = log.find(prefix);
+  if (at == std::string::npos) return -1;
+  size_t colon = log.find(':', at + prefix.size());
+  return colon == std::string::npos ? -1 : std::atoi(log.c_str() + colon + 1);
 }
 
 int rest_port_of(ChildProcess& jobmanager) {
@@ -44,7 +48,7 @@ int rest_port_of(ChildProcess& jobmanager) {
 }
 
 int metrics_port_of(ChildProcess& taskmanager) {
-  return logged_port(taskmanager, "metrics at http://127.0.0.1:");
+  return logged_port(taskmanager, "metrics at http://");
 }
 
 json get(int port, const std::string& path) {
@@ -245,6 +249,9 @@ TEST_F(RestCluster, RefusesBadSubmissionsAndUnknownJobsWithReasons) {
 TEST_F(RestCluster, ATokenFileGuardsEveryChange) {
   testing::write_file(dir_.file("token"), "  t0ken-123\n");
   start({"--rest-token-file", "token"});
+  // With a token, the API may listen beyond this machine.
+  EXPECT_NE(cluster_.jobmanager().err().find("REST API and dashboard at http://0.0.0.0:"),
+            std::string::npos);
   std::string body = demo_submission("out").dump();
   EXPECT_EQ(http_request(rest_, "POST", "/jobs", body).status, 401);
   EXPECT_TRUE(get(rest_, "/jobs")["jobs"].empty());
@@ -257,6 +264,36 @@ TEST_F(RestCluster, ATokenFileGuardsEveryChange) {
                          {{"Authorization", "Bearer t0ken-123"}})
                 .status,
             202);
+}
+
+// Late records dropped by a window with no late-data output: counted where
+// they are dropped, reported with the heartbeats, summed by the job manager.
+TEST_F(RestCluster, CountsTheLateRecordsTheJobDrops) {
+  constexpr int kLate = 10;
+  std::string lines;
+  for (int i = 0; i < 30000; ++i) {
+    lines += fmt::format("{},k{},1\n", 10'000 + i, i % 5);
+    if (i == 5000) {
+      for (int late = 0; late < kLate; ++late) lines += fmt::format("{},k0,1\n", late);
+    }
+  }
+  testing::write_file(dir_.file("in.csv"), lines);
+  start();
+  auto submitted = http_request(rest_, "POST", "/jobs",
+                                json{{"topology", "windowed-count"},
+                                     {"args",
+                                      {"--set", "input=in.csv", "--set", "output=out", "--set",
+                                       "rate=5000", "--set", "window=tumbling:1s"}}}
+                                    .dump());
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  std::string job = submitted.json()["jobid"];
+  std::string want = fmt::format("sluice_numLateRecordsDropped{{job=\"{}\"}} {}\n", job, kLate);
+  std::string text;
+  EXPECT_TRUE(eventually([&] {
+    text = http_request(rest_, "GET", "/metrics").body;
+    return text.find(want) != std::string::npos;
+  })) << text;
+  EXPECT_EQ(get(rest_, "/jobs/" + job)["late-records-dropped"], kLate);
 }
 
 TEST(RestMicroBatch, ShowsEachBatchWithItsOffsets) {
@@ -305,7 +342,7 @@ TEST(RestLocalRun, ServesTheApiWhileTheJobRunsAndCancelsIt) {
                    {"run", "demo", "--rest-port", "0", "--set", "duration=300s", "--set",
                     "rate=2000", "--set", "output=out", "--set", "sample=0"},
                    dir.path());
-  const std::string line = "dashboard and REST API at http://127.0.0.1:";
+  const std::string line = "dashboard and REST API at http://";
   int rest = logged_port(run, line);
   ASSERT_TRUE(eventually([&] {
     json jobs = get(rest, "/jobs")["jobs"];

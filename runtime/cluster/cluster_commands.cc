@@ -75,8 +75,10 @@ int jobmanager_command(const std::vector<std::string>& args) {
   CLI::Option* rest_port =
       line.parsed("--rest-port", options.rest_port, parse_port_or_off, "P|off",
                   "REST API, dashboard and /metrics (default 8081; 0: any free port)");
-  line.text("--rest-bind", options.rest_bind, "address the REST API listens on (default 127.0.0.1)")
-      ->type_name("HOST");
+  CLI::Option* rest_bind =
+      line.text("--rest-bind", options.rest_bind,
+                "address the REST API listens on (default 127.0.0.1; 0.0.0.0 with a token)")
+          ->type_name("HOST");
   std::string token_file;
   line.text("--rest-token-file", token_file,
             "a file holding the bearer token every changing REST request must carry")
@@ -88,6 +90,9 @@ int jobmanager_command(const std::vector<std::string>& args) {
   if (!line.parse(args)) return kExitOk;
   options.rest_port_given = rest_port->count() > 0;
   if (!token_file.empty()) options.rest_token = read_token(token_file);
+  // Without a token, nobody but this machine may change jobs.
+  if (rest_bind->count() == 0)
+    options.rest_bind = options.rest_token.empty() ? "127.0.0.1" : "0.0.0.0";
   bool port_given = port->count() > 0;
   if (!port_given) throw UsageError("jobmanager: missing --port (0 picks a free port)");
   if (options.heartbeat_interval >= options.heartbeat_timeout) {

@@ -119,6 +119,7 @@ void ClusterJob::step() {
 void ClusterJob::deploy(const std::vector<std::string>& owners) {
   ++attempt_;
   task_rates_.clear();
+  attempt_counters_.clear();
   started_.clear();
   finished_.clear();
   all_running_logged_ = false;
@@ -298,6 +299,24 @@ void ClusterJob::on_task_metrics(const std::string& task_manager, const pb::Task
       m.records_in(), m.records_out(), m.idle_us(), m.backpressured_us(),
       m.has_watermark() ? std::optional<Timestamp>(m.input_watermark()) : std::nullopt};
   task_rates_[task].update(reading, TaskRateTracker::Clock::now());
+}
+
+void ClusterJob::on_attempt_metrics(const std::string& task_manager, const pb::AttemptMetrics& m) {
+  if (m.attempt() != attempt_ || state_ != JobState::kRunning) return;
+  if (std::find(slot_owner_.begin(), slot_owner_.end(), task_manager) == slot_owner_.end()) return;
+  attempt_counters_[task_manager] = m;
+}
+
+uint64_t ClusterJob::late_dropped() const {
+  uint64_t sum = 0;
+  for (const auto& [tm, counters] : attempt_counters_) sum += counters.late_dropped();
+  return sum;
+}
+
+uint64_t ClusterJob::skipped_records() const {
+  uint64_t sum = 0;
+  for (const auto& [tm, counters] : attempt_counters_) sum += counters.skipped_records();
+  return sum;
 }
 
 void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason,

@@ -82,6 +82,7 @@ class ClusterJob {
   void on_batch_slices(const std::string& task_manager, const pb::BatchSlices& slices);
   // A heartbeat's counters of one of the job's tasks on `task_manager`.
   void on_task_metrics(const std::string& task_manager, const pb::TaskMetrics& metrics);
+  void on_attempt_metrics(const std::string& task_manager, const pb::AttemptMetrics& metrics);
   // `hold_off`: the next attempt starts no sooner than this from now (a
   // silent task manager may still be running until it fences itself).
   void on_task_manager_lost(const std::string& task_manager, const std::string& reason,
@@ -123,6 +124,10 @@ class ClusterJob {
   const std::deque<JobException>& exceptions() const { return exceptions_; }  // newest first
   // The current attempt's tasks' rates, by task number (those reported).
   const std::map<size_t, TaskRateTracker>& task_rates() const { return task_rates_; }
+  // The current attempt's late records dropped and records skipped, over
+  // its task managers.
+  uint64_t late_dropped() const;
+  uint64_t skipped_records() const;
   // The coordinator's metrics of the running attempt (null between attempts).
   const CheckpointProbe* checkpoint_probe() const {
     return coordinator_ ? &coordinator_->probe() : nullptr;
@@ -192,6 +197,7 @@ class ClusterJob {
   std::shared_ptr<CheckpointHistory> history_ = std::make_shared<CheckpointHistory>();
   std::deque<JobException> exceptions_;
   std::map<size_t, TaskRateTracker> task_rates_;
+  std::map<std::string, pb::AttemptMetrics> attempt_counters_;  // by task manager
 };
 
 }  // namespace sluice

@@ -57,7 +57,8 @@ class DeployedAttempt final : public CheckpointParticipation {
   // A checkpoint mail for the job's task number `task`.
   void post_mail(int task, const pb::CheckpointMail& mail);
 
-  // Adds the counters of every task here to a heartbeat (any thread).
+  // Adds the counters of every task here, and the attempt's own, to a
+  // heartbeat (any thread).
   void report_task_metrics(pb::Heartbeat& heartbeat) const;
   // The job's metrics registry here.
   const JobMetrics& job_metrics() const { return *tasks_->shared_metrics(); }

@@ -291,6 +291,9 @@ class JobManager::Impl final : public ClusterView, public JobManagerAccess {
     for (const pb::TaskMetrics& task : beat.tasks()) {
       if (ClusterJob* job = find(task.job())) job->on_task_metrics(id, task);
     }
+    for (const pb::AttemptMetrics& attempt : beat.attempts()) {
+      if (ClusterJob* job = find(attempt.job())) job->on_attempt_metrics(id, attempt);
+    }
     pb::Envelope reply;
     reply.mutable_heartbeat()->set_id("job manager");
     for (const pb::SourceWatermark& mine : beat.source_watermarks()) {

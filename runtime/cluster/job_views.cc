@@ -174,6 +174,8 @@ json job_detail_json(const ClusterJob& job) {
   json detail = job_summary_json(job);
   detail["message"] = job.message();
   detail["now"] = SystemClock::instance().now_ms();
+  detail["late-records-dropped"] = job.late_dropped();
+  detail["records-skipped"] = job.skipped_records();
   json vertices = json::array();
   const ExecutionPlan& layout = job.layout();
   for (size_t v = 0; v < layout.vertices.size(); ++v) {

@@ -178,6 +178,12 @@ void add_job_metrics(PrometheusText& out, const ClusterJob& job) {
   }
   out.add("sluice_jobRunning", "1 while the job runs, else 0", Type::kGauge, labels,
           job.state() == JobState::kRunning ? 1 : 0);
+  out.add("sluice_numLateRecordsDropped",
+          "late records dropped (no late-data output) by the current attempt", Type::kCounter,
+          labels, static_cast<double>(job.late_dropped()));
+  out.add("sluice_numRecordsSkipped",
+          "malformed or lost records skipped by policy by the current attempt", Type::kCounter,
+          labels, static_cast<double>(job.skipped_records()));
   add_task_metrics(out, job);
 }
 

@@ -131,6 +131,11 @@ void check(const Fields& f, const pb::TaskMetrics& m) {
   check_task_fields(f, m);
 }
 
+void check(const Fields& f, const pb::AttemptMetrics& m) {
+  f.path_component("job", m.job());
+  f.at_least("attempt", m.attempt(), 0);
+}
+
 void check(const Fields& f, const pb::Heartbeat& m) {
   f.name("id", m.id());
   f.count("source_watermarks", m.source_watermarks_size(), kMaxAlignedAttempts);
@@ -139,6 +144,10 @@ void check(const Fields& f, const pb::Heartbeat& m) {
   }
   f.count("tasks", m.tasks_size(), kMaxReportedTasks);
   for (int i = 0; i < m.tasks_size(); ++i) check(Fields(f.nested("tasks", i)), m.tasks(i));
+  f.count("attempts", m.attempts_size(), kMaxAlignedAttempts);
+  for (int i = 0; i < m.attempts_size(); ++i) {
+    check(Fields(f.nested("attempts", i)), m.attempts(i));
+  }
 }
 
 void check(const Fields& f, const pb::Peer& m) {

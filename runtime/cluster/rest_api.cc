@@ -35,14 +35,23 @@ HttpResponse with_job(JobManagerAccess& jm, const PathParams& params, Fn fn) {
   return response;
 }
 
-json overview_json(JobManagerAccess& jm) {
+struct SlotTotals {
   int slots = 0;
   int free = 0;
-  std::vector<TaskManagerView> tms = jm.task_manager_views();
-  for (const TaskManagerView& tm : tms) {
-    slots += tm.slots;
-    free += tm.free_slots;
+};
+
+SlotTotals slot_totals(const std::vector<TaskManagerView>& task_managers) {
+  SlotTotals totals;
+  for (const TaskManagerView& tm : task_managers) {
+    totals.slots += tm.slots;
+    totals.free += tm.free_slots;
   }
+  return totals;
+}
+
+json overview_json(JobManagerAccess& jm) {
+  std::vector<TaskManagerView> tms = jm.task_manager_views();
+  auto [slots, free] = slot_totals(tms);
   std::map<std::string, int> by_state;
   for (const auto& [id, job] : jm.job_table()) ++by_state[job_state_name(job->state())];
   return json{{"taskmanagers", tms.size()},
@@ -205,12 +214,7 @@ std::string job_manager_metrics_text(JobManagerAccess& jm) {
   using Type = PrometheusText::Type;
   PrometheusText out;
   std::vector<TaskManagerView> tms = jm.task_manager_views();
-  int slots = 0;
-  int free = 0;
-  for (const TaskManagerView& tm : tms) {
-    slots += tm.slots;
-    free += tm.free_slots;
-  }
+  auto [slots, free] = slot_totals(tms);
   out.add("sluice_numRegisteredTaskManagers", "task managers registered", Type::kGauge, {},
           static_cast<double>(tms.size()));
   out.add("sluice_taskSlotsTotal", "slots of the registered task managers", Type::kGauge, {},

@@ -240,6 +240,20 @@ TEST_F(RestCluster, RefusesBadSubmissionsAndUnknownJobsWithReasons) {
   EXPECT_EQ(extra.status, 400);
   auto not_strings = http_request(rest_, "POST", "/jobs", R"({"topology": "demo", "args": [1]})");
   EXPECT_EQ(not_strings.status, 400);
+  // What can be submitted, as `sluice topologies` lists it.
+  json topologies = get(rest_, "/topologies")["topologies"];
+  std::map<std::string, json> by_name;
+  for (const json& t : topologies) by_name[t["name"]] = t;
+  ASSERT_TRUE(by_name.count("windowed-count"));
+  bool input_required = false;
+  for (const json& p : by_name["windowed-count"]["params"]) {
+    if (p["name"] == "input") input_required = p["required"];
+  }
+  EXPECT_TRUE(input_required);
+  std::string listed = testing::run_process(SLUICE_BINARY, {"topologies"}, dir_.path()).out;
+  for (const auto& [name, t] : by_name) {
+    EXPECT_NE(listed.find(name + "\n"), std::string::npos) << name;
+  }
   EXPECT_EQ(http_request(rest_, "GET", "/jobs/none").status, 404);
   EXPECT_EQ(http_request(rest_, "POST", "/jobs/none/cancel").status, 404);
   EXPECT_EQ(http_request(rest_, "PATCH", "/jobs/none?mode=stop").status, 400);

@@ -69,6 +69,7 @@ const job = (id) => `jobs/${encodeURIComponent(id)}`;
 
 export const api = {
   overview: () => request('GET', 'overview'),
+  topologies: () => request('GET', 'topologies'),
   taskmanagers: () => request('GET', 'taskmanagers'),
   jobs: () => request('GET', 'jobs'),
   job: (id) => request('GET', job(id)),

@@ -93,7 +93,9 @@ export function mountOverview(root, { refreshNow }) {
       <h2>Submit a job</h2>
       <form class="submit-form" id="submit-form" data-testid="submit-form">
         <label><span>Topology</span>
-          <input name="topology" required placeholder="windowed-count" autocomplete="off"></label>
+          <input name="topology" required placeholder="windowed-count" autocomplete="off"
+            list="topology-names"></label>
+        <datalist id="topology-names"></datalist>
         <label><span>Job id</span> <input name="name" placeholder="optional" autocomplete="off"></label>
         <label class="wide"><span>Arguments: the options of <code>sluice submit</code>, one per line or
           space-separated; quotes keep spaces in one argument</span>
@@ -130,6 +132,17 @@ export function mountOverview(root, { refreshNow }) {
       button.disabled = false;
     }
   });
+
+  // The registered topologies, offered in the topology field (once).
+  const names = root.querySelector('#topology-names');
+  api.topologies().then((answer) => {
+    for (const topology of Array.isArray(answer.topologies) ? answer.topologies : []) {
+      const option = document.createElement('option');
+      option.value = String(topology.name);
+      option.textContent = String(topology.description ?? '');
+      names.appendChild(option);
+    }
+  }).catch((error) => showError('topologies', error.message, 'Topologies'));
 
   const cardsArea = root.querySelector('#overview-cards');
   const version = root.querySelector('#overview-version');

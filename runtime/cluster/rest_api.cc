@@ -9,6 +9,7 @@
 #include "runtime/cluster/job_views.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/file_io.h"
+#include "runtime/job/registry.h"
 #include "runtime/metrics/prometheus.h"
 
 namespace sluice {
@@ -78,6 +79,24 @@ json task_managers_json(JobManagerAccess& jm) {
                         {"memory", {{"rss", tm.rss_bytes}}}});
   }
   return json{{"taskmanagers", list}};
+}
+
+// The registered topologies with their --set parameters, for POST /jobs.
+json topologies_json() {
+  json list = json::array();
+  for (const TopologySpec* spec : TopologyRegistry::instance().all()) {
+    json params = json::array();
+    for (const ParamSpec& p : spec->params) {
+      params.push_back(
+          json{{"name", p.name},
+               {"description", p.description},
+               {"default", p.default_value.empty() ? json(nullptr) : json(p.default_value)},
+               {"required", p.required}});
+    }
+    list.push_back(
+        json{{"name", spec->name}, {"description", spec->description}, {"params", params}});
+  }
+  return json{{"topologies", list}};
 }
 
 std::vector<std::string> string_list(const json& value, const std::string& field) {
@@ -234,6 +253,7 @@ void add_job_manager_routes(RestRouter& router, JobManagerAccess& jm) {
   };
   router.add("GET", "/overview", read([&jm] { return overview_json(jm); }));
   router.add("GET", "/taskmanagers", read([&jm] { return task_managers_json(jm); }));
+  router.add("GET", "/topologies", read([] { return topologies_json(); }));
   router.add("GET", "/jobs", read([&jm] {
                json jobs = json::array();
                for (const auto& [id, job] : jm.job_table()) jobs.push_back(job_summary_json(*job));

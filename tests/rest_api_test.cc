@@ -136,7 +136,10 @@ TEST_F(RestCluster, ShowsARunningJobItsCheckpointsAndAFailureAndTakesChanges) {
   json counting = get(rest_, "/jobs/" + job + "/vertices/1");
   ASSERT_EQ(counting["subtasks"].size(), 2u);
   std::set<std::string> placed;
-  for (const json& s : counting["subtasks"]) placed.insert(s["taskmanager"].get<std::string>());
+  for (const json& s : counting["subtasks"]) {
+    placed.insert(s["taskmanager"].get<std::string>());
+    EXPECT_EQ(s["status"], "running");
+  }
   EXPECT_EQ(placed, (std::set<std::string>{"tm-1", "tm-2"}));
   EXPECT_EQ(http_request(rest_, "GET", "/jobs/" + job + "/vertices/3").status, 404);
   EXPECT_EQ(http_request(rest_, "GET", "/jobs/" + job + "/vertices/x").status, 404);

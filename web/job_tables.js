@@ -21,6 +21,7 @@ export function subtasksTable(vertex, now) {
     return html`<tr data-testid="subtask-row" data-subtask="${s.subtask}">
       <td class="num">${integer(s.subtask)}</td>
       <td>${orDash(s.taskmanager)}</td>
+      <td data-testid="subtask-status">${orDash(s.status)}</td>
       <td class="num" data-testid="records-in">${integer(s['records-in'])}</td>
       <td class="num" data-testid="records-out">${integer(s['records-out'])}</td>
       <td class="num">${perSecond(s['records-in-per-second'])}</td>
@@ -33,7 +34,8 @@ export function subtasksTable(vertex, now) {
     </tr>`;
   });
   return html`<table class="data" data-testid="subtasks-table">
-    <thead><tr><th class="num">Subtask</th><th>Task manager</th><th class="num">Records in</th>
+    <thead><tr><th class="num">Subtask</th><th>Task manager</th><th>Status</th>
+      <th class="num">Records in</th>
       <th class="num">Records out</th><th class="num">In</th><th class="num">Out</th>
       <th class="num">Busy</th><th class="num">Idle</th><th class="num">Backpressured</th>
       <th>Input watermark</th><th class="num">Watermark lag</th></tr></thead>

@@ -307,6 +307,12 @@ void ClusterJob::on_attempt_metrics(const std::string& task_manager, const pb::A
   attempt_counters_[task_manager] = m;
 }
 
+std::string ClusterJob::task_status(size_t task) const {
+  if (state_ != JobState::kRunning) return job_state_name(state_);
+  if (finished_.count(task) > 0) return "finished";
+  return started_.count(task) > 0 ? "running" : "deploying";
+}
+
 uint64_t ClusterJob::late_dropped() const {
   uint64_t sum = 0;
   for (const auto& [tm, counters] : attempt_counters_) sum += counters.late_dropped();

@@ -124,6 +124,9 @@ class ClusterJob {
   const std::deque<JobException>& exceptions() const { return exceptions_; }  // newest first
   // The current attempt's tasks' rates, by task number (those reported).
   const std::map<size_t, TaskRateTracker>& task_rates() const { return task_rates_; }
+  // Where task `task` of the current attempt stands: "deploying", "running",
+  // "finished", or the job's state when no attempt runs.
+  std::string task_status(size_t task) const;
   // The current attempt's late records dropped and records skipped, over
   // its task managers.
   uint64_t late_dropped() const;

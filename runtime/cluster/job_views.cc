@@ -215,6 +215,7 @@ std::optional<json> vertex_json(const ClusterJob& job, const std::string& vertex
     json row = figures_json(figures_of(job, t));
     auto slot = static_cast<size_t>(task.subtask);
     row["subtask"] = task.subtask;
+    row["status"] = job.task_status(t);
     row["taskmanager"] = slot < job.slot_owners().size() ? job.slot_owners()[slot] : "";
     subtasks.push_back(row);
   }

@@ -2,6 +2,7 @@
 // errors, limits and the token, over real sockets on loopback.
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,6 +99,54 @@ TEST(HttpServer, MalformedHttpGetsA400AndTheConnectionCloses) {
       s.port(), "POST /things HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n", 10s);
   EXPECT_TRUE(bad_length.closed);
   EXPECT_NE(bad_length.received.find("400 Bad Request"), std::string::npos);
+  EXPECT_EQ(http_request(s.port(), "GET", "/things").status, 200);
+}
+
+// Random bytes and random near-HTTP requests, seeded: every one gets an
+// answer or a closed connection, and the server keeps answering others.
+TEST(HttpServer, SurvivesGarbageOfEveryShape) {
+  HttpServerOptions options;
+  options.read_timeout = 200;  // a request cut short is closed soon
+  Served s(options);
+  std::mt19937 rng(20261207);
+  const std::vector<std::string> pieces = {"GET ",
+                                           "POST ",
+                                           "PATCH ",
+                                           "/things",
+                                           "/things/",
+                                           "%",
+                                           "%4",
+                                           "?q=",
+                                           "&",
+                                           " HTTP/1.1",
+                                           " HTTP/9.9",
+                                           "\r\n",
+                                           "Host: x\r\n",
+                                           "Content-Length: 3\r\n",
+                                           "Content-Length: -1\r\n",
+                                           "Transfer-Encoding: chunked\r\n",
+                                           "zz\r\n",
+                                           "0\r\n\r\n",
+                                           "{\"a\":",
+                                           "\r\n\r\n",
+                                           "\x00",
+                                           "\xff\xfe",
+                                           std::string(300, 'A')};
+  for (int i = 0; i < 200; ++i) {
+    std::string request;
+    if (i % 2 == 0) {
+      size_t n = 1 + rng() % 64;
+      for (size_t b = 0; b < n; ++b) request += static_cast<char>(rng() % 256);
+    } else {
+      size_t n = 1 + rng() % 8;
+      for (size_t p = 0; p < n; ++p) request += pieces[rng() % pieces.size()];
+    }
+    auto exchange = raw_exchange(s.port(), request, 5s);
+    EXPECT_TRUE(exchange.closed || !exchange.received.empty()) << "request " << i;
+    if (!exchange.received.empty()) {
+      EXPECT_EQ(exchange.received.rfind("HTTP/1.1 ", 0), 0u) << "request " << i;
+    }
+  }
   EXPECT_EQ(http_request(s.port(), "GET", "/things").status, 200);
 }
 

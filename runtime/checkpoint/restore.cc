@@ -61,4 +61,21 @@ RestorePoint find_restore_point(const std::string& root, const std::string& job,
   return point;
 }
 
+std::vector<std::string> operators_not_restored(const CheckpointMetadata& metadata,
+                                                const std::vector<std::string>& operators) {
+  std::vector<std::string> dropped;
+  for (const OperatorStateHandle& op : metadata.operators) {
+    // A task's own records ("HEAD#in-flight", unaligned checkpoints) go
+    // with the operator at the head of its chain.
+    std::string owner = op.name.substr(0, op.name.find('#'));
+    if (std::find(operators.begin(), operators.end(), owner) != operators.end()) continue;
+    bool holds_state = std::any_of(op.subtasks.begin(), op.subtasks.end(), [](const auto& s) {
+      return !s.keyed_state.empty() || !s.operator_state.empty() || !s.files.empty() ||
+             !s.shared_files.empty();
+    });
+    if (holds_state) dropped.push_back(op.name);
+  }
+  return dropped;
+}
+
 }  // namespace sluice

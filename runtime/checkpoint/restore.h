@@ -34,4 +34,13 @@ using KeyedStateWanted = std::function<bool(const std::string& name, int max_par
 RestorePoint find_restore_point(const std::string& root, const std::string& job,
                                 const std::string& what, const KeyedStateWanted& wanted = {});
 
+// Operator state is matched to the topology by the operators' stable
+// names: an operator the checkpoint does not know starts empty, and state
+// of an operator the topology no longer has would be lost. Returns the
+// names of the operators in `metadata` that hold state (keyed or operator
+// state in some subtask) and are not among `operators` (a task's in-flight
+// records, "HEAD#in-flight", count as its head operator's).
+std::vector<std::string> operators_not_restored(const CheckpointMetadata& metadata,
+                                                const std::vector<std::string>& operators);
+
 }  // namespace sluice

@@ -92,6 +92,9 @@ void add_checkpoint_options(CommandLine& line, RunOptions& options) {
   line.text("--restore", options.restore,
             "resume from the newest intact checkpoint (latest), or from PATH")
       ->type_name("latest|PATH");
+  line.flag("--allow-non-restored-state", options.allow_non_restored_state,
+            "restore even when the checkpoint holds state of operators the topology no longer "
+            "has (that state is dropped)");
 }
 
 void add_restart_options(CommandLine& line, RunOptions& options) {

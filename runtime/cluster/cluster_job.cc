@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/checkpoint/restore.h"
 #include "runtime/cluster/deployed_attempt.h"
 #include "runtime/cluster/messages.h"
 #include "runtime/core/logging.h"
@@ -172,6 +173,7 @@ ClusterJob::RestoreChoice ClusterJob::restore_for_attempt() {
     for (const std::string& w : warnings) log::cluster()->warn("{}", w);
     if (latest) {
       log::cluster()->info("job {} attempt {}: restoring checkpoint {}", id_, attempt_, latest->id);
+      check_restorable(*latest, storage.checkpoint_dir(latest->id));
       return RestoreChoice{storage.checkpoint_dir(latest->id), latest->id, latest->key_hashing};
     }
     if (options_.restore == "latest") {
@@ -182,7 +184,33 @@ ClusterJob::RestoreChoice ClusterJob::restore_for_attempt() {
   CheckpointMetadata restored = storage.load(options_.restore);
   log::cluster()->info("job {} attempt {}: restoring checkpoint {} from {}", id_, attempt_,
                        restored.id, options_.restore);
+  check_restorable(restored, options_.restore);
   return RestoreChoice{options_.restore, restored.id, restored.key_hashing};
+}
+
+// State of an operator the topology no longer has is refused, unless the
+// job was told to drop it.
+void ClusterJob::check_restorable(const CheckpointMetadata& metadata,
+                                  const std::string& where) const {
+  std::vector<std::string> operators;
+  for (const PlannedVertex& vertex : layout_.vertices) {
+    operators.insert(operators.end(), vertex.operators.begin(), vertex.operators.end());
+  }
+  std::vector<std::string> dropped = operators_not_restored(metadata, operators);
+  if (dropped.empty()) return;
+  std::string names;
+  for (const std::string& name : dropped) names += (names.empty() ? "'" : ", '") + name + "'";
+  if (!options_.allow_non_restored_state) {
+    throw UsageError(fmt::format(
+        "checkpoint {} ({}) holds the state of {} {}, which the topology {} no longer has; "
+        "restore with --allow-non-restored-state to drop that state",
+        metadata.id, where, dropped.size() == 1 ? "operator" : "operators", names,
+        spec_.topology()));
+  }
+  log::cluster()->warn(
+      "job {}: dropping the state of {} from checkpoint {} "
+      "(--allow-non-restored-state)",
+      id_, names, metadata.id);
 }
 
 void ClusterJob::release_coordinator() {

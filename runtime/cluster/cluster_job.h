@@ -147,6 +147,9 @@ class ClusterJob {
     KeyHashing key_hashing = KeyHashing::kXxh3;
   };
   RestoreChoice restore_for_attempt();
+  // Throws UsageError when `metadata` holds state of operators this
+  // topology lacks, unless --allow-non-restored-state.
+  void check_restorable(const CheckpointMetadata& metadata, const std::string& where) const;
   void start_coordinator(const RestoreChoice& restore);
   // Drops the attempt's coordinator, keeping its counts.
   void release_coordinator();

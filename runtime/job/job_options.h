@@ -25,6 +25,8 @@ struct RunOptions {
   std::string state_dir;  // empty: a temporary directory for rocksdb
   CheckpointConfig checkpoint;
   std::string restore;  // "latest", a checkpoint directory, or empty
+  // Restore a checkpoint whose operators the topology no longer all has.
+  bool allow_non_restored_state = false;
   RestartStrategy restart;
   bool restart_given = false;
   bool progress = false;

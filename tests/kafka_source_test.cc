@@ -603,18 +603,19 @@ TEST(KafkaSource, ReportsItsLagPerPartitionBehindTheHighWatermark) {
   kafka::KafkaFetcher fetcher(options_for(broker, {"lagging"}), 0, 1);
   Timestamp now = 1'000'000;
   fetcher.open("job/src/0", now, &metrics);
-  // Take 30 records of partition 0, none of partition 1.
+  // Take 30 records of partition 0, and whatever partition 1 offers meanwhile
+  // (a reader consumes what it is handed: the fetcher polls for more only then).
   int taken = 0;
+  int taken_from_1 = 0;
   auto deadline = std::chrono::steady_clock::now() + kTimeout;
   while (taken < 30) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "took " << taken;
     kafka::KafkaFetcher::Next next = fetcher.next(now);
-    if (next.status != kafka::KafkaFetcher::Status::kRecords || next.partition->partition != 0) {
-      continue;
-    }
-    while (taken < 30 && fetcher.peek(*next.partition) != nullptr) {
+    if (next.status != kafka::KafkaFetcher::Status::kRecords) continue;
+    bool first = next.partition->partition == 0;
+    while ((!first || taken < 30) && fetcher.peek(*next.partition) != nullptr) {
       fetcher.pop(*next.partition);
-      ++taken;
+      ++(first ? taken : taken_from_1);
     }
   }
   auto lag = [&] {
@@ -628,7 +629,7 @@ TEST(KafkaSource, ReportsItsLagPerPartitionBehindTheHighWatermark) {
     return by_partition;
   };
   // The lag is read at most once a second of the source's time.
-  std::map<std::string, double> expected{{"0", 20}, {"1", 50}};
+  std::map<std::string, double> expected{{"0", 20}, {"1", 50 - taken_from_1}};
   bool seen = testing::eventually([&] {
     now += 1000;
     fetcher.next(now);

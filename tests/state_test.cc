@@ -129,6 +129,33 @@ TEST_P(BackendTest, SameNameWithAnotherTypeIsAnError) {
   EXPECT_THROW(b->value_state<std::string>("s"), std::logic_error);
 }
 
+// A state restored under its name but declared with another kind (a list
+// that became a value) is named in the error, not misread.
+TEST_P(BackendTest, AStateRestoredAsAnotherKindIsRefusedByName) {
+  auto source = make();
+  set_key(*source, "k");
+  source->list_state<int64_t>("history").add(7);
+  KeyedSnapshot snapshot = decode_from_string<KeyedSnapshot>(encode_to_string(source->snapshot()));
+  for (StateBackendKind kind : {StateBackendKind::kMemory, StateBackendKind::kRocksDb}) {
+    auto target = make({0, kMaxP - 1}, kind);
+    target->restore({snapshot});
+    try {
+      target->value_state<int64_t>("history");
+      FAIL() << "a list restored as a value";
+    } catch (const InputError& e) {
+      EXPECT_STREQ(e.what(),
+                   "state 'history' was checkpointed as list state and is now declared as value "
+                   "state; a state cannot change its kind across a restore (give the new state "
+                   "another name)");
+    }
+    // Under its own kind it restores.
+    auto again = make({0, kMaxP - 1}, kind);
+    again->restore({snapshot});
+    set_key(*again, "k");
+    EXPECT_EQ(again->list_state<int64_t>("history").get(), (std::vector<int64_t>{7}));
+  }
+}
+
 std::string window_name(int64_t i) {
   std::string name = std::to_string(i);
   name.insert(name.begin(), 'w');

@@ -165,6 +165,13 @@ Table* KeyedStateBackend::find_or_create(const std::string& name) {
   std::unique_ptr<Table> table = make_table<Table>(name);
   auto restored = restored_.find(name);
   if (restored != restored_.end()) {
+    const std::string& stored_kind = restored->second.kind;
+    if (!stored_kind.empty() && stored_kind != table->kind()) {
+      throw InputError("state '" + name + "' was checkpointed as " + stored_kind +
+                       " state and is now declared as " + table->kind() +
+                       " state; a state cannot change its kind across a restore (give the new "
+                       "state another name)");
+    }
     table->restore_from(restored->second, range_);
     restored_.erase(restored);
   }

@@ -8,6 +8,7 @@
 // aborted transactions; a real broker with read_committed hides those. The
 // exact no-loss/no-duplicate check of the Kafka *source* is made through the
 // file sink, whose committed output is exact.
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <set>
@@ -16,8 +17,10 @@
 #include <gtest/gtest.h>
 
 #include "tests/cluster_process.h"
+#include "tests/http_client.h"
 #include "tests/kafka_process.h"
 #include "tests/process_runner.h"
+#include "tests/test_support.h"
 #include "tests/windowed_count_reference.h"
 
 namespace sluice {
@@ -165,6 +168,40 @@ TEST_F(KafkaJobs, WindowedCountFromKafkaToKafkaMatchesReference) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   // Without a crash nothing is aborted: the output is exact even on the mock.
   EXPECT_EQ(read_output_topic(), case_.expected);
+}
+
+// Stop with drain: the job reads Kafka without end (kafka.stop=never); once
+// it has read every record, a stop with drain over the REST API ends its
+// sources with the maximum watermark, every window fires, the final
+// checkpoint commits, and the output is exactly the bounded run's.
+TEST_F(KafkaJobs, DrainingAnUnboundedJobGivesTheBoundedRunsOutput) {
+  std::vector<std::string> args = job({"--set", "output=out", "--checkpoint-dir", "ck",
+                                       "--checkpoint-interval", "100ms", "--rest-port", "0"});
+  std::replace(args.begin(), args.end(), std::string("kafka.stop=latest"),
+               std::string("kafka.stop=never"));
+  ChildProcess child(SLUICE_BINARY, args, dir_.path());
+  const std::string prefix = "dashboard and REST API at http://127.0.0.1:";
+  ASSERT_TRUE(child.wait_for_line(prefix, 30000)) << child.err();
+  int rest = testing::number_after(child.err(), prefix);
+  auto records_read = [&] {
+    nlohmann::json job = testing::http_request(rest, "GET", "/jobs/windowed-count").json();
+    uint64_t read = 0;
+    for (const nlohmann::json& v : job["vertices"]) {
+      if (v["source"].get<bool>()) read += v["metrics"]["records-out"].get<uint64_t>();
+    }
+    return read;
+  };
+  ASSERT_TRUE(testing::eventually([&] { return records_read() == kLines; }))
+      << records_read() << " of " << kLines << " read";
+  EXPECT_EQ(testing::committed_lines(dir_.file("out")).size() < case_.expected.size(), true)
+      << "the last windows are still open before the drain";
+  auto stopped =
+      testing::http_request(rest, "POST", "/jobs/windowed-count/stop", R"({"drain": true})");
+  EXPECT_EQ(stopped.status, 202) << stopped.body;
+  EXPECT_EQ(child.wait(), 0) << child.err();
+  std::vector<std::string> committed = testing::committed_lines(dir_.file("out"));
+  EXPECT_EQ(committed.size(), case_.expected.size());
+  EXPECT_EQ(committed, case_.expected);
 }
 
 TEST_F(KafkaJobs, SigkilledJobReadingKafkaCommitsExactFileOutput) {

@@ -283,6 +283,32 @@ TEST_F(RestCluster, ATokenFileGuardsEveryChange) {
             202);
 }
 
+// `sluice stop --drain`: the sources end, the final checkpoint commits, and
+// the job finishes; a stop without --drain or of an unknown job is refused.
+TEST_F(RestCluster, StopWithDrainFromTheCommandLineFinishesTheJob) {
+  start();
+  auto submitted = http_request(rest_, "POST", "/jobs", demo_submission(dir_.file("out")).dump());
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  std::string job = submitted.json()["jobid"];
+  ASSERT_TRUE(eventually([&] { return source_records_out(rest_, job) > 0; }));
+  auto no_drain = testing::run_process(
+      SLUICE_BINARY, {"stop", job, "--jobmanager", cluster_.address()}, dir_.path());
+  EXPECT_EQ(no_drain.exit_code, 2);
+  EXPECT_NE(no_drain.err.find("use --drain, or sluice cancel"), std::string::npos) << no_drain.err;
+  auto unknown = testing::run_process(
+      SLUICE_BINARY, {"stop", "nope", "--drain", "--jobmanager", cluster_.address()}, dir_.path());
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_EQ(job_state(rest_, job), "running");
+
+  auto drained = testing::run_process(
+      SLUICE_BINARY, {"stop", job, "--drain", "--jobmanager", cluster_.address()}, dir_.path());
+  EXPECT_EQ(drained.exit_code, 0) << drained.err;
+  EXPECT_NE(drained.err.find("job " + job + " finished"), std::string::npos) << drained.err;
+  EXPECT_EQ(job_state(rest_, job), "finished");
+  json latest = get(rest_, "/jobs/" + job + "/checkpoints")["latest"]["completed"];
+  EXPECT_EQ(latest["final"], true);
+}
+
 // Late records dropped by a window with no late-data output: counted where
 // they are dropped, reported with the heartbeats, summed by the job manager.
 TEST_F(RestCluster, CountsTheLateRecordsTheJobDrops) {

@@ -312,6 +312,32 @@ int cancel_command(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+int stop_command(const std::vector<std::string>& args) {
+  CommandLine line("stop",
+                   "Stops a job. With --drain, its sources end now with the maximum watermark, so "
+                   "every window fires and every timer runs; the final checkpoint commits the "
+                   "output and the job finishes. Waits until it has.");
+  std::string job;
+  bool drain = false;
+  line.positional("JOB", job, "the job (see sluice list)");
+  line.flag("--drain", drain, "end the sources with the maximum watermark");
+  ClientArgs parsed;
+  if (!parse_client_args(line, args, parsed)) return kExitOk;
+  if (job.empty()) throw UsageError("stop: expected one JOB (see sluice list)");
+  if (!drain) {
+    throw UsageError(
+        "stop: without --drain a stop takes a savepoint, which is not built yet; "
+        "use --drain, or sluice cancel");
+  }
+  pb::Envelope request;
+  request.mutable_stop_job()->set_job(job);
+  request.mutable_stop_job()->set_drain(true);
+  RpcClient client(parsed.host, parsed.port, kClientTimeout);
+  pb::Envelope reply = client.call(request, std::chrono::minutes(10));
+  throw_if_refused(reply);
+  return report_end(job, reply.job_status().state(), reply.job_status().message());
+}
+
 int checkpoint_command(const std::vector<std::string>& args) {
   auto [parsed, job] = parse_job_command(
       "checkpoint", "Takes a checkpoint of a running job now and prints its path.", args);
@@ -336,6 +362,7 @@ SLUICE_COMMAND(CommandSpec{"list", "list a cluster's jobs (--help)", list_comman
 SLUICE_COMMAND(CommandSpec{"taskmanagers", "list a cluster's task managers (--help)",
                            taskmanagers_command});
 SLUICE_COMMAND(CommandSpec{"cancel", "cancel a job on a cluster (--help)", cancel_command});
+SLUICE_COMMAND(CommandSpec{"stop", "stop a job on a cluster, draining it (--help)", stop_command});
 SLUICE_COMMAND(CommandSpec{"checkpoint", "checkpoint a job on a cluster now (--help)",
                            checkpoint_command});
 

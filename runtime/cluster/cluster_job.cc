@@ -464,6 +464,26 @@ int64_t ClusterJob::trigger_checkpoint(std::string& why) {
   return id;
 }
 
+bool ClusterJob::drain(std::string& why) {
+  if (state_ != JobState::kRunning || !all_running_logged_) {
+    why = fmt::format("job {} is {}, not running all its tasks", id_, job_state_name(state_));
+  } else if (!coordinator_) {
+    why = fmt::format(
+        "job {} has no checkpoints: a drain commits its output through the final "
+        "checkpoint",
+        id_);
+  } else if (options_.checkpoint.batches.enabled) {
+    why = fmt::format("job {} runs in micro-batch mode, which cannot drain yet", id_);
+  } else {
+    log::cluster()->info("job {} attempt {}: draining its sources", id_, attempt_);
+    for (size_t i = 0; i < layout_.all_tasks.size(); ++i) {
+      if (layout_.all_tasks[i].is_source) mailboxes_.at(i)->post(Mail{MailKind::kDrainSource, 0});
+    }
+    return true;
+  }
+  return false;
+}
+
 void ClusterJob::request_checkpoint(const std::shared_ptr<ControlConnection>& client) {
   std::string why;
   if (int64_t id = trigger_checkpoint(why); id != 0) {

@@ -92,6 +92,11 @@ class ClusterJob {
   void request_checkpoint(const std::shared_ptr<ControlConnection>& client);
   // Starts a checkpoint now; returns its id, or 0 with `why` saying why not.
   int64_t trigger_checkpoint(std::string& why);
+  // Stop with drain: every source ends its input now with the maximum
+  // watermark, so every window fires and every timer runs; the final
+  // checkpoint commits the sinks and the job finishes. False with `why`
+  // when the job cannot drain (not running, no checkpoints, micro-batch).
+  bool drain(std::string& why);
   void add_waiter(const std::shared_ptr<ControlConnection>& client);
 
   const std::string& id() const { return id_; }

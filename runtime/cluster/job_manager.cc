@@ -229,6 +229,9 @@ class JobManager::Impl final : public ClusterView, public JobManagerAccess {
         with_job(c, e.trigger_checkpoint().job(),
                  [&](ClusterJob& job) { job.request_checkpoint(c); });
         return true;
+      case pb::Envelope::kStopJob:
+        with_job(c, e.stop_job().job(), [&](ClusterJob& job) { stop(c, job, e.stop_job()); });
+        return true;
       default:
         log::cluster()->warn("job manager: unexpected message {} from {}; closing", e.body_case(),
                              c->peer());
@@ -240,6 +243,19 @@ class JobManager::Impl final : public ClusterView, public JobManagerAccess {
   void with_job(const std::shared_ptr<ControlConnection>& c, const std::string& id, Fn fn) {
     if (ClusterJob* job = find(id)) return fn(*job);
     reply_error(c, fmt::format("no job '{}' (see sluice list)", id));
+  }
+
+  // Only with drain so far; the client hears when the job has ended.
+  static void stop(const std::shared_ptr<ControlConnection>& c, ClusterJob& job,
+                   const pb::StopJob& request) {
+    std::string why =
+        "a stop without --drain takes a savepoint, which is not built yet; use "
+        "--drain, or sluice cancel";
+    if (request.drain() && job.drain(why)) {
+      job.add_waiter(c);
+      return;
+    }
+    reply_error(c, why);
   }
 
   static void reply_error(const std::shared_ptr<ControlConnection>& c, const std::string& message) {

@@ -94,6 +94,7 @@ constexpr std::pair<MailKind, pb::MailKind> kMailKinds[] = {
     {MailKind::kRunBatch, pb::MAIL_RUN_BATCH},
     {MailKind::kEndOfBatches, pb::MAIL_END_OF_BATCHES},
     {MailKind::kFinalCheckpointComplete, pb::MAIL_FINAL_COMPLETE},
+    {MailKind::kDrainSource, pb::MAIL_DRAIN_SOURCE},
 };
 
 }  // namespace

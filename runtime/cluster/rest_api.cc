@@ -160,6 +160,27 @@ HttpResponse cancel(JobManagerAccess& jm, const HttpRequest& request, const Path
   });
 }
 
+// Flink's stop: {"drain": true} ends the sources with the maximum watermark.
+HttpResponse stop(JobManagerAccess& jm, const HttpRequest& request, const PathParams& params) {
+  json body = json_body(request);
+  for (const auto& [key, value] : body.items()) {
+    if (key != "drain") throw InputError(fmt::format("stop: unknown field '{}' (drain)", key));
+  }
+  if (body.contains("drain") && !body["drain"].is_boolean()) {
+    throw InputError("stop: 'drain' must be true or false");
+  }
+  if (!body.value("drain", false)) {
+    return json_error(400,
+                      "stop without drain (with a savepoint) is not built yet: send "
+                      "{\"drain\": true}, or cancel");
+  }
+  return with_job(jm, params, [](ClusterJob& job) {
+    std::string why;
+    if (!job.drain(why)) return json_error(409, why);
+    return json_response(json::object(), 202);
+  });
+}
+
 HttpResponse trigger_checkpoint(JobManagerAccess& jm, const PathParams& params) {
   return with_job(jm, params, [](ClusterJob& job) {
     std::string why;
@@ -285,6 +306,8 @@ void add_job_manager_routes(RestRouter& router, JobManagerAccess& jm) {
              [&jm](const HttpRequest& r, const PathParams& p) { return cancel(jm, r, p); });
   router.add("PATCH", "/jobs/{job}",
              [&jm](const HttpRequest& r, const PathParams& p) { return cancel(jm, r, p); });
+  router.add("POST", "/jobs/{job}/stop",
+             [&jm](const HttpRequest& r, const PathParams& p) { return stop(jm, r, p); });
   router.add("POST", "/jobs/{job}/checkpoints",
              [&jm](const HttpRequest&, const PathParams& p) { return trigger_checkpoint(jm, p); });
   router.add("GET", "/metrics", [&jm](const HttpRequest&, const PathParams&) {

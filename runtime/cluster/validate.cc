@@ -202,8 +202,9 @@ void check(const Fields& f, const pb::CheckpointMail& m) {
   check_task_fields(f, m);
   f.enum_value("kind", m.kind(), pb::MailKind_IsValid);
   // An abort may name no checkpoint; the end of batches names the last
-  // committed one, none when nothing was read.
-  bool may_be_zero = m.kind() == pb::MAIL_ABORT || m.kind() == pb::MAIL_END_OF_BATCHES;
+  // committed one, none when nothing was read; a drain names none.
+  bool may_be_zero = m.kind() == pb::MAIL_ABORT || m.kind() == pb::MAIL_END_OF_BATCHES ||
+                     m.kind() == pb::MAIL_DRAIN_SOURCE;
   f.at_least("checkpoint", m.checkpoint(), may_be_zero ? 0 : 1);
   check_slices(f, m);
 }
@@ -294,6 +295,10 @@ void check(const Fields& f, const pb::TriggerCheckpoint& m) {
   f.path_component("job", m.job());
 }
 
+void check(const Fields& f, const pb::StopJob& m) {
+  f.path_component("job", m.job());
+}
+
 void check(const Fields& f, const pb::CheckpointReply& m) {
   f.path_component("job", m.job());
   f.at_least("checkpoint", m.checkpoint(), 0);
@@ -358,6 +363,8 @@ void validate_envelope(const pb::Envelope& e) {
       return check_body(e.cancel_job());
     case E::kTriggerCheckpoint:
       return check_body(e.trigger_checkpoint());
+    case E::kStopJob:
+      return check_body(e.stop_job());
     case E::kCheckpointReply:
       return check_body(e.checkpoint_reply());
     case E::kJobStatus:

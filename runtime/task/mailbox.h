@@ -31,6 +31,9 @@ enum class MailKind {
   kEndOfBatches,  // a source ends without ending event time
   // An operator asked to be woken (ProcessingTimeService::request_wakeup).
   kOperatorWakeup,
+  // Stop with drain: a source ends its input now, with the end's maximum
+  // watermark, as a bounded source does at its end (continuous mode).
+  kDrainSource,
 };
 
 struct Mail {

@@ -70,6 +70,9 @@ class SourceOperatorBase : public OperatorBase {
   // Starts reading a slice; resets slice_rows().
   virtual void start_slices(const std::vector<SplitSlice>& slices) = 0;
   void end_batches() { batches_ended_ = true; }
+  // Stop with drain (continuous mode): the next poll ends the input, with
+  // the maximum watermark, wherever the reader stands.
+  void drain() { drain_requested_ = true; }
   SourceInput input() const { return input_; }
   // Records emitted in the current (or last) slice.
   int64_t slice_rows() const { return slice_rows_; }
@@ -117,6 +120,7 @@ class SourceOperatorBase : public OperatorBase {
   bool batches_ = false;
   bool in_slice_ = false;
   bool batches_ended_ = false;
+  bool drain_requested_ = false;
   SourceInput input_ = SourceInput::kOpen;
   int64_t slice_rows_ = 0;
   Timestamp emitted_watermark_ = kMinTimestamp;
@@ -152,6 +156,10 @@ class SourceOperator final : public SourceOperatorBase {
 
   PollOutcome poll(Timestamp now) override {
     if (batches_ended_) return {Step::kFinished};
+    if (drain_requested_ && !batches_) {
+      end_event_time();
+      return {Step::kFinished};
+    }
     if (batches_ && !in_slice_) return {Step::kWait, kMaxTimestamp};
     if (batches_ && input_ != SourceInput::kOpen) return end_slice(now);
     if (ahead_of_group()) return {Step::kWait, kMaxTimestamp};

@@ -384,6 +384,9 @@ void Task::process_mails() {
           rethrow_as_operator_failure(mail.op->info());
         }
         break;
+      case MailKind::kDrainSource:
+        if (source_ != nullptr) source_->drain();
+        break;
     }
   }
 }

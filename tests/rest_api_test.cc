@@ -396,5 +396,32 @@ TEST(RestLocalRun, ServesTheApiWhileTheJobRunsAndCancelsIt) {
   EXPECT_EQ(run.wait(), 130);  // cancelled, as by Ctrl-C
 }
 
+// `sluice run --on-sigterm drain`: SIGTERM drains the job, which finishes;
+// a job that cannot drain (no checkpoints) is cancelled instead, saying why.
+TEST(RunSignals, SigtermDrainsAJobWithCheckpointsAndCancelsOneWithout) {
+  TempDir dir;
+  for (bool checkpoints : {true, false}) {
+    std::vector<std::string> args{
+        "run",       "demo",  "--on-sigterm", "drain", "--set",    "duration=300s", "--set",
+        "rate=2000", "--set", "output=out",   "--set", "sample=0", "--rest-port",   "0"};
+    if (checkpoints) {
+      args.insert(args.end(), {"--checkpoint-dir", "ck", "--checkpoint-interval", "200ms"});
+    }
+    ChildProcess run(SLUICE_BINARY, args, dir.path());
+    int rest = logged_port(run, "dashboard and REST API at http://");
+    ASSERT_TRUE(eventually([&] { return source_records_out(rest, "demo") > 0; })) << run.err();
+    run.send_signal(SIGTERM);
+    if (checkpoints) {
+      EXPECT_EQ(run.wait(), 0) << run.err();
+      EXPECT_NE(run.err().find("job finished"), std::string::npos) << run.err();
+    } else {
+      EXPECT_EQ(run.wait(), 130) << run.err();
+      EXPECT_NE(run.err().find("cannot drain the job (job demo has no checkpoints"),
+                std::string::npos)
+          << run.err();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sluice

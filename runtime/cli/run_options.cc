@@ -204,13 +204,17 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   line.parsed("--rest-port", options.rest_port, parse_port_or_off, "P|off",
               "serve the REST API, the dashboard and /metrics while the job runs (0: any free "
               "port; default off)");
+  line.choice("--on-sigterm", options.on_signal_drain, {{"cancel", false}, {"drain", true}},
+              "signal action",
+              "what SIGTERM and Ctrl-C do: cancel (default) or drain (the sources end now, "
+              "every window fires, the output commits); a second one cancels");
   line.positional("TOPOLOGY", options.topology, "the topology to run (see `sluice topologies`)");
   if (!line.parse(args)) {
     options.help = true;
     return options;
   }
   if (options.topology.empty()) throw UsageError("run: missing TOPOLOGY (see sluice topologies)");
-  options.job_args = line.arguments_except(args, {"--rest-port"}, options.topology);
+  options.job_args = line.arguments_except(args, {"--rest-port", "--on-sigterm"}, options.topology);
   finish_job_options(options);
   return options;
 }

@@ -152,6 +152,7 @@ LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
 
   ProgressReporter reporter(job.on_progress, job.progress_interval, start);
   bool cancel_sent = false;
+  bool drain_sent = false;
   std::optional<pb::JobStatus> status;
   while (!status) {
     std::optional<pb::Envelope> message =
@@ -161,10 +162,25 @@ LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
       throw UsageError(message->submit_reply().error());
     }
     if (message && message->has_job_status()) status = message->job_status();
-    if (job.cancel_flag != nullptr && job.cancel_flag->load() && !cancel_sent) {
-      pb::Envelope cancel;
-      cancel.mutable_cancel_job()->set_job(job.name);
-      client->send(cancel);
+    bool drain_refused = message && message->has_error_reply();
+    if (drain_refused) {
+      fmt::print(stderr, "sluice: cannot drain the job ({}); cancelling it\n",
+                 message->error_reply().message());
+    }
+    int signals = job.signals != nullptr ? job.signals->load() : 0;
+    if (signals == 1 && job.drain_on_signal && !drain_sent) {
+      fmt::print(stderr, "draining the job: its sources end now (a second signal cancels it)\n");
+      pb::Envelope stop;
+      stop.mutable_stop_job()->set_job(job.name);
+      stop.mutable_stop_job()->set_drain(true);
+      client->send(stop);
+      drain_sent = true;
+    }
+    bool cancel = drain_refused || (signals >= 1 && !job.drain_on_signal) || signals >= 2;
+    if (cancel && !cancel_sent) {
+      pb::Envelope request;
+      request.mutable_cancel_job()->set_job(job.name);
+      client->send(request);
       cancel_sent = true;
     }
     if (auto metrics = cluster.taskmanager().metrics_of(job.name)) reporter.report(*metrics, 0);

@@ -23,7 +23,11 @@ struct LocalClusterJob {
   int slots = 1;     // the job's largest parallelism
   std::function<void(const ProgressSample&)> on_progress;
   DurationMs progress_interval = 1000;
-  const std::atomic<bool>* cancel_flag = nullptr;  // set to cancel the job
+  // Signals received (SIGINT, SIGTERM): the first drains the job when
+  // `drain_on_signal` (cancels it otherwise, or when the drain is refused),
+  // a second one cancels it.
+  const std::atomic<int>* signals = nullptr;
+  bool drain_on_signal = false;
   int rest_port = -1;  // the REST API and dashboard (0: any free port; -1: off)
 };
 

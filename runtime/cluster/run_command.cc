@@ -20,10 +20,10 @@
 namespace sluice {
 namespace {
 
-std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signals{0};
 
 void on_signal(int) {
-  g_interrupted.store(true);
+  g_signals.fetch_add(1);
 }
 
 void print_progress(const ProgressSample& s) {
@@ -71,7 +71,8 @@ int run_command(const std::vector<std::string>& args) {
   job.name = options.topology;
   job.spec.set_topology(options.topology);
   for (const std::string& arg : options.job_args) job.spec.add_args(arg);
-  job.cancel_flag = &g_interrupted;
+  job.signals = &g_signals;
+  job.drain_on_signal = options.on_signal_drain;
   job.rest_port = options.rest_port;
   if (options.progress) job.on_progress = print_progress;
   std::signal(SIGINT, on_signal);

@@ -30,7 +30,8 @@ struct RunOptions {
   RestartStrategy restart;
   bool restart_given = false;
   bool progress = false;
-  int rest_port = -1;  // `sluice run`: its embedded job manager's REST API (-1: off)
+  int rest_port = -1;            // `sluice run`: its embedded job manager's REST API (-1: off)
+  bool on_signal_drain = false;  // `sluice run`: SIGTERM or SIGINT drains the job (else cancels)
   bool help = false;
   std::string log_level = "warn";
 };

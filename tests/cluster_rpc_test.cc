@@ -172,6 +172,7 @@ std::vector<pb::Envelope> valid_examples() {
   }
   next()->mutable_cancel_job()->set_job("wordcount-1");
   next()->mutable_trigger_checkpoint()->set_job("wordcount-1");
+  next()->mutable_stop_job()->set_job("wordcount-1");
   {
     auto* m = next()->mutable_checkpoint_reply();
     m->set_job("wordcount-1");
@@ -316,6 +317,16 @@ TEST(ValidateEnvelope, ChecksJobNamesAttemptsAndTasks) {
       {E::kCancelJob, [](E& e) { e.mutable_cancel_job()->set_job("a/b"); }, "CancelJob.job"},
       {E::kTriggerCheckpoint, [](E& e) { e.mutable_trigger_checkpoint()->set_job("."); },
        "TriggerCheckpoint.job"},
+      {E::kStopJob, [](E& e) { e.mutable_stop_job()->set_job("../x"); }, "StopJob.job"},
+      {E::kHeartbeat, [](E& e) { e.mutable_heartbeat()->add_tasks()->set_job(""); },
+       "Heartbeat.tasks[0].job"},
+      {E::kHeartbeat,
+       [](E& e) {
+         pb::AttemptMetrics& m = *e.mutable_heartbeat()->add_attempts();
+         m.set_job("wordcount-1");
+         m.set_attempt(-1);
+       },
+       "Heartbeat.attempts[0].attempt"},
       {E::kCancelTasks, [](E& e) { e.mutable_cancel_tasks()->set_attempt(-1); },
        "CancelTasks.attempt"},
       {E::kHeartbeat,
@@ -400,7 +411,7 @@ TEST(ValidateEnvelope, ChecksCheckpointIdsAndMailKinds) {
       {E::kCheckpointMail, mail(pb::MAIL_TRIGGER, 0), "CheckpointMail.checkpoint"},
       {E::kCheckpointMail, mail(pb::MAIL_COMPLETE, 0), "CheckpointMail.checkpoint"},
       {E::kCheckpointMail, mail(pb::MAIL_ABORT, -1), "CheckpointMail.checkpoint"},
-      {E::kCheckpointMail, mail(static_cast<pb::MailKind>(7), 4), "CheckpointMail.kind"},
+      {E::kCheckpointMail, mail(static_cast<pb::MailKind>(8), 4), "CheckpointMail.kind"},
       {E::kCheckpointAck, [](E& e) { e.mutable_checkpoint_ack()->set_checkpoint(0); },
        "CheckpointAck.checkpoint"},
       {E::kCheckpointAck, [](E& e) { e.mutable_checkpoint_ack()->set_alignment_ms(-1); },

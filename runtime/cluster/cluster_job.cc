@@ -341,16 +341,16 @@ std::string ClusterJob::task_status(size_t task) const {
   return started_.count(task) > 0 ? "running" : "deploying";
 }
 
-uint64_t ClusterJob::late_dropped() const {
+uint64_t ClusterJob::summed(uint64_t (pb::AttemptMetrics::*counter)() const) const {
   uint64_t sum = 0;
-  for (const auto& [tm, counters] : attempt_counters_) sum += counters.late_dropped();
+  for (const auto& [tm, counters] : attempt_counters_) sum += (counters.*counter)();
   return sum;
 }
 
-uint64_t ClusterJob::skipped_records() const {
-  uint64_t sum = 0;
-  for (const auto& [tm, counters] : attempt_counters_) sum += counters.skipped_records();
-  return sum;
+std::string ClusterJob::task_manager_of(size_t task) const {
+  if (task >= layout_.all_tasks.size()) return "";
+  auto slot = static_cast<size_t>(layout_.all_tasks[task].subtask);
+  return slot < slot_owner_.size() ? slot_owner_[slot] : "";
 }
 
 void ClusterJob::on_task_manager_lost(const std::string& task_manager, const std::string& reason,

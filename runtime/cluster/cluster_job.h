@@ -123,8 +123,9 @@ class ClusterJob {
   int64_t last_checkpoint() const { return last_checkpoint_; }
   Timestamp submitted_at() const { return submitted_at_; }
   Timestamp ended_at() const { return ended_at_; }  // 0 while it has not ended
-  // Per slot, the task manager running it (or that ran it last).
-  const std::vector<std::string>& slot_owners() const { return slot_owner_; }
+  // The task manager running task `task` of the current attempt (or that
+  // ran it last), "" before the first deployment.
+  std::string task_manager_of(size_t task) const;
   const CheckpointHistory& history() const { return *history_; }
   const std::deque<JobException>& exceptions() const { return exceptions_; }  // newest first
   // The current attempt's tasks' rates, by task number (those reported).
@@ -134,8 +135,8 @@ class ClusterJob {
   std::string task_status(size_t task) const;
   // The current attempt's late records dropped and records skipped, over
   // its task managers.
-  uint64_t late_dropped() const;
-  uint64_t skipped_records() const;
+  uint64_t late_dropped() const { return summed(&pb::AttemptMetrics::late_dropped); }
+  uint64_t skipped_records() const { return summed(&pb::AttemptMetrics::skipped_records); }
   // The coordinator's metrics of the running attempt (null between attempts).
   const CheckpointProbe* checkpoint_probe() const {
     return coordinator_ ? &coordinator_->probe() : nullptr;
@@ -165,6 +166,8 @@ class ClusterJob {
   void fail_attempt(ErrorKind kind, const std::string& message, const std::string& lost = "",
                     const std::string& where = "");
   void note_exception(ErrorKind kind, const std::string& message, const std::string& where);
+  // A counter of the current attempt, summed over its task managers.
+  uint64_t summed(uint64_t (pb::AttemptMetrics::*counter)() const) const;
   void stop_attempt(const std::string& lost);
   void end(JobState state, const std::string& message);
   void answer_checkpoint_requests();

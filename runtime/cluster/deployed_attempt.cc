@@ -193,8 +193,8 @@ void DeployedAttempt::report_task_metrics(pb::Heartbeat& heartbeat) const {
   pb::AttemptMetrics& counters = *heartbeat.add_attempts();
   counters.set_job(job_);
   counters.set_attempt(attempt_);
-  counters.set_late_dropped(job_metrics().late_dropped.value());
-  counters.set_skipped_records(job_metrics().skipped_records.value());
+  counters.set_late_dropped(tasks_->metrics().late_dropped.value());
+  counters.set_skipped_records(tasks_->metrics().skipped_records.value());
   const ExecutionPlan& plan = tasks_->plan();
   for (size_t i = 0; i < plan.tasks.size(); ++i) {
     const TaskProbe& probe = plan.tasks[i]->probe();

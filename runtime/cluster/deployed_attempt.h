@@ -60,8 +60,6 @@ class DeployedAttempt final : public CheckpointParticipation {
   // Adds the counters of every task here, and the attempt's own, to a
   // heartbeat (any thread).
   void report_task_metrics(pb::Heartbeat& heartbeat) const;
-  // The job's metrics registry here.
-  const JobMetrics& job_metrics() const { return *tasks_->shared_metrics(); }
   // The job's task number `task` (any task of the job, here or not).
   const PlannedTask& planned_task(size_t task) const { return tasks_->plan().all_tasks.at(task); }
 

@@ -213,10 +213,9 @@ std::optional<json> vertex_json(const ClusterJob& job, const std::string& vertex
     const PlannedTask& task = layout.all_tasks[t];
     if (task.vertex != v) continue;
     json row = figures_json(figures_of(job, t));
-    auto slot = static_cast<size_t>(task.subtask);
     row["subtask"] = task.subtask;
     row["status"] = job.task_status(t);
-    row["taskmanager"] = slot < job.slot_owners().size() ? job.slot_owners()[slot] : "";
+    row["taskmanager"] = job.task_manager_of(t);
     subtasks.push_back(row);
   }
   const PlannedVertex& vertex = layout.vertices[v];

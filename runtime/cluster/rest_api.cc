@@ -196,12 +196,10 @@ void add_task_metrics(PrometheusText& out, const ClusterJob& job) {
   for (const auto& [t, tracker] : job.task_rates()) {
     if (t >= layout.all_tasks.size()) continue;
     const PlannedTask& task = layout.all_tasks[t];
-    auto slot = static_cast<size_t>(task.subtask);
-    MetricLabels labels{
-        {"job", job.id()},
-        {"vertex", task.chain},
-        {"subtask", std::to_string(task.subtask)},
-        {"task_manager", slot < job.slot_owners().size() ? job.slot_owners()[slot] : ""}};
+    MetricLabels labels{{"job", job.id()},
+                        {"vertex", task.chain},
+                        {"subtask", std::to_string(task.subtask)},
+                        {"task_manager", job.task_manager_of(t)}};
     add_subtask_metrics(out, labels, tracker);
   }
 }

@@ -249,7 +249,7 @@ class TaskManager::Impl {
                           tracker);
     }
     for (const auto& [key, attempt] : attempts_) {
-      out.add_all(attempt->job_metrics().registry.collect(), "sluice_",
+      out.add_all(attempt->metrics()->registry.collect(), "sluice_",
                   MetricLabels{{"job", key.first}, {"task_manager", id_}});
     }
     return out.str();

@@ -193,7 +193,7 @@ TEST_F(KafkaJobs, DrainingAnUnboundedJobGivesTheBoundedRunsOutput) {
   };
   ASSERT_TRUE(testing::eventually([&] { return records_read() == kLines; }))
       << records_read() << " of " << kLines << " read";
-  EXPECT_EQ(testing::committed_lines(dir_.file("out")).size() < case_.expected.size(), true)
+  EXPECT_LT(testing::committed_lines(dir_.file("out")).size(), case_.expected.size())
       << "the last windows are still open before the drain";
   auto stopped =
       testing::http_request(rest, "POST", "/jobs/windowed-count/stop", R"({"drain": true})");

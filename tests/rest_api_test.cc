@@ -76,8 +76,12 @@ std::vector<double> metric_values(const std::string& text, const std::string& na
   return values;
 }
 
+// The records the job's sources sent on; 0 while the job is not there yet.
 uint64_t source_records_out(int port, const std::string& job) {
-  json detail = get(port, "/jobs/" + job);
+  auto reply = http_request(port, "GET", "/jobs/" + job);
+  if (reply.status == 404) return 0;
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  json detail = reply.json();
   for (const json& v : detail["vertices"]) {
     if (v["source"].get<bool>()) return v["metrics"]["records-out"].get<uint64_t>();
   }

@@ -121,7 +121,7 @@ def wait_for(what, timeout, probe):
             return value
         if time.monotonic() >= deadline:
             raise Failure(f"{what}: not within {timeout:.0f} s (last: {last})")
-        time.sleep(0.2)
+        time.sleep(0.2)  # sleep-ok: the poll interval of a bounded wait
 
 
 def get_json(url):

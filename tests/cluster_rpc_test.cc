@@ -171,8 +171,17 @@ std::vector<pb::Envelope> valid_examples() {
     info->set_heartbeat_age_ms(250);
   }
   next()->mutable_cancel_job()->set_job("wordcount-1");
-  next()->mutable_trigger_checkpoint()->set_job("wordcount-1");
-  next()->mutable_stop_job()->set_job("wordcount-1");
+  {
+    auto* m = next()->mutable_trigger_checkpoint();
+    m->set_job("wordcount-1");
+    m->set_savepoint(true);
+    m->set_savepoint_dir("/var/lib/sluice/savepoints");
+  }
+  {
+    auto* m = next()->mutable_stop_job();
+    m->set_job("wordcount-1");
+    m->set_savepoint_dir("savepoints");
+  }
   {
     auto* m = next()->mutable_checkpoint_reply();
     m->set_job("wordcount-1");
@@ -185,6 +194,7 @@ std::vector<pb::Envelope> valid_examples() {
     m->set_state("finished");
     m->set_checkpoints_completed(3);
     m->set_last_checkpoint(3);
+    m->set_savepoint("/var/lib/sluice/savepoints/savepoint-wordcount-1-3");
   }
   next()->mutable_error_reply()->set_message("no job 'x'");
   return out;
@@ -412,6 +422,14 @@ TEST(ValidateEnvelope, ChecksCheckpointIdsAndMailKinds) {
       {E::kCheckpointMail, mail(pb::MAIL_COMPLETE, 0), "CheckpointMail.checkpoint"},
       {E::kCheckpointMail, mail(pb::MAIL_ABORT, -1), "CheckpointMail.checkpoint"},
       {E::kCheckpointMail, mail(static_cast<pb::MailKind>(8), 4), "CheckpointMail.kind"},
+      {E::kCheckpointMail,
+       [](E& e) {
+         e.mutable_checkpoint_mail()->set_checkpoint_kind(
+             static_cast<pb::CheckpointKindMessage>(3));
+       },
+       "CheckpointMail.checkpoint_kind"},
+      {E::kStopJob, [](E& e) { e.mutable_stop_job()->set_savepoint_dir(std::string(5000, 'a')); },
+       "StopJob.savepoint_dir"},
       {E::kCheckpointAck, [](E& e) { e.mutable_checkpoint_ack()->set_checkpoint(0); },
        "CheckpointAck.checkpoint"},
       {E::kCheckpointAck, [](E& e) { e.mutable_checkpoint_ack()->set_alignment_ms(-1); },

@@ -48,12 +48,17 @@ TEST(DataPlaneCodec, RoundTripsEveryElementKind) {
   }
 
   for (ElementKind kind : {ElementKind::kBarrier, ElementKind::kBarrierMark}) {
-    Element<Rec> barrier;
-    barrier.kind = kind;
-    barrier.checkpoint = 42;
-    got = round_trip(barrier);
-    EXPECT_EQ(got.kind, kind);
-    EXPECT_EQ(got.checkpoint, 42);
+    for (CheckpointKind checkpoint_kind : {CheckpointKind::kCheckpoint, CheckpointKind::kSavepoint,
+                                           CheckpointKind::kStopSavepoint}) {
+      Element<Rec> barrier;
+      barrier.kind = kind;
+      barrier.checkpoint = 42;
+      barrier.checkpoint_kind = checkpoint_kind;
+      got = round_trip(barrier);
+      EXPECT_EQ(got.kind, kind);
+      EXPECT_EQ(got.checkpoint, 42);
+      EXPECT_EQ(got.checkpoint_kind, checkpoint_kind);
+    }
   }
 
   for (ElementKind kind : {ElementKind::kIdle, ElementKind::kActive, ElementKind::kEnd}) {
@@ -105,6 +110,17 @@ TEST(DataPlaneCodec, RejectsMalformedBytes) {
   std::string w;
   encode_element(watermark, w);
   EXPECT_TRUE(rejects(std::string_view(w).substr(0, w.size() - 1)));
+
+  // A barrier of an unknown checkpoint kind, or without its kind.
+  Element<Rec> barrier;
+  barrier.kind = ElementKind::kBarrier;
+  barrier.checkpoint = 7;
+  std::string b;
+  encode_element(barrier, b);
+  ASSERT_FALSE(rejects(b));
+  EXPECT_TRUE(rejects(std::string_view(b).substr(0, b.size() - 1)));
+  b.back() = static_cast<char>(kLastCheckpointKind + 1);
+  EXPECT_TRUE(rejects(b));
 }
 
 TEST(DataPlaneCodec, EncoderSplitsLargeBatchesAndDecoderRefills) {

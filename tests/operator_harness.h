@@ -90,7 +90,7 @@ class HarnessServices : public ProcessingTimeService {
   // checkpoint writer stores it.
   OperatorSnapshot snapshot(int64_t checkpoint_id) {
     OperatorSnapshot snapshot = op_->snapshot_state(checkpoint_id);
-    state_->complete_snapshot(checkpoint_id, snapshot);
+    state_->complete_snapshot(checkpoint_id, CheckpointKind::kCheckpoint, snapshot);
     if (snapshot.keyed) snapshot.keyed->complete_deferred();
     return snapshot;
   }

@@ -204,10 +204,15 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
   line.parsed("--rest-port", options.rest_port, parse_port_or_off, "P|off",
               "serve the REST API, the dashboard and /metrics while the job runs (0: any free "
               "port; default off)");
-  line.choice("--on-sigterm", options.on_signal_drain, {{"cancel", false}, {"drain", true}},
+  line.choice("--on-sigterm", options.on_signal,
+              {{"cancel", SignalAction::kCancel},
+               {"drain", SignalAction::kDrain},
+               {"stop", SignalAction::kStop}},
               "signal action",
-              "what SIGTERM and Ctrl-C do: cancel (default) or drain (the sources end now, "
-              "every window fires, the output commits); a second one cancels");
+              "what SIGTERM and Ctrl-C do: cancel (default); drain (the sources end now, every "
+              "window fires, the output commits); or stop (the sources stop, a savepoint in "
+              "<checkpoint dir>/savepoints keeps the state and commits the output); a second "
+              "one cancels");
   line.positional("TOPOLOGY", options.topology, "the topology to run (see `sluice topologies`)");
   if (!line.parse(args)) {
     options.help = true;

@@ -313,29 +313,60 @@ int cancel_command(const std::vector<std::string>& args) {
 }
 
 int stop_command(const std::vector<std::string>& args) {
-  CommandLine line("stop",
-                   "Stops a job. With --drain, its sources end now with the maximum watermark, so "
-                   "every window fires and every timer runs; the final checkpoint commits the "
-                   "output and the job finishes. Waits until it has.");
+  CommandLine line(
+      "stop",
+      "Stops a job and waits until it has. Without --drain, its sources stop where they are and "
+      "a savepoint keeps the state (open windows and timers included) and commits the output: "
+      "resume it with --restore. With --drain, its sources end now with the maximum watermark, "
+      "so every window fires and every timer runs, and the final checkpoint commits the output "
+      "(a savepoint too with --savepoint-dir).");
   std::string job;
   bool drain = false;
+  std::string savepoint_dir;
   line.positional("JOB", job, "the job (see sluice list)");
   line.flag("--drain", drain, "end the sources with the maximum watermark");
+  line.text("--savepoint-dir", savepoint_dir,
+            "where the savepoint goes (default: <checkpoint dir>/savepoints)");
   ClientArgs parsed;
   if (!parse_client_args(line, args, parsed)) return kExitOk;
   if (job.empty()) throw UsageError("stop: expected one JOB (see sluice list)");
-  if (!drain) {
-    throw UsageError(
-        "stop: without --drain a stop takes a savepoint, which is not built yet; "
-        "use --drain, or sluice cancel");
-  }
   pb::Envelope request;
   request.mutable_stop_job()->set_job(job);
-  request.mutable_stop_job()->set_drain(true);
+  request.mutable_stop_job()->set_drain(drain);
+  request.mutable_stop_job()->set_savepoint_dir(savepoint_dir);
   RpcClient client(parsed.host, parsed.port, kClientTimeout);
   pb::Envelope reply = client.call(request, std::chrono::minutes(10));
   throw_if_refused(reply);
+  if (!reply.job_status().savepoint().empty()) fmt::print("{}\n", reply.job_status().savepoint());
   return report_end(job, reply.job_status().state(), reply.job_status().message());
+}
+
+int savepoint_command(const std::vector<std::string>& args) {
+  CommandLine line("savepoint",
+                   "Takes a savepoint of a running job and prints its directory: its whole state "
+                   "in the portable form, readable by either state backend at any parallelism, "
+                   "with nothing outside the directory, so it can be moved. Resume a job from it "
+                   "with --restore DIR.");
+  std::string job;
+  std::string dir;
+  line.positional("JOB", job, "the job (see sluice list)");
+  line.text("--dir", dir, "where the savepoint goes (default: <checkpoint dir>/savepoints)");
+  ClientArgs parsed;
+  if (!parse_client_args(line, args, parsed)) return kExitOk;
+  if (job.empty()) throw UsageError("savepoint: expected one JOB (see sluice list)");
+  pb::Envelope request;
+  request.mutable_trigger_checkpoint()->set_job(job);
+  request.mutable_trigger_checkpoint()->set_savepoint(true);
+  request.mutable_trigger_checkpoint()->set_savepoint_dir(dir);
+  RpcClient client(parsed.host, parsed.port, kClientTimeout);
+  pb::Envelope reply = client.call(request, std::chrono::minutes(10));
+  throw_if_refused(reply);
+  if (!reply.checkpoint_reply().error().empty()) {
+    fmt::print(stderr, "sluice: savepoint: {}\n", reply.checkpoint_reply().error());
+    return kExitJobFailed;
+  }
+  fmt::print("{}\n", reply.checkpoint_reply().path());
+  return kExitOk;
 }
 
 int checkpoint_command(const std::vector<std::string>& args) {
@@ -362,7 +393,10 @@ SLUICE_COMMAND(CommandSpec{"list", "list a cluster's jobs (--help)", list_comman
 SLUICE_COMMAND(CommandSpec{"taskmanagers", "list a cluster's task managers (--help)",
                            taskmanagers_command});
 SLUICE_COMMAND(CommandSpec{"cancel", "cancel a job on a cluster (--help)", cancel_command});
-SLUICE_COMMAND(CommandSpec{"stop", "stop a job on a cluster, draining it (--help)", stop_command});
+SLUICE_COMMAND(CommandSpec{
+    "stop", "stop a job on a cluster, with a savepoint or draining it (--help)", stop_command});
+SLUICE_COMMAND(CommandSpec{"savepoint", "take a savepoint of a job on a cluster (--help)",
+                           savepoint_command});
 SLUICE_COMMAND(CommandSpec{"checkpoint", "checkpoint a job on a cluster now (--help)",
                            checkpoint_command});
 

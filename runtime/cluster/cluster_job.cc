@@ -29,6 +29,7 @@ class RemoteTaskMailbox final : public TaskMailbox {
     m.set_kind(mail_kind_message(mail.kind));
     m.set_checkpoint(mail.checkpoint);
     m.set_max_records(mail.max_records);
+    m.set_checkpoint_kind(static_cast<pb::CheckpointKindMessage>(mail.checkpoint_kind));
     if (mail.slices) add_slices(*mail.slices, m.mutable_slices());
     connection_->send(envelope);
   }
@@ -398,6 +399,12 @@ void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const 
 // it; the next attempt waits until they have all stopped.
 void ClusterJob::refuse_checkpoint_requests(const std::string& why) {
   for (const CheckpointRequest& request : checkpoint_requests_) {
+    if (request.savepoint != 0) {
+      CheckpointCoordinator::SavepointResult refused;
+      refused.error = why;
+      note_savepoint_outcome(request.number, refused);
+      if (!request.client) continue;
+    }
     pb::Envelope reply;
     reply.mutable_checkpoint_reply()->set_job(id_);
     reply.mutable_checkpoint_reply()->set_error(why);
@@ -409,6 +416,7 @@ void ClusterJob::refuse_checkpoint_requests(const std::string& why) {
 void ClusterJob::stop_attempt(const std::string& lost) {
   if (attempt_stopped_) return;
   attempt_stopped_ = true;
+  answer_checkpoint_requests();  // those the attempt completed
   release_coordinator();
   refuse_checkpoint_requests("the job's attempt ended before the checkpoint completed");
   pb::Envelope envelope;
@@ -431,15 +439,21 @@ void ClusterJob::cancel() {
 
 void ClusterJob::end(JobState state, const std::string& message) {
   if (state != JobState::kFinished) stop_attempt("");  // idempotent
+  answer_checkpoint_requests();                        // those the attempt completed
   release_coordinator();
   refuse_checkpoint_requests(
       fmt::format("the job {} before the checkpoint completed", job_state_name(state)));
   state_ = state;
   message_ = message;
+  if (message_.empty() && !ending_savepoint_path_.empty()) {
+    message_ = "stopped with a savepoint in " + ending_savepoint_path_;
+  }
   ended_at_ = SystemClock::instance().now_ms();
   log::cluster()->log(state == JobState::kFailed ? spdlog::level::warn : spdlog::level::info,
                       "job {} {}{}", id_, job_state_name(state),
-                      message.empty() ? std::string() : ": " + message);
+                      message_.empty() ? std::string() : ": " + message_);
+  waiters_.insert(waiters_.end(), stop_clients_.begin(), stop_clients_.end());
+  stop_clients_.clear();
   for (const auto& client : waiters_) send_job_status(client, status());
   waiters_.clear();
   try {
@@ -464,7 +478,7 @@ int64_t ClusterJob::trigger_checkpoint(std::string& why) {
   return id;
 }
 
-bool ClusterJob::drain(std::string& why) {
+bool ClusterJob::drain(std::string& why, const std::string& savepoint_dir) {
   if (state_ != JobState::kRunning || !all_running_logged_) {
     why = fmt::format("job {} is {}, not running all its tasks", id_, job_state_name(state_));
   } else if (!coordinator_) {
@@ -476,6 +490,10 @@ bool ClusterJob::drain(std::string& why) {
     why = fmt::format("job {} runs in micro-batch mode, which cannot drain yet", id_);
   } else {
     log::cluster()->info("job {} attempt {}: draining its sources", id_, attempt_);
+    if (!savepoint_dir.empty()) {
+      ending_savepoint_ =
+          coordinator_->take_final_savepoint_into(savepoint_dir_or_default(savepoint_dir));
+    }
     for (size_t i = 0; i < layout_.all_tasks.size(); ++i) {
       if (layout_.all_tasks[i].is_source) mailboxes_.at(i)->post(Mail{MailKind::kDrainSource, 0});
     }
@@ -497,11 +515,106 @@ void ClusterJob::request_checkpoint(const std::shared_ptr<ControlConnection>& cl
   client->send(reply);
 }
 
+std::string ClusterJob::savepoint_refusal() const {
+  if (state_ != JobState::kRunning || !all_running_logged_) {
+    return fmt::format("job {} is {}, not running all its tasks", id_, job_state_name(state_));
+  }
+  if (!coordinator_) {
+    return fmt::format("job {} has no checkpoint storage and interval, which savepoints need", id_);
+  }
+  if (options_.checkpoint.batches.enabled) {
+    return fmt::format("job {} runs in micro-batch mode, which has no savepoints yet", id_);
+  }
+  if (ending_savepoint_ != 0) return fmt::format("job {} is stopping", id_);
+  return "";
+}
+
+std::string ClusterJob::savepoint_dir_or_default(const std::string& directory) const {
+  if (!directory.empty()) return directory;
+  return options_.checkpoint.directory + "/savepoints";
+}
+
+uint64_t ClusterJob::request_savepoint(const std::string& directory,
+                                       const std::shared_ptr<ControlConnection>& client,
+                                       std::string& why) {
+  why = savepoint_refusal();
+  if (!why.empty()) return 0;
+  uint64_t request = coordinator_->request_savepoint(CheckpointKind::kSavepoint,
+                                                     savepoint_dir_or_default(directory));
+  uint64_t number = ++savepoints_requested_;
+  checkpoint_requests_.push_back(CheckpointRequest{0, client, request, number});
+  note_savepoint_outcome(number, {});
+  log::cluster()->info("job {}: savepoint {} requested", id_, number);
+  return number;
+}
+
+void ClusterJob::note_savepoint_outcome(uint64_t number,
+                                        CheckpointCoordinator::SavepointResult result) {
+  savepoint_outcomes_[number] = std::move(result);
+  while (savepoint_outcomes_.size() > kSavepointOutcomesKept) {
+    savepoint_outcomes_.erase(savepoint_outcomes_.begin());
+  }
+}
+
+std::optional<CheckpointCoordinator::SavepointResult> ClusterJob::savepoint_outcome(
+    uint64_t request) const {
+  auto it = savepoint_outcomes_.find(request);
+  if (it == savepoint_outcomes_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ClusterJob::stop_with_savepoint(const std::string& directory,
+                                     const std::shared_ptr<ControlConnection>& client,
+                                     std::string& why) {
+  why = savepoint_refusal();
+  if (!why.empty()) return false;
+  if (client) stop_clients_.push_back(client);
+  ending_savepoint_ = coordinator_->request_savepoint(CheckpointKind::kStopSavepoint,
+                                                      savepoint_dir_or_default(directory));
+  log::cluster()->info("job {} attempt {}: stopping with a savepoint", id_, attempt_);
+  return true;
+}
+
+void ClusterJob::track_ending_savepoint() {
+  if (ending_savepoint_ == 0 || !coordinator_) return;
+  CheckpointCoordinator::SavepointResult result = coordinator_->savepoint_result(ending_savepoint_);
+  if (!result.done()) return;
+  ending_savepoint_ = 0;
+  if (!result.path.empty()) {
+    ending_savepoint_path_ = result.path;
+    return;
+  }
+  log::cluster()->warn("job {}: {}", id_, result.error);
+  // A failed stop fails the attempt (the coordinator's failure()); its
+  // clients hear it and the job goes on after the restart.
+  pb::Envelope reply;
+  reply.mutable_error_reply()->set_message(
+      fmt::format("job {} did not stop: {}; it goes on", id_, result.error));
+  for (const auto& client : stop_clients_) client->send(reply);
+  stop_clients_.clear();
+}
+
 void ClusterJob::answer_checkpoint_requests() {
   if (!coordinator_) return;
+  track_ending_savepoint();
   int64_t completed = coordinator_->last_completed();
   last_checkpoint_ = completed;
   auto answered = [&](const CheckpointRequest& request) {
+    if (request.savepoint != 0) {
+      CheckpointCoordinator::SavepointResult result =
+          coordinator_->savepoint_result(request.savepoint);
+      if (!result.done()) return false;
+      note_savepoint_outcome(request.number, result);
+      if (!request.client) return true;
+      pb::Envelope reply;
+      pb::CheckpointReply& r = *reply.mutable_checkpoint_reply();
+      r.set_job(id_);
+      r.set_checkpoint(result.id);
+      r.set_path(result.path);
+      r.set_error(result.error);
+      request.client->send(reply);
+      return true;
+    }
     bool done = completed >= request.id;
     bool aborted = aborted_.count(request.id) > 0;
     if (!done && !aborted) return false;
@@ -536,6 +649,7 @@ pb::JobStatus ClusterJob::status() const {
   status.set_checkpoints_completed(checkpoints_completed_);
   status.set_last_checkpoint(last_checkpoint_);
   status.set_restarts(restarts_);
+  status.set_savepoint(ending_savepoint_path_);
   return status;
 }
 

@@ -96,7 +96,24 @@ class ClusterJob {
   // watermark, so every window fires and every timer runs; the final
   // checkpoint commits the sinks and the job finishes. False with `why`
   // when the job cannot drain (not running, no checkpoints, micro-batch).
-  bool drain(std::string& why);
+  // With `savepoint_dir`, the final checkpoint is also a savepoint there.
+  bool drain(std::string& why, const std::string& savepoint_dir = "");
+  // A savepoint (runtime/operator/checkpoint_kind.h) into `directory`
+  // (empty: the job's default, <checkpoint root>/savepoints); `client`, if
+  // any, gets its path or an error. Returns the request's number for
+  // savepoint_outcome(), or 0 with `why` when the job cannot take one now.
+  uint64_t request_savepoint(const std::string& directory,
+                             const std::shared_ptr<ControlConnection>& client, std::string& why);
+  // What became of savepoint request `request`: nullopt for an unknown
+  // one, a result that is not done() while it is in flight.
+  std::optional<CheckpointCoordinator::SavepointResult> savepoint_outcome(uint64_t request) const;
+  // Stop without drain: the sources stop, a savepoint commits the sinks,
+  // and the job finishes with status().savepoint() naming it; `client`, if
+  // any, gets that status. When the savepoint fails the attempt restarts,
+  // the job goes on, and `client` gets an error. False with `why` when the
+  // job cannot stop so now.
+  bool stop_with_savepoint(const std::string& directory,
+                           const std::shared_ptr<ControlConnection>& client, std::string& why);
   void add_waiter(const std::shared_ptr<ControlConnection>& client);
 
   const std::string& id() const { return id_; }
@@ -201,9 +218,24 @@ class ClusterJob {
   AlignmentBoard alignment_;
   int64_t last_checkpoint_ = 0;
   struct CheckpointRequest {
-    int64_t id;
+    int64_t id = 0;
     std::shared_ptr<ControlConnection> client;
+    uint64_t savepoint = 0;  // the coordinator's savepoint request, 0 for a checkpoint
+    uint64_t number = 0;     // the savepoint request's number in this job
   };
+  // The newest savepoint requests' outcomes, by number.
+  std::map<uint64_t, CheckpointCoordinator::SavepointResult> savepoint_outcomes_;
+  uint64_t savepoints_requested_ = 0;
+  static constexpr size_t kSavepointOutcomesKept = 50;
+  void note_savepoint_outcome(uint64_t number, CheckpointCoordinator::SavepointResult result);
+  // Why no savepoint can start now, or empty.
+  std::string savepoint_refusal() const;
+  std::string savepoint_dir_or_default(const std::string& directory) const;
+  // The stop's (or drain's) savepoint, when it has an outcome.
+  void track_ending_savepoint();
+  uint64_t ending_savepoint_ = 0;  // the coordinator's request, 0 for none
+  std::string ending_savepoint_path_;
+  std::vector<std::shared_ptr<ControlConnection>> stop_clients_;
   std::vector<CheckpointRequest> checkpoint_requests_;
   std::vector<std::shared_ptr<ControlConnection>> waiters_;
   Timestamp submitted_at_;

@@ -227,7 +227,7 @@ class JobManager::Impl final : public ClusterView, public JobManagerAccess {
         return true;
       case pb::Envelope::kTriggerCheckpoint:
         with_job(c, e.trigger_checkpoint().job(),
-                 [&](ClusterJob& job) { job.request_checkpoint(c); });
+                 [&](ClusterJob& job) { trigger(c, job, e.trigger_checkpoint()); });
         return true;
       case pb::Envelope::kStopJob:
         with_job(c, e.stop_job().job(), [&](ClusterJob& job) { stop(c, job, e.stop_job()); });
@@ -245,17 +245,30 @@ class JobManager::Impl final : public ClusterView, public JobManagerAccess {
     reply_error(c, fmt::format("no job '{}' (see sluice list)", id));
   }
 
-  // Only with drain so far; the client hears when the job has ended.
+  // The client hears when the job has ended (or that the stop failed).
   static void stop(const std::shared_ptr<ControlConnection>& c, ClusterJob& job,
                    const pb::StopJob& request) {
-    std::string why =
-        "a stop without --drain takes a savepoint, which is not built yet; use "
-        "--drain, or sluice cancel";
-    if (request.drain() && job.drain(why)) {
-      job.add_waiter(c);
+    std::string why;
+    if (request.drain()) {
+      if (job.drain(why, request.savepoint_dir())) {
+        job.add_waiter(c);
+        return;
+      }
+    } else if (job.stop_with_savepoint(request.savepoint_dir(), c, why)) {
       return;
     }
     reply_error(c, why);
+  }
+
+  static void trigger(const std::shared_ptr<ControlConnection>& c, ClusterJob& job,
+                      const pb::TriggerCheckpoint& request) {
+    if (!request.savepoint()) return job.request_checkpoint(c);
+    std::string why;
+    if (job.request_savepoint(request.savepoint_dir(), c, why) != 0) return;
+    pb::Envelope reply;
+    reply.mutable_checkpoint_reply()->set_job(job.id());
+    reply.mutable_checkpoint_reply()->set_error(why);
+    c->send(reply);
   }
 
   static void reply_error(const std::shared_ptr<ControlConnection>& c, const std::string& message) {

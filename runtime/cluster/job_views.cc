@@ -95,6 +95,8 @@ json checkpoint_json(const CheckpointRecord& r) {
       {"id", r.id},
       {"status", checkpoint_status_name(r.status)},
       {"final", r.final},
+      {"is_savepoint", r.savepoint},
+      {"external_path", r.savepoint_path},
       {"trigger_timestamp", r.triggered_at},
       {"end_timestamp", nullable_time(r.ended_at)},
       {"end_to_end_duration", r.ended_at == 0 ? json(nullptr) : json(r.ended_at - r.triggered_at)},

@@ -111,6 +111,7 @@ JobResult result_of(const pb::JobStatus& status, const JobMetrics* metrics) {
   }
   result.checkpoints_completed = static_cast<size_t>(status.checkpoints_completed());
   result.last_checkpoint_id = status.last_checkpoint();
+  result.savepoint = status.savepoint();
   if (metrics != nullptr) {
     result.records_in = metrics->records_in.value();
     result.records_out = metrics->records_out.value();
@@ -152,7 +153,8 @@ LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
 
   ProgressReporter reporter(job.on_progress, job.progress_interval, start);
   bool cancel_sent = false;
-  bool drain_sent = false;
+  bool stop_sent = false;
+  bool stops = job.on_signal != SignalAction::kCancel;
   std::optional<pb::JobStatus> status;
   while (!status) {
     std::optional<pb::Envelope> message =
@@ -162,21 +164,24 @@ LocalClusterResult run_on_local_cluster(const LocalClusterJob& job) {
       throw UsageError(message->submit_reply().error());
     }
     if (message && message->has_job_status()) status = message->job_status();
-    bool drain_refused = message && message->has_error_reply();
-    if (drain_refused) {
-      fmt::print(stderr, "sluice: cannot drain the job ({}); cancelling it\n",
+    bool stop_refused = message && message->has_error_reply();
+    if (stop_refused) {
+      fmt::print(stderr, "sluice: cannot stop the job ({}); cancelling it\n",
                  message->error_reply().message());
     }
     int signals = job.signals != nullptr ? job.signals->load() : 0;
-    if (signals == 1 && job.drain_on_signal && !drain_sent) {
-      fmt::print(stderr, "draining the job: its sources end now (a second signal cancels it)\n");
+    if (signals == 1 && stops && !stop_sent) {
+      bool drain = job.on_signal == SignalAction::kDrain;
+      fmt::print(stderr, "{} (a second signal cancels it)\n",
+                 drain ? "draining the job: its sources end now"
+                       : "stopping the job: its sources stop and a savepoint keeps its state");
       pb::Envelope stop;
       stop.mutable_stop_job()->set_job(job.name);
-      stop.mutable_stop_job()->set_drain(true);
+      stop.mutable_stop_job()->set_drain(drain);
       client->send(stop);
-      drain_sent = true;
+      stop_sent = true;
     }
-    bool cancel = drain_refused || (signals >= 1 && !job.drain_on_signal) || signals >= 2;
+    bool cancel = stop_refused || (signals >= 1 && !stops) || signals >= 2;
     if (cancel && !cancel_sent) {
       pb::Envelope request;
       request.mutable_cancel_job()->set_job(job.name);

@@ -14,6 +14,7 @@
 
 #include "runtime/cluster/cluster.pb.h"
 #include "runtime/executor/local_executor.h"
+#include "runtime/job/job_options.h"
 
 namespace sluice {
 
@@ -23,11 +24,10 @@ struct LocalClusterJob {
   int slots = 1;     // the job's largest parallelism
   std::function<void(const ProgressSample&)> on_progress;
   DurationMs progress_interval = 1000;
-  // Signals received (SIGINT, SIGTERM): the first drains the job when
-  // `drain_on_signal` (cancels it otherwise, or when the drain is refused),
-  // a second one cancels it.
+  // Signals received (SIGINT, SIGTERM): the first does `on_signal` to the
+  // job (it cancels when a drain or stop is refused), a second one cancels.
   const std::atomic<int>* signals = nullptr;
-  bool drain_on_signal = false;
+  SignalAction on_signal = SignalAction::kCancel;
   int rest_port = -1;  // the REST API and dashboard (0: any free port; -1: off)
 };
 

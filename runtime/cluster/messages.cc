@@ -97,6 +97,11 @@ constexpr std::pair<MailKind, pb::MailKind> kMailKinds[] = {
     {MailKind::kDrainSource, pb::MAIL_DRAIN_SOURCE},
 };
 
+// Checkpoint kinds travel as their numbers.
+static_assert(static_cast<int>(CheckpointKind::kCheckpoint) == pb::KIND_CHECKPOINT);
+static_assert(static_cast<int>(CheckpointKind::kSavepoint) == pb::KIND_SAVEPOINT);
+static_assert(static_cast<int>(CheckpointKind::kStopSavepoint) == pb::KIND_STOP_SAVEPOINT);
+
 }  // namespace
 
 pb::MailKind mail_kind_message(MailKind kind) {
@@ -112,6 +117,7 @@ Mail mail_of(const pb::CheckpointMail& message) {
     if (kind == message.kind()) mail.kind = runtime;
   }
   mail.max_records = message.max_records();
+  mail.checkpoint_kind = static_cast<CheckpointKind>(message.checkpoint_kind());
   if (mail.kind == MailKind::kRunBatch) {
     mail.slices = std::make_shared<const std::vector<SplitSlice>>(slices_of(message.slices()));
   }

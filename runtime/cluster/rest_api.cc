@@ -1,6 +1,8 @@
 #include "runtime/cluster/rest_api.h"
 
+#include <charconv>
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -160,24 +162,76 @@ HttpResponse cancel(JobManagerAccess& jm, const HttpRequest& request, const Path
   });
 }
 
-// Flink's stop: {"drain": true} ends the sources with the maximum watermark.
-HttpResponse stop(JobManagerAccess& jm, const HttpRequest& request, const PathParams& params) {
+// The fields of a JSON object body, each checked against `allowed`
+// (name -> JSON type); throws InputError naming the first that is not.
+json checked_body(const HttpRequest& request, const char* what,
+                  const std::map<std::string, json::value_t>& allowed) {
   json body = json_body(request);
+  std::string names;
+  for (const auto& [name, type] : allowed) names += (names.empty() ? "" : ", ") + name;
   for (const auto& [key, value] : body.items()) {
-    if (key != "drain") throw InputError(fmt::format("stop: unknown field '{}' (drain)", key));
+    auto it = allowed.find(key);
+    if (it == allowed.end()) {
+      throw InputError(fmt::format("{}: unknown field '{}' ({})", what, key, names));
+    }
+    bool text = it->second == json::value_t::string;
+    if (text ? !value.is_string() : !value.is_boolean()) {
+      throw InputError(
+          fmt::format("{}: '{}' must be {}", what, key, text ? "a string" : "true or false"));
+    }
   }
-  if (body.contains("drain") && !body["drain"].is_boolean()) {
-    throw InputError("stop: 'drain' must be true or false");
-  }
-  if (!body.value("drain", false)) {
-    return json_error(400,
-                      "stop without drain (with a savepoint) is not built yet: send "
-                      "{\"drain\": true}, or cancel");
-  }
-  return with_job(jm, params, [](ClusterJob& job) {
+  return body;
+}
+
+// Flink's stop: {"drain": true} ends the sources with the maximum
+// watermark; without it the sources stop and a savepoint keeps the state.
+// "targetDirectory" says where the savepoint goes.
+HttpResponse stop(JobManagerAccess& jm, const HttpRequest& request, const PathParams& params) {
+  json body =
+      checked_body(request, "stop",
+                   {{"drain", json::value_t::boolean}, {"targetDirectory", json::value_t::string}});
+  bool drain = body.value("drain", false);
+  std::string dir = body.value("targetDirectory", "");
+  return with_job(jm, params, [&](ClusterJob& job) {
     std::string why;
-    if (!job.drain(why)) return json_error(409, why);
+    bool stopping = drain ? job.drain(why, dir) : job.stop_with_savepoint(dir, nullptr, why);
+    if (!stopping) return json_error(409, why);
     return json_response(json::object(), 202);
+  });
+}
+
+// Flink's savepoint trigger: 202 with the request's id, whose outcome
+// GET /jobs/{job}/savepoints/{request} tells.
+HttpResponse trigger_savepoint(JobManagerAccess& jm, const HttpRequest& request,
+                               const PathParams& params) {
+  json body = checked_body(request, "savepoint", {{"target-directory", json::value_t::string}});
+  std::string dir = body.value("target-directory", "");
+  return with_job(jm, params, [&](ClusterJob& job) {
+    std::string why;
+    uint64_t number = job.request_savepoint(dir, nullptr, why);
+    if (number == 0) return json_error(409, why);
+    return json_response(json{{"request-id", std::to_string(number)}}, 202);
+  });
+}
+
+HttpResponse savepoint_status(JobManagerAccess& jm, const PathParams& params) {
+  uint64_t number = 0;
+  const std::string& text = params.at("request");
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size() || number == 0) {
+    return json_error(404, fmt::format("no savepoint request '{}'", text));
+  }
+  return with_job(jm, params, [&](ClusterJob& job) {
+    auto outcome = job.savepoint_outcome(number);
+    if (!outcome) return json_error(404, fmt::format("no savepoint request {}", number));
+    json operation = json::object();
+    if (!outcome->path.empty()) operation["location"] = outcome->path;
+    if (!outcome->error.empty()) operation["failure-cause"] = outcome->error;
+    return json_response(json{
+        {"status", {{"id", outcome->done() ? "COMPLETED" : "IN_PROGRESS"}}},
+        {"checkpoint", outcome->id},
+        {"operation", operation},
+    });
   });
 }
 
@@ -306,6 +360,11 @@ void add_job_manager_routes(RestRouter& router, JobManagerAccess& jm) {
              [&jm](const HttpRequest& r, const PathParams& p) { return cancel(jm, r, p); });
   router.add("POST", "/jobs/{job}/stop",
              [&jm](const HttpRequest& r, const PathParams& p) { return stop(jm, r, p); });
+  router.add("POST", "/jobs/{job}/savepoints", [&jm](const HttpRequest& r, const PathParams& p) {
+    return trigger_savepoint(jm, r, p);
+  });
+  router.add("GET", "/jobs/{job}/savepoints/{request}",
+             [&jm](const HttpRequest&, const PathParams& p) { return savepoint_status(jm, p); });
   router.add("POST", "/jobs/{job}/checkpoints",
              [&jm](const HttpRequest&, const PathParams& p) { return trigger_checkpoint(jm, p); });
   router.add("GET", "/metrics", [&jm](const HttpRequest&, const PathParams&) {

@@ -72,7 +72,7 @@ int run_command(const std::vector<std::string>& args) {
   job.spec.set_topology(options.topology);
   for (const std::string& arg : options.job_args) job.spec.add_args(arg);
   job.signals = &g_signals;
-  job.drain_on_signal = options.on_signal_drain;
+  job.on_signal = options.on_signal;
   job.rest_port = options.rest_port;
   if (options.progress) job.on_progress = print_progress;
   std::signal(SIGINT, on_signal);
@@ -82,6 +82,9 @@ int run_command(const std::vector<std::string>& args) {
   const JobResult& result = run.job;
   print_summary(result, options.progress);
   if (run.restarts > 0) fmt::print(stderr, "  restarted {} times\n", run.restarts);
+  if (!result.savepoint.empty()) {
+    fmt::print(stderr, "  stopped with a savepoint: resume with --restore {}\n", result.savepoint);
+  }
   if (result.failure) {
     fmt::print(stderr, "sluice: job failed: {}\n", result.failure->message);
     return result.failure->kind == ErrorKind::kUsage ? kExitUsage : kExitJobFailed;

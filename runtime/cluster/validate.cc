@@ -201,6 +201,7 @@ void check_slices(const Fields& f, const Message& m) {
 void check(const Fields& f, const pb::CheckpointMail& m) {
   check_task_fields(f, m);
   f.enum_value("kind", m.kind(), pb::MailKind_IsValid);
+  f.enum_value("checkpoint_kind", m.checkpoint_kind(), pb::CheckpointKindMessage_IsValid);
   // An abort may name no checkpoint; the end of batches names the last
   // committed one, none when nothing was read; a drain names none.
   bool may_be_zero = m.kind() == pb::MAIL_ABORT || m.kind() == pb::MAIL_END_OF_BATCHES ||
@@ -293,10 +294,12 @@ void check(const Fields& f, const pb::CancelJob& m) {
 
 void check(const Fields& f, const pb::TriggerCheckpoint& m) {
   f.path_component("job", m.job());
+  f.text("savepoint_dir", m.savepoint_dir(), kMaxPathChars);
 }
 
 void check(const Fields& f, const pb::StopJob& m) {
   f.path_component("job", m.job());
+  f.text("savepoint_dir", m.savepoint_dir(), kMaxPathChars);
 }
 
 void check(const Fields& f, const pb::CheckpointReply& m) {
@@ -313,6 +316,7 @@ void check(const Fields& f, const pb::JobStatus& m) {
   f.at_least("checkpoints_completed", m.checkpoints_completed(), 0);
   f.at_least("last_checkpoint", m.last_checkpoint(), 0);
   f.at_least("restarts", m.restarts(), 0);
+  f.text("savepoint", m.savepoint(), kMaxPathChars);
 }
 
 void check(const Fields& f, const pb::ErrorReply& m) {

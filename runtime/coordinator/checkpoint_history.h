@@ -27,6 +27,8 @@ struct CheckpointRecord {
   int64_t id = 0;
   CheckpointStatus status = CheckpointStatus::kInProgress;
   bool final = false;
+  bool savepoint = false;
+  std::string savepoint_path;  // once a savepoint completed
   Timestamp triggered_at = 0;
   Timestamp ended_at = 0;  // 0 while in progress
   size_t acknowledged = 0;

@@ -65,7 +65,11 @@ void CheckpointCoordinator::tick() {
     }
     return;
   }
-  if (now >= next_trigger_) start_locked(now);
+  bool savepoint_asked = !savepoint_requests_.empty() && !all_inputs_ended_locked();
+  if ((now >= next_trigger_ || savepoint_asked) && !retention_running_) {
+    std::optional<SavepointRequest> savepoint = next_savepoint_locked();
+    start_locked(now, savepoint ? &*savepoint : nullptr);
+  }
 }
 
 int64_t CheckpointCoordinator::trigger_now() {
@@ -77,6 +81,9 @@ int64_t CheckpointCoordinator::trigger_now() {
 CheckpointCoordinator::~CheckpointCoordinator() {
   std::lock_guard lock(mutex_);
   if (pending_) record_locked(*pending_, CheckpointStatus::kFailed, "the job's attempt ended");
+  for (auto& [number, result] : savepoint_results_) {
+    if (!result.done()) result.error = "the job's attempt ended before the savepoint completed";
+  }
 }
 
 void CheckpointCoordinator::record_history_in(std::shared_ptr<CheckpointHistory> history) {
@@ -91,6 +98,8 @@ void CheckpointCoordinator::record_locked(const Pending& p, CheckpointStatus sta
   r.id = p.id;
   r.status = status;
   r.final = p.final && status == CheckpointStatus::kCompleted;
+  r.savepoint = is_savepoint(p.kind);
+  r.savepoint_path = status == CheckpointStatus::kCompleted ? p.savepoint_path : "";
   r.triggered_at = p.started_at;
   r.ended_at = status == CheckpointStatus::kInProgress ? 0 : clock_.now_ms();
   r.acknowledged = p.acks;
@@ -117,19 +126,33 @@ CheckpointCoordinator::Pending CheckpointCoordinator::make_pending(int64_t id,
   return p;
 }
 
-bool CheckpointCoordinator::start_locked(Timestamp now) {
+bool CheckpointCoordinator::start_locked(Timestamp now, const SavepointRequest* savepoint) {
   if (retention_running_) return false;  // tick() tries again
   Pending p = make_pending(next_id_++, now);
   try {
+    if (savepoint != nullptr) {
+      p.kind = savepoint->kind;
+      p.savepoint_request = savepoint->number;
+      p.savepoint_path = (std::filesystem::absolute(savepoint->directory) /
+                          fmt::format("savepoint-{}-{}", p.metadata.job, p.id))
+                             .lexically_normal()
+                             .string();
+      if (std::filesystem::exists(p.savepoint_path)) {
+        throw InputError(p.savepoint_path + " exists already");
+      }
+    }
     storage_.prepare(p.id);
   } catch (const SluiceError& e) {
     log::runtime()->warn("checkpoint {} not started: {}", p.id, e.what());
+    savepoint_failed_locked(p, e.what());
     next_trigger_ = now + config_.interval;
     return false;
   }
   pending_ = std::move(p);
   record_locked(*pending_, CheckpointStatus::kInProgress);
-  post_sources(Mail{MailKind::kTriggerCheckpoint, pending_->id});
+  Mail trigger{MailKind::kTriggerCheckpoint, pending_->id};
+  trigger.checkpoint_kind = pending_->kind;
+  post_sources(trigger);
   return true;
 }
 
@@ -151,7 +174,10 @@ void CheckpointCoordinator::task_finished(size_t task) {
   // Before the final checkpoint a task ends only when the attempt goes
   // down; a checkpoint or batch in flight then runs again after a restart.
   stopped_ = true;
-  if (pending_) remove_checkpoint_dir_locked(pending_->id);
+  if (pending_) {
+    savepoint_failed_locked(*pending_, "the job's attempt ended");
+    remove_checkpoint_dir_locked(pending_->id);
+  }
   pending_.reset();
   planning_.reset();
 }
@@ -226,6 +252,7 @@ void CheckpointCoordinator::complete_locked() {
   } catch (const SluiceError& e) {
     record_locked(done, CheckpointStatus::kFailed,
                   std::string("its metadata was not written: ") + e.what());
+    savepoint_failed_locked(done, std::string("its metadata was not written: ") + e.what());
     if (config_.batches.enabled) {
       fail_batch_locked(fmt::format("batch {} failed to commit: {}", done.id, e.what()));
       return;
@@ -240,25 +267,29 @@ void CheckpointCoordinator::complete_locked() {
   probe_.last_duration_ms.set(done.metadata.completed_at - done.started_at);
   probe_.last_bytes_written.set(static_cast<int64_t>(done.bytes_written));
   probe_.last_bytes_total.set(static_cast<int64_t>(done.bytes_total));
+  if (is_savepoint(done.kind)) place_savepoint_locked(done);
   record_locked(done, CheckpointStatus::kCompleted);
   // A final checkpoint is no batch: it reads nothing and has no plan.
   if (config_.batches.enabled && !done.final) write_commit_record_locked(done.id);
   SLUICE_FAULT_POINT("checkpoint.complete-tasks-not-notified");
-  if (done.final) {
+  // A stop savepoint ends the job as a final checkpoint does.
+  bool ends_job = done.final || done.kind == CheckpointKind::kStopSavepoint;
+  if (ends_job) {
     final_completed_ = true;
     stopped_ = true;
   }
-  post_all(Mail{done.final ? MailKind::kFinalCheckpointComplete : MailKind::kCheckpointComplete,
-                done.id});
+  post_all(
+      Mail{ends_job ? MailKind::kFinalCheckpointComplete : MailKind::kCheckpointComplete, done.id});
   if (config_.batches.enabled && !done.final) {
     report_batch_locked(done, commit_started);
   } else {
     log::runtime()->info(
-        "{}checkpoint {} complete in {} ms (synchronous part at most {} ms, alignment at most {} "
+        "{}{} {} complete in {} ms (synchronous part at most {} ms, alignment at most {} "
         "ms): {} bytes written, {} bytes in all{}",
-        done.final ? "final " : "", done.id, done.metadata.completed_at - done.started_at,
-        done.longest_synchronous, done.longest_alignment, done.bytes_written, done.bytes_total,
-        done.final ? "; the job's output is committed and its tasks end" : "");
+        done.final ? "final " : "", is_savepoint(done.kind) ? "savepoint" : "checkpoint", done.id,
+        done.metadata.completed_at - done.started_at, done.longest_synchronous,
+        done.longest_alignment, done.bytes_written, done.bytes_total,
+        ends_job ? "; the job's output is committed and its tasks end" : "");
   }
   retain_locked();
   if (all_inputs_ended_locked()) {
@@ -302,6 +333,7 @@ void CheckpointCoordinator::remove_checkpoint_dir_locked(int64_t id) {
 
 void CheckpointCoordinator::abort_locked(const std::string& why) {
   record_locked(*pending_, CheckpointStatus::kFailed, why);
+  savepoint_failed_locked(*pending_, why);
   if (config_.batches.enabled) {
     fail_batch_locked(fmt::format("batch {}: {}", pending_->id, why));
     return;

@@ -32,6 +32,15 @@
 // run again as they were planned. `--trigger once` and `available-now`
 // end the job with kEndOfBatches once their input is committed.
 //
+// Savepoints (runtime/operator/checkpoint_kind.h): a requested savepoint
+// starts as soon as no checkpoint is in flight. It is a checkpoint of the
+// job like the others (it commits the sinks, and a restart may resume it),
+// taken with every state in the portable form, so nothing in it refers to
+// the shared area; once complete, its directory is copied to the requested
+// place, where it can be moved and restored by any job. A stop savepoint
+// ends the job like a final checkpoint (kFinalCheckpointComplete); when it
+// fails, failure() fails the attempt, whose restart resumes the job.
+//
 // Retention (keeping the newest checkpoints, deleting what no kept one
 // references) and the removal of aborted checkpoints run on a thread of the
 // coordinator's own (BackgroundWork), outside its lock; no checkpoint
@@ -46,6 +55,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -96,6 +106,21 @@ class CheckpointCoordinator {
   // Starts a checkpoint now, unless one is in flight, the job's tasks can
   // no longer take one, or the job runs batches. Returns its id, or 0.
   int64_t trigger_now();
+  // Asks for a savepoint (kSavepoint or kStopSavepoint) into a new
+  // directory under `directory`; it starts at the next tick() with no
+  // checkpoint in flight. Returns the request's number for
+  // savepoint_result().
+  uint64_t request_savepoint(CheckpointKind kind, const std::string& directory);
+  struct SavepointResult {
+    int64_t id = 0;    // once started
+    std::string path;  // once complete
+    std::string error;
+    bool done() const { return !path.empty() || !error.empty(); }
+  };
+  SavepointResult savepoint_result(uint64_t request) const;
+  // With stop with drain: the job's final checkpoint is also a savepoint
+  // into a new directory under `directory`. Returns the request's number.
+  uint64_t take_final_savepoint_into(const std::string& directory);
   // A task stored its part of checkpoint `stored.id` (or failed to, when
   // `stored.error` is set: the checkpoint aborts). Stale ones are ignored.
   void acknowledge(StoredSnapshot&& stored);
@@ -148,6 +173,9 @@ class CheckpointCoordinator {
     DurationMs longest_asynchronous = 0;  // over the tasks
     size_t acks = 0;
     bool final = true;  // every part so far was taken after its task's input ended
+    CheckpointKind kind = CheckpointKind::kCheckpoint;
+    std::string savepoint_path;  // where a savepoint goes once complete
+    uint64_t savepoint_request = 0;
     CheckpointMetadata metadata;
     // A batch: rows read per source, the lowest source watermark, and when
     // its planning started.
@@ -166,8 +194,21 @@ class CheckpointCoordinator {
     size_t missing = 0;
   };
 
+  struct SavepointRequest {
+    uint64_t number = 0;
+    CheckpointKind kind = CheckpointKind::kSavepoint;
+    std::string directory;
+  };
+
   Pending make_pending(int64_t id, Timestamp now) const;
-  bool start_locked(Timestamp now);
+  bool start_locked(Timestamp now, const SavepointRequest* savepoint = nullptr);
+  // What the next checkpoint is: a requested savepoint (taken from the
+  // queue), the final savepoint, or nullopt for a checkpoint.
+  std::optional<SavepointRequest> next_savepoint_locked();
+  // Copies complete savepoint `done` to its place; false (and its path
+  // cleared) when that failed.
+  bool place_savepoint_locked(Pending& done);
+  void savepoint_failed_locked(const Pending& p, const std::string& why);
   bool all_inputs_ended_locked() const { return input_ended_count_ == tasks_.size(); }
   void complete_locked();
   void abort_locked(const std::string& why);
@@ -224,6 +265,12 @@ class CheckpointCoordinator {
   bool last_batch_started_ = false;  // once: the one new batch has started
   bool batches_ended_ = false;       // kEndOfBatches went out
   std::string failure_;
+
+  // Savepoints asked for and not started, and what became of each.
+  std::deque<SavepointRequest> savepoint_requests_;
+  std::map<uint64_t, SavepointResult> savepoint_results_;
+  uint64_t next_savepoint_request_ = 1;
+  std::optional<SavepointRequest> final_savepoint_;  // stop with drain into a savepoint
 
   std::function<void(int64_t)> abort_listener_;
   std::shared_ptr<CheckpointHistory> history_;

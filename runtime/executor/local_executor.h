@@ -48,6 +48,7 @@ struct JobResult {
   std::vector<std::string> chains;
   size_t checkpoints_completed = 0;
   int64_t last_checkpoint_id = 0;
+  std::string savepoint;  // a job stopped with a savepoint: its directory
 };
 
 // Throws UsageError when the graph or the options are invalid; every other

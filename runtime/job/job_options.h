@@ -17,6 +17,13 @@
 
 namespace sluice {
 
+// What `sluice run` does with the job on SIGTERM or SIGINT.
+enum class SignalAction {
+  kCancel,
+  kDrain,  // stop with drain: every window fires, the final checkpoint commits
+  kStop,   // stop without drain: the sources stop, a savepoint commits the sinks
+};
+
 struct RunOptions {
   std::string topology;
   std::vector<std::string> job_args;  // every argument but the topology, as given
@@ -30,8 +37,8 @@ struct RunOptions {
   RestartStrategy restart;
   bool restart_given = false;
   bool progress = false;
-  int rest_port = -1;            // `sluice run`: its embedded job manager's REST API (-1: off)
-  bool on_signal_drain = false;  // `sluice run`: SIGTERM or SIGINT drains the job (else cancels)
+  int rest_port = -1;  // `sluice run`: its embedded job manager's REST API (-1: off)
+  SignalAction on_signal = SignalAction::kCancel;  // `sluice run`: what SIGTERM and SIGINT do
   bool help = false;
   std::string log_level = "warn";
 };

@@ -61,6 +61,7 @@
 
 #include "runtime/core/errors.h"
 #include "runtime/network/buffer_debloat.h"
+#include "runtime/operator/checkpoint_kind.h"
 #include "runtime/operator/record.h"
 
 namespace sluice {
@@ -81,6 +82,7 @@ enum class ElementKind : uint8_t {
 template <class T>
 struct Element {
   ElementKind kind = ElementKind::kBatch;
+  CheckpointKind checkpoint_kind = CheckpointKind::kCheckpoint;  // for kBarrier
   Batch<T> batch;
   Timestamp watermark = kMinTimestamp;
   int64_t checkpoint = 0;  // for kBarrier and kBarrierMark

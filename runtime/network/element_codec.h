@@ -11,7 +11,7 @@
 //                 timestamp  zigzag varint of the difference to the previous
 //                            record's timestamp (the first: to 0)
 //   kWatermark: i64 watermark
-//   kBarrier, kBarrierMark: i64 checkpoint id
+//   kBarrier, kBarrierMark: i64 checkpoint id, u8 CheckpointKind
 //   kIdle, kActive, kEnd, kEndOfData: nothing more
 //
 // A batch larger than kMaxWireBatchRecords records or kWireBatchSplitBytes
@@ -165,6 +165,7 @@ void encode_element(const Element<T>& element, std::string& out) {
   if (element.kind == ElementKind::kWatermark) Codec<int64_t>::encode(element.watermark, w);
   if (element.kind == ElementKind::kBarrier || element.kind == ElementKind::kBarrierMark) {
     Codec<int64_t>::encode(element.checkpoint, w);
+    Codec<uint8_t>::encode(static_cast<uint8_t>(element.checkpoint_kind), w);
   }
 }
 
@@ -202,9 +203,15 @@ Element<T> decode_element(std::string_view bytes) {
       element.watermark = Codec<int64_t>::decode(r);
       break;
     case ElementKind::kBarrier:
-    case ElementKind::kBarrierMark:
+    case ElementKind::kBarrierMark: {
       element.checkpoint = Codec<int64_t>::decode(r);
+      uint8_t checkpoint_kind = Codec<uint8_t>::decode(r);
+      if (checkpoint_kind > kLastCheckpointKind) {
+        throw InputError(fmt::format("element: unknown checkpoint kind {}", checkpoint_kind));
+      }
+      element.checkpoint_kind = static_cast<CheckpointKind>(checkpoint_kind);
       break;
+    }
     default:
       break;
   }

@@ -33,6 +33,7 @@ struct Polled {
   Timestamp watermark = kMinTimestamp;
   int64_t checkpoint = 0;
   size_t records = 0;  // in a batch
+  CheckpointKind checkpoint_kind = CheckpointKind::kCheckpoint;
 };
 
 class ChannelReaderBase {
@@ -60,12 +61,16 @@ class ChannelReaderBase {
   // Elements recorded by a checkpoint, handed on before the channel's own;
   // throws InputError on malformed bytes.
   virtual void replay(std::string_view recorded) = 0;
+  // From now on batches are dropped, not handed to the target (the task
+  // took a stop savepoint); they are still recorded while recording.
+  void discard_data() { discarding_ = true; }
 
  protected:
   int64_t recording_ = 0;          // the checkpoint whose mark ends the recording
   bool awaiting_barrier_ = false;  // its barrier has not come through here yet
   size_t skip_ = 0;                // elements recorded in place that poll() still hands on
   std::string recorded_;
+  bool discarding_ = false;
 };
 
 template <class T>
@@ -79,16 +84,18 @@ class ChannelReader final : public ChannelReaderBase {
     size_t records = 0;
     if (element_.kind == ElementKind::kBatch) {
       records = element_.batch.size();
-      target_->push_batch(element_.batch);
+      if (!discarding_) target_->push_batch(element_.batch);
       element_.batch.clear();
     }
-    return Polled{true, element_.kind, element_.watermark, element_.checkpoint, records};
+    return Polled{true,    element_.kind,           element_.watermark, element_.checkpoint,
+                  records, element_.checkpoint_kind};
   }
 
   Polled poll_barrier() override {
     if (!replay_.empty() || !channel_->try_pop_barrier(element_)) return Polled{};
     if (recording_ != 0) on_recorded_input();
-    return Polled{true, element_.kind, element_.watermark, element_.checkpoint};
+    return Polled{true, element_.kind,           element_.watermark, element_.checkpoint,
+                  0,    element_.checkpoint_kind};
   }
 
   void require_codec() const override {

@@ -50,12 +50,12 @@ class NetworkWriterBase {
   // barriers still do, until send_end().
   virtual void send_end_of_data() = 0;
   // Flushes and sends checkpoint `id`'s barrier to every consumer.
-  virtual void send_barrier(int64_t id) = 0;
+  virtual void send_barrier(int64_t id, CheckpointKind kind) = 0;
   // Unaligned: flushes, then puts the barrier ahead of everything queued:
   // with its mark behind it on a local channel (Channel::push_priority),
   // recording the overtaken elements in a remote edge's sending channel
   // (Channel::push_priority_recording).
-  virtual void send_priority_barrier(int64_t id) = 0;
+  virtual void send_priority_barrier(int64_t id, CheckpointKind kind) = 0;
   // Counts the records the task hands this writer into `counter` (once
   // per record, whatever number of channels it goes to), a batch at a time.
   void count_records_in(Counter* counter) { records_out_ = counter; }
@@ -109,16 +109,17 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
     flush();
     broadcast_control(ElementKind::kEndOfData, 0);
   }
-  void send_barrier(int64_t id) override {
+  void send_barrier(int64_t id, CheckpointKind kind) override {
     flush();
-    broadcast_control(ElementKind::kBarrier, 0, id);
+    broadcast_control(ElementKind::kBarrier, 0, id, kind);
   }
-  void send_priority_barrier(int64_t id) override {
+  void send_priority_barrier(int64_t id, CheckpointKind kind) override {
     flush();
     for (Channel<T>* channel : channels_) {
       Element<T> barrier;
       barrier.kind = ElementKind::kBarrier;
       barrier.checkpoint = id;
+      barrier.checkpoint_kind = kind;
       if (!channel->records_overtaken()) {
         channel->push_priority(std::move(barrier));
       } else if constexpr (WireEncodable<T>) {
@@ -157,12 +158,14 @@ class ChannelWriter : public NetworkWriterBase, public Downstream<T> {
   size_t channel_count() const { return channels_.size(); }
 
  private:
-  void broadcast_control(ElementKind kind, Timestamp watermark, int64_t checkpoint = 0) {
+  void broadcast_control(ElementKind kind, Timestamp watermark, int64_t checkpoint = 0,
+                         CheckpointKind checkpoint_kind = CheckpointKind::kCheckpoint) {
     for (Channel<T>* channel : channels_) {
       Element<T> element;
       element.kind = kind;
       element.watermark = watermark;
       element.checkpoint = checkpoint;
+      element.checkpoint_kind = checkpoint_kind;
       channel->push(std::move(element));
     }
   }

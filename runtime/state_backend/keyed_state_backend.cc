@@ -65,8 +65,8 @@ KeyedSnapshot KeyedStateBackend::snapshot() {
   return snapshot;
 }
 
-KeyedSnapshot KeyedStateBackend::snapshot(int64_t id, SnapshotFiles& files) {
-  bool native = kind_ == StateBackendKind::kRocksDb && incremental_;
+KeyedSnapshot KeyedStateBackend::snapshot(int64_t id, SnapshotFiles& files, bool portable) {
+  bool native = kind_ == StateBackendKind::kRocksDb && incremental_ && !portable;
   KeyedSnapshot snapshot = capture_snapshot(native);
   if (native) {
     snapshot.rocks = take_native_snapshot(*rocks_, id, range_, rocks_tag_, restored_files_, files);

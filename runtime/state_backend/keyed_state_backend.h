@@ -100,9 +100,10 @@ class KeyedStateBackend {
   // The snapshot for checkpoint `id`, for the checkpoint writer: with
   // incremental RocksDB checkpoints, the instance's files (which `files`
   // tells the writer to store) and the tables outside them (the timers);
-  // otherwise every table. Tables are frozen, not copied: they are
-  // `deferred`, and the writer encodes them while this thread goes on.
-  KeyedSnapshot snapshot(int64_t id, SnapshotFiles& files);
+  // otherwise, and always when `portable` (a savepoint), every table in the
+  // portable form. Tables are frozen, not copied: they are `deferred`, and
+  // the writer encodes them while this thread goes on.
+  KeyedSnapshot snapshot(int64_t id, SnapshotFiles& files, bool portable = false);
   // Restores from the snapshots of one or more old subtasks (after a
   // rescale), keeping the entries of this backend's key groups. A RocksDB
   // instance snapshot at exactly this backend's key groups is opened as it

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/checkpoint/snapshot_writer.h"
+#include "runtime/operator/checkpoint_kind.h"
 #include "runtime/operator/operator.h"
 #include "runtime/operator/source.h"
 
@@ -40,8 +41,9 @@ struct Mail {
   Mail(MailKind kind, int64_t checkpoint) : kind(kind), checkpoint(checkpoint) {}
 
   MailKind kind;
-  int64_t checkpoint;        // the checkpoint, or the batch (a batch is a checkpoint)
-  uint64_t max_records = 0;  // kPlanBatch
+  int64_t checkpoint;  // the checkpoint, or the batch (a batch is a checkpoint)
+  CheckpointKind checkpoint_kind = CheckpointKind::kCheckpoint;  // kTriggerCheckpoint
+  uint64_t max_records = 0;                                      // kPlanBatch
   // kRunBatch: the batch's slices of every split of the task's source.
   std::shared_ptr<const std::vector<SplitSlice>> slices;
   OperatorBase* op = nullptr;  // kOperatorWakeup

@@ -68,9 +68,10 @@ void OperatorStateHandler::register_metrics(MetricRegistry& registry, const std:
       [rocks] { return static_cast<double>(rocks->block_cache_usage()); }, labels);
 }
 
-void OperatorStateHandler::complete_snapshot(int64_t id, OperatorSnapshot& snapshot) {
+void OperatorStateHandler::complete_snapshot(int64_t id, CheckpointKind kind,
+                                             OperatorSnapshot& snapshot) {
   if (backend_ == nullptr) return;
-  snapshot.keyed = backend_->snapshot(id, snapshot.files);
+  snapshot.keyed = backend_->snapshot(id, snapshot.files, is_savepoint(kind));
   if (backend_->kind() != StateBackendKind::kRocksDb) {
     entries_.set(static_cast<int64_t>(backend_->entry_count()));  // sizes, not a scan
   }

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "runtime/metrics/probe.h"
+#include "runtime/operator/checkpoint_kind.h"
 #include "runtime/operator/operator.h"
 #include "runtime/state_backend/keyed_state_backend.h"
 
@@ -42,8 +43,8 @@ class OperatorStateHandler {
   KeyedStateBackend* backend() { return backend_.get(); }
 
   // Adds the keyed state (timers included) of checkpoint `id` to what the
-  // operator itself wrote.
-  void complete_snapshot(int64_t id, OperatorSnapshot& snapshot);
+  // operator itself wrote; all of it in the portable form for a savepoint.
+  void complete_snapshot(int64_t id, CheckpointKind kind, OperatorSnapshot& snapshot);
 
  private:
   void register_metrics(MetricRegistry& registry, const std::string& task, const std::string& op);

@@ -43,8 +43,12 @@ void Task::run() {
     } else {
       run_input_loop();
     }
-    finish_operators();
-    if (checkpoints_ != nullptr) await_final_checkpoint();
+    if (stopping_) {
+      await_stop();
+    } else {
+      finish_operators();
+      if (checkpoints_ != nullptr) await_final_checkpoint();
+    }
     for (auto& writer : writers_) writer->send_end();
   } catch (const CancelledError&) {
     // The job is going down for another reason; nothing to report.
@@ -70,6 +74,22 @@ void Task::await_final_checkpoint() {
   timers_ = {};  // fired at finish() or never: no output after the end of data
   checkpoints_->input_ended(checkpoint_index_);
   SLUICE_FAULT_POINT("task.input-ended");
+  while (!final_checkpoint_complete_ || ended_count_ < readers_.size()) {
+    check_cancelled();
+    process_mails();
+    if (!poll_inputs()) wait_for_work(kMaxTimestamp);
+  }
+}
+
+// After a stop savepoint (stop without drain) the job's state is in the
+// savepoint and nothing may change it or reach a sink: the task drops what
+// its inputs still deliver (an unaligned savepoint recorded it), fires no
+// timer and ends once the savepoint completed, its sinks committed, and
+// every input ended. It does not finish its operators: windows stay open
+// in the savepoint for the job that resumes it.
+void Task::await_stop() {
+  timers_ = {};
+  for (auto& reader : readers_) reader->discard_data();
   while (!final_checkpoint_complete_ || ended_count_ < readers_.size()) {
     check_cancelled();
     process_mails();
@@ -107,6 +127,7 @@ void Task::run_source_loop() {
   while (true) {
     check_cancelled();
     process_mails();
+    if (stopping_) return;
     fire_due_timers();
     if (!output_has_room()) {
       wait_for_output_room();
@@ -126,7 +147,9 @@ void Task::run_source_loop() {
     set_idle(source_->idle());
     if (outcome.step == SourceOperatorBase::Step::kFinished) return;
     if (outcome.step == SourceOperatorBase::Step::kWait) wait_for_work(outcome.wait_until);
-    if (outcome.step == SourceOperatorBase::Step::kSliceEnd) take_checkpoint(batch_);
+    if (outcome.step == SourceOperatorBase::Step::kSliceEnd) {
+      take_checkpoint(batch_, CheckpointKind::kCheckpoint);
+    }
   }
 }
 
@@ -134,7 +157,7 @@ void Task::run_source_loop() {
 // when the input runs dry, it waits for a wakeup (input, room, mail) and
 // keeps handling mails and timers meanwhile.
 void Task::run_input_loop() {
-  while (data_ended_count_ < readers_.size()) {
+  while (data_ended_count_ < readers_.size() && !stopping_) {
     check_cancelled();
     process_mails();
     fire_due_timers();
@@ -196,6 +219,9 @@ bool Task::poll_inputs() {
 
 void Task::on_control(const Polled& polled, size_t input) {
   int index = static_cast<int>(input);
+  if (stopping_ && polled.kind != ElementKind::kEnd && polled.kind != ElementKind::kBarrierMark) {
+    return;  // no watermark, idleness or barrier matters after a stop savepoint
+  }
   switch (polled.kind) {
     case ElementKind::kWatermark:
       advance_watermark(valve_->on_watermark(index, polled.watermark));
@@ -207,7 +233,7 @@ void Task::on_control(const Polled& polled, size_t input) {
     case ElementKind::kEnd:
       ended_[input] = true;
       ++ended_count_;
-      end_data(input);
+      if (!stopping_) end_data(input);
       check_alignment();             // an ended input delivers no more barriers
       complete_unaligned_if_done();  // nor marks
       break;
@@ -215,7 +241,7 @@ void Task::on_control(const Polled& polled, size_t input) {
       end_data(input);
       break;
     case ElementKind::kBarrier:
-      on_barrier(input, polled.checkpoint);
+      on_barrier(input, polled.checkpoint, polled.checkpoint_kind);
       break;
     case ElementKind::kBarrierMark:
       complete_unaligned_if_done();
@@ -246,7 +272,8 @@ void Task::advance_watermark(std::optional<Timestamp> watermark) {
 }
 
 void Task::set_idle(bool idle) {
-  if (idle == idle_ || input_ended_) return;  // nothing but barriers after the end of data
+  // Nothing but barriers after the end of data, nothing at all after a stop.
+  if (idle == idle_ || input_ended_ || stopping_) return;
   idle_ = idle;
   for (auto& writer : writers_) {
     writer->send_stream_status(idle ? StreamStatus::kIdle : StreamStatus::kActive);
@@ -355,7 +382,7 @@ void Task::process_mails() {
   for (const Mail& mail : mails) {
     switch (mail.kind) {
       case MailKind::kTriggerCheckpoint:
-        if (source_ != nullptr) take_checkpoint(mail.checkpoint);
+        if (source_ != nullptr) take_checkpoint(mail.checkpoint, mail.checkpoint_kind);
         break;
       case MailKind::kCheckpointComplete:
         notify_complete(mail.checkpoint);
@@ -378,6 +405,7 @@ void Task::process_mails() {
         if (source_ != nullptr) on_batch_mail(mail);
         break;
       case MailKind::kOperatorWakeup:
+        if (stopping_) break;  // what it would emit comes after the savepoint
         try {
           mail.op->on_wakeup();
         } catch (...) {
@@ -414,18 +442,19 @@ void Task::on_batch_mail(const Mail& mail) {
 
 // Exactly-once alignment: an input that delivered barrier `id` is held back
 // until every input that has not ended delivered it too.
-void Task::on_barrier(size_t input, int64_t id) {
+void Task::on_barrier(size_t input, int64_t id, CheckpointKind kind) {
   // Of a checkpoint this task already took, or of an aborted one: a late
   // barrier must not hold its input back, since nothing will complete it.
   if (unaligned_) {
     // A later barrier of the pending checkpoint was recorded by its reader.
-    if (id > last_barrier_ && id > highest_aborted_) start_unaligned(id, input);
+    if (id > last_barrier_ && id > highest_aborted_) start_unaligned(id, kind, input);
     complete_unaligned_if_done();
     return;
   }
   if (id <= last_barrier_ || id <= highest_aborted_) return;
   if (id != aligning_) {
     aligning_ = id;  // a newer checkpoint supersedes one that was aborted
+    aligning_kind_ = kind;
     alignment_started_ = now();
     barrier_seen_.assign(readers_.size(), false);
   }
@@ -441,27 +470,28 @@ void Task::check_alignment() {
   int64_t id = aligning_;
   aligning_ = 0;
   barrier_seen_.assign(readers_.size(), false);
-  take_checkpoint(id, now() - alignment_started_);
+  take_checkpoint(id, aligning_kind_, now() - alignment_started_);
 }
 
 // Snapshots every operator of the chain (state frozen or copied here,
 // encoded by the writer), passes the barrier on, and hands the snapshots on
 // to be stored. Only reached when attached to checkpoints: the coordinator
 // alone starts them.
-void Task::take_checkpoint(int64_t id, DurationMs alignment_ms) {
+void Task::take_checkpoint(int64_t id, CheckpointKind kind, DurationMs alignment_ms) {
   if (unaligned_) {
-    start_unaligned(id, std::nullopt);
+    start_unaligned(id, kind, std::nullopt);
     return;
   }
   last_barrier_ = id;
   auto started = std::chrono::steady_clock::now();
-  std::vector<OperatorSnapshotBytes> snapshots = snapshot_operators(id);
+  std::vector<OperatorSnapshotBytes> snapshots = snapshot_operators(id, kind);
   SnapshotReport report = report_for(started, alignment_ms);
-  for (auto& writer : writers_) writer->send_barrier(id);
+  for (auto& writer : writers_) writer->send_barrier(id, kind);
   checkpoints_->submit_snapshot(id, checkpoint_index_, std::move(snapshots), report);
 }
 
-std::vector<OperatorSnapshotBytes> Task::snapshot_operators(int64_t id) {
+std::vector<OperatorSnapshotBytes> Task::snapshot_operators(int64_t id, CheckpointKind kind) {
+  if (kind == CheckpointKind::kStopSavepoint) stopping_ = true;
   probe_.snapshots.add();
   std::vector<OperatorSnapshotBytes> snapshots;
   for (size_t i = 0; i < operators_.size(); ++i) {
@@ -469,7 +499,7 @@ std::vector<OperatorSnapshotBytes> Task::snapshot_operators(int64_t id) {
     OperatorSnapshot snapshot;
     try {
       snapshot = op->snapshot_state(id);
-      state_handlers_[i]->complete_snapshot(id, snapshot);
+      state_handlers_[i]->complete_snapshot(id, kind, snapshot);
     } catch (...) {
       rethrow_as_operator_failure(op->info());
     }
@@ -502,17 +532,17 @@ SnapshotReport Task::report_for(std::chrono::steady_clock::time_point started,
 
 // Unaligned: snapshot now, overtake the queued output, and record every
 // input until its mark of this checkpoint.
-void Task::start_unaligned(int64_t id, std::optional<size_t> barrier_input) {
+void Task::start_unaligned(int64_t id, CheckpointKind kind, std::optional<size_t> barrier_input) {
   drop_unaligned();  // a newer checkpoint supersedes one that never completed
   last_barrier_ = id;
   auto started = std::chrono::steady_clock::now();
   PendingUnaligned pending;
   pending.id = id;
-  pending.snapshots = snapshot_operators(id);
+  pending.snapshots = snapshot_operators(id, kind);
   for (size_t i = 0; i < readers_.size(); ++i) {
     if (!ended_[i]) readers_[i]->record_until_mark(id, barrier_input == i);
   }
-  for (auto& writer : writers_) writer->send_priority_barrier(id);
+  for (auto& writer : writers_) writer->send_priority_barrier(id, kind);
   if (stores_overtaken_output_) pending.snapshots.push_back(take_overtaken_output());
   pending.report = report_for(started, 0);
   unaligned_pending_ = std::move(pending);

@@ -153,13 +153,14 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   void close_operators();
   void check_cancelled() const;
   void process_mails();
-  void on_barrier(size_t input, int64_t id);
+  void on_barrier(size_t input, int64_t id, CheckpointKind kind);
   void check_alignment();
-  void take_checkpoint(int64_t id, DurationMs alignment_ms = 0);
-  std::vector<OperatorSnapshotBytes> snapshot_operators(int64_t id);
+  void take_checkpoint(int64_t id, CheckpointKind kind, DurationMs alignment_ms = 0);
+  std::vector<OperatorSnapshotBytes> snapshot_operators(int64_t id, CheckpointKind kind);
   SnapshotReport report_for(std::chrono::steady_clock::time_point started,
                             DurationMs alignment_ms) const;
-  void start_unaligned(int64_t id, std::optional<size_t> barrier_input);
+  void start_unaligned(int64_t id, CheckpointKind kind, std::optional<size_t> barrier_input);
+  void await_stop();
   void complete_unaligned_if_done();
   void drop_unaligned();
   void on_batch_mail(const Mail& mail);
@@ -206,13 +207,17 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   size_t checkpoint_index_ = 0;
   std::mutex mail_mutex_;
   std::vector<Mail> mails_;
-  int64_t aligning_ = 0;             // the checkpoint whose barriers are being aligned
+  int64_t aligning_ = 0;  // the checkpoint whose barriers are being aligned
+  CheckpointKind aligning_kind_ = CheckpointKind::kCheckpoint;
   Timestamp alignment_started_ = 0;  // processing time of its first barrier
   int64_t last_barrier_ = 0;         // the newest checkpoint this task took part in
   int64_t highest_aborted_ = 0;      // checkpoint ids up to it were aborted (ids only grow)
   int64_t batch_ = 0;                // micro-batch: the batch whose slice the source reads
   bool input_ended_ = false;         // finished: snapshots from now on hold the final state
   bool final_checkpoint_complete_ = false;
+  // Took part in a stop savepoint: reads, fires and emits nothing more, and
+  // ends once the savepoint completed (kFinalCheckpointComplete).
+  bool stopping_ = false;
   std::vector<bool> barrier_seen_;
 
   // Unaligned checkpoints: the snapshot taken at the first barrier, waiting

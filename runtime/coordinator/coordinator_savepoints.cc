@@ -1,0 +1,99 @@
+// Savepoints of the checkpoint coordinator (runtime/coordinator/coordinator.h).
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "runtime/checkpoint/checksummed_file.h"
+#include "runtime/core/errors.h"
+#include "runtime/core/file_io.h"
+#include "runtime/core/logging.h"
+#include "runtime/coordinator/coordinator.h"
+
+namespace sluice {
+
+namespace fs = std::filesystem;
+
+uint64_t CheckpointCoordinator::request_savepoint(CheckpointKind kind,
+                                                  const std::string& directory) {
+  std::lock_guard lock(mutex_);
+  uint64_t number = next_savepoint_request_++;
+  SavepointResult& result = savepoint_results_[number];
+  if (config_.batches.enabled) {
+    result.error = "savepoints of jobs in micro-batch mode are not built yet";
+  } else if (stopped_ || !failure_.empty() || all_inputs_ended_locked()) {
+    result.error = "the job's attempt is ending";
+  } else {
+    savepoint_requests_.push_back(SavepointRequest{number, kind, directory});
+  }
+  return number;
+}
+
+CheckpointCoordinator::SavepointResult CheckpointCoordinator::savepoint_result(
+    uint64_t request) const {
+  std::lock_guard lock(mutex_);
+  auto it = savepoint_results_.find(request);
+  if (it != savepoint_results_.end()) return it->second;
+  SavepointResult unknown;
+  unknown.error = "no such savepoint request";
+  return unknown;
+}
+
+uint64_t CheckpointCoordinator::take_final_savepoint_into(const std::string& directory) {
+  std::lock_guard lock(mutex_);
+  uint64_t number = next_savepoint_request_++;
+  savepoint_results_[number];
+  final_savepoint_ = SavepointRequest{number, CheckpointKind::kSavepoint, directory};
+  return number;
+}
+
+std::optional<CheckpointCoordinator::SavepointRequest>
+CheckpointCoordinator::next_savepoint_locked() {
+  if (all_inputs_ended_locked()) return final_savepoint_;
+  if (savepoint_requests_.empty()) return std::nullopt;
+  SavepointRequest request = savepoint_requests_.front();
+  savepoint_requests_.pop_front();
+  return request;
+}
+
+bool CheckpointCoordinator::place_savepoint_locked(Pending& done) {
+  SavepointResult& result = savepoint_results_[done.savepoint_request];
+  std::string staging = done.savepoint_path + ".in-progress";
+  try {
+    std::string source = storage_.checkpoint_dir(done.id);
+    fs::remove_all(staging);
+    make_directories(staging);
+    for (const auto& entry : fs::directory_iterator(source)) {
+      copy_file_durably(entry.path().string(), staging + "/" + entry.path().filename().string());
+    }
+    file_io::rename_durably(staging, done.savepoint_path, "savepoint");
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    result.error = fmt::format(
+        "savepoint {} completed but could not be copied to {} ({}); it stays restorable in "
+        "checkpoint storage at {} until retention removes it",
+        done.id, done.savepoint_path, e.what(), storage_.checkpoint_dir(done.id));
+    log::runtime()->warn("{}", result.error);
+    done.savepoint_path.clear();
+    return false;
+  }
+  result.path = done.savepoint_path;
+  log::runtime()->info("savepoint {} written to {}", done.id, done.savepoint_path);
+  return true;
+}
+
+void CheckpointCoordinator::savepoint_failed_locked(const Pending& p, const std::string& why) {
+  if (!is_savepoint(p.kind)) return;
+  if (p.savepoint_request != 0) {
+    savepoint_results_[p.savepoint_request].error =
+        fmt::format("savepoint {} failed: {}", p.id, why);
+  }
+  if (p.kind == CheckpointKind::kStopSavepoint) {
+    // Its sources have stopped reading: only a restart resumes the job.
+    failure_ = fmt::format(
+        "the stop's savepoint {} failed ({}); the job restarts from its latest checkpoint", p.id,
+        why);
+  }
+}
+
+}  // namespace sluice

@@ -287,30 +287,92 @@ TEST_F(RestCluster, ATokenFileGuardsEveryChange) {
             202);
 }
 
-// `sluice stop --drain`: the sources end, the final checkpoint commits, and
-// the job finishes; a stop without --drain or of an unknown job is refused.
+// `sluice stop --drain --savepoint-dir`: the sources end, the final
+// checkpoint commits and is a savepoint too, and the job finishes; a stop of
+// an unknown job is refused.
 TEST_F(RestCluster, StopWithDrainFromTheCommandLineFinishesTheJob) {
   start();
   auto submitted = http_request(rest_, "POST", "/jobs", demo_submission(dir_.file("out")).dump());
   ASSERT_EQ(submitted.status, 202) << submitted.body;
   std::string job = submitted.json()["jobid"];
   ASSERT_TRUE(eventually([&] { return source_records_out(rest_, job) > 0; }));
-  auto no_drain = testing::run_process(
-      SLUICE_BINARY, {"stop", job, "--jobmanager", cluster_.address()}, dir_.path());
-  EXPECT_EQ(no_drain.exit_code, 2);
-  EXPECT_NE(no_drain.err.find("use --drain, or sluice cancel"), std::string::npos) << no_drain.err;
   auto unknown = testing::run_process(
       SLUICE_BINARY, {"stop", "nope", "--drain", "--jobmanager", cluster_.address()}, dir_.path());
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_EQ(job_state(rest_, job), "running");
 
-  auto drained = testing::run_process(
-      SLUICE_BINARY, {"stop", job, "--drain", "--jobmanager", cluster_.address()}, dir_.path());
+  auto drained = testing::run_process(SLUICE_BINARY,
+                                      {"stop", job, "--drain", "--savepoint-dir", dir_.file("sp"),
+                                       "--jobmanager", cluster_.address()},
+                                      dir_.path());
   EXPECT_EQ(drained.exit_code, 0) << drained.err;
   EXPECT_NE(drained.err.find("job " + job + " finished"), std::string::npos) << drained.err;
   EXPECT_EQ(job_state(rest_, job), "finished");
   json latest = get(rest_, "/jobs/" + job + "/checkpoints")["latest"]["completed"];
   EXPECT_EQ(latest["final"], true);
+  EXPECT_EQ(latest["is_savepoint"], true);
+  std::string savepoint = latest["external_path"];
+  EXPECT_EQ(drained.out, savepoint + "\n");
+  EXPECT_EQ(savepoint.rfind(dir_.file("sp") + "/savepoint-" + job + "-", 0), 0u) << savepoint;
+  EXPECT_TRUE(std::filesystem::exists(savepoint + "/_metadata")) << savepoint;
+}
+
+// Savepoints of a running job, from the command line and over REST, then
+// `sluice stop` without --drain: each savepoint is a directory of its own
+// with its metadata, shown in the checkpoint history; the stop ends the job
+// with a last savepoint that it names.
+TEST_F(RestCluster, TakesSavepointsAndStopsWithOne) {
+  start();
+  auto submitted = http_request(rest_, "POST", "/jobs", demo_submission(dir_.file("out")).dump());
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  std::string job = submitted.json()["jobid"];
+  ASSERT_TRUE(eventually([&] { return source_records_out(rest_, job) > 0; }));
+  std::vector<std::string> address{"--jobmanager", cluster_.address()};
+  auto with_address = [&](std::vector<std::string> args) {
+    args.insert(args.end(), address.begin(), address.end());
+    return testing::run_process(SLUICE_BINARY, args, dir_.path());
+  };
+
+  auto taken = with_address({"savepoint", job, "--dir", dir_.file("sp")});
+  ASSERT_EQ(taken.exit_code, 0) << taken.err;
+  std::string first = testing::non_empty_lines(taken.out).at(0);
+  EXPECT_EQ(first.rfind(dir_.file("sp") + "/savepoint-" + job + "-", 0), 0u) << first;
+  EXPECT_TRUE(std::filesystem::exists(first + "/_metadata")) << first;
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("sp") + "/shared"));
+  bool listed = false;
+  json checkpoints = get(rest_, "/jobs/" + job + "/checkpoints");
+  for (const json& c : checkpoints["history"]) {
+    listed |= c["is_savepoint"] == true && c["external_path"] == first;
+  }
+  EXPECT_TRUE(listed) << "the savepoint is in the checkpoint history: " << checkpoints.dump();
+
+  auto bad =
+      http_request(rest_, "POST", "/jobs/" + job + "/savepoints", R"({"target-directory": 5})");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  auto triggered = http_request(rest_, "POST", "/jobs/" + job + "/savepoints",
+                                json{{"target-directory", dir_.file("sp2")}}.dump());
+  ASSERT_EQ(triggered.status, 202) << triggered.body;
+  std::string request = triggered.json()["request-id"];
+  std::string status_path = "/jobs/" + job + "/savepoints/" + request;
+  ASSERT_TRUE(eventually([&] { return get(rest_, status_path)["status"]["id"] == "COMPLETED"; }));
+  json operation = get(rest_, status_path)["operation"];
+  EXPECT_FALSE(operation.contains("failure-cause")) << operation;
+  std::string second = operation.value("location", "");
+  EXPECT_TRUE(std::filesystem::exists(second + "/_metadata")) << operation;
+  EXPECT_EQ(http_request(rest_, "GET", "/jobs/" + job + "/savepoints/99").status, 404);
+  EXPECT_EQ(http_request(rest_, "GET", "/jobs/" + job + "/savepoints/x").status, 404);
+
+  auto stopped = with_address({"stop", job, "--savepoint-dir", dir_.file("sp3")});
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  std::string last = testing::non_empty_lines(stopped.out).at(0);
+  EXPECT_TRUE(std::filesystem::exists(last + "/_metadata")) << last;
+  EXPECT_NE(stopped.err.find("job " + job + " finished: stopped with a savepoint in " + last),
+            std::string::npos)
+      << stopped.err;
+  EXPECT_EQ(job_state(rest_, job), "finished");
+  auto again = with_address({"savepoint", job});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("not running"), std::string::npos) << again.err;
 }
 
 // Late records dropped by a window with no late-data output: counted where
@@ -400,6 +462,28 @@ TEST(RestLocalRun, ServesTheApiWhileTheJobRunsAndCancelsIt) {
   EXPECT_EQ(run.wait(), 130);  // cancelled, as by Ctrl-C
 }
 
+// `sluice run --on-sigterm stop`: SIGTERM stops the job with a savepoint,
+// which the summary names.
+TEST(RunSignals, SigtermStopsAJobWithASavepoint) {
+  TempDir dir;
+  ChildProcess run(SLUICE_BINARY,
+                   {"run", "demo", "--on-sigterm", "stop", "--set", "duration=300s", "--set",
+                    "rate=2000", "--set", "output=out", "--set", "sample=0", "--rest-port", "0",
+                    "--checkpoint-dir", "ck", "--checkpoint-interval", "200ms"},
+                   dir.path());
+  int rest = logged_port(run, "dashboard and REST API at http://");
+  ASSERT_TRUE(eventually([&] { return source_records_out(rest, "demo") > 0; })) << run.err();
+  run.send_signal(SIGTERM);
+  EXPECT_EQ(run.wait(), 0) << run.err();
+  const std::string marker = "stopped with a savepoint: resume with --restore ";
+  size_t at = run.err().find(marker);
+  ASSERT_NE(at, std::string::npos) << run.err();
+  at += marker.size();
+  std::string savepoint = run.err().substr(at, run.err().find('\n', at) - at);
+  EXPECT_EQ(savepoint.rfind(dir.file("ck/savepoints/savepoint-demo-"), 0), 0u) << savepoint;
+  EXPECT_TRUE(std::filesystem::exists(savepoint + "/_metadata")) << savepoint;
+}
+
 // `sluice run --on-sigterm drain`: SIGTERM drains the job, which finishes;
 // a job that cannot drain (no checkpoints) is cancelled instead, saying why.
 TEST(RunSignals, SigtermDrainsAJobWithCheckpointsAndCancelsOneWithout) {
@@ -420,7 +504,7 @@ TEST(RunSignals, SigtermDrainsAJobWithCheckpointsAndCancelsOneWithout) {
       EXPECT_NE(run.err().find("job finished"), std::string::npos) << run.err();
     } else {
       EXPECT_EQ(run.wait(), 130) << run.err();
-      EXPECT_NE(run.err().find("cannot drain the job (job demo has no checkpoints"),
+      EXPECT_NE(run.err().find("cannot stop the job (job demo has no checkpoints"),
                 std::string::npos)
           << run.err();
     }

@@ -3,8 +3,9 @@
 # producing page views into its `page-views` topic for about 20 seconds, and
 # the demo job reading that topic: page views per page in event-time
 # windows, RocksDB state, a checkpoint every 2 s, exactly-once part files,
-# and a live sample of the results on stdout. At the end the committed
-# results are checked against every page view the generator wrote.
+# and a live sample of the results on stdout. At the end the job is stopped
+# with drain, and the committed results are checked against every page view
+# the generator wrote.
 set -euo pipefail
 sluice=${1:-build/sluice}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,13 +51,14 @@ echo "(RocksDB state, checkpoints every 2 s, exactly-once output under $out)."
 echo "Progress (stderr) shows records in and out per second, the watermark and its"
 echo "lag behind the clock (how long after a window ends its result comes);"
 echo "results for the five most popular pages print as their windows close."
-# The dashboard on 8081, or on a free port when something else has 8081.
+# The dashboard on 8081, or on the next free port when something else has it.
 rest_port=${DEMO_REST_PORT:-8081}
-if (: </dev/tcp/127.0.0.1/"$rest_port") 2>/dev/null; then rest_port=0; fi
+while (: </dev/tcp/127.0.0.1/"$rest_port") 2>/dev/null; do rest_port=$((rest_port + 1)); done
 echo "While the job runs, its dashboard and REST API are at the address printed below."
 echo
 kafka=(--set kafka.bootstrap="$bootstrap" --set kafka.fetch.wait.max.ms=20)
 "$sluice" run demo --parallelism 2 --progress --state rocksdb --rest-port "$rest_port" \
+  --on-sigterm drain \
   --checkpoint-dir "$work/checkpoints" --checkpoint-interval 2s \
   --set input=kafka:page-views "${kafka[@]}" --set output="$out" &
 demo=$!
@@ -64,19 +66,42 @@ demo=$!
   --set duration="$duration" --set rate="$rate" 2>"$work/generator.log" >/dev/null ||
   { cat "$work/generator.log" >&2; exit 1; }
 
-# The generator is done. Every window that closed (all but the last few
-# seconds, whose windows stay open while no newer page view arrives) is
-# committed at the job's next checkpoints: check the committed results
-# against every page view in the topic, then stop the job (an unbounded
-# Kafka source runs until stopped).
+# The page views the demo job's window counts have taken in, from its /metrics.
+records_read() {
+  local metrics=''
+  if exec 3<>"/dev/tcp/127.0.0.1/$rest_port"; then
+    printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+    metrics=$(cat <&3 || true)
+    exec 3<&-
+  fi
+  awk '/^sluice_numRecordsIn\{.*vertex="count/ { n += $NF } END { print n + 0 }' \
+    <<<"$metrics"
+}
+
+# The generator is done. Once the job has read every page view in the topic,
+# stop it with drain (SIGTERM, as --on-sigterm drain asks): its sources end
+# with the maximum watermark, so the last windows fire too, and the final
+# checkpoint commits them. Then check the committed results against every
+# page view in the topic: nothing lost, nothing twice, no window left open.
 echo
-echo "The generator is done; checking the committed results against its page views:"
-check=0
-"$here/check-output.sh" --bootstrap "$bootstrap" --output-dir "$out" --max-open 4s --wait 30 ||
-  check=$?
-kill -INT "$demo"
-wait "$demo" || true
+total=$(kcat -b "$bootstrap" -C -t page-views -o beginning -e -q | wc -l)
+echo "The generator wrote $total page views; waiting for the job to read them all."
+for _ in $(seq 1 600); do
+  (($(records_read 2>/dev/null) >= total)) && break
+  sleep 0.1  # polling the job's progress, for at most a minute
+done
+echo "Stopping the job with drain: every window fires, the final checkpoint commits."
+kill -TERM "$demo"
+stopped=0
+wait "$demo" || stopped=$?
 demo=''
+((stopped == 0)) || echo "demo: the job did not stop cleanly (exit $stopped)" >&2
+echo
+echo "Checking the committed results against the generator's page views:"
+check=0
+"$here/check-output.sh" --bootstrap "$bootstrap" --output-dir "$out" --max-open 0s --wait 5 ||
+  check=$?
+((stopped == 0)) || check=1
 echo
 files=$(find "$out" -maxdepth 1 -type f -name 'part-*' | sort)
 if [ -z "$files" ]; then

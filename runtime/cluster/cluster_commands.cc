@@ -341,6 +341,32 @@ int stop_command(const std::vector<std::string>& args) {
   return report_end(job, reply.job_status().state(), reply.job_status().message());
 }
 
+int rescale_command(const std::vector<std::string>& args) {
+  CommandLine line("rescale",
+                   "Rescales a running job: stops it with a savepoint and resumes it from that "
+                   "savepoint at parallelism N, with exactly-once output throughout. Waits until "
+                   "the job runs again and says how long it did not process.");
+  std::string job;
+  int parallelism = 0;
+  line.positional("JOB", job, "the job (see sluice list)");
+  line.count("N", parallelism, "the new parallelism");
+  ClientArgs parsed;
+  if (!parse_client_args(line, args, parsed)) return kExitOk;
+  if (job.empty() || parallelism < 1) {
+    throw UsageError("rescale: expected JOB and a parallelism N of at least 1");
+  }
+  pb::Envelope request;
+  request.mutable_stop_job()->set_job(job);
+  request.mutable_stop_job()->set_rescale_to(parallelism);
+  RpcClient client(parsed.host, parsed.port, kClientTimeout);
+  pb::Envelope reply = client.call(request, std::chrono::minutes(10));
+  throw_if_refused(reply);
+  const pb::JobStatus& status = reply.job_status();
+  if (status.state() != "running") return report_end(job, status.state(), status.message());
+  fmt::print(stderr, "job {} {}\n", job, status.message());
+  return kExitOk;
+}
+
 int savepoint_command(const std::vector<std::string>& args) {
   CommandLine line("savepoint",
                    "Takes a savepoint of a running job and prints its directory: its whole state "
@@ -395,6 +421,8 @@ SLUICE_COMMAND(CommandSpec{"taskmanagers", "list a cluster's task managers (--he
 SLUICE_COMMAND(CommandSpec{"cancel", "cancel a job on a cluster (--help)", cancel_command});
 SLUICE_COMMAND(CommandSpec{
     "stop", "stop a job on a cluster, with a savepoint or draining it (--help)", stop_command});
+SLUICE_COMMAND(CommandSpec{"rescale", "rescale a job on a cluster to another parallelism (--help)",
+                           rescale_command});
 SLUICE_COMMAND(CommandSpec{"savepoint", "take a savepoint of a job on a cluster (--help)",
                            savepoint_command});
 SLUICE_COMMAND(CommandSpec{"checkpoint", "checkpoint a job on a cluster now (--help)",

@@ -73,7 +73,8 @@ ClusterJob::ClusterJob(std::string id, uint32_t number, pb::JobSpec spec,
       options_(job_run_options(spec_, default_root)),
       cluster_(cluster),
       layout_(lay_out_job(options_)),
-      submitted_at_(SystemClock::instance().now_ms()) {}
+      submitted_at_(SystemClock::instance().now_ms()),
+      default_root_(default_root) {}
 
 ClusterJob::~ClusterJob() = default;
 
@@ -109,6 +110,7 @@ void ClusterJob::step() {
     }
     log::cluster()->info("job {} attempt {}: all {} tasks running{}", id_, attempt_,
                          layout_.all_tasks.size(), since);
+    report_rescaled();
   }
   if (coordinator_ && all_running_logged_) coordinator_->tick();
   if (std::string failure = coordinator_ ? coordinator_->failure() : ""; !failure.empty()) {
@@ -295,7 +297,13 @@ void ClusterJob::on_task_status(const std::string& task_manager, const pb::TaskS
     case pb::TASK_FINISHED:
       started_.insert(task);
       if (finished_.insert(task).second && coordinator_) coordinator_->task_finished(task);
-      if (finished_.size() == layout_.all_tasks.size()) end(JobState::kFinished, "");
+      if (finished_.size() == layout_.all_tasks.size()) {
+        if (rescale_to_ != 0) {
+          resume_rescaled();
+        } else {
+          end(JobState::kFinished, "");
+        }
+      }
       break;
     case pb::TASK_FAILED:
       fail_attempt(error_kind_of(status), status.message(), "", task_manager);
@@ -575,6 +583,60 @@ bool ClusterJob::stop_with_savepoint(const std::string& directory,
   return true;
 }
 
+bool ClusterJob::rescale(int parallelism, const std::shared_ptr<ControlConnection>& client,
+                         std::string& why) {
+  if (parallelism < 1 || parallelism > options_.plan.max_parallelism) {
+    why = fmt::format("job {}: a parallelism of {} is not between 1 and its {} key groups", id_,
+                      parallelism, options_.plan.max_parallelism);
+    return false;
+  }
+  if (!stop_with_savepoint("", client, why)) return false;
+  rescale_to_ = parallelism;
+  rescale_asked_at_ = Clock::now();
+  log::cluster()->info("job {}: rescaling to parallelism {}", id_, parallelism);
+  return true;
+}
+
+// Every task ended after the stop's savepoint: the next attempt restores
+// it (the job's latest checkpoint, in the portable form) at the new
+// parallelism, with the job's other options as they were.
+void ClusterJob::resume_rescaled() {
+  answer_checkpoint_requests();
+  release_coordinator();
+  attempt_stopped_ = true;
+  spec_.add_args("--parallelism");
+  spec_.add_args(std::to_string(rescale_to_));
+  options_ = job_run_options(spec_, default_root_);
+  layout_ = lay_out_job(options_);
+  rescale_clients_.insert(rescale_clients_.end(), stop_clients_.begin(), stop_clients_.end());
+  stop_clients_.clear();
+  rescale_to_ = 0;
+  state_ = JobState::kWaiting;
+  not_before_ = Clock::now();
+  try {
+    record();
+  } catch (const SluiceError& e) {
+    log::cluster()->error("{}; a restarted job manager would resume it as it was", e.what());
+  }
+}
+
+void ClusterJob::report_rescaled() {
+  if (rescale_clients_.empty()) return;
+  auto idle_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - rescale_asked_at_)
+          .count();
+  std::string message =
+      fmt::format("rescaled to parallelism {} from savepoint {}; not processing for at most {} ms",
+                  options_.plan.parallelism, ending_savepoint_path_, idle_ms);
+  log::cluster()->info("job {} {}", id_, message);
+  pb::Envelope reply;
+  pb::JobStatus& status = *reply.mutable_job_status();
+  status = this->status();
+  status.set_message(message);
+  for (const auto& client : rescale_clients_) client->send(reply);
+  rescale_clients_.clear();
+}
+
 void ClusterJob::track_ending_savepoint() {
   if (ending_savepoint_ == 0 || !coordinator_) return;
   CheckpointCoordinator::SavepointResult result = coordinator_->savepoint_result(ending_savepoint_);
@@ -585,6 +647,7 @@ void ClusterJob::track_ending_savepoint() {
     return;
   }
   log::cluster()->warn("job {}: {}", id_, result.error);
+  rescale_to_ = 0;
   // A failed stop fails the attempt (the coordinator's failure()); its
   // clients hear it and the job goes on after the restart.
   pb::Envelope reply;

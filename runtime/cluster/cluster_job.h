@@ -114,6 +114,11 @@ class ClusterJob {
   // job cannot stop so now.
   bool stop_with_savepoint(const std::string& directory,
                            const std::shared_ptr<ControlConnection>& client, std::string& why);
+  // Rescaling a running job: a stop with a savepoint, after which the job
+  // resumes from it at `parallelism` (its next attempt). `client`, if any,
+  // hears once every task of that attempt runs (a JobStatus "running"
+  // saying how long the job did not process), or that it failed.
+  bool rescale(int parallelism, const std::shared_ptr<ControlConnection>& client, std::string& why);
   void add_waiter(const std::shared_ptr<ControlConnection>& client);
 
   const std::string& id() const { return id_; }
@@ -236,6 +241,15 @@ class ClusterJob {
   uint64_t ending_savepoint_ = 0;  // the coordinator's request, 0 for none
   std::string ending_savepoint_path_;
   std::vector<std::shared_ptr<ControlConnection>> stop_clients_;
+  // A rescale: the parallelism to resume at once the stop completed, when
+  // it was asked for, and the clients waiting for the resumed attempt.
+  int rescale_to_ = 0;
+  Clock::time_point rescale_asked_at_;
+  std::vector<std::shared_ptr<ControlConnection>> rescale_clients_;
+  // The stop of a rescale completed: the next attempt runs at rescale_to_.
+  void resume_rescaled();
+  void report_rescaled();
+  std::string default_root_;
   std::vector<CheckpointRequest> checkpoint_requests_;
   std::vector<std::shared_ptr<ControlConnection>> waiters_;
   Timestamp submitted_at_;

@@ -254,6 +254,8 @@ class JobManager::Impl final : public ClusterView, public JobManagerAccess {
         job.add_waiter(c);
         return;
       }
+    } else if (request.rescale_to() != 0) {
+      if (job.rescale(request.rescale_to(), c, why)) return;
     } else if (job.stop_with_savepoint(request.savepoint_dir(), c, why)) {
       return;
     }

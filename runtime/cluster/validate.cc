@@ -300,6 +300,8 @@ void check(const Fields& f, const pb::TriggerCheckpoint& m) {
 void check(const Fields& f, const pb::StopJob& m) {
   f.path_component("job", m.job());
   f.text("savepoint_dir", m.savepoint_dir(), kMaxPathChars);
+  f.range("rescale_to", m.rescale_to(), 0, kMaxMaxParallelism);
+  if (m.drain() && m.rescale_to() != 0) f.fail("rescale_to", "a drained job does not resume");
 }
 
 void check(const Fields& f, const pb::CheckpointReply& m) {

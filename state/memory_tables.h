@@ -130,10 +130,14 @@ class MemoryTableBase : public StateTableBase {
   size_t retired_count() const { return retired_.size(); }
 
   void snapshot_into(StateEntries& out) const override {
-    MemoryCapture<Stored>(Self::kKind, frozen_nodes()).encode_into(out);
+    MemoryCapture<Stored>(this->stored_kind(), frozen_nodes()).encode_into(out);
   }
   std::unique_ptr<TableCapture> capture() override {
-    return std::make_unique<MemoryCapture<Stored>>(Self::kKind, frozen_nodes());
+    return std::make_unique<MemoryCapture<Stored>>(this->stored_kind(), frozen_nodes());
+  }
+  std::string value_signature() const override { return codec_signature<Stored>(); }
+  bool upgrade_values(StateEntries& entries, std::string_view stored) const override {
+    return upgrade_portable_values<Stored>(entries, stored);
   }
 
   void restore_from(const StateEntries& in, KeyGroupRange range) override {

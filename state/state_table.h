@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <typeinfo>
 
+#include "runtime/core/codec_signature.h"
 #include "state/key_groups.h"
 #include "state/snapshot.h"
 #include "state/snapshot_pins.h"
@@ -43,6 +45,20 @@ class StateTableBase {
   virtual ~StateTableBase() = default;
   virtual const std::type_info& type() const = 0;
   virtual const char* kind() const = 0;
+  // The codec signature of the table's portable values
+  // (runtime/core/codec_signature.h); empty when not checked (timers).
+  virtual std::string value_signature() const { return ""; }
+  // Rewrites the values of `entries`, stored with signature `stored` (an
+  // older layout of this table's value struct), in the current layout.
+  // False when they are of another type.
+  virtual bool upgrade_values(StateEntries& /*entries*/, std::string_view /*stored*/) const {
+    return false;
+  }
+  // What snapshots record as the entries' kind: "KIND SIGNATURE", or KIND.
+  std::string stored_kind() const {
+    std::string signature = value_signature();
+    return signature.empty() ? std::string(kind()) : std::string(kind()) + " " + signature;
+  }
   // Appends every entry (key with key-group prefix, encoded value).
   virtual void snapshot_into(StateEntries& out) const = 0;
   // Adds the entries whose key group is in `range`.
@@ -62,5 +78,23 @@ class StateTableBase {
     return std::make_unique<EncodedCapture>(std::move(entries));
   }
 };
+
+// upgrade_values() for tables whose portable values are `Portable`.
+template <class Portable>
+bool upgrade_portable_values(StateEntries& entries, std::string_view stored) {
+  if constexpr (HasFields<Portable>) {
+    std::optional<size_t> present = leading_fields_of(stored, codec_signature<Portable>());
+    if (!present) return false;
+    for (StateEntry& entry : entries.entries) {
+      ByteReader reader(entry.value);
+      Portable value = decode_leading_fields<Portable>(reader, *present);
+      if (!reader.at_end()) throw InputError("state '" + entries.name + "': trailing bytes");
+      entry.value = encode_to_string(value);
+    }
+    return true;
+  } else {
+    return false;
+  }
+}
 
 }  // namespace sluice

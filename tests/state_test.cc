@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/core/codec.h"
+#include "runtime/core/codec_signature.h"
 #include "runtime/core/hash.h"
 #include "runtime/state_backend/keyed_state_backend.h"
 #include "state/timer_queue.h"
@@ -154,6 +155,86 @@ TEST_P(BackendTest, AStateRestoredAsAnotherKindIsRefusedByName) {
     set_key(*again, "k");
     EXPECT_EQ(again->list_state<int64_t>("history").get(), (std::vector<int64_t>{7}));
   }
+}
+
+// A struct of a job's first version, and the same struct after it gained
+// fields at its end with default values.
+struct CartV1 {
+  int64_t items = 0;
+  std::string owner;
+  SLUICE_FIELDS(items, owner)
+};
+struct CartV2 {
+  int64_t items = 0;
+  std::string owner;
+  double total = -1;
+  std::vector<std::string> coupons{"none"};
+  SLUICE_FIELDS(items, owner, total, coupons)
+};
+
+// Schema evolution: a value state of a struct that gained fields at its end
+// restores with their defaults, from either backend into either; any other
+// change of the value type (here: another type altogether, or fields of a
+// list's elements) is named in the error, not misread.
+TEST_P(BackendTest, AStructThatGainedFieldsRestoresAndOtherTypeChangesAreRefused) {
+  auto source = make();
+  for (int i = 0; i < 20; ++i) {
+    set_key(*source, "k" + std::to_string(i));
+    source->value_state<CartV1>("cart").update(CartV1{i, "o" + std::to_string(i)});
+    source->list_state<CartV1>("history").add(CartV1{i, "h"});
+  }
+  KeyedSnapshot snapshot = decode_from_string<KeyedSnapshot>(encode_to_string(source->snapshot()));
+  for (StateBackendKind kind : {StateBackendKind::kMemory, StateBackendKind::kRocksDb}) {
+    auto target = make({0, kMaxP - 1}, kind);
+    target->restore({snapshot});
+    ValueState<CartV2> cart = target->value_state<CartV2>("cart");
+    for (int i = 0; i < 20; ++i) {
+      set_key(*target, "k" + std::to_string(i));
+      std::optional<CartV2> got = cart.value();
+      ASSERT_TRUE(got.has_value()) << i;
+      EXPECT_EQ(got->items, i);
+      EXPECT_EQ(got->owner, "o" + std::to_string(i));
+      EXPECT_EQ(got->total, -1);
+      EXPECT_EQ(got->coupons, std::vector<std::string>{"none"});
+    }
+    // The upgraded state snapshots in its new layout.
+    auto next = make({0, kMaxP - 1}, kind);
+    next->restore({decode_from_string<KeyedSnapshot>(encode_to_string(target->snapshot()))});
+    set_key(*next, "k3");
+    EXPECT_EQ(next->value_state<CartV2>("cart").value()->owner, "o3");
+
+    auto refused = [&](auto declare, const std::string& message) {
+      auto other = make({0, kMaxP - 1}, kind);
+      other->restore({snapshot});
+      try {
+        declare(*other);
+        ADD_FAILURE() << "restored: " << message;
+      } catch (const InputError& e) {
+        EXPECT_EQ(e.what(), message);
+      }
+    };
+    refused([](KeyedStateBackend& b) { b.value_state<std::string>("cart"); },
+            "state 'cart' was checkpointed with values of type S(i64,str) and is now declared "
+            "with values of type str; a value type may only gain struct fields at its end (give "
+            "the new state another name, or keep the old type)");
+    refused([](KeyedStateBackend& b) { b.list_state<CartV2>("history"); },
+            "state 'history' was checkpointed with values of type [S(i64,str)] and is now "
+            "declared with values of type [S(i64,str,f64,[str])]; a value type may only gain "
+            "struct fields at its end (give the new state another name, or keep the old type)");
+  }
+}
+
+TEST(CodecSignature, DescribesShapesAndFindsLeadingFields) {
+  EXPECT_EQ(codec_signature<CartV2>(), "S(i64,str,f64,[str])");
+  EXPECT_EQ((codec_signature<std::map<std::string, std::optional<uint8_t>>>()), "{str:u8?}");
+  EXPECT_EQ((codec_signature<std::pair<bool, int32_t>>()), "(bool,i32)");
+  EXPECT_EQ((codec_signature<std::variant<int64_t, std::string>>()), "<i64|str>");
+  EXPECT_EQ(leading_fields_of("S(i64,str)", "S(i64,str,f64,[str])"), 2u);
+  EXPECT_EQ(leading_fields_of("S(i64,str)", "S(i64,str)"), std::nullopt);
+  EXPECT_EQ(leading_fields_of("S(i64,str)", "S(str,i64,f64)"), std::nullopt);
+  EXPECT_EQ(leading_fields_of("S(i64,S(str,u8))", "S(i64,S(str,u8),u8)"), 2u);
+  EXPECT_EQ(leading_fields_of("S(i64,S(str))", "S(i64,S(str,u8))"), std::nullopt);
+  EXPECT_EQ(leading_fields_of("[S(i64)]", "[S(i64,str)]"), std::nullopt);
 }
 
 std::string window_name(int64_t i) {

@@ -109,13 +109,43 @@ void KeyedStateBackend::restore_rocks_files(const std::vector<KeyedSnapshot>& sn
   std::filesystem::remove_all(scratch, ec);
 }
 
+void KeyedStateBackend::fit_restored(const StateTableBase& table, StateEntries& stored) {
+  std::string_view kind = stored.kind;
+  std::string_view signature;
+  if (size_t space = kind.find(' '); space != std::string_view::npos) {
+    signature = kind.substr(space + 1);
+    kind = kind.substr(0, space);
+  }
+  if (!kind.empty() && kind != table.kind()) {
+    throw InputError(fmt::format(
+        "state '{}' was checkpointed as {} state and is now declared as {} state; a state "
+        "cannot change its kind across a restore (give the new state another name)",
+        stored.name, kind, table.kind()));
+  }
+  std::string current = table.value_signature();
+  // Checkpoints before signatures were recorded, and timers, say nothing.
+  if (signature.empty() || current.empty() || signature == current) return;
+  std::string old_signature(signature);
+  if (table.upgrade_values(stored, old_signature)) {
+    stored.kind = std::string(kind) + " " + current;
+    return;
+  }
+  throw InputError(fmt::format(
+      "state '{}' was checkpointed with values of type {} and is now declared with values of "
+      "type {}; a value type may only gain struct fields at its end (give the new state another "
+      "name, or keep the old type)",
+      stored.name, old_signature, current));
+}
+
 void KeyedStateBackend::restore(const std::vector<KeyedSnapshot>& snapshots) {
   restore_rocks_files(snapshots);
   for (const KeyedSnapshot& snapshot : snapshots) {
     for (const StateEntries& state : snapshot.states) {
       auto table = tables_.find(state.name);
       if (table != tables_.end()) {
-        table->second->restore_from(state, range_);
+        StateEntries fitted = state;
+        fit_restored(*table->second, fitted);
+        table->second->restore_from(fitted, range_);
         continue;
       }
       StateEntries& kept = restored_[state.name];

@@ -128,6 +128,11 @@ class KeyedStateBackend {
   // instance's files when `native`), plus the unclaimed restored entries.
   KeyedSnapshot capture_snapshot(bool native);
   void restore_rocks_files(const std::vector<KeyedSnapshot>& snapshots);
+  // Checks that `stored` (a checkpoint's entries of one state) fits
+  // `table`: the same kind, and values of the same type or of an older
+  // layout of its struct (upgraded in place). Throws InputError naming the
+  // state otherwise.
+  static void fit_restored(const StateTableBase& table, StateEntries& stored);
 
   StateBackendKind kind_;
   bool incremental_;
@@ -166,13 +171,7 @@ Table* KeyedStateBackend::find_or_create(const std::string& name) {
   std::unique_ptr<Table> table = make_table<Table>(name);
   auto restored = restored_.find(name);
   if (restored != restored_.end()) {
-    const std::string& stored_kind = restored->second.kind;
-    if (!stored_kind.empty() && stored_kind != table->kind()) {
-      throw InputError("state '" + name + "' was checkpointed as " + stored_kind +
-                       " state and is now declared as " + table->kind() +
-                       " state; a state cannot change its kind across a restore (give the new "
-                       "state another name)");
-    }
+    fit_restored(*table, restored->second);
     table->restore_from(restored->second, range_);
     restored_.erase(restored);
   }

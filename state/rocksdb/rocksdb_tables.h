@@ -56,13 +56,20 @@ class RocksTableBase : public StateTableBase {
   }
 
   void snapshot_into(StateEntries& out) const override {
-    out.kind = Self::kKind;
+    out.kind = this->stored_kind();
     store_.for_each(cf_, [&](std::string_view rocks_key, std::string_view value) {
       StateEntry entry;
       split_rocks_key(rocks_key, entry.key, entry.ns);
       entry.value = Self::to_portable(value);
       out.entries.push_back(std::move(entry));
     });
+  }
+
+  std::string value_signature() const override {
+    return codec_signature<typename Self::Portable>();
+  }
+  bool upgrade_values(StateEntries& entries, std::string_view stored) const override {
+    return upgrade_portable_values<typename Self::Portable>(entries, stored);
   }
 
   void restore_from(const StateEntries& in, KeyGroupRange range) override {
@@ -166,6 +173,11 @@ class RocksTableBase : public StateTableBase {
 template <class V>
 class RocksValueTable final : public ValueTable<V>, public RocksTableBase<RocksValueTable<V>, V> {
   using Base = RocksTableBase<RocksValueTable<V>, V>;
+
+ public:
+  using Portable = V;
+
+ private:
   using Entry = typename Base::Entry;
 
  public:
@@ -235,6 +247,11 @@ template <class V>
 class RocksListTable final : public ListTable<V>,
                              public RocksTableBase<RocksListTable<V>, CachedList<V>> {
   using Base = RocksTableBase<RocksListTable<V>, CachedList<V>>;
+
+ public:
+  using Portable = std::vector<V>;
+
+ private:
   using Entry = typename Base::Entry;
 
  public:
@@ -334,6 +351,11 @@ template <class UK, class UV>
 class RocksMapTable final : public MapTable<UK, UV>,
                             public RocksTableBase<RocksMapTable<UK, UV>, std::map<UK, UV>> {
   using Base = RocksTableBase<RocksMapTable<UK, UV>, std::map<UK, UV>>;
+
+ public:
+  using Portable = std::map<UK, UV>;
+
+ private:
   using Entry = typename Base::Entry;
 
  public:

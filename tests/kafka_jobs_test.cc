@@ -35,6 +35,14 @@ using testing::TempDir;
 
 constexpr int kLines = 40000;
 
+// Micro-batch mode, with a checkpoint directory and small batches.
+std::vector<std::string> micro_batches(std::vector<std::string> more) {
+  std::vector<std::string> args{"--checkpoint-dir",        "ck",  "--mode", "microbatch",
+                                "--max-records-per-batch", "1500"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
 class KafkaJobs : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -110,6 +118,79 @@ class KafkaJobs : public ::testing::Test {
     }
     ProcessResult last = testing::run_process(SLUICE_BINARY, restore, dir_.path());
     ASSERT_EQ(last.exit_code, 0) << last.err;
+  }
+
+  // The job reads Kafka without end (kafka.stop=never) in the mode `mode`
+  // gives; once it has read every record, a stop with drain over the REST
+  // API must give exactly the bounded run's output.
+  void drain_equals_bounded_run(std::vector<std::string> mode) {
+    mode.insert(mode.end(), {"--set", "output=out", "--rest-port", "0"});
+    ChildProcess child(SLUICE_BINARY, unbounded(job(mode)), dir_.path());
+    int rest = rest_port_of(child);
+    auto records_read = [&] { return sources_records_out(rest); };
+    ASSERT_TRUE(testing::eventually([&] { return records_read() == kLines; }))
+        << records_read() << " of " << kLines << " read";
+    EXPECT_LT(testing::committed_lines(dir_.file("out")).size(), case_.expected.size())
+        << "the last windows are still open before the drain";
+    auto stopped =
+        testing::http_request(rest, "POST", "/jobs/windowed-count/stop", R"({"drain": true})");
+    EXPECT_EQ(stopped.status, 202) << stopped.body;
+    EXPECT_EQ(child.wait(), 0) << child.err();
+    std::vector<std::string> committed = testing::committed_lines(dir_.file("out"));
+    EXPECT_EQ(committed.size(), case_.expected.size());
+    EXPECT_EQ(committed, case_.expected);
+  }
+
+  // The job (RocksDB, incremental checkpoints), in the mode `mode` gives,
+  // reads Kafka without end at a limited rate and is stopped midway; a job
+  // at parallelism 3 on the memory backend resumes from the moved
+  // savepoint, its checkpoint directory gone, and reads to the end: the
+  // committed output must be exactly the bounded run's.
+  void stop_and_resume_elsewhere(std::vector<std::string> mode) {
+    std::vector<std::string> first = mode;
+    first.insert(first.end(), {"--set", "output=out", "--set", "rate=20000", "--state", "rocksdb",
+                               "--rest-port", "0"});
+    ChildProcess child(SLUICE_BINARY, unbounded(job(first)), dir_.path());
+    int rest = rest_port_of(child);
+    ASSERT_TRUE(testing::eventually([&] { return sources_records_out(rest) >= kLines / 3; }))
+        << sources_records_out(rest) << " of " << kLines << " read";
+    auto stopped = testing::http_request(rest, "POST", "/jobs/windowed-count/stop", "{}");
+    EXPECT_EQ(stopped.status, 202) << stopped.body;
+    ASSERT_EQ(child.wait(), 0) << child.err();
+    const std::string marker = "resume with --restore ";
+    size_t at = child.err().find(marker);
+    ASSERT_NE(at, std::string::npos) << child.err();
+    at += marker.size();
+    std::string savepoint = child.err().substr(at, child.err().find('\n', at) - at);
+
+    std::vector<std::string> before = testing::committed_lines(dir_.file("out"));
+    EXPECT_LT(before.size(), case_.expected.size()) << "the job was stopped midway";
+    EXPECT_TRUE(
+        std::includes(case_.expected.begin(), case_.expected.end(), before.begin(), before.end()))
+        << "the stop committed lines the reference lacks";
+
+    std::filesystem::rename(savepoint, dir_.file("moved"));
+    std::filesystem::remove_all(dir_.file("ck"));
+    std::vector<std::string> resume = mode;
+    resume.insert(resume.end(), {"--checkpoint-dir", "ck2", "--set", "output=out", "--parallelism",
+                                 "3", "--restore", "moved"});
+    ProcessResult resumed = testing::run_process(SLUICE_BINARY, job(resume), dir_.path());
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    std::vector<std::string> committed = testing::committed_lines(dir_.file("out"));
+    EXPECT_EQ(committed.size(), case_.expected.size());
+    EXPECT_EQ(committed, case_.expected);
+  }
+
+  static std::vector<std::string> unbounded(std::vector<std::string> args) {
+    std::replace(args.begin(), args.end(), std::string("kafka.stop=latest"),
+                 std::string("kafka.stop=never"));
+    return args;
+  }
+
+  static int rest_port_of(ChildProcess& child) {
+    const std::string prefix = "dashboard and REST API at http://127.0.0.1:";
+    EXPECT_TRUE(child.wait_for_line(prefix, 30000)) << child.err();
+    return testing::number_after(child.err(), prefix);
   }
 
   // What the sources of the job `sluice run` serves on REST port `rest`
@@ -221,26 +302,13 @@ TEST_F(KafkaJobs, WindowedCountFromKafkaToKafkaMatchesReference) {
 // sources with the maximum watermark, every window fires, the final
 // checkpoint commits, and the output is exactly the bounded run's.
 TEST_F(KafkaJobs, DrainingAnUnboundedJobGivesTheBoundedRunsOutput) {
-  std::vector<std::string> args = job({"--set", "output=out", "--checkpoint-dir", "ck",
-                                       "--checkpoint-interval", "100ms", "--rest-port", "0"});
-  std::replace(args.begin(), args.end(), std::string("kafka.stop=latest"),
-               std::string("kafka.stop=never"));
-  ChildProcess child(SLUICE_BINARY, args, dir_.path());
-  const std::string prefix = "dashboard and REST API at http://127.0.0.1:";
-  ASSERT_TRUE(child.wait_for_line(prefix, 30000)) << child.err();
-  int rest = testing::number_after(child.err(), prefix);
-  auto records_read = [&] { return sources_records_out(rest); };
-  ASSERT_TRUE(testing::eventually([&] { return records_read() == kLines; }))
-      << records_read() << " of " << kLines << " read";
-  EXPECT_LT(testing::committed_lines(dir_.file("out")).size(), case_.expected.size())
-      << "the last windows are still open before the drain";
-  auto stopped =
-      testing::http_request(rest, "POST", "/jobs/windowed-count/stop", R"({"drain": true})");
-  EXPECT_EQ(stopped.status, 202) << stopped.body;
-  EXPECT_EQ(child.wait(), 0) << child.err();
-  std::vector<std::string> committed = testing::committed_lines(dir_.file("out"));
-  EXPECT_EQ(committed.size(), case_.expected.size());
-  EXPECT_EQ(committed, case_.expected);
+  drain_equals_bounded_run({"--checkpoint-dir", "ck", "--checkpoint-interval", "100ms"});
+}
+
+// The same in micro-batch mode: the drain's batch reads nothing and ends
+// event time, and the job ends once it is committed.
+TEST_F(KafkaJobs, DrainingAnUnboundedMicroBatchJobGivesTheBoundedRunsOutput) {
+  drain_equals_bounded_run(micro_batches({}));
 }
 
 // Stop without drain: the job (RocksDB with incremental checkpoints) reads
@@ -251,42 +319,12 @@ TEST_F(KafkaJobs, DrainingAnUnboundedJobGivesTheBoundedRunsOutput) {
 // from the moved savepoint and reads to the end. The committed output is
 // exactly the bounded run's: nothing lost at the stop, nothing twice.
 TEST_F(KafkaJobs, StoppedWithASavepointAndResumedElsewhereGivesTheBoundedRunsOutput) {
-  std::vector<std::string> args =
-      job({"--set", "output=out", "--set", "rate=20000", "--state", "rocksdb", "--checkpoint-dir",
-           "ck", "--checkpoint-interval", "100ms", "--rest-port", "0"});
-  std::replace(args.begin(), args.end(), std::string("kafka.stop=latest"),
-               std::string("kafka.stop=never"));
-  ChildProcess child(SLUICE_BINARY, args, dir_.path());
-  const std::string prefix = "dashboard and REST API at http://127.0.0.1:";
-  ASSERT_TRUE(child.wait_for_line(prefix, 30000)) << child.err();
-  int rest = testing::number_after(child.err(), prefix);
-  ASSERT_TRUE(testing::eventually([&] { return sources_records_out(rest) >= kLines / 3; }))
-      << sources_records_out(rest) << " of " << kLines << " read";
-  auto stopped = testing::http_request(rest, "POST", "/jobs/windowed-count/stop", "{}");
-  EXPECT_EQ(stopped.status, 202) << stopped.body;
-  ASSERT_EQ(child.wait(), 0) << child.err();
-  const std::string marker = "resume with --restore ";
-  size_t at = child.err().find(marker);
-  ASSERT_NE(at, std::string::npos) << child.err();
-  at += marker.size();
-  std::string savepoint = child.err().substr(at, child.err().find('\n', at) - at);
+  stop_and_resume_elsewhere({"--checkpoint-dir", "ck", "--checkpoint-interval", "100ms"});
+}
 
-  std::vector<std::string> before = testing::committed_lines(dir_.file("out"));
-  EXPECT_LT(before.size(), case_.expected.size()) << "the job was stopped midway";
-  EXPECT_TRUE(
-      std::includes(case_.expected.begin(), case_.expected.end(), before.begin(), before.end()))
-      << "the stop committed lines the reference lacks";
-
-  std::filesystem::rename(savepoint, dir_.file("moved"));
-  std::filesystem::remove_all(dir_.file("ck"));
-  std::vector<std::string> resume =
-      job({"--set", "output=out", "--checkpoint-dir", "ck2", "--checkpoint-interval", "100ms",
-           "--parallelism", "3", "--restore", "moved"});
-  ProcessResult resumed = testing::run_process(SLUICE_BINARY, resume, dir_.path());
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  std::vector<std::string> committed = testing::committed_lines(dir_.file("out"));
-  EXPECT_EQ(committed.size(), case_.expected.size());
-  EXPECT_EQ(committed, case_.expected);
+// The same in micro-batch mode: the stop's savepoint is the next batch.
+TEST_F(KafkaJobs, StoppedMicroBatchJobResumedElsewhereGivesTheBoundedRunsOutput) {
+  stop_and_resume_elsewhere(micro_batches({}));
 }
 
 TEST_F(KafkaJobs, SigkilledJobReadingKafkaCommitsExactFileOutput) {
@@ -366,12 +404,6 @@ TEST_F(UnevenSources, ACrashAfterTheFirstSourceEndedCommitsEveryKafkaEpochOnce) 
 
 // Micro-batch mode with Kafka in and out: the same output as the reference
 // (and so as the continuous run above), then the same under SIGKILLs.
-std::vector<std::string> micro_batches(std::vector<std::string> more) {
-  std::vector<std::string> args{"--checkpoint-dir",        "ck",  "--mode", "microbatch",
-                                "--max-records-per-batch", "1500"};
-  args.insert(args.end(), more.begin(), more.end());
-  return args;
-}
 constexpr const char* kBatchCommitted = " rows in (";
 
 TEST_F(KafkaJobs, MicroBatchFromKafkaToKafkaMatchesReference) {

@@ -494,8 +494,6 @@ bool ClusterJob::drain(std::string& why, const std::string& savepoint_dir) {
         "job {} has no checkpoints: a drain commits its output through the final "
         "checkpoint",
         id_);
-  } else if (options_.checkpoint.batches.enabled) {
-    why = fmt::format("job {} runs in micro-batch mode, which cannot drain yet", id_);
   } else {
     log::cluster()->info("job {} attempt {}: draining its sources", id_, attempt_);
     if (!savepoint_dir.empty()) {
@@ -529,9 +527,6 @@ std::string ClusterJob::savepoint_refusal() const {
   }
   if (!coordinator_) {
     return fmt::format("job {} has no checkpoint storage and interval, which savepoints need", id_);
-  }
-  if (options_.checkpoint.batches.enabled) {
-    return fmt::format("job {} runs in micro-batch mode, which has no savepoints yet", id_);
   }
   if (ending_savepoint_ != 0) return fmt::format("job {} is stopping", id_);
   return "";

@@ -130,17 +130,7 @@ bool CheckpointCoordinator::start_locked(Timestamp now, const SavepointRequest* 
   if (retention_running_) return false;  // tick() tries again
   Pending p = make_pending(next_id_++, now);
   try {
-    if (savepoint != nullptr) {
-      p.kind = savepoint->kind;
-      p.savepoint_request = savepoint->number;
-      p.savepoint_path = (std::filesystem::absolute(savepoint->directory) /
-                          fmt::format("savepoint-{}-{}", p.metadata.job, p.id))
-                             .lexically_normal()
-                             .string();
-      if (std::filesystem::exists(p.savepoint_path)) {
-        throw InputError(p.savepoint_path + " exists already");
-      }
-    }
+    if (savepoint != nullptr) set_savepoint_locked(p, *savepoint);
     storage_.prepare(p.id);
   } catch (const SluiceError& e) {
     log::runtime()->warn("checkpoint {} not started: {}", p.id, e.what());

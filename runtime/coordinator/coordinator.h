@@ -205,6 +205,9 @@ class CheckpointCoordinator {
   // What the next checkpoint is: a requested savepoint (taken from the
   // queue), the final savepoint, or nullopt for a checkpoint.
   std::optional<SavepointRequest> next_savepoint_locked();
+  // Makes `p` the savepoint `request` asks for; throws InputError when its
+  // directory exists already.
+  void set_savepoint_locked(Pending& p, const SavepointRequest& request);
   // Copies complete savepoint `done` to its place; false (and its path
   // cleared) when that failed.
   bool place_savepoint_locked(Pending& done);

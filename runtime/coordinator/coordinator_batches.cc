@@ -56,7 +56,8 @@ void CheckpointCoordinator::tick_batches(Timestamp now) {
     }
     return;
   }
-  if (now < next_trigger_ || retention_running_) return;
+  bool savepoint_asked = !savepoint_requests_.empty();
+  if ((now < next_trigger_ && !savepoint_asked) || retention_running_) return;
   if (!replays_.empty()) {
     BatchPlan plan = std::move(replays_.front());
     replays_.erase(replays_.begin());
@@ -112,7 +113,8 @@ void CheckpointCoordinator::finish_planning_locked(Timestamp now) {
     return;
   }
   if (config_.batches.trigger == BatchTrigger::kAvailableNow) cap_to_targets_locked(plan);
-  if (!plan.reads_anything() && !ending) {
+  // A savepoint asked for is the next batch, which may read nothing.
+  if (!plan.reads_anything() && !ending && savepoint_requests_.empty()) {
     if (config_.batches.trigger == BatchTrigger::kOnce ||
         config_.batches.trigger == BatchTrigger::kAvailableNow) {
       end_batches_locked("everything available is committed");
@@ -183,6 +185,15 @@ void CheckpointCoordinator::run_batch_locked(const BatchPlan& plan, Timestamp pl
     return;
   }
   Pending p = make_pending(plan.id, now);
+  if (std::optional<SavepointRequest> savepoint = next_savepoint_locked()) {
+    try {
+      set_savepoint_locked(p, *savepoint);
+    } catch (const SluiceError& e) {
+      savepoint_failed_locked(p, e.what());  // the batch runs as a plain one
+      p.kind = CheckpointKind::kCheckpoint;
+      p.savepoint_path.clear();
+    }
+  }
   p.planning_started_at = planning_started;
   p.replayed = replayed;
   for (const SourceSlices& source : plan.sources) p.slices[source.source] = source.slices;
@@ -203,6 +214,7 @@ void CheckpointCoordinator::run_batch_locked(const BatchPlan& plan, Timestamp pl
     }
     Mail mail{MailKind::kRunBatch, plan.id};
     mail.slices = slices;
+    mail.checkpoint_kind = pending_->kind;
     tasks_[i]->post(mail);
   }
 }

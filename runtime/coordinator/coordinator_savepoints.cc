@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include "runtime/checkpoint/checksummed_file.h"
+#include "runtime/coordinator/coordinator.h"
 #include "runtime/core/errors.h"
 #include "runtime/core/file_io.h"
 #include "runtime/core/logging.h"
-#include "runtime/coordinator/coordinator.h"
 
 namespace sluice {
 
@@ -18,9 +18,7 @@ uint64_t CheckpointCoordinator::request_savepoint(CheckpointKind kind,
   std::lock_guard lock(mutex_);
   uint64_t number = next_savepoint_request_++;
   SavepointResult& result = savepoint_results_[number];
-  if (config_.batches.enabled) {
-    result.error = "savepoints of jobs in micro-batch mode are not built yet";
-  } else if (stopped_ || !failure_.empty() || all_inputs_ended_locked()) {
+  if (stopped_ || !failure_.empty() || all_inputs_ended_locked()) {
     result.error = "the job's attempt is ending";
   } else {
     savepoint_requests_.push_back(SavepointRequest{number, kind, directory});
@@ -53,6 +51,16 @@ CheckpointCoordinator::next_savepoint_locked() {
   SavepointRequest request = savepoint_requests_.front();
   savepoint_requests_.pop_front();
   return request;
+}
+
+void CheckpointCoordinator::set_savepoint_locked(Pending& p, const SavepointRequest& request) {
+  p.kind = request.kind;
+  p.savepoint_request = request.number;
+  p.savepoint_path =
+      (fs::absolute(request.directory) / fmt::format("savepoint-{}-{}", p.metadata.job, p.id))
+          .lexically_normal()
+          .string();
+  if (fs::exists(p.savepoint_path)) throw InputError(p.savepoint_path + " exists already");
 }
 
 bool CheckpointCoordinator::place_savepoint_locked(Pending& done) {

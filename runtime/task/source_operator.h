@@ -70,8 +70,9 @@ class SourceOperatorBase : public OperatorBase {
   // Starts reading a slice; resets slice_rows().
   virtual void start_slices(const std::vector<SplitSlice>& slices) = 0;
   void end_batches() { batches_ended_ = true; }
-  // Stop with drain (continuous mode): the next poll ends the input, with
-  // the maximum watermark, wherever the reader stands.
+  // Stop with drain: the input ends, with the maximum watermark, wherever
+  // the reader stands: at the next poll (continuous mode), or in the next
+  // batch, which reads nothing (micro-batch mode).
   void drain() { drain_requested_ = true; }
   SourceInput input() const { return input_; }
   // Records emitted in the current (or last) slice.
@@ -209,6 +210,14 @@ class SourceOperator final : public SourceOperatorBase {
 
   std::vector<SplitSlice> plan_slices(uint64_t max_records) override {
     std::vector<SplitSlice> slices = reader_->plan_slices(max_records);
+    if (drain_requested_ && input_ == SourceInput::kOpen) {
+      for (SplitSlice& slice : slices) {
+        slice.end = slice.start;
+        slice.ended = false;
+      }
+      input_ = SourceInput::kEnding;  // the batch ends event time
+      return slices;
+    }
     bool all_at_end = std::all_of(slices.begin(), slices.end(), [](const SplitSlice& s) {
       return s.ended && s.start == s.available;
     });

@@ -148,7 +148,7 @@ void Task::run_source_loop() {
     if (outcome.step == SourceOperatorBase::Step::kFinished) return;
     if (outcome.step == SourceOperatorBase::Step::kWait) wait_for_work(outcome.wait_until);
     if (outcome.step == SourceOperatorBase::Step::kSliceEnd) {
-      take_checkpoint(batch_, CheckpointKind::kCheckpoint);
+      take_checkpoint(batch_, batch_kind_);
     }
   }
 }
@@ -429,6 +429,7 @@ void Task::on_batch_mail(const Mail& mail) {
         break;
       case MailKind::kRunBatch:
         batch_ = mail.checkpoint;
+        batch_kind_ = mail.checkpoint_kind;
         source_->start_slices(mail.slices ? *mail.slices : std::vector<SplitSlice>{});
         break;
       default:

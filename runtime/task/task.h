@@ -213,7 +213,8 @@ class Task final : public ProcessingTimeService, public TaskMailbox {
   int64_t last_barrier_ = 0;         // the newest checkpoint this task took part in
   int64_t highest_aborted_ = 0;      // checkpoint ids up to it were aborted (ids only grow)
   int64_t batch_ = 0;                // micro-batch: the batch whose slice the source reads
-  bool input_ended_ = false;         // finished: snapshots from now on hold the final state
+  CheckpointKind batch_kind_ = CheckpointKind::kCheckpoint;  // and what its checkpoint is
+  bool input_ended_ = false;  // finished: snapshots from now on hold the final state
   bool final_checkpoint_complete_ = false;
   // Took part in a stop savepoint: reads, fires and emits nothing more, and
   // ends once the savepoint completed (kFinalCheckpointComplete).

@@ -51,13 +51,13 @@ class BatchCoordinatorTest : public ::testing::Test {
   // t = k / 2 has the slice [starts[k], ends[k]) of `available[k]`.
   void answer(CheckpointCoordinator& c, int64_t batch, std::vector<int64_t> starts,
               std::vector<int64_t> ends, std::vector<int64_t> available,
-              SourceInput input = SourceInput::kOpen) {
+              SourceInput input = SourceInput::kOpen, bool watermark_moves = false) {
     for (size_t t = 0; t < kSources; ++t) {
       std::vector<SplitSlice> slices;
       for (int k = 2 * static_cast<int>(t); k < 2 * static_cast<int>(t) + 2; ++k) {
         slices.push_back(slice(k, starts[k], ends[k], available[k]));
       }
-      c.accept_slices(batch, t, slices, input);
+      c.accept_slices(batch, t, slices, input, watermark_moves && t == 0);
     }
   }
 
@@ -147,13 +147,13 @@ TEST_F(BatchCoordinatorTest, PlansLogsRunsAndCommitsEachBatch) {
 TEST_F(BatchCoordinatorTest, StaleOrForeignSlicesAreIgnored) {
   auto c = start(BatchConfig{});
   c->tick();
-  c->accept_slices(7, 0, {slice(0, 0, 5, 5)}, SourceInput::kOpen);  // another batch
-  c->accept_slices(1, 2, {slice(0, 0, 5, 5)}, SourceInput::kOpen);  // not a source
-  c->accept_slices(1, 9, {slice(0, 0, 5, 5)}, SourceInput::kOpen);  // no such task
-  c->accept_slices(1, 0, {slice(0, 0, 5, 5)}, SourceInput::kOpen);
+  c->accept_slices(7, 0, {slice(0, 0, 5, 5)}, SourceInput::kOpen, false);  // another batch
+  c->accept_slices(1, 2, {slice(0, 0, 5, 5)}, SourceInput::kOpen, false);  // not a source
+  c->accept_slices(1, 9, {slice(0, 0, 5, 5)}, SourceInput::kOpen, false);  // no such task
+  c->accept_slices(1, 0, {slice(0, 0, 5, 5)}, SourceInput::kOpen, false);
   EXPECT_FALSE(log_.read_plan(1)) << "one source has not answered yet";
-  c->accept_slices(1, 0, {slice(0, 0, 9, 9)}, SourceInput::kOpen);  // a second answer
-  c->accept_slices(1, 1, {}, SourceInput::kOpen);
+  c->accept_slices(1, 0, {slice(0, 0, 9, 9)}, SourceInput::kOpen, false);  // a second answer
+  c->accept_slices(1, 1, {}, SourceInput::kOpen, false);
   std::optional<BatchPlan> plan = log_.read_plan(1);
   ASSERT_TRUE(plan);
   EXPECT_EQ(plan->sources[0].slices, std::vector<SplitSlice>{slice(0, 0, 5, 5)});
@@ -268,6 +268,56 @@ TEST_F(BatchCoordinatorTest, AnEndingSourceGetsABatchAndTheJobEndsOnceAllEnded) 
   EXPECT_FALSE(log_.read_plan(2));
   EXPECT_EQ(tasks_[0]->last().kind, MailKind::kEndOfBatches);
   EXPECT_EQ(tasks_[1]->last().kind, MailKind::kEndOfBatches);
+}
+
+// Spark's no-data batches: a plan that reads nothing runs all the same when
+// a source's watermark would move (a split went idle), so windows fire;
+// otherwise nothing runs until there is data.
+TEST_F(BatchCoordinatorTest, ABatchWithoutDataRunsWhenAWatermarkWouldMove) {
+  auto c = start(BatchConfig{});
+  c->tick();
+  answer(*c, 1, {5, 5, 5, 5}, {5, 5, 5, 5}, {5, 5, 5, 5});
+  EXPECT_FALSE(log_.read_plan(1)) << "nothing to read, no watermark to move";
+  EXPECT_EQ(tasks_[0]->last().kind, MailKind::kPlanBatch);
+
+  clock_.advance(1000);
+  c->tick();
+  ASSERT_EQ(tasks_[0]->last().kind, MailKind::kPlanBatch);
+  int64_t batch = tasks_[0]->last().checkpoint;
+  answer(*c, batch, {5, 5, 5, 5}, {5, 5, 5, 5}, {5, 5, 5, 5}, SourceInput::kOpen,
+         /*watermark_moves=*/true);
+  std::optional<BatchPlan> plan = log_.read_plan(batch);
+  ASSERT_TRUE(plan) << "a batch without data runs to move the watermark";
+  EXPECT_FALSE(plan->reads_anything());
+  for (size_t t = 0; t < kSources; ++t) EXPECT_EQ(tasks_[t]->last().kind, MailKind::kRunBatch);
+}
+
+// A savepoint in micro-batch mode is the next batch, run even when it reads
+// nothing; its barrier carries the savepoint's kind, and a stop's savepoint
+// ends the job once committed.
+TEST_F(BatchCoordinatorTest, ASavepointIsTheNextBatchAndAStopEndsTheJob) {
+  auto c = start(BatchConfig{});
+  uint64_t request = c->request_savepoint(CheckpointKind::kStopSavepoint, dir_.path() + "/sp");
+  c->tick();
+  answer(*c, 1, {5, 5, 5, 5}, {5, 5, 5, 5}, {5, 5, 5, 5});
+  ASSERT_TRUE(log_.read_plan(1)) << "the savepoint's batch runs without data";
+  for (size_t t = 0; t < kSources; ++t) {
+    ASSERT_EQ(tasks_[t]->last().kind, MailKind::kRunBatch);
+    EXPECT_EQ(tasks_[t]->last().checkpoint_kind, CheckpointKind::kStopSavepoint);
+  }
+  EXPECT_FALSE(c->savepoint_result(request).done());
+  acknowledge_all(*c, 1, {0, 0}, {700, 500});
+  EXPECT_TRUE(log_.committed(1));
+  CheckpointCoordinator::SavepointResult result = c->savepoint_result(request);
+  EXPECT_EQ(result.error, "");
+  EXPECT_EQ(result.path, dir_.path() + "/sp/savepoint-job-1");
+  EXPECT_TRUE(fs::exists(result.path + "/_metadata"));
+  for (const auto& task : tasks_) {
+    EXPECT_EQ(task->last().kind, MailKind::kFinalCheckpointComplete) << "the stop ends the job";
+  }
+  EXPECT_TRUE(c->final_checkpoint_completed());
+  c->tick();
+  EXPECT_EQ(tasks_[0]->last().kind, MailKind::kFinalCheckpointComplete) << "no batch after it";
 }
 
 TEST_F(BatchCoordinatorTest, ABatchThatTimesOutFailsTheAttemptAndStartsNothingMore) {

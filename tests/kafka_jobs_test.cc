@@ -388,6 +388,37 @@ TEST_F(UnevenSources, ACrashAfterTheFirstSourceEndedCommitsExactFileOutput) {
 // On the development broker aborted transactions stay visible, so rows may
 // appear twice there; what must hold: nothing lost, nothing wrong, and no
 // epoch committed twice (every commit marker once).
+// Spark's no-data batches, in micro-batch mode: partition 0 of "uneven" has
+// only the first 100 lines, so the source subtask reading it turns idle
+// once the idle timeout (3 s, longer than reading everything takes) passed,
+// when no data comes any more. A batch without data then moves the
+// watermark, and the windows of the other partition fire and commit;
+// without it they would wait for new data that never comes (none commits).
+// A drain then commits the rest: exactly the reference.
+TEST_F(UnevenSources, MicroBatchIdleSplitFiresWindowsWithoutNewData) {
+  std::vector<std::string> args = unbounded(
+      job(micro_batches({"--set", "output=out", "--set", "idle-timeout=3s", "--rest-port", "0"})));
+  std::replace(args.begin(), args.end(), std::string("input=kafka:in"),
+               std::string("input=kafka:uneven"));
+  ChildProcess child(SLUICE_BINARY, args, dir_.path());
+  int rest = rest_port_of(child);
+  size_t most = case_.expected.size() * 9 / 10;
+  EXPECT_TRUE(testing::eventually([&] {
+    return testing::committed_lines(dir_.file("out")).size() >= most;
+  })) << testing::committed_lines(dir_.file("out")).size()
+      << " of " << case_.expected.size() << " windows committed while no data comes\n"
+      << child.err();
+  std::vector<std::string> before = testing::committed_lines(dir_.file("out"));
+  EXPECT_TRUE(
+      std::includes(case_.expected.begin(), case_.expected.end(), before.begin(), before.end()));
+  ASSERT_TRUE(testing::eventually([&] { return sources_records_out(rest) == kLines; }));
+  auto stopped =
+      testing::http_request(rest, "POST", "/jobs/windowed-count/stop", R"({"drain": true})");
+  EXPECT_EQ(stopped.status, 202) << stopped.body;
+  EXPECT_EQ(child.wait(), 0) << child.err();
+  EXPECT_EQ(testing::committed_lines(dir_.file("out")), case_.expected);
+}
+
 TEST_F(UnevenSources, ACrashAfterTheFirstSourceEndedCommitsEveryKafkaEpochOnce) {
   crash_then_restore({"--set", "output=kafka:out", "--set", "kafka.guarantee=exactly-once"});
   std::vector<std::string> rows = read_output_topic();

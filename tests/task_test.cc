@@ -32,7 +32,7 @@ class RecordedCheckpoints final : public CheckpointParticipation {
     alignments_.push_back(report.alignment_ms);
     changed_.notify_all();
   }
-  void submit_slices(int64_t, size_t, std::vector<SplitSlice>, SourceInput) override {}
+  void submit_slices(int64_t, size_t, std::vector<SplitSlice>, SourceInput, bool) override {}
   void input_ended(size_t) override {
     std::lock_guard lock(mutex_);
     input_ended_ = true;

@@ -325,7 +325,8 @@ void ClusterJob::on_batch_slices(const std::string& task_manager, const pb::Batc
   if (slices.attempt() != attempt_ || !coordinator_) return;
   if (!runs_on(static_cast<size_t>(slices.task()), task_manager)) return;
   coordinator_->accept_slices(slices.batch(), static_cast<size_t>(slices.task()),
-                              slices_of(slices.slices()), static_cast<SourceInput>(slices.input()));
+                              slices_of(slices.slices()), static_cast<SourceInput>(slices.input()),
+                              slices.watermark_moves());
 }
 
 void ClusterJob::on_task_metrics(const std::string& task_manager, const pb::TaskMetrics& m) {

@@ -149,7 +149,7 @@ void DeployedAttempt::submit_snapshot(int64_t id, size_t task,
 }
 
 void DeployedAttempt::submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
-                                    SourceInput input) {
+                                    SourceInput input, bool watermark_moves) {
   pb::Envelope envelope;
   pb::BatchSlices& m = *envelope.mutable_batch_slices();
   m.set_job(job_);
@@ -158,6 +158,7 @@ void DeployedAttempt::submit_slices(int64_t batch, size_t task, std::vector<Spli
   m.set_batch(batch);
   add_slices(slices, m.mutable_slices());
   m.set_input(static_cast<int32_t>(input));
+  m.set_watermark_moves(watermark_moves);
   send_(envelope);
 }
 

@@ -74,8 +74,8 @@ class DeployedAttempt final : public CheckpointParticipation {
   // CheckpointParticipation
   void submit_snapshot(int64_t id, size_t task, std::vector<OperatorSnapshotBytes> operators,
                        const SnapshotReport& report) override;
-  void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
-                     SourceInput input) override;
+  void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices, SourceInput input,
+                     bool watermark_moves) override;
   void input_ended(size_t task) override;
   void task_finished(size_t task) override;
 

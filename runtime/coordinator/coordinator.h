@@ -126,7 +126,9 @@ class CheckpointCoordinator {
   void acknowledge(StoredSnapshot&& stored);
   // A source task's slices for the batch being planned, and where its
   // input stands. Stale ones are ignored.
-  void accept_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices, SourceInput input);
+  // `watermark_moves`: a batch without data would move its watermark.
+  void accept_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices, SourceInput input,
+                     bool watermark_moves);
   // Task `task` finished its input and waits for the final checkpoint.
   void input_ended(size_t task);
   // A task's thread ended. Before the final checkpoint this means the
@@ -191,6 +193,7 @@ class CheckpointCoordinator {
     Timestamp started_at = 0;
     std::vector<std::optional<std::vector<SplitSlice>>> replies;
     std::vector<SourceInput> inputs;
+    bool watermark_moves = false;  // at some source
     size_t missing = 0;
   };
 

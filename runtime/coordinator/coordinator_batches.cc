@@ -85,7 +85,8 @@ void CheckpointCoordinator::plan_batch_locked(Timestamp now) {
 }
 
 void CheckpointCoordinator::accept_slices(int64_t batch, size_t task,
-                                          std::vector<SplitSlice> slices, SourceInput input) {
+                                          std::vector<SplitSlice> slices, SourceInput input,
+                                          bool watermark_moves) {
   std::lock_guard lock(mutex_);
   if (!planning_ || planning_->id != batch || task >= tasks_.size() || source_of_[task].empty() ||
       planning_->replies[task]) {
@@ -93,6 +94,7 @@ void CheckpointCoordinator::accept_slices(int64_t batch, size_t task,
   }
   planning_->replies[task] = std::move(slices);
   planning_->inputs[task] = input;
+  planning_->watermark_moves |= watermark_moves;
   if (--planning_->missing == 0) finish_planning_locked(clock_.now_ms());
 }
 
@@ -100,6 +102,7 @@ void CheckpointCoordinator::finish_planning_locked(Timestamp now) {
   Timestamp started = planning_->started_at;
   BatchPlan plan = merge_replies_locked(now);
   const std::vector<SourceInput> inputs = std::move(planning_->inputs);
+  bool watermark_moves = planning_->watermark_moves;
   planning_.reset();
   bool all_ended = true;
   bool ending = false;  // a source's end goes out in the next batch
@@ -113,8 +116,9 @@ void CheckpointCoordinator::finish_planning_locked(Timestamp now) {
     return;
   }
   if (config_.batches.trigger == BatchTrigger::kAvailableNow) cap_to_targets_locked(plan);
-  // A savepoint asked for is the next batch, which may read nothing.
-  if (!plan.reads_anything() && !ending && savepoint_requests_.empty()) {
+  // A batch without data runs when it moves a watermark (a split went idle:
+  // windows fire, as in Spark's no-data batches), or to take a savepoint.
+  if (!plan.reads_anything() && !ending && !watermark_moves && savepoint_requests_.empty()) {
     if (config_.batches.trigger == BatchTrigger::kOnce ||
         config_.batches.trigger == BatchTrigger::kAvailableNow) {
       end_batches_locked("everything available is committed");

@@ -26,9 +26,9 @@ class LocalCheckpointing final : public CheckpointParticipation {
                        const SnapshotReport& report) override {
     writer_.submit(id, task, std::move(operators), report);
   }
-  void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
-                     SourceInput input) override {
-    coordinator_.accept_slices(batch, task, std::move(slices), input);
+  void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices, SourceInput input,
+                     bool watermark_moves) override {
+    coordinator_.accept_slices(batch, task, std::move(slices), input, watermark_moves);
   }
   void input_ended(size_t task) override { coordinator_.input_ended(task); }
   void task_finished(size_t task) override { coordinator_.task_finished(task); }

@@ -64,9 +64,11 @@ class CheckpointParticipation {
   virtual void submit_snapshot(int64_t id, size_t task,
                                std::vector<OperatorSnapshotBytes> operators,
                                const SnapshotReport& report) = 0;
-  // A source task's answer to kPlanBatch.
+  // A source task's answer to kPlanBatch: its slices, where its input
+  // stands, and whether its watermark (or idleness) would change if a
+  // batch ran now, even one without data.
   virtual void submit_slices(int64_t batch, size_t task, std::vector<SplitSlice> slices,
-                             SourceInput input) = 0;
+                             SourceInput input, bool watermark_moves) = 0;
   // The task finished its input; it takes part in checkpoints until the
   // job's final checkpoint (kFinalCheckpointComplete).
   virtual void input_ended(size_t task) = 0;

@@ -67,6 +67,10 @@ class SourceOperatorBase : public OperatorBase {
   // Micro-batch mode, before open().
   void enable_batches() { batches_ = true; }
   virtual std::vector<SplitSlice> plan_slices(uint64_t max_records) = 0;
+  // Micro-batch mode: whether the end of a slice at `now` would emit a new
+  // watermark or change the source's idleness (a split went idle), so that
+  // a batch without data is worth running.
+  virtual bool watermark_would_move(Timestamp now) const = 0;
   // Starts reading a slice; resets slice_rows().
   virtual void start_slices(const std::vector<SplitSlice>& slices) = 0;
   void end_batches() { batches_ended_ = true; }
@@ -223,6 +227,12 @@ class SourceOperator final : public SourceOperatorBase {
     });
     if (input_ == SourceInput::kOpen && all_at_end) probe_end();
     return slices;
+  }
+
+  bool watermark_would_move(Timestamp now) const override {
+    if (input_ != SourceInput::kOpen) return false;  // the input's end goes out anyway
+    std::optional<Timestamp> watermark = splits_.watermark(now);
+    return watermark.has_value() == idle_ || (watermark && *watermark > emitted_watermark_);
   }
 
   void start_slices(const std::vector<SplitSlice>& slices) override {

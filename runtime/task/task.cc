@@ -423,10 +423,12 @@ void Task::process_mails() {
 void Task::on_batch_mail(const Mail& mail) {
   try {
     switch (mail.kind) {
-      case MailKind::kPlanBatch:
-        checkpoints_->submit_slices(mail.checkpoint, checkpoint_index_,
-                                    source_->plan_slices(mail.max_records), source_->input());
+      case MailKind::kPlanBatch: {
+        std::vector<SplitSlice> slices = source_->plan_slices(mail.max_records);
+        checkpoints_->submit_slices(mail.checkpoint, checkpoint_index_, std::move(slices),
+                                    source_->input(), source_->watermark_would_move(now()));
         break;
+      }
       case MailKind::kRunBatch:
         batch_ = mail.checkpoint;
         batch_kind_ = mail.checkpoint_kind;

@@ -124,21 +124,26 @@ class KafkaJobs : public ::testing::Test {
   // gives; once it has read every record, a stop with drain over the REST
   // API must give exactly the bounded run's output.
   void drain_equals_bounded_run(std::vector<std::string> mode) {
+    drain_equals_bounded_run(std::move(mode), case_.expected);
+  }
+  void drain_equals_bounded_run(std::vector<std::string> mode,
+                                const std::vector<std::string>& expected) {
+    ASSERT_FALSE(expected.empty());
     mode.insert(mode.end(), {"--set", "output=out", "--rest-port", "0"});
     ChildProcess child(SLUICE_BINARY, unbounded(job(mode)), dir_.path());
     int rest = rest_port_of(child);
     auto records_read = [&] { return sources_records_out(rest); };
     ASSERT_TRUE(testing::eventually([&] { return records_read() == kLines; }))
         << records_read() << " of " << kLines << " read";
-    EXPECT_LT(testing::committed_lines(dir_.file("out")).size(), case_.expected.size())
+    EXPECT_LT(testing::committed_lines(dir_.file("out")).size(), expected.size())
         << "the last windows are still open before the drain";
     auto stopped =
         testing::http_request(rest, "POST", "/jobs/windowed-count/stop", R"({"drain": true})");
     EXPECT_EQ(stopped.status, 202) << stopped.body;
     EXPECT_EQ(child.wait(), 0) << child.err();
     std::vector<std::string> committed = testing::committed_lines(dir_.file("out"));
-    EXPECT_EQ(committed.size(), case_.expected.size());
-    EXPECT_EQ(committed, case_.expected);
+    EXPECT_EQ(committed.size(), expected.size());
+    EXPECT_EQ(committed, expected);
   }
 
   // The job (RocksDB, incremental checkpoints), in the mode `mode` gives,
@@ -309,6 +314,28 @@ TEST_F(KafkaJobs, DrainingAnUnboundedJobGivesTheBoundedRunsOutput) {
 // event time, and the job ends once it is committed.
 TEST_F(KafkaJobs, DrainingAnUnboundedMicroBatchJobGivesTheBoundedRunsOutput) {
   drain_equals_bounded_run(micro_batches({}));
+}
+
+// Sliding and session windows, in both modes: the drained job's output
+// equals a bounded run's over the same topic (kafka.stop=latest).
+TEST_F(KafkaJobs, DrainingGivesTheBoundedRunsOutputForSlidingAndSessionWindows) {
+  for (const char* window : {"window=sliding:300ms:100ms", "window=session:8ms"}) {
+    for (bool micro : {false, true}) {
+      SCOPED_TRACE(std::string(window) + (micro ? " in micro-batch mode" : ""));
+      std::vector<std::string> mode{"--checkpoint-dir", "ck", "--checkpoint-interval", "100ms"};
+      if (micro) mode = micro_batches({});
+      mode.insert(mode.end(), {"--set", window});
+      std::filesystem::remove_all(dir_.file("ck"));
+      std::filesystem::remove_all(dir_.file("out"));
+      std::filesystem::remove_all(dir_.file("bounded"));
+      std::vector<std::string> bounded = mode;
+      bounded.insert(bounded.end(), {"--set", "output=bounded"});
+      ProcessResult run = testing::run_process(SLUICE_BINARY, job(bounded), dir_.path());
+      ASSERT_EQ(run.exit_code, 0) << run.err;
+      std::filesystem::remove_all(dir_.file("ck"));
+      drain_equals_bounded_run(mode, testing::committed_lines(dir_.file("bounded")));
+    }
+  }
 }
 
 // Stop without drain: the job (RocksDB with incremental checkpoints) reads

@@ -136,7 +136,7 @@ class MemoryTableBase : public StateTableBase {
     return std::make_unique<MemoryCapture<Stored>>(this->stored_kind(), frozen_nodes());
   }
   std::string value_signature() const override { return codec_signature<Stored>(); }
-  bool upgrade_values(StateEntries& entries, std::string_view stored) const override {
+  bool upgrade_values(StateEntries& entries, std::string_view stored) override {
     return upgrade_portable_values<Stored>(entries, stored);
   }
 

@@ -49,9 +49,10 @@ class StateTableBase {
   // (runtime/core/codec_signature.h); empty when not checked (timers).
   virtual std::string value_signature() const { return ""; }
   // Rewrites the values of `entries`, stored with signature `stored` (an
-  // older layout of this table's value struct), in the current layout.
-  // False when they are of another type.
-  virtual bool upgrade_values(StateEntries& /*entries*/, std::string_view /*stored*/) const {
+  // older layout of this table's value struct), in the current layout, and
+  // so the values the table holds already (restored from a RocksDB
+  // instance's files). False when they are of another type.
+  virtual bool upgrade_values(StateEntries& /*entries*/, std::string_view /*stored*/) {
     return false;
   }
   // What snapshots record as the entries' kind: "KIND SIGNATURE", or KIND.

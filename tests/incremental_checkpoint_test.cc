@@ -118,6 +118,67 @@ TEST_F(IncrementalCheckpoint, ConsecutiveCheckpointsStoreEachSstFileOnce) {
   }
 }
 
+struct OrderV1 {
+  int64_t id = 0;
+  std::string item;
+  SLUICE_FIELDS(id, item)
+};
+struct OrderV2 {
+  int64_t id = 0;
+  std::string item;
+  int32_t quantity = 1;
+  SLUICE_FIELDS(id, item, quantity)
+};
+
+// An incremental checkpoint keeps its states in the instance's files, and
+// records their kinds and value types beside them: a struct that gained a
+// field is rewritten in place, restored at the same key groups or at
+// others, and another value type is refused by name.
+TEST_F(IncrementalCheckpoint, ValueTypesAreCheckedAndStructsEvolveInTheFiles) {
+  std::set<std::string> shared;
+  KeyedSnapshot snapshot;
+  constexpr int64_t kKeys = 500;
+  {
+    auto b = make({0, kMaxP - 1});
+    auto orders = b->value_state<OrderV1>("orders");
+    for (int64_t k = 0; k < kKeys; ++k) {
+      set_key(*b, k);
+      orders.update(OrderV1{k, "item" + std::to_string(k)});
+    }
+    snapshot = checkpoint(*b, 1, shared);
+  }
+  for (KeyGroupRange range : {KeyGroupRange{0, kMaxP - 1}, KeyGroupRange{0, kMaxP / 2}}) {
+    auto restored = make(range);
+    restored->restore({snapshot});
+    auto orders = restored->value_state<OrderV2>("orders");
+    int64_t found = 0;
+    for (int64_t k = 0; k < kKeys; ++k) {
+      std::string bytes = encode_to_string("key" + std::to_string(k));
+      if (!range.contains(key_group_for_hash(hash_bytes(bytes), kMaxP))) continue;
+      set_key(*restored, k);
+      std::optional<OrderV2> order = orders.value();
+      ASSERT_TRUE(order.has_value()) << k;
+      EXPECT_EQ(order->id, k);
+      EXPECT_EQ(order->item, "item" + std::to_string(k));
+      EXPECT_EQ(order->quantity, 1);
+      ++found;
+    }
+    EXPECT_GT(found, 0);
+    EXPECT_EQ(static_cast<int64_t>(restored->entry_count()), found);
+  }
+  auto refused = make({0, kMaxP - 1});
+  refused->restore({snapshot});
+  try {
+    refused->value_state<int64_t>("orders");
+    ADD_FAILURE() << "a struct restored as a number";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("state 'orders' was checkpointed with values of type "
+                                         "S(i64,str) and is now declared with values of type i64"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(IncrementalCheckpoint, RestoresTheSameInstanceAndReusesItsStoredFiles) {
   std::set<std::string> first, again;
   KeyedSnapshot snapshot;

@@ -84,11 +84,15 @@ struct Shape<std::optional<T>> {
 };
 template <class K, class V>
 struct Shape<std::map<K, V>> {
-  static std::string text() { return "{" + codec_signature<K>() + ":" + codec_signature<V>() + "}"; }
+  static std::string text() {
+    return "{" + codec_signature<K>() + ":" + codec_signature<V>() + "}";
+  }
 };
 template <class A, class B>
 struct Shape<std::pair<A, B>> {
-  static std::string text() { return "(" + codec_signature<A>() + "," + codec_signature<B>() + ")"; }
+  static std::string text() {
+    return "(" + codec_signature<A>() + "," + codec_signature<B>() + ")";
+  }
 };
 template <class... Ts>
 struct Shape<std::tuple<Ts...>> {

@@ -52,7 +52,12 @@ KeyedSnapshot KeyedStateBackend::capture_snapshot(bool native) {
   KeyedSnapshot snapshot;
   auto captured = std::make_shared<CapturedStates>(pins_.pin());
   for (const auto& [name, table] : tables_) {
-    if (!(native && table->in_rocks_instance())) captured->add(name, table->capture());
+    if (native && table->in_rocks_instance()) {
+      // In the instance's files; its kind and value type are recorded here.
+      snapshot.states.push_back(StateEntries{name, table->stored_kind(), {}});
+    } else {
+      captured->add(name, table->capture());
+    }
   }
   snapshot.deferred = std::move(captured);
   for (const auto& [name, entries] : restored_) snapshot.states.push_back(entries);
@@ -109,7 +114,7 @@ void KeyedStateBackend::restore_rocks_files(const std::vector<KeyedSnapshot>& sn
   std::filesystem::remove_all(scratch, ec);
 }
 
-void KeyedStateBackend::fit_restored(const StateTableBase& table, StateEntries& stored) {
+void KeyedStateBackend::fit_restored(StateTableBase& table, StateEntries& stored) {
   std::string_view kind = stored.kind;
   std::string_view signature;
   if (size_t space = kind.find(' '); space != std::string_view::npos) {

@@ -132,7 +132,7 @@ class KeyedStateBackend {
   // `table`: the same kind, and values of the same type or of an older
   // layout of its struct (upgraded in place). Throws InputError naming the
   // state otherwise.
-  static void fit_restored(const StateTableBase& table, StateEntries& stored);
+  static void fit_restored(StateTableBase& table, StateEntries& stored);
 
   StateBackendKind kind_;
   bool incremental_;

@@ -68,8 +68,23 @@ class RocksTableBase : public StateTableBase {
   std::string value_signature() const override {
     return codec_signature<typename Self::Portable>();
   }
-  bool upgrade_values(StateEntries& entries, std::string_view stored) const override {
-    return upgrade_portable_values<typename Self::Portable>(entries, stored);
+  // Also the values restored with the instance's files (a native
+  // snapshot records its tables' kinds as entries without values).
+  bool upgrade_values(StateEntries& entries, std::string_view stored) override {
+    if (!upgrade_portable_values<typename Self::Portable>(entries, stored)) return false;
+    flush();
+    StateEntries held;
+    held.name = entries.name;
+    store_.for_each(cf_, [&](std::string_view rocks_key, std::string_view value) {
+      held.entries.push_back(StateEntry{std::string(rocks_key), "", Self::to_portable(value)});
+    });
+    upgrade_portable_values<typename Self::Portable>(held, stored);
+    for (const StateEntry& entry : held.entries) {
+      store_.put(cf_, entry.key, Self::from_portable(entry.value));
+    }
+    cache_.clear();
+    last_ = nullptr;
+    return true;
   }
 
   void restore_from(const StateEntries& in, KeyGroupRange range) override {

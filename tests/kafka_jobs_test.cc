@@ -349,6 +349,13 @@ TEST_F(KafkaJobs, StoppedWithASavepointAndResumedElsewhereGivesTheBoundedRunsOut
   stop_and_resume_elsewhere({"--checkpoint-dir", "ck", "--checkpoint-interval", "100ms"});
 }
 
+// The same with unaligned checkpoints: the stop's savepoint holds the
+// records in flight between the tasks, and the resumed job replays them.
+TEST_F(KafkaJobs, StoppedUnalignedJobResumedElsewhereGivesTheBoundedRunsOutput) {
+  stop_and_resume_elsewhere({"--checkpoint-dir", "ck", "--checkpoint-interval", "100ms",
+                             "--checkpoint-mode", "unaligned"});
+}
+
 // The same in micro-batch mode: the stop's savepoint is the next batch.
 TEST_F(KafkaJobs, StoppedMicroBatchJobResumedElsewhereGivesTheBoundedRunsOutput) {
   stop_and_resume_elsewhere(micro_batches({}));

@@ -21,6 +21,14 @@ inline int number_after(const std::string& text, const std::string& prefix) {
   return std::atoi(text.c_str() + at + prefix.size());
 }
 
+// The rest of the first line of `text` after `prefix`; empty without one.
+inline std::string rest_of_line_after(const std::string& text, const std::string& prefix) {
+  size_t at = text.find(prefix);
+  if (at == std::string::npos) return "";
+  at += prefix.size();
+  return text.substr(at, text.find('\n', at) - at);
+}
+
 class ClusterProcesses {
  public:
   ClusterProcesses(std::string binary, std::string workdir)

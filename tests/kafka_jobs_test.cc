@@ -162,11 +162,8 @@ class KafkaJobs : public ::testing::Test {
     auto stopped = testing::http_request(rest, "POST", "/jobs/windowed-count/stop", "{}");
     EXPECT_EQ(stopped.status, 202) << stopped.body;
     ASSERT_EQ(child.wait(), 0) << child.err();
-    const std::string marker = "resume with --restore ";
-    size_t at = child.err().find(marker);
-    ASSERT_NE(at, std::string::npos) << child.err();
-    at += marker.size();
-    std::string savepoint = child.err().substr(at, child.err().find('\n', at) - at);
+    std::string savepoint = testing::rest_of_line_after(child.err(), "resume with --restore ");
+    ASSERT_FALSE(savepoint.empty()) << child.err();
 
     std::vector<std::string> before = testing::committed_lines(dir_.file("out"));
     EXPECT_LT(before.size(), case_.expected.size()) << "the job was stopped midway";

@@ -104,6 +104,18 @@ class RestCluster : public ::testing::Test {
     }
   }
 
+  // Submits the demo job over REST; its id once its sources send records,
+  // else empty.
+  std::string submit_running_demo() {
+    auto submitted = http_request(rest_, "POST", "/jobs", demo_submission(dir_.file("out")).dump());
+    EXPECT_EQ(submitted.status, 202) << submitted.body;
+    if (submitted.status != 202) return "";
+    std::string job = submitted.json()["jobid"];
+    bool running = eventually([&] { return source_records_out(rest_, job) > 0; });
+    EXPECT_TRUE(running) << "job " << job << " sends no records";
+    return running ? job : "";
+  }
+
   TempDir dir_;
   ClusterProcesses cluster_{SLUICE_BINARY, dir_.path()};
   int rest_ = 0;
@@ -292,10 +304,8 @@ TEST_F(RestCluster, ATokenFileGuardsEveryChange) {
 // an unknown job is refused.
 TEST_F(RestCluster, StopWithDrainFromTheCommandLineFinishesTheJob) {
   start();
-  auto submitted = http_request(rest_, "POST", "/jobs", demo_submission(dir_.file("out")).dump());
-  ASSERT_EQ(submitted.status, 202) << submitted.body;
-  std::string job = submitted.json()["jobid"];
-  ASSERT_TRUE(eventually([&] { return source_records_out(rest_, job) > 0; }));
+  std::string job = submit_running_demo();
+  ASSERT_FALSE(job.empty());
   auto unknown = testing::run_process(
       SLUICE_BINARY, {"stop", "nope", "--drain", "--jobmanager", cluster_.address()}, dir_.path());
   EXPECT_NE(unknown.exit_code, 0);
@@ -323,10 +333,8 @@ TEST_F(RestCluster, StopWithDrainFromTheCommandLineFinishesTheJob) {
 // with a last savepoint that it names.
 TEST_F(RestCluster, TakesSavepointsAndStopsWithOne) {
   start();
-  auto submitted = http_request(rest_, "POST", "/jobs", demo_submission(dir_.file("out")).dump());
-  ASSERT_EQ(submitted.status, 202) << submitted.body;
-  std::string job = submitted.json()["jobid"];
-  ASSERT_TRUE(eventually([&] { return source_records_out(rest_, job) > 0; }));
+  std::string job = submit_running_demo();
+  ASSERT_FALSE(job.empty());
   std::vector<std::string> address{"--jobmanager", cluster_.address()};
   auto with_address = [&](std::vector<std::string> args) {
     args.insert(args.end(), address.begin(), address.end());
@@ -475,11 +483,9 @@ TEST(RunSignals, SigtermStopsAJobWithASavepoint) {
   ASSERT_TRUE(eventually([&] { return source_records_out(rest, "demo") > 0; })) << run.err();
   run.send_signal(SIGTERM);
   EXPECT_EQ(run.wait(), 0) << run.err();
-  const std::string marker = "stopped with a savepoint: resume with --restore ";
-  size_t at = run.err().find(marker);
-  ASSERT_NE(at, std::string::npos) << run.err();
-  at += marker.size();
-  std::string savepoint = run.err().substr(at, run.err().find('\n', at) - at);
+  std::string savepoint =
+      testing::rest_of_line_after(run.err(), "stopped with a savepoint: resume with --restore ");
+  ASSERT_FALSE(savepoint.empty()) << run.err();
   EXPECT_EQ(savepoint.rfind(dir.file("ck/savepoints/savepoint-demo-"), 0), 0u) << savepoint;
   EXPECT_TRUE(std::filesystem::exists(savepoint + "/_metadata")) << savepoint;
 }

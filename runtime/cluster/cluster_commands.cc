@@ -312,6 +312,26 @@ int cancel_command(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Sends `request` and waits up to ten minutes for its answer (a stop, a
+// checkpoint); throws when the job manager refused it.
+pb::Envelope call_and_wait(const ClientArgs& parsed, const pb::Envelope& request) {
+  RpcClient client(parsed.host, parsed.port, kClientTimeout);
+  pb::Envelope reply = client.call(request, std::chrono::minutes(10));
+  throw_if_refused(reply);
+  return reply;
+}
+
+// Prints the path a checkpoint or savepoint request was answered with.
+int print_checkpoint_path(const ClientArgs& parsed, const pb::Envelope& request, const char* what) {
+  pb::Envelope reply = call_and_wait(parsed, request);
+  if (!reply.checkpoint_reply().error().empty()) {
+    fmt::print(stderr, "sluice: {}: {}\n", what, reply.checkpoint_reply().error());
+    return kExitJobFailed;
+  }
+  fmt::print("{}\n", reply.checkpoint_reply().path());
+  return kExitOk;
+}
+
 int stop_command(const std::vector<std::string>& args) {
   CommandLine line(
       "stop",
@@ -334,9 +354,7 @@ int stop_command(const std::vector<std::string>& args) {
   request.mutable_stop_job()->set_job(job);
   request.mutable_stop_job()->set_drain(drain);
   request.mutable_stop_job()->set_savepoint_dir(savepoint_dir);
-  RpcClient client(parsed.host, parsed.port, kClientTimeout);
-  pb::Envelope reply = client.call(request, std::chrono::minutes(10));
-  throw_if_refused(reply);
+  pb::Envelope reply = call_and_wait(parsed, request);
   if (!reply.job_status().savepoint().empty()) fmt::print("{}\n", reply.job_status().savepoint());
   return report_end(job, reply.job_status().state(), reply.job_status().message());
 }
@@ -358,9 +376,7 @@ int rescale_command(const std::vector<std::string>& args) {
   pb::Envelope request;
   request.mutable_stop_job()->set_job(job);
   request.mutable_stop_job()->set_rescale_to(parallelism);
-  RpcClient client(parsed.host, parsed.port, kClientTimeout);
-  pb::Envelope reply = client.call(request, std::chrono::minutes(10));
-  throw_if_refused(reply);
+  pb::Envelope reply = call_and_wait(parsed, request);
   const pb::JobStatus& status = reply.job_status();
   if (status.state() != "running") return report_end(job, status.state(), status.message());
   fmt::print(stderr, "job {} {}\n", job, status.message());
@@ -384,15 +400,7 @@ int savepoint_command(const std::vector<std::string>& args) {
   request.mutable_trigger_checkpoint()->set_job(job);
   request.mutable_trigger_checkpoint()->set_savepoint(true);
   request.mutable_trigger_checkpoint()->set_savepoint_dir(dir);
-  RpcClient client(parsed.host, parsed.port, kClientTimeout);
-  pb::Envelope reply = client.call(request, std::chrono::minutes(10));
-  throw_if_refused(reply);
-  if (!reply.checkpoint_reply().error().empty()) {
-    fmt::print(stderr, "sluice: savepoint: {}\n", reply.checkpoint_reply().error());
-    return kExitJobFailed;
-  }
-  fmt::print("{}\n", reply.checkpoint_reply().path());
-  return kExitOk;
+  return print_checkpoint_path(parsed, request, "savepoint");
 }
 
 int checkpoint_command(const std::vector<std::string>& args) {
@@ -401,15 +409,7 @@ int checkpoint_command(const std::vector<std::string>& args) {
   if (job.empty()) return kExitOk;
   pb::Envelope request;
   request.mutable_trigger_checkpoint()->set_job(job);
-  RpcClient client(parsed.host, parsed.port, kClientTimeout);
-  pb::Envelope reply = client.call(request, std::chrono::minutes(10));
-  throw_if_refused(reply);
-  if (!reply.checkpoint_reply().error().empty()) {
-    fmt::print(stderr, "sluice: checkpoint: {}\n", reply.checkpoint_reply().error());
-    return kExitJobFailed;
-  }
-  fmt::print("{}\n", reply.checkpoint_reply().path());
-  return kExitOk;
+  return print_checkpoint_path(parsed, request, "checkpoint");
 }
 
 SLUICE_COMMAND(CommandSpec{"jobmanager", "run a job manager (--help)", jobmanager_command});

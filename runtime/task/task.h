@@ -15,9 +15,13 @@
 // the source finished -> finish operators (head first) -> with checkpoints:
 // send end-of-data downstream and take part in checkpoints until the job's
 // final checkpoint completed (sinks commit their last output through it)
-// and every input ended -> send end downstream -> close. Any exception
-// fails the job through JobControl; cancellation makes run() return early
-// (operators are still closed, never finished).
+// and every input ended -> send end downstream -> close. A stop savepoint
+// (stop without drain) cuts the loop short: once the task took its part,
+// it reads, fires and emits nothing more, and after the savepoint completed
+// and every input ended it sends end downstream and closes its operators
+// without finishing them. Any exception fails the job through JobControl;
+// cancellation makes run() return early (operators are still closed,
+// never finished).
 #pragma once
 
 #include <chrono>

@@ -179,6 +179,27 @@ TEST_F(IncrementalCheckpoint, ValueTypesAreCheckedAndStructsEvolveInTheFiles) {
   }
 }
 
+// A state restored with an instance's files but not declared in this run
+// lives only in its column family: a savepoint (the portable form) reads it
+// from there, so it survives into a memory backend.
+TEST_F(IncrementalCheckpoint, AStateNotDeclaredAfterARestoreSurvivesASavepoint) {
+  std::set<std::string> shared;
+  KeyedSnapshot snapshot;
+  {
+    auto b = make({0, kMaxP - 1});
+    write_keys(*b, 0, 300);
+    snapshot = checkpoint(*b, 1, shared);
+  }
+  auto restored = make({0, kMaxP - 1});
+  restored->restore({snapshot});
+  KeyedSnapshot savepoint =
+      decode_from_string<KeyedSnapshot>(encode_to_string(restored->snapshot()));
+  EXPECT_FALSE(savepoint.rocks.has_value());
+  auto memory = make({0, kMaxP - 1}, StateBackendKind::kMemory);
+  memory->restore({savepoint});
+  EXPECT_EQ(expect_keys(*memory, 300), 300);
+}
+
 TEST_F(IncrementalCheckpoint, RestoresTheSameInstanceAndReusesItsStoredFiles) {
   std::set<std::string> first, again;
   KeyedSnapshot snapshot;

@@ -357,6 +357,9 @@ TEST_F(RestCluster, TakesSavepointsAndStopsWithOne) {
   auto bad =
       http_request(rest_, "POST", "/jobs/" + job + "/savepoints", R"({"target-directory": 5})");
   EXPECT_EQ(bad.status, 400) << bad.body;
+  auto control = http_request(rest_, "POST", "/jobs/" + job + "/savepoints",
+                              R"({"target-directory": "sp\u0001"})");
+  EXPECT_EQ(control.status, 400) << control.body;
   auto triggered = http_request(rest_, "POST", "/jobs/" + job + "/savepoints",
                                 json{{"target-directory", dir_.file("sp2")}}.dump());
   ASSERT_EQ(triggered.status, 202) << triggered.body;

@@ -97,6 +97,10 @@ void ClusterJob::step() {
     if (!owners.empty()) deploy(owners);
   }
   if (state_ != JobState::kRunning) return;
+  if (finished_.size() == layout_.all_tasks.size()) {
+    end_finished_attempt();  // its savepoint was still being copied
+    return;
+  }
   if (started_.size() == layout_.all_tasks.size() && !all_running_logged_) {
     all_running_logged_ = true;
     // Known only when this job manager saw the last attempt fail (not
@@ -297,13 +301,7 @@ void ClusterJob::on_task_status(const std::string& task_manager, const pb::TaskS
     case pb::TASK_FINISHED:
       started_.insert(task);
       if (finished_.insert(task).second && coordinator_) coordinator_->task_finished(task);
-      if (finished_.size() == layout_.all_tasks.size()) {
-        if (rescale_to_ != 0) {
-          resume_rescaled();
-        } else {
-          end(JobState::kFinished, "");
-        }
-      }
+      if (finished_.size() == layout_.all_tasks.size()) end_finished_attempt();
       break;
     case pb::TASK_FAILED:
       fail_attempt(error_kind_of(status), status.message(), "", task_manager);
@@ -389,7 +387,25 @@ void ClusterJob::fail_attempt(ErrorKind kind, const std::string& message, const 
   error_kind_ = kind;
   note_exception(kind, message, where.empty() ? lost : where);
   log::cluster()->warn("job {} attempt {} failed: {}", id_, attempt_, message);
+  // A stop whose savepoint completed (its copy may still be under way).
+  std::string stopped_in;
+  if (coordinator_ && coordinator_->final_checkpoint_completed() &&
+      (ending_savepoint_ != 0 || !ending_savepoint_path_.empty())) {
+    stopped_in = coordinator_->checkpoint_dir(coordinator_->last_completed());
+  }
   stop_attempt(lost);
+  if (ending_savepoint_path_.empty()) ending_savepoint_path_ = stopped_in;
+  if (!ending_savepoint_path_.empty()) {
+    ending_savepoint_ = 0;
+    // The stop's savepoint completed before the failure: the job stopped
+    // (a restart would run it on); what the sinks did not commit yet, a
+    // restore from the savepoint commits.
+    if (rescale_to_ != 0) return resume_rescaled();
+    end(JobState::kFinished, fmt::format("stopped with a savepoint in {} (ending it failed: {})",
+                                         ending_savepoint_path_, message));
+    return;
+  }
+  abandon_stop("its attempt failed: " + message);
   const RestartStrategy& strategy = options_.restart;
   if (!strategy.allows_restart(kind, restarts_)) {
     end(JobState::kFailed, message);
@@ -462,7 +478,9 @@ void ClusterJob::end(JobState state, const std::string& message) {
                       "job {} {}{}", id_, job_state_name(state),
                       message_.empty() ? std::string() : ": " + message_);
   waiters_.insert(waiters_.end(), stop_clients_.begin(), stop_clients_.end());
+  waiters_.insert(waiters_.end(), rescale_clients_.begin(), rescale_clients_.end());
   stop_clients_.clear();
+  rescale_clients_.clear();
   for (const auto& client : waiters_) send_job_status(client, status());
   waiters_.clear();
   try {
@@ -495,8 +513,11 @@ bool ClusterJob::drain(std::string& why, const std::string& savepoint_dir) {
         "job {} has no checkpoints: a drain commits its output through the final "
         "checkpoint",
         id_);
+  } else if (draining_ || ending_savepoint_ != 0) {
+    why = fmt::format("job {} is {} already", id_, draining_ ? "draining" : "stopping");
   } else {
     log::cluster()->info("job {} attempt {}: draining its sources", id_, attempt_);
+    draining_ = true;
     if (!savepoint_dir.empty()) {
       ending_savepoint_ =
           coordinator_->take_final_savepoint_into(savepoint_dir_or_default(savepoint_dir));
@@ -529,7 +550,9 @@ std::string ClusterJob::savepoint_refusal() const {
   if (!coordinator_) {
     return fmt::format("job {} has no checkpoint storage and interval, which savepoints need", id_);
   }
-  if (ending_savepoint_ != 0) return fmt::format("job {} is stopping", id_);
+  if (ending_savepoint_ != 0 || draining_) {
+    return fmt::format("job {} is {}", id_, draining_ ? "draining" : "stopping");
+  }
   return "";
 }
 
@@ -597,16 +620,28 @@ bool ClusterJob::rescale(int parallelism, const std::shared_ptr<ControlConnectio
 // it (the job's latest checkpoint, in the portable form) at the new
 // parallelism, with the job's other options as they were.
 void ClusterJob::resume_rescaled() {
+  int parallelism = std::exchange(rescale_to_, 0);
   answer_checkpoint_requests();
   release_coordinator();
   attempt_stopped_ = true;
-  spec_.add_args("--parallelism");
-  spec_.add_args(std::to_string(rescale_to_));
-  options_ = job_run_options(spec_, default_root_);
-  layout_ = lay_out_job(options_);
+  rescaled_from_ = std::exchange(ending_savepoint_path_, "");
   rescale_clients_.insert(rescale_clients_.end(), stop_clients_.begin(), stop_clients_.end());
   stop_clients_.clear();
-  rescale_to_ = 0;
+  pb::JobSpec rescaled = spec_;
+  rescaled.add_args("--parallelism");
+  rescaled.add_args(std::to_string(parallelism));
+  try {
+    RunOptions options = job_run_options(rescaled, default_root_);
+    ExecutionPlan layout = lay_out_job(options);
+    spec_ = std::move(rescaled);
+    options_ = std::move(options);
+    layout_ = std::move(layout);
+  } catch (const SluiceError& e) {
+    end(JobState::kFailed, fmt::format("the job stopped with a savepoint in {} but cannot run at "
+                                       "parallelism {}: {}",
+                                       rescaled_from_, parallelism, e.what()));
+    return;
+  }
   state_ = JobState::kWaiting;
   not_before_ = Clock::now();
   try {
@@ -616,6 +651,32 @@ void ClusterJob::resume_rescaled() {
   }
 }
 
+// Every task of the attempt ended: the job finished, or stopped, or goes
+// on rescaled. A stop's savepoint may still be on its way to its place.
+void ClusterJob::end_finished_attempt() {
+  track_ending_savepoint();
+  if (ending_savepoint_ != 0) return;  // step() comes back once it is there
+  if (rescale_to_ != 0 && !ending_savepoint_path_.empty()) {
+    resume_rescaled();
+  } else {
+    end(JobState::kFinished, "");
+  }
+}
+
+void ClusterJob::abandon_stop(const std::string& why) {
+  draining_ = false;
+  rescale_to_ = 0;
+  ending_savepoint_ = 0;
+  if (stop_clients_.empty() && rescale_clients_.empty()) return;
+  pb::Envelope reply;
+  reply.mutable_error_reply()->set_message(
+      fmt::format("job {} did not stop: {}; it goes on", id_, why));
+  for (const auto& client : stop_clients_) client->send(reply);
+  for (const auto& client : rescale_clients_) client->send(reply);
+  stop_clients_.clear();
+  rescale_clients_.clear();
+}
+
 void ClusterJob::report_rescaled() {
   if (rescale_clients_.empty()) return;
   auto idle_ms =
@@ -623,7 +684,7 @@ void ClusterJob::report_rescaled() {
           .count();
   std::string message =
       fmt::format("rescaled to parallelism {} from savepoint {}; not processing for at most {} ms",
-                  options_.plan.parallelism, ending_savepoint_path_, idle_ms);
+                  options_.plan.parallelism, rescaled_from_, idle_ms);
   log::cluster()->info("job {} {}", id_, message);
   pb::Envelope reply;
   pb::JobStatus& status = *reply.mutable_job_status();
@@ -638,19 +699,14 @@ void ClusterJob::track_ending_savepoint() {
   CheckpointCoordinator::SavepointResult result = coordinator_->savepoint_result(ending_savepoint_);
   if (!result.done()) return;
   ending_savepoint_ = 0;
-  if (!result.path.empty()) {
+  if (!result.path.empty()) {  // complete, even if its copy failed (error says so)
     ending_savepoint_path_ = result.path;
     return;
   }
   log::cluster()->warn("job {}: {}", id_, result.error);
-  rescale_to_ = 0;
   // A failed stop fails the attempt (the coordinator's failure()); its
   // clients hear it and the job goes on after the restart.
-  pb::Envelope reply;
-  reply.mutable_error_reply()->set_message(
-      fmt::format("job {} did not stop: {}; it goes on", id_, result.error));
-  for (const auto& client : stop_clients_) client->send(reply);
-  stop_clients_.clear();
+  abandon_stop(result.error);
 }
 
 void ClusterJob::answer_checkpoint_requests() {

@@ -249,6 +249,11 @@ class ClusterJob {
   // The stop of a rescale completed: the next attempt runs at rescale_to_.
   void resume_rescaled();
   void report_rescaled();
+  void end_finished_attempt();
+  // A stop, drain or rescale that will not happen: its clients hear why.
+  void abandon_stop(const std::string& why);
+  std::string rescaled_from_;  // the savepoint the last rescale resumed
+  bool draining_ = false;      // a drain was sent to the current attempt
   std::string default_root_;
   std::vector<CheckpointRequest> checkpoint_requests_;
   std::vector<std::shared_ptr<ControlConnection>> waiters_;

@@ -1,5 +1,6 @@
 #include "runtime/cluster/rest_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <map>
@@ -162,6 +163,14 @@ HttpResponse cancel(JobManagerAccess& jm, const HttpRequest& request, const Path
   });
 }
 
+constexpr size_t kMaxPathChars = 4096;
+
+bool is_plain_path(const std::string& path) {
+  if (path.size() > kMaxPathChars) return false;
+  return std::none_of(path.begin(), path.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
 // The fields of a JSON object body, each checked against `allowed`
 // (name -> JSON type); throws InputError naming the first that is not.
 json checked_body(const HttpRequest& request, const char* what,
@@ -178,6 +187,11 @@ json checked_body(const HttpRequest& request, const char* what,
     if (text ? !value.is_string() : !value.is_boolean()) {
       throw InputError(
           fmt::format("{}: '{}' must be {}", what, key, text ? "a string" : "true or false"));
+    }
+    if (text && !is_plain_path(value.get<std::string>())) {
+      throw InputError(
+          fmt::format("{}: '{}' must be a path of at most {} characters without control characters",
+                      what, key, kMaxPathChars));
     }
   }
   return body;

@@ -1,6 +1,7 @@
 #include "runtime/coordinator/coordinator.h"
 
 #include <filesystem>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -134,7 +135,7 @@ bool CheckpointCoordinator::start_locked(Timestamp now, const SavepointRequest* 
     storage_.prepare(p.id);
   } catch (const SluiceError& e) {
     log::runtime()->warn("checkpoint {} not started: {}", p.id, e.what());
-    savepoint_failed_locked(p, e.what());
+    savepoint_failed_locked(p, e.what(), /*triggered=*/false);
     next_trigger_ = now + config_.interval;
     return false;
   }
@@ -165,7 +166,7 @@ void CheckpointCoordinator::task_finished(size_t task) {
   // down; a checkpoint or batch in flight then runs again after a restart.
   stopped_ = true;
   if (pending_) {
-    savepoint_failed_locked(*pending_, "the job's attempt ended");
+    savepoint_failed_locked(*pending_, "the job's attempt ended", /*triggered=*/true);
     remove_checkpoint_dir_locked(pending_->id);
   }
   pending_.reset();
@@ -242,7 +243,8 @@ void CheckpointCoordinator::complete_locked() {
   } catch (const SluiceError& e) {
     record_locked(done, CheckpointStatus::kFailed,
                   std::string("its metadata was not written: ") + e.what());
-    savepoint_failed_locked(done, std::string("its metadata was not written: ") + e.what());
+    savepoint_failed_locked(done, std::string("its metadata was not written: ") + e.what(),
+                            /*triggered=*/true);
     if (config_.batches.enabled) {
       fail_batch_locked(fmt::format("batch {} failed to commit: {}", done.id, e.what()));
       return;
@@ -257,8 +259,11 @@ void CheckpointCoordinator::complete_locked() {
   probe_.last_duration_ms.set(done.metadata.completed_at - done.started_at);
   probe_.last_bytes_written.set(static_cast<int64_t>(done.bytes_written));
   probe_.last_bytes_total.set(static_cast<int64_t>(done.bytes_total));
-  if (is_savepoint(done.kind)) place_savepoint_locked(done);
+  // A savepoint's place goes into its record once it was copied there.
+  std::string savepoint_path = std::exchange(done.savepoint_path, "");
   record_locked(done, CheckpointStatus::kCompleted);
+  done.savepoint_path = savepoint_path;
+  if (is_savepoint(done.kind)) place_savepoint_locked(done);
   // A final checkpoint is no batch: it reads nothing and has no plan.
   if (config_.batches.enabled && !done.final) write_commit_record_locked(done.id);
   SLUICE_FAULT_POINT("checkpoint.complete-tasks-not-notified");
@@ -323,7 +328,7 @@ void CheckpointCoordinator::remove_checkpoint_dir_locked(int64_t id) {
 
 void CheckpointCoordinator::abort_locked(const std::string& why) {
   record_locked(*pending_, CheckpointStatus::kFailed, why);
-  savepoint_failed_locked(*pending_, why);
+  savepoint_failed_locked(*pending_, why, /*triggered=*/true);
   if (config_.batches.enabled) {
     fail_batch_locked(fmt::format("batch {}: {}", pending_->id, why));
     return;

@@ -39,7 +39,11 @@
 // the shared area; once complete, its directory is copied to the requested
 // place, where it can be moved and restored by any job. A stop savepoint
 // ends the job like a final checkpoint (kFinalCheckpointComplete); when it
-// fails, failure() fails the attempt, whose restart resumes the job.
+// fails, failure() fails the attempt, whose restart resumes the job. The
+// copy runs on the coordinator's background thread, not under its lock:
+// savepoint_result() has the outcome once the copy is done. A request is
+// answered once; request_savepoint(), savepoint_result() and
+// take_final_savepoint_into() may be called from any thread.
 //
 // Retention (keeping the newest checkpoints, deleting what no kept one
 // references) and the removal of aborted checkpoints run on a thread of the
@@ -211,10 +215,13 @@ class CheckpointCoordinator {
   // Makes `p` the savepoint `request` asks for; throws InputError when its
   // directory exists already.
   void set_savepoint_locked(Pending& p, const SavepointRequest& request);
-  // Copies complete savepoint `done` to its place; false (and its path
-  // cleared) when that failed.
-  bool place_savepoint_locked(Pending& done);
-  void savepoint_failed_locked(const Pending& p, const std::string& why);
+  // Copies complete savepoint `done` to its place on the background
+  // thread (before any retention pass that could remove it); its result
+  // and history record say where it went once the copy is done.
+  void place_savepoint_locked(const Pending& done);
+  // `triggered`: the sources took part (a failed stop savepoint then fails
+  // the attempt, since they stopped reading); else nothing happened yet.
+  void savepoint_failed_locked(const Pending& p, const std::string& why, bool triggered);
   bool all_inputs_ended_locked() const { return input_ended_count_ == tasks_.size(); }
   void complete_locked();
   void abort_locked(const std::string& why);

@@ -193,7 +193,7 @@ void CheckpointCoordinator::run_batch_locked(const BatchPlan& plan, Timestamp pl
     try {
       set_savepoint_locked(p, *savepoint);
     } catch (const SluiceError& e) {
-      savepoint_failed_locked(p, e.what());  // the batch runs as a plain one
+      savepoint_failed_locked(p, e.what(), /*triggered=*/false);  // the batch runs as a plain one
       p.kind = CheckpointKind::kCheckpoint;
       p.savepoint_path.clear();
     }

@@ -56,47 +56,78 @@ CheckpointCoordinator::next_savepoint_locked() {
 void CheckpointCoordinator::set_savepoint_locked(Pending& p, const SavepointRequest& request) {
   p.kind = request.kind;
   p.savepoint_request = request.number;
-  p.savepoint_path =
-      (fs::absolute(request.directory) / fmt::format("savepoint-{}-{}", p.metadata.job, p.id))
-          .lexically_normal()
-          .string();
-  if (fs::exists(p.savepoint_path)) throw InputError(p.savepoint_path + " exists already");
+  if (request.number != 0) savepoint_results_[request.number].id = p.id;
+  std::error_code ec;
+  fs::path directory = fs::absolute(request.directory, ec);
+  if (ec) throw ExternalError("savepoint directory " + request.directory + ": " + ec.message());
+  p.savepoint_path = (directory / fmt::format("savepoint-{}-{}", p.metadata.job, p.id))
+                         .lexically_normal()
+                         .string();
+  if (fs::exists(p.savepoint_path, ec) || ec) {
+    throw InputError(p.savepoint_path + (ec ? ": " + ec.message() : " exists already"));
+  }
 }
 
-bool CheckpointCoordinator::place_savepoint_locked(Pending& done) {
-  SavepointResult& result = savepoint_results_[done.savepoint_request];
-  std::string staging = done.savepoint_path + ".in-progress";
+namespace {
+
+// Copies checkpoint directory `source` to `target`, whole or not at all.
+void copy_checkpoint_dir(const std::string& source, const std::string& target) {
+  std::string staging = target + ".in-progress";
   try {
-    std::string source = storage_.checkpoint_dir(done.id);
     fs::remove_all(staging);
     make_directories(staging);
     for (const auto& entry : fs::directory_iterator(source)) {
       copy_file_durably(entry.path().string(), staging + "/" + entry.path().filename().string());
     }
-    file_io::rename_durably(staging, done.savepoint_path, "savepoint");
-  } catch (const std::exception& e) {
+    file_io::rename_durably(staging, target, "savepoint");
+  } catch (...) {
     std::error_code ec;
     fs::remove_all(staging, ec);
-    result.error = fmt::format(
-        "savepoint {} completed but could not be copied to {} ({}); it stays restorable in "
-        "checkpoint storage at {} until retention removes it",
-        done.id, done.savepoint_path, e.what(), storage_.checkpoint_dir(done.id));
-    log::runtime()->warn("{}", result.error);
-    done.savepoint_path.clear();
-    return false;
+    throw;
   }
-  result.path = done.savepoint_path;
-  log::runtime()->info("savepoint {} written to {}", done.id, done.savepoint_path);
-  return true;
 }
 
-void CheckpointCoordinator::savepoint_failed_locked(const Pending& p, const std::string& why) {
+}  // namespace
+
+void CheckpointCoordinator::place_savepoint_locked(const Pending& done) {
+  auto copied = std::make_shared<Pending>(done);
+  std::string source = storage_.checkpoint_dir(done.id);
+  background_.post([this, copied, source] {
+    std::string target = copied->savepoint_path;
+    std::string error;
+    try {
+      copy_checkpoint_dir(source, target);
+    } catch (const std::exception& e) {
+      error = fmt::format(
+          "savepoint {} completed but could not be copied to {} ({}); it is restorable from "
+          "checkpoint storage at {} until retention removes it",
+          copied->id, target, e.what(), source);
+    }
+    std::lock_guard lock(mutex_);
+    SavepointResult& result = savepoint_results_[copied->savepoint_request];
+    result.id = copied->id;
+    if (error.empty()) {
+      result.path = target;
+      record_locked(*copied, CheckpointStatus::kCompleted);
+      log::runtime()->info("savepoint {} written to {}", copied->id, target);
+    } else {
+      result.path = source;  // the checkpoint itself is a whole savepoint
+      result.error = error;
+      log::runtime()->warn("{}", error);
+    }
+  });
+}
+
+void CheckpointCoordinator::savepoint_failed_locked(const Pending& p, const std::string& why,
+                                                    bool triggered) {
   if (!is_savepoint(p.kind)) return;
-  if (p.savepoint_request != 0) {
+  // A final savepoint is tried again with the next final checkpoint.
+  bool retried = final_savepoint_ && final_savepoint_->number == p.savepoint_request;
+  if (p.savepoint_request != 0 && !retried) {
     savepoint_results_[p.savepoint_request].error =
         fmt::format("savepoint {} failed: {}", p.id, why);
   }
-  if (p.kind == CheckpointKind::kStopSavepoint) {
+  if (p.kind == CheckpointKind::kStopSavepoint && triggered) {
     // Its sources have stopped reading: only a restart resumes the job.
     failure_ = fmt::format(
         "the stop's savepoint {} failed ({}); the job restarts from its latest checkpoint", p.id,

@@ -10,6 +10,29 @@
 #include "state/rocksdb/native_snapshot.h"
 
 namespace sluice {
+namespace {
+
+// The portable form of a value that a RocksDB table of kind `kind` stored,
+// without knowing its type: a list is stored as [varint length][element]
+// ..., and its portable form is the element count, then the elements.
+std::string portable_from_stored(std::string_view kind, std::string_view stored) {
+  if (kind != "list") return std::string(stored);
+  ByteReader reader(stored);
+  std::string elements;
+  size_t count = 0;
+  while (!reader.at_end()) {
+    size_t length = reader.read_varint();
+    elements.append(reader.read_view(length));
+    ++count;
+  }
+  std::string portable;
+  ByteWriter writer(portable);
+  writer.write_varint(count);
+  portable += elements;
+  return portable;
+}
+
+}  // namespace
 
 KeyedStateBackend::KeyedStateBackend(const StateBackendConfig& config, KeyGroupRange range,
                                      int max_parallelism)
@@ -60,8 +83,27 @@ KeyedSnapshot KeyedStateBackend::capture_snapshot(bool native) {
     }
   }
   snapshot.deferred = std::move(captured);
-  for (const auto& [name, entries] : restored_) snapshot.states.push_back(entries);
+  for (const auto& [name, entries] : restored_) {
+    bool in_files = rocks_ && entries.entries.empty() && !entries.kind.empty();
+    snapshot.states.push_back(in_files && !native ? read_unclaimed(entries) : entries);
+  }
   return snapshot;
+}
+
+// A state restored with the instance's files that no table claimed in this
+// run: its entries are in its column family, read here in the portable form.
+StateEntries KeyedStateBackend::read_unclaimed(const StateEntries& marker) {
+  StateEntries out{marker.name, marker.kind, {}};
+  std::string_view kind = std::string_view(marker.kind).substr(0, marker.kind.find(' '));
+  if (kind == TimerQueue::kKind) return out;  // timers live outside the instance
+  rocks_->for_each(rocks_->column_family(marker.name),
+                   [&](std::string_view rocks_key, std::string_view value) {
+                     StateEntry entry;
+                     split_rocks_key(rocks_key, entry.key, entry.ns);
+                     entry.value = portable_from_stored(kind, value);
+                     out.entries.push_back(std::move(entry));
+                   });
+  return out;
 }
 
 KeyedSnapshot KeyedStateBackend::snapshot() {

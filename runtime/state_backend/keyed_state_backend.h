@@ -128,6 +128,7 @@ class KeyedStateBackend {
   // instance's files when `native`), plus the unclaimed restored entries.
   KeyedSnapshot capture_snapshot(bool native);
   void restore_rocks_files(const std::vector<KeyedSnapshot>& snapshots);
+  StateEntries read_unclaimed(const StateEntries& marker);
   // Checks that `stored` (a checkpoint's entries of one state) fits
   // `table`: the same kind, and values of the same type or of an older
   // layout of its struct (upgraded in place). Throws InputError naming the

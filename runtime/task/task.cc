@@ -43,11 +43,11 @@ void Task::run() {
     } else {
       run_input_loop();
     }
+    if (!stopping_) finish_operators();  // a stop savepoint may come meanwhile
     if (stopping_) {
       await_stop();
-    } else {
-      finish_operators();
-      if (checkpoints_ != nullptr) await_final_checkpoint();
+    } else if (checkpoints_ != nullptr) {
+      await_final_checkpoint();
     }
     for (auto& writer : writers_) writer->send_end();
   } catch (const CancelledError&) {
@@ -321,6 +321,7 @@ void Task::finish_operators() {
     while (op->has_pending_work()) {
       check_cancelled();
       process_mails();
+      if (stopping_) return;  // nothing is finished after a stop savepoint
       fire_due_timers();
       if (op->has_pending_work()) wait_for_work(kMaxTimestamp);
     }

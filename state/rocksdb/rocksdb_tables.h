@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "runtime/core/codec.h"
@@ -72,6 +73,8 @@ class RocksTableBase : public StateTableBase {
   // snapshot records its tables' kinds as entries without values).
   bool upgrade_values(StateEntries& entries, std::string_view stored) override {
     if (!upgrade_portable_values<typename Self::Portable>(entries, stored)) return false;
+    // Only what the instance's files brought, once: later values are current.
+    if (std::exchange(values_current_, true)) return true;
     flush();
     StateEntries held;
     held.name = entries.name;
@@ -91,6 +94,7 @@ class RocksTableBase : public StateTableBase {
     flush();
     cache_.clear();
     last_ = nullptr;
+    values_current_ = true;
     std::string rocks_key;
     for (const StateEntry& e : in.entries) {
       if (e.key.size() < 2 || !range.contains(read_key_group_prefix(e.key))) continue;
@@ -179,6 +183,8 @@ class RocksTableBase : public StateTableBase {
   int cf_;
   Cache cache_;
   std::string key_;
+  // Values written in this run or upgraded: none is in an older layout.
+  bool values_current_ = false;
   // The entry of the last access, for the next access to the same scope.
   Entry* last_ = nullptr;
   uint64_t last_epoch_ = 0;

@@ -505,7 +505,8 @@ int64_t ClusterJob::trigger_checkpoint(std::string& why) {
   return id;
 }
 
-bool ClusterJob::drain(std::string& why, const std::string& savepoint_dir) {
+bool ClusterJob::drain(std::string& why, const std::string& savepoint_dir,
+                       const std::shared_ptr<ControlConnection>& client) {
   if (state_ != JobState::kRunning || !all_running_logged_) {
     why = fmt::format("job {} is {}, not running all its tasks", id_, job_state_name(state_));
   } else if (!coordinator_) {
@@ -518,6 +519,7 @@ bool ClusterJob::drain(std::string& why, const std::string& savepoint_dir) {
   } else {
     log::cluster()->info("job {} attempt {}: draining its sources", id_, attempt_);
     draining_ = true;
+    if (client) stop_clients_.push_back(client);
     if (!savepoint_dir.empty()) {
       ending_savepoint_ =
           coordinator_->take_final_savepoint_into(savepoint_dir_or_default(savepoint_dir));

@@ -97,7 +97,10 @@ class ClusterJob {
   // checkpoint commits the sinks and the job finishes. False with `why`
   // when the job cannot drain (not running, no checkpoints, micro-batch).
   // With `savepoint_dir`, the final checkpoint is also a savepoint there.
-  bool drain(std::string& why, const std::string& savepoint_dir = "");
+  // `client`, if any, gets the job's status at its end, or an error when
+  // the drain will not happen (its attempt failed first).
+  bool drain(std::string& why, const std::string& savepoint_dir = "",
+             const std::shared_ptr<ControlConnection>& client = nullptr);
   // A savepoint (runtime/operator/checkpoint_kind.h) into `directory`
   // (empty: the job's default, <checkpoint root>/savepoints); `client`, if
   // any, gets its path or an error. Returns the request's number for

@@ -250,10 +250,7 @@ class JobManager::Impl final : public ClusterView, public JobManagerAccess {
                    const pb::StopJob& request) {
     std::string why;
     if (request.drain()) {
-      if (job.drain(why, request.savepoint_dir())) {
-        job.add_waiter(c);
-        return;
-      }
+      if (job.drain(why, request.savepoint_dir(), c)) return;
     } else if (request.rescale_to() != 0) {
       if (job.rescale(request.rescale_to(), c, why)) return;
     } else if (job.stop_with_savepoint(request.savepoint_dir(), c, why)) {

@@ -71,6 +71,13 @@ class IncrementalCheckpoint : public ::testing::Test {
     return read;
   }
 
+  // Checkpoint 1 of a fresh instance holding keys [0, n) (write_keys).
+  KeyedSnapshot checkpoint_of_keys(int64_t n, std::set<std::string>& shared) {
+    auto b = make({0, kMaxP - 1});
+    write_keys(*b, 0, n);
+    return checkpoint(*b, 1, shared);
+  }
+
   // Every key of [0, n) in `b`'s key groups has its value and list; returns
   // how many there were, and checks no other key's state came along.
   static int64_t expect_keys(KeyedStateBackend& b, int64_t n) {
@@ -184,12 +191,7 @@ TEST_F(IncrementalCheckpoint, ValueTypesAreCheckedAndStructsEvolveInTheFiles) {
 // from there, so it survives into a memory backend.
 TEST_F(IncrementalCheckpoint, AStateNotDeclaredAfterARestoreSurvivesASavepoint) {
   std::set<std::string> shared;
-  KeyedSnapshot snapshot;
-  {
-    auto b = make({0, kMaxP - 1});
-    write_keys(*b, 0, 300);
-    snapshot = checkpoint(*b, 1, shared);
-  }
+  KeyedSnapshot snapshot = checkpoint_of_keys(300, shared);
   auto restored = make({0, kMaxP - 1});
   restored->restore({snapshot});
   KeyedSnapshot savepoint =
@@ -202,12 +204,7 @@ TEST_F(IncrementalCheckpoint, AStateNotDeclaredAfterARestoreSurvivesASavepoint) 
 
 TEST_F(IncrementalCheckpoint, RestoresTheSameInstanceAndReusesItsStoredFiles) {
   std::set<std::string> first, again;
-  KeyedSnapshot snapshot;
-  {
-    auto b = make({0, kMaxP - 1});
-    write_keys(*b, 0, 5000);
-    snapshot = checkpoint(*b, 1, first);
-  }
+  KeyedSnapshot snapshot = checkpoint_of_keys(5000, first);
   auto restored = make({0, kMaxP - 1});
   restored->restore({snapshot});
   EXPECT_EQ(expect_keys(*restored, 5000), 5000);

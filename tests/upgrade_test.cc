@@ -172,7 +172,7 @@ TEST(Upgrade, KeepsTheSharedOperatorsStateAndRefusesToDropStateUnlessTold) {
   ASSERT_TRUE(refused.job.failure);
   EXPECT_EQ(refused.job.failure->kind, ErrorKind::kUsage);
   EXPECT_NE(refused.job.failure->message.find(
-                "holds the state of operators 'words-a', 'extra', 'out-a', which the topology "
+                "holds the state of operators 'extra', 'out-a', 'words-a', which the topology "
                 "upgrade-v2 no longer has; restore with --allow-non-restored-state"),
             std::string::npos)
       << refused.job.failure->message;

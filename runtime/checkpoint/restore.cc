@@ -75,6 +75,8 @@ std::vector<std::string> operators_not_restored(const CheckpointMetadata& metada
     });
     if (holds_state) dropped.push_back(op.name);
   }
+  // The metadata lists operators in the order their tasks acknowledged.
+  std::sort(dropped.begin(), dropped.end());
   return dropped;
 }
 

@@ -39,7 +39,7 @@ RestorePoint find_restore_point(const std::string& root, const std::string& job,
 // of an operator the topology no longer has would be lost. Returns the
 // names of the operators in `metadata` that hold state (keyed or operator
 // state in some subtask) and are not among `operators` (a task's in-flight
-// records, "HEAD#in-flight", count as its head operator's).
+// records, "HEAD#in-flight", count as its head operator's), sorted.
 std::vector<std::string> operators_not_restored(const CheckpointMetadata& metadata,
                                                 const std::vector<std::string>& operators);
 

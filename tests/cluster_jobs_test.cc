@@ -11,12 +11,15 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <iostream>
 #include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "runtime/checkpoint/storage.h"
 #include "runtime/cluster/cluster.pb.h"
+#include "runtime/task/task.h"
 #include "tests/cluster_process.h"
 #include "tests/windowed_count_reference.h"
 
@@ -269,6 +272,19 @@ std::vector<std::string> throttled_count_reference(int events, int keys) {
   return lines;
 }
 
+// Whether the checkpoint in `dir` holds output that a sender's unaligned
+// barrier overtook (a task's "#overtaken-output" state with data).
+bool holds_overtaken_output(const std::string& dir) {
+  CheckpointMetadata metadata = CheckpointStorage(dir, "").load(dir);
+  for (const OperatorStateHandle& op : metadata.operators) {
+    if (!op.name.ends_with(kOvertakenOutputSuffix)) continue;
+    for (const SubtaskStateHandle& subtask : op.subtasks) {
+      if (!subtask.operator_state.empty()) return true;
+    }
+  }
+  return false;
+}
+
 // Unaligned checkpoints across processes: barriers overtake full channels
 // at both ends of each remote edge; the sender stores what its barrier
 // overtook in its outbound channel, the receiver what had arrived. After a
@@ -300,6 +316,8 @@ TEST_F(ClusterFault, UnalignedCheckpointsSurviveATaskManagerSigkill) {
                                                              "100ms",
                                                              "--checkpoint-mode",
                                                              "unaligned",
+                                                             "--checkpoints-retained",
+                                                             "50",
                                                              "--channel-capacity",
                                                              "2"});
   std::mt19937 rng(static_cast<unsigned>(std::random_device{}()));
@@ -318,9 +336,17 @@ TEST_F(ClusterFault, UnalignedCheckpointsSurviveATaskManagerSigkill) {
   std::vector<std::string> expected = throttled_count_reference(kEvents, kKeys);
   EXPECT_EQ(committed.size(), expected.size());
   EXPECT_EQ(committed, expected);
-  EXPECT_TRUE(tm1.wait_for_line("barrier overtook first", 5000) ||
-              tm3.wait_for_line("barrier overtook first", 5000))
-      << "no restored consumer replayed what a remote producer's barrier overtook";
+  // Whether a sender's barrier overtook anything at the restored checkpoint
+  // depends on the moment; when it did, a restored consumer replays it.
+  int restored = testing::number_after(jm.err(), "attempt 1: restoring checkpoint ");
+  ASSERT_GT(restored, 0) << jm.err();
+  if (holds_overtaken_output(dir_.file("ck/throttled-count-1/chk-" + std::to_string(restored)))) {
+    EXPECT_TRUE(tm1.wait_for_line("barrier overtook first", 5000) ||
+                tm3.wait_for_line("barrier overtook first", 5000))
+        << "no restored consumer replayed what a remote producer's barrier overtook";
+  } else {
+    std::cout << "checkpoint " << restored << " holds no overtaken output to replay\n";
+  }
 }
 
 // Micro-batch mode on the cluster: the replacement attempt runs the batch

@@ -346,8 +346,9 @@ TEST_F(KafkaJobs, StoppedWithASavepointAndResumedElsewhereGivesTheBoundedRunsOut
   stop_and_resume_elsewhere({"--checkpoint-dir", "ck", "--checkpoint-interval", "100ms"});
 }
 
-// The same with unaligned checkpoints: the stop's savepoint holds the
-// records in flight between the tasks, and the resumed job replays them.
+// The same with unaligned checkpoints: the stop's savepoint is aligned even
+// so (records in flight would tie it to parallelism 2), and the job resumes
+// from it at parallelism 3.
 TEST_F(KafkaJobs, StoppedUnalignedJobResumedElsewhereGivesTheBoundedRunsOutput) {
   stop_and_resume_elsewhere({"--checkpoint-dir", "ck", "--checkpoint-interval", "100ms",
                              "--checkpoint-mode", "unaligned"});

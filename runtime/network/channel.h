@@ -311,7 +311,8 @@ class Channel final : public ChannelBase {
     }
     if (barrier) ++barriers_;
     bool wake = queue_.empty();
-    if (priority_barriers_ && barrier) {
+    // A savepoint's barrier stays in line: savepoints are always aligned.
+    if (priority_barriers_ && barrier && !is_savepoint(element.checkpoint_kind)) {
       Element<T> mark;
       mark.kind = ElementKind::kBarrierMark;
       mark.checkpoint = element.checkpoint;

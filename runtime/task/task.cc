@@ -83,8 +83,9 @@ void Task::await_final_checkpoint() {
 
 // After a stop savepoint (stop without drain) the job's state is in the
 // savepoint and nothing may change it or reach a sink: the task drops what
-// its inputs still deliver (an unaligned savepoint recorded it), fires no
-// timer and ends once the savepoint completed, its sinks committed, and
+// its inputs still deliver (savepoints are aligned: nothing from before the
+// barrier comes after it), fires no timer and ends once the savepoint
+// completed, its sinks committed, and
 // every input ended. It does not finish its operators: windows stay open
 // in the savepoint for the job that resumes it.
 void Task::await_stop() {
@@ -449,7 +450,9 @@ void Task::on_batch_mail(const Mail& mail) {
 void Task::on_barrier(size_t input, int64_t id, CheckpointKind kind) {
   // Of a checkpoint this task already took, or of an aborted one: a late
   // barrier must not hold its input back, since nothing will complete it.
-  if (unaligned_) {
+  // Savepoints are aligned in either mode: they hold no records in flight,
+  // which would tie them to the parallelism they were taken at.
+  if (unaligned_ && !is_savepoint(kind)) {
     // A later barrier of the pending checkpoint was recorded by its reader.
     if (id > last_barrier_ && id > highest_aborted_) start_unaligned(id, kind, input);
     complete_unaligned_if_done();
@@ -482,7 +485,7 @@ void Task::check_alignment() {
 // to be stored. Only reached when attached to checkpoints: the coordinator
 // alone starts them.
 void Task::take_checkpoint(int64_t id, CheckpointKind kind, DurationMs alignment_ms) {
-  if (unaligned_) {
+  if (unaligned_ && !is_savepoint(kind)) {
     start_unaligned(id, kind, std::nullopt);
     return;
   }

@@ -177,6 +177,34 @@ TEST(DataPlaneCodec, CreditedPushRefusesOverflowAndPopsAreReported) {
   EXPECT_EQ(in.queued(), 0u);
 }
 
+// Unaligned mode on a remote edge: a checkpoint's barrier goes to the front
+// of the receiving channel, with a mark where it arrived; a savepoint's stays
+// in line behind the records, since savepoints are always aligned.
+TEST(DataPlaneCodec, OnlyACheckpointsBarrierOvertakesInAnUnalignedChannel) {
+  for (CheckpointKind kind :
+       {CheckpointKind::kCheckpoint, CheckpointKind::kSavepoint, CheckpointKind::kStopSavepoint}) {
+    Channel<Rec> in(4);
+    in.set_priority_barriers(true);
+    Element<Rec> batch;
+    batch.batch.push_back({value_of(1), timestamp_of(1)});
+    in.push_credited(std::move(batch));
+    Element<Rec> barrier;
+    barrier.kind = ElementKind::kBarrier;
+    barrier.checkpoint = 5;
+    barrier.checkpoint_kind = kind;
+    in.push_credited(std::move(barrier));
+    std::vector<ElementKind> order;
+    Element<Rec> e;
+    while (in.try_pop(e)) order.push_back(e.kind);
+    std::vector<ElementKind> expected =
+        kind == CheckpointKind::kCheckpoint
+            ? std::vector<ElementKind>{ElementKind::kBarrier, ElementKind::kBatch,
+                                       ElementKind::kBarrierMark}
+            : std::vector<ElementKind>{ElementKind::kBatch, ElementKind::kBarrier};
+    EXPECT_EQ(order, expected) << "checkpoint kind " << static_cast<int>(kind);
+  }
+}
+
 struct NoCodec {
   int x = 0;
 };

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <typeinfo>
+#include <utility>
 
 #include "runtime/core/codec_signature.h"
 #include "state/key_groups.h"
@@ -55,7 +56,8 @@ class StateTableBase {
   virtual bool upgrade_values(StateEntries& /*entries*/, std::string_view /*stored*/) {
     return false;
   }
-  // What snapshots record as the entries' kind: "KIND SIGNATURE", or KIND.
+  // What snapshots record as the entries' kind: "KIND SIGNATURE", or KIND
+  // (split_stored_kind() reads it).
   std::string stored_kind() const {
     std::string signature = value_signature();
     return signature.empty() ? std::string(kind()) : std::string(kind()) + " " + signature;
@@ -79,6 +81,14 @@ class StateTableBase {
     return std::make_unique<EncodedCapture>(std::move(entries));
   }
 };
+
+// The kind and the value signature (empty when none was recorded) of a
+// StateEntries::kind that stored_kind() wrote.
+inline std::pair<std::string_view, std::string_view> split_stored_kind(std::string_view stored) {
+  size_t space = stored.find(' ');
+  if (space == std::string_view::npos) return {stored, {}};
+  return {stored.substr(0, space), stored.substr(space + 1)};
+}
 
 // upgrade_values() for tables whose portable values are `Portable`.
 template <class Portable>

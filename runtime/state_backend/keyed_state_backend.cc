@@ -10,29 +10,6 @@
 #include "state/rocksdb/native_snapshot.h"
 
 namespace sluice {
-namespace {
-
-// The portable form of a value that a RocksDB table of kind `kind` stored,
-// without knowing its type: a list is stored as [varint length][element]
-// ..., and its portable form is the element count, then the elements.
-std::string portable_from_stored(std::string_view kind, std::string_view stored) {
-  if (kind != "list") return std::string(stored);
-  ByteReader reader(stored);
-  std::string elements;
-  size_t count = 0;
-  while (!reader.at_end()) {
-    size_t length = reader.read_varint();
-    elements.append(reader.read_view(length));
-    ++count;
-  }
-  std::string portable;
-  ByteWriter writer(portable);
-  writer.write_varint(count);
-  portable += elements;
-  return portable;
-}
-
-}  // namespace
 
 KeyedStateBackend::KeyedStateBackend(const StateBackendConfig& config, KeyGroupRange range,
                                      int max_parallelism)
@@ -94,7 +71,7 @@ KeyedSnapshot KeyedStateBackend::capture_snapshot(bool native) {
 // run: its entries are in its column family, read here in the portable form.
 StateEntries KeyedStateBackend::read_unclaimed(const StateEntries& marker) {
   StateEntries out{marker.name, marker.kind, {}};
-  std::string_view kind = std::string_view(marker.kind).substr(0, marker.kind.find(' '));
+  std::string_view kind = split_stored_kind(marker.kind).first;
   if (kind == TimerQueue::kKind) return out;  // timers live outside the instance
   rocks_->for_each(rocks_->column_family(marker.name),
                    [&](std::string_view rocks_key, std::string_view value) {
@@ -157,12 +134,7 @@ void KeyedStateBackend::restore_rocks_files(const std::vector<KeyedSnapshot>& sn
 }
 
 void KeyedStateBackend::fit_restored(StateTableBase& table, StateEntries& stored) {
-  std::string_view kind = stored.kind;
-  std::string_view signature;
-  if (size_t space = kind.find(' '); space != std::string_view::npos) {
-    signature = kind.substr(space + 1);
-    kind = kind.substr(0, space);
-  }
+  auto [kind, signature] = split_stored_kind(stored.kind);
   if (!kind.empty() && kind != table.kind()) {
     throw InputError(fmt::format(
         "state '{}' was checkpointed as {} state and is now declared as {} state; a state "
@@ -174,7 +146,7 @@ void KeyedStateBackend::fit_restored(StateTableBase& table, StateEntries& stored
   if (signature.empty() || current.empty() || signature == current) return;
   std::string old_signature(signature);
   if (table.upgrade_values(stored, old_signature)) {
-    stored.kind = std::string(kind) + " " + current;
+    stored.kind = table.stored_kind();
     return;
   }
   throw InputError(fmt::format(

@@ -22,4 +22,21 @@ void split_rocks_key(std::string_view rocks_key, std::string& key, std::string& 
   ns.assign(reader.read_view(reader.remaining()));
 }
 
+std::string portable_from_stored(std::string_view kind, std::string_view stored) {
+  if (kind != "list") return std::string(stored);
+  ByteReader reader(stored);
+  std::string elements;
+  size_t count = 0;
+  while (!reader.at_end()) {
+    size_t length = reader.read_varint();
+    elements.append(reader.read_view(length));
+    ++count;
+  }
+  std::string portable;
+  ByteWriter writer(portable);
+  writer.write_varint(count);
+  portable += elements;
+  return portable;
+}
+
 }  // namespace sluice

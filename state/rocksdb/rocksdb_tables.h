@@ -35,6 +35,11 @@ namespace sluice {
 void make_rocks_key(std::string_view key, std::string_view ns, std::string& out);
 // Splits a RocksDB key back into key (with prefix) and namespace.
 void split_rocks_key(std::string_view rocks_key, std::string& key, std::string& ns);
+// The portable form of a value a RocksDB table of kind `kind` stored, for
+// a state whose type is not known here (restored, not declared in this
+// run): a list's [varint length][element]... becomes the element count,
+// then the elements (Codec<std::vector<V>>); other kinds store it as it is.
+std::string portable_from_stored(std::string_view kind, std::string_view stored);
 
 template <class Self, class Cached>
 class RocksTableBase : public StateTableBase {
